@@ -1,0 +1,121 @@
+/**
+ * The Deployment inventory from the Astro API v1:
+ * `GET {url}/v1/organizations/{org}/deployments?limit=&offset=` with a bearer token, paged until
+ * `totalCount`. Any failure stops the run: a failed listing is never an empty inventory.
+ */
+import { normalizeDeployments, type NormalizedInventory } from '../domain/deployment.js';
+import { AstroApiAuthError, AstroApiError } from '../errors.js';
+import type { InventorySource } from './ports.js';
+import { withRetry } from './retry.js';
+
+export interface AstroApiOptions {
+  baseUrl: string;
+  organizationId: string;
+  token: string;
+  pageSize?: number;
+  timeoutMs?: number;
+  attempts?: number;
+  baseDelayMs?: number;
+  maxDelayMs?: number;
+  log?: (line: string) => void;
+}
+
+class HttpStatusError extends Error {
+  constructor(
+    readonly status: number,
+    readonly retryAfterMs: number | undefined,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function retryAfter(header: string | null): number | undefined {
+  if (!header) return undefined;
+  const seconds = Number(header);
+  if (Number.isFinite(seconds)) return Math.min(seconds * 1000, 60_000);
+  const at = Date.parse(header);
+  return Number.isNaN(at) ? undefined : Math.max(0, Math.min(at - Date.now(), 60_000));
+}
+
+export class AstroApiInventory implements InventorySource {
+  private readonly o: Required<Omit<AstroApiOptions, 'log'>> & { log: (line: string) => void };
+
+  constructor(options: AstroApiOptions) {
+    this.o = { pageSize: 1000, timeoutMs: 15_000, attempts: 4, baseDelayMs: 500, maxDelayMs: 8_000, log: () => {}, ...options };
+    this.o.baseUrl = this.o.baseUrl.replace(/\/+$/, '');
+  }
+
+  get description() {
+    return `Astro API ${this.o.baseUrl} (organization ${this.o.organizationId})`;
+  }
+
+  private async page(offset: number): Promise<{ deployments: unknown[]; totalCount: number }> {
+    const url = `${this.o.baseUrl}/v1/organizations/${encodeURIComponent(this.o.organizationId)}/deployments?limit=${this.o.pageSize}&offset=${offset}`;
+    return withRetry(
+      async () => {
+        let res: Response;
+        try {
+          res = await fetch(url, {
+            headers: { Authorization: `Bearer ${this.o.token}`, Accept: 'application/json' },
+            signal: AbortSignal.timeout(this.o.timeoutMs),
+          });
+        } catch (err) {
+          const reason = (err as Error).name === 'TimeoutError' ? `no answer within ${this.o.timeoutMs} ms` : (err as Error).message;
+          throw new AstroApiError(`GET deployments offset ${offset}: ${reason}`, { cause: err });
+        }
+        if (res.status === 401 || res.status === 403) {
+          throw new AstroApiAuthError(
+            `Astro API answered ${res.status} listing the Deployments of organization ${this.o.organizationId}: ` +
+              'check ASTRO_API_TOKEN (an Organization API token with at least Organization Member, or a Workspace token per workspace)',
+          );
+        }
+        if (!res.ok) {
+          await res.body?.cancel();
+          throw new HttpStatusError(res.status, retryAfter(res.headers.get('retry-after')), `GET deployments offset ${offset}: HTTP ${res.status}`);
+        }
+        let body: unknown;
+        try {
+          body = await res.json();
+        } catch (err) {
+          throw new AstroApiError(`GET deployments offset ${offset}: the answer is not JSON`, { cause: err });
+        }
+        const b = body as { deployments?: unknown; totalCount?: unknown };
+        if (!Array.isArray(b.deployments) || typeof b.totalCount !== 'number') {
+          throw new AstroApiError(`GET deployments offset ${offset}: the answer has no deployments list or totalCount`);
+        }
+        return { deployments: b.deployments, totalCount: b.totalCount };
+      },
+      {
+        attempts: this.o.attempts,
+        baseDelayMs: this.o.baseDelayMs,
+        maxDelayMs: this.o.maxDelayMs,
+        classify: (err) => {
+          if (err instanceof HttpStatusError) {
+            return err.status === 429 || err.status >= 500 ? { retry: true, delayMs: err.retryAfterMs } : { retry: false };
+          }
+          return err instanceof AstroApiAuthError ? { retry: false } : { retry: true };
+        },
+        onRetry: (err, attempt, delay) => this.o.log(`Astro API: ${(err as Error).message}; retry ${attempt} in ${delay} ms`),
+      },
+    ).catch((err) => {
+      if (err instanceof AstroApiAuthError) throw err;
+      throw new AstroApiError(`${(err as Error).message}; gave up after ${this.o.attempts} attempts`, { cause: err });
+    });
+  }
+
+  async list(): Promise<NormalizedInventory> {
+    const all: unknown[] = [];
+    let total = Infinity;
+    for (let pages = 0; all.length < total; pages++) {
+      if (pages > 10_000) throw new AstroApiError('Astro API pagination did not end after 10,000 pages');
+      const page = await this.page(all.length);
+      total = page.totalCount;
+      if (page.deployments.length === 0 && all.length < total) {
+        throw new AstroApiError(`Astro API returned an empty page at offset ${all.length} of ${total}: the listing is incomplete, nothing is changed`);
+      }
+      all.push(...page.deployments);
+    }
+    return normalizeDeployments(all);
+  }
+}

@@ -1,0 +1,215 @@
+/**
+ * IAM through `@aws-sdk/client-iam`. The SDK's own retries are off (maxAttempts 1) because it retries
+ * `LimitExceeded` as if it were throttling; this adapter retries what is worth retrying, and only that.
+ */
+import {
+  CreateOpenIDConnectProviderCommand,
+  GetRoleCommand,
+  IAMClient,
+  ListOpenIDConnectProvidersCommand,
+  UpdateAssumeRolePolicyCommand,
+  type IAMClientConfig,
+} from '@aws-sdk/client-iam';
+import { parseRoleArn } from '../domain/deployment.js';
+import type { RoleState } from '../domain/plan.js';
+import { parseTrustPolicy, samePolicy, serializePolicy, type PolicyDocument } from '../domain/policy.js';
+import { issuerOfProviderArn } from '../domain/statements.js';
+import { IamUnavailableError, IamWriteError, InvalidPrincipalError, VerifyError } from '../errors.js';
+import type { TrustStore } from './ports.js';
+import { sleep, withRetry } from './retry.js';
+
+export interface IamTimings {
+  /** Attempts for throttling, 5xx and network errors. */
+  attempts: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+  /** Attempts for `Invalid principal` (a new Astro role propagating). */
+  principalAttempts: number;
+  principalBaseDelayMs: number;
+  /** Read-backs after a write before it is reported as not verified (IAM is eventually consistent). */
+  verifyAttempts: number;
+  verifyDelayMs: number;
+  concurrency: number;
+}
+
+export const DEFAULT_IAM_TIMINGS: IamTimings = {
+  attempts: 6,
+  baseDelayMs: 200,
+  maxDelayMs: 5_000,
+  principalAttempts: 5,
+  principalBaseDelayMs: 2_000,
+  verifyAttempts: 4,
+  verifyDelayMs: 500,
+  concurrency: 8,
+};
+
+interface AwsErrorLike {
+  name?: string;
+  message?: string;
+  $metadata?: { httpStatusCode?: number };
+  $fault?: string;
+}
+
+const THROTTLING = new Set(['Throttling', 'ThrottlingException', 'RequestLimitExceeded', 'TooManyRequestsException', 'ServiceFailure', 'ServiceFailureException']);
+
+function isTransient(err: unknown): boolean {
+  const e = err as AwsErrorLike;
+  if (e.name && THROTTLING.has(e.name)) return true;
+  const status = e.$metadata?.httpStatusCode;
+  if (status !== undefined) return status >= 500 || status === 429;
+  // No HTTP answer at all: connection reset, refused, timed out.
+  return e.name !== 'LimitExceeded' && e.name !== 'LimitExceededException' && /ECONNRESET|ECONNREFUSED|EPIPE|socket hang up|timeout|TimeoutError|other side closed/i.test(`${e.name} ${e.message}`);
+}
+
+function isInvalidPrincipal(err: unknown): boolean {
+  const e = err as AwsErrorLike;
+  return e.name === 'MalformedPolicyDocument' || e.name === 'MalformedPolicyDocumentException'
+    ? /invalid principal/i.test(e.message ?? '')
+    : false;
+}
+
+function principalIn(message: string): string | undefined {
+  return /Invalid principal in policy: "?(?:AWS|Federated)"?:"?([^"\s]+)"?/i.exec(message)?.[1];
+}
+
+/** Counts SDK commands by name (for `bench/` and the tests that assert "zero writes"). */
+export function countCommands(client: IAMClient): Map<string, number> {
+  const counts = new Map<string, number>();
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const name = (context as { commandName?: string }).commandName ?? 'unknown';
+      counts.set(name, (counts.get(name) ?? 0) + 1);
+      return next(args);
+    },
+    { step: 'initialize', name: 'astroTrustCommandCounter' },
+  );
+  return counts;
+}
+
+/** An IAM client with the SDK's retries turned off; region and endpoint come from the SDK's environment. */
+export function createIamClient(config: IAMClientConfig = {}): IAMClient {
+  return new IAMClient({ maxAttempts: 1, ...config });
+}
+
+export class IamTrustStore implements TrustStore {
+  readonly writable = true;
+  private providers?: Set<string>;
+  private readonly t: IamTimings;
+
+  constructor(
+    private readonly client: IAMClient,
+    timings: Partial<IamTimings> = {},
+    private readonly log: (line: string) => void = () => {},
+  ) {
+    this.t = { ...DEFAULT_IAM_TIMINGS, ...timings };
+  }
+
+  private transient<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    return withRetry(fn, {
+      attempts: this.t.attempts,
+      baseDelayMs: this.t.baseDelayMs,
+      maxDelayMs: this.t.maxDelayMs,
+      classify: (err) => (isTransient(err) ? { retry: true } : { retry: false }),
+      onRetry: (err, attempt, delay) => this.log(`${what}: ${(err as Error).name}, retry ${attempt} in ${delay} ms`),
+    }).catch((err) => {
+      if (isTransient(err)) throw new IamUnavailableError(`${what}: IAM still failing after ${this.t.attempts} attempts`, { cause: err });
+      throw err;
+    });
+  }
+
+  private async getRole(name: string): Promise<RoleState | undefined> {
+    try {
+      const out = await this.transient(`GetRole ${name}`, () => this.client.send(new GetRoleCommand({ RoleName: name })));
+      const role = out.Role;
+      const arn = role?.Arn ? parseRoleArn(role.Arn) : undefined;
+      if (!role || !arn) throw new IamWriteError(`GetRole ${name}: IAM returned no role ARN`);
+      return { arn, document: parseTrustPolicy(role.AssumeRolePolicyDocument ?? '{"Statement":[]}') };
+    } catch (err) {
+      if ((err as AwsErrorLike).name === 'NoSuchEntity' || (err as AwsErrorLike).name === 'NoSuchEntityException') return undefined;
+      throw err;
+    }
+  }
+
+  async readRoles(names: string[], onProgress?: (done: number, total: number) => void) {
+    const out = new Map<string, RoleState | undefined>();
+    let next = 0;
+    let done = 0;
+    const worker = async () => {
+      while (next < names.length) {
+        const name = names[next++]!;
+        out.set(name, await this.getRole(name));
+        onProgress?.(++done, names.length);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.t.concurrency, names.length) }, worker));
+    return new Map(names.map((n) => [n, out.get(n)]));
+  }
+
+  async writeTrust(roleName: string, document: PolicyDocument): Promise<void> {
+    const body = serializePolicy(document);
+    try {
+      await withRetry(
+        () => this.transient(`UpdateAssumeRolePolicy ${roleName}`, () =>
+          this.client.send(new UpdateAssumeRolePolicyCommand({ RoleName: roleName, PolicyDocument: body }))),
+        {
+          attempts: this.t.principalAttempts,
+          baseDelayMs: this.t.principalBaseDelayMs,
+          maxDelayMs: this.t.principalBaseDelayMs * 8,
+          classify: (err) => (isInvalidPrincipal(err) ? { retry: true } : { retry: false }),
+          onRetry: (err, attempt, delay) => this.log(`UpdateAssumeRolePolicy ${roleName}: ${(err as Error).message}; principal may be propagating, retry ${attempt} in ${delay} ms`),
+        },
+      );
+    } catch (err) {
+      const e = err as AwsErrorLike;
+      if (isInvalidPrincipal(err)) {
+        const principal = principalIn(e.message ?? '');
+        throw new InvalidPrincipalError(
+          `UpdateAssumeRolePolicy ${roleName}: IAM does not know principal ${principal ?? '(unnamed)'} after ${this.t.principalAttempts} attempts; a Deployment's identity may not exist (yet)`,
+          principal,
+          { cause: err },
+        );
+      }
+      if (e.name === 'LimitExceeded' || e.name === 'LimitExceededException') {
+        throw new IamWriteError(`UpdateAssumeRolePolicy ${roleName}: IAM says the trust policy is over the account's quota (${body.length} characters); raise "Role trust policy length" or maxPolicyChars is set above the real quota`, { cause: err });
+      }
+      if (err instanceof IamUnavailableError) throw err;
+      throw new IamWriteError(`UpdateAssumeRolePolicy ${roleName}: ${e.name ?? 'Error'}: ${e.message}`, { cause: err });
+    }
+    await this.verify(roleName, document);
+  }
+
+  private async verify(roleName: string, document: PolicyDocument): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      const state = await this.getRole(roleName);
+      if (state && samePolicy(state.document, document)) return;
+      if (attempt >= this.t.verifyAttempts) {
+        throw new VerifyError(`UpdateAssumeRolePolicy ${roleName}: read back ${attempt} times, IAM does not hold the written trust policy (another writer, or IAM has not converged)`);
+      }
+      await sleep(this.t.verifyDelayMs);
+    }
+  }
+
+  async ensureOidcProviders(partition: string, accountId: string, issuers: string[]): Promise<{ created: string[] }> {
+    if (issuers.length === 0) return { created: [] };
+    if (!this.providers) {
+      const out = await this.transient('ListOpenIDConnectProviders', () => this.client.send(new ListOpenIDConnectProvidersCommand({})));
+      this.providers = new Set((out.OpenIDConnectProviderList ?? []).flatMap((p) => {
+        const issuer = p.Arn ? issuerOfProviderArn(p.Arn) : undefined;
+        return issuer ? [issuer] : [];
+      }));
+    }
+    const created: string[] = [];
+    for (const issuer of issuers) {
+      if (this.providers.has(issuer)) continue;
+      await this.transient(`CreateOpenIDConnectProvider ${issuer}`, () =>
+        this.client.send(new CreateOpenIDConnectProviderCommand({ Url: `https://${issuer}`, ClientIDList: ['sts.amazonaws.com'] }))).catch((err) => {
+        if ((err as AwsErrorLike).name !== 'EntityAlreadyExists' && (err as AwsErrorLike).name !== 'EntityAlreadyExistsException') {
+          throw new IamWriteError(`CreateOpenIDConnectProvider https://${issuer} in ${partition} account ${accountId}: ${(err as Error).message}`, { cause: err });
+        }
+      });
+      this.providers.add(issuer);
+      created.push(issuer);
+    }
+    return { created };
+  }
+}

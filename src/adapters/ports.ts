@@ -1,0 +1,21 @@
+/** The small interfaces the use cases need from the outside world. */
+import type { NormalizedInventory } from '../domain/deployment.js';
+import type { RoleState } from '../domain/plan.js';
+import type { PolicyDocument } from '../domain/policy.js';
+
+/** Where the actual trust policies live: IAM, or an offline snapshot of it. */
+export interface TrustStore {
+  /** Reads the named roles (one read each at most); undefined for a role that does not exist. */
+  readRoles(names: string[], onProgress?: (done: number, total: number) => void): Promise<Map<string, RoleState | undefined>>;
+  /** Writes a role's trust policy, then reads it back and checks IAM holds the same document. */
+  writeTrust(roleName: string, document: PolicyDocument): Promise<void>;
+  /** Makes sure the account has an IAM OIDC provider for each issuer (audience sts.amazonaws.com). */
+  ensureOidcProviders(partition: string, accountId: string, issuers: string[]): Promise<{ created: string[] }>;
+  readonly writable: boolean;
+}
+
+/** Where the Deployments come from: the Astro API, or a file of the same shape. */
+export interface InventorySource {
+  list(): Promise<NormalizedInventory>;
+  readonly description: string;
+}

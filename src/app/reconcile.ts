@@ -1,0 +1,129 @@
+/**
+ * The use cases behind `plan` and `apply` (and, later, every event path): read the inventory and IAM,
+ * plan each declared role, and converge the ones in `enforce` mode that no guard stopped.
+ */
+import type { Config } from '../config/config.js';
+import type { InventoryWarning } from '../domain/deployment.js';
+import { knownIssuersOf, planRole, type RolePlan } from '../domain/plan.js';
+import { describeError, UsageError } from '../errors.js';
+import type { InventorySource, TrustStore } from '../adapters/ports.js';
+
+export interface Plan {
+  organizationId: string;
+  inventory: { source: string; deployments: number; warnings: InventoryWarning[] };
+  roles: RolePlan[];
+}
+
+export interface Progress {
+  (phase: 'inventory' | 'read' | 'write', done: number, total: number): void;
+}
+
+export interface PlanDeps {
+  config: Config;
+  inventory: InventorySource;
+  store: TrustStore;
+  progress?: Progress;
+}
+
+/** Selects the declared roles to work on; an undeclared name is a usage error that lists the declared ones. */
+export function selectRoles(config: Config, only?: string[]) {
+  if (!only || only.length === 0) return config.roles;
+  const unknown = only.filter((n) => !config.roles.some((r) => r.name === n));
+  if (unknown.length > 0) {
+    throw new UsageError(`--role ${unknown.join(', ')}: not declared in ${config.file}; declared roles: ${config.roles.map((r) => r.name).join(', ')}`);
+  }
+  return config.roles.filter((r) => only.includes(r.name));
+}
+
+/** Reads fresh state and plans every selected role. Writes nothing. */
+export async function planRoles(deps: PlanDeps, only?: string[]): Promise<Plan> {
+  const specs = selectRoles(deps.config, only);
+  deps.progress?.('inventory', 0, 1);
+  const inventory = await deps.inventory.list();
+  deps.progress?.('inventory', 1, 1);
+  const states = await deps.store.readRoles(
+    specs.map((s) => s.name),
+    (done, total) => deps.progress?.('read', done, total),
+  );
+  const knownIssuers = knownIssuersOf(inventory.deployments);
+  return {
+    organizationId: deps.config.organizationId,
+    inventory: { source: deps.inventory.description, deployments: inventory.deployments.length, warnings: inventory.warnings },
+    roles: specs.map((spec) => planRole({ spec, deployments: inventory.deployments, state: states.get(spec.name), knownIssuers })),
+  };
+}
+
+export type RoleOutcome =
+  | { role: string; result: 'unchanged' | 'written' | 'observed' }
+  | { role: string; result: 'blocked' | 'failed'; message: string };
+
+export interface ApplyResult {
+  outcomes: RoleOutcome[];
+  createdOidcProviders: string[];
+  /** True when every role is in sync or observed: nothing blocked or failed. */
+  converged: boolean;
+}
+
+async function pool<T>(items: T[], size: number, fn: (item: T) => Promise<void>) {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(size, items.length) }, worker));
+}
+
+/** Applies a plan as planned: writes each `enforce` role with changes, one write per role, guards honoured. */
+export async function applyPlan(plan: Plan, store: TrustStore, opts: { progress?: Progress; concurrency?: number } = {}): Promise<ApplyResult> {
+  const outcomes = new Map<string, RoleOutcome>();
+  const toWrite: RolePlan[] = [];
+  for (const r of plan.roles) {
+    if (r.status === 'in-sync') outcomes.set(r.role, { role: r.role, result: 'unchanged' });
+    else if (r.status === 'missing') outcomes.set(r.role, { role: r.role, result: 'failed', message: 'the role does not exist in IAM; astro-trust never creates roles' });
+    else if (r.status === 'blocked') outcomes.set(r.role, { role: r.role, result: 'blocked', message: r.guard!.message });
+    else if (r.mode === 'observe') outcomes.set(r.role, { role: r.role, result: 'observed' });
+    else toWrite.push(r);
+  }
+
+  // OIDC statements need the account's identity provider for the issuer; create missing ones first.
+  const created: string[] = [];
+  const byAccount = new Map<string, { partition: string; accountId: string; issuers: Set<string>; roles: RolePlan[] }>();
+  for (const r of toWrite) {
+    if (r.oidcIssuers.length === 0) continue;
+    const [, partition, , , accountId] = r.arn!.split(':');
+    const key = `${partition}:${accountId}`;
+    const entry = byAccount.get(key) ?? { partition: partition!, accountId: accountId!, issuers: new Set<string>(), roles: [] };
+    r.oidcIssuers.forEach((i) => entry.issuers.add(i));
+    entry.roles.push(r);
+    byAccount.set(key, entry);
+  }
+  const failedRoles = new Set<string>();
+  for (const a of byAccount.values()) {
+    try {
+      created.push(...(await store.ensureOidcProviders(a.partition, a.accountId, [...a.issuers].sort())).created);
+    } catch (err) {
+      for (const r of a.roles) {
+        failedRoles.add(r.role);
+        outcomes.set(r.role, { role: r.role, result: 'failed', message: describeError(err) });
+      }
+    }
+  }
+
+  let done = 0;
+  const writes = toWrite.filter((r) => !failedRoles.has(r.role));
+  await pool(writes, opts.concurrency ?? 4, async (r) => {
+    try {
+      await store.writeTrust(r.role, r.proposed!);
+      outcomes.set(r.role, { role: r.role, result: 'written' });
+    } catch (err) {
+      outcomes.set(r.role, { role: r.role, result: 'failed', message: describeError(err) });
+    }
+    opts.progress?.('write', ++done, writes.length);
+  });
+
+  const ordered = plan.roles.map((r) => outcomes.get(r.role)!);
+  return {
+    outcomes: ordered,
+    createdOidcProviders: created,
+    converged: ordered.every((o) => o.result !== 'blocked' && o.result !== 'failed'),
+  };
+}

@@ -1,0 +1,158 @@
+/** How a plan and an apply look to a person (text, colour on a TTY) and to a program (`--json`). */
+import { styleText } from 'node:util';
+import type { PrincipalChange, RolePlan } from '../domain/plan.js';
+import type { ApplyResult, Plan } from '../app/reconcile.js';
+
+type Style = Parameters<typeof styleText>[0];
+export type Paint = (style: Style, text: string) => string;
+export const plain: Paint = (_s, t) => t;
+export const coloured: Paint = (s, t) => styleText(s, t);
+
+function deployments(ids: string[]): string {
+  if (ids.length === 0) return '';
+  return ids.length === 1 ? `  (Deployment ${ids[0]})` : `  (Deployments ${ids.join(', ')})`;
+}
+
+function sizeLine(r: RolePlan): string {
+  const { currentChars, proposedChars, limit } = r.policy;
+  const pct = Math.round((proposedChars / limit) * 100);
+  const from = currentChars !== undefined && currentChars !== proposedChars ? `${currentChars} -> ` : '';
+  return `trust policy ${from}${proposedChars} of ${limit} characters (${pct}%)`;
+}
+
+/** The readable per-role diff. */
+export function renderRole(r: RolePlan, paint: Paint): string {
+  const lines: string[] = [];
+  const head = `${r.role} (${r.trust}, ${r.mode})`;
+  const note = r.mode === 'observe' && r.status === 'changes' ? paint('yellow', '  observe: reported, never written') : '';
+  switch (r.status) {
+    case 'missing':
+      lines.push(`${paint('red', '?')} ${paint('bold', head)}: ${paint('red', 'the role does not exist in IAM')} (create it, or remove it from the config)`);
+      return lines.join('\n');
+    case 'in-sync':
+      lines.push(`${paint('green', '=')} ${paint('bold', head)}: in sync, ${r.declared.length} Deployment${r.declared.length === 1 ? '' : 's'}, ${sizeLine(r)}`);
+      break;
+    case 'changes':
+      lines.push(`${paint('yellow', '~')} ${paint('bold', head)}${note}`);
+      break;
+    case 'blocked':
+      lines.push(`${paint('red', 'x')} ${paint('bold', head)}: ${paint('red', 'blocked')}`);
+      break;
+  }
+  if (r.status !== 'in-sync') {
+    let issuer: string | undefined;
+    const under = (c: PrincipalChange) => {
+      if (c.issuer && c.issuer !== issuer) lines.push(paint('dim', `    OIDC issuer ${c.issuer}:`));
+      issuer = c.issuer;
+      return c.issuer ? '  ' : '';
+    };
+    for (const c of r.add) lines.push(paint('green', `    ${under(c)}+ ${c.principal}`) + paint('dim', deployments(c.deploymentIds)));
+    issuer = undefined;
+    for (const c of r.remove) lines.push(paint('red', `    ${under(c)}- ${c.principal}`) + paint('dim', `  (${c.reason})`));
+    if (r.rewritesOwned) lines.push(paint('yellow', '    ~ owned statements were edited by hand; rewritten to the declared form'));
+    lines.push(paint('dim', `    ${sizeLine(r)}`));
+  }
+  if (r.guard) lines.push(paint('red', `    ${r.guard.kind}: ${r.guard.message}`));
+  for (const f of r.unexpected) {
+    const where = f.sid ? ` in statement ${JSON.stringify(f.sid)}` : ' in a statement without Sid';
+    lines.push(paint('magenta', `    ! ${f.kind}: ${f.principal}${where}: ${f.detail} (not owned by astro-trust: alert only)`));
+  }
+  for (const s of r.skipped) lines.push(paint('yellow', `    ? Deployment ${s.deploymentId} is declared but ${s.reason}`));
+  return lines.join('\n');
+}
+
+export interface PlanSummary {
+  toChange: number;
+  inSync: number;
+  blocked: number;
+  missing: number;
+  observeOnly: number;
+  add: number;
+  remove: number;
+  unexpected: number;
+}
+
+export function summarize(plan: Plan): PlanSummary {
+  const s: PlanSummary = { toChange: 0, inSync: 0, blocked: 0, missing: 0, observeOnly: 0, add: 0, remove: 0, unexpected: 0 };
+  for (const r of plan.roles) {
+    if (r.status === 'in-sync') s.inSync++;
+    else if (r.status === 'blocked') s.blocked++;
+    else if (r.status === 'missing') s.missing++;
+    else if (r.mode === 'observe') s.observeOnly++;
+    else s.toChange++;
+    if (r.status === 'changes' || r.status === 'blocked') {
+      s.add += r.add.length;
+      s.remove += r.remove.length;
+    }
+    s.unexpected += r.unexpected.length;
+  }
+  return s;
+}
+
+/** True when applying would change something or drift needs a person: `--detailed-exitcode` answers 2. */
+export function hasPending(plan: Plan): boolean {
+  const s = summarize(plan);
+  return s.toChange + s.blocked + s.observeOnly + s.unexpected > 0;
+}
+
+export function renderPlan(plan: Plan, paint: Paint): string {
+  const out: string[] = [];
+  const inv = plan.inventory;
+  out.push(paint('dim', `organization ${plan.organizationId} · ${inv.source}: ${inv.deployments} Deployments`));
+  for (const w of inv.warnings) out.push(paint('yellow', `inventory: Deployment ${w.deploymentId} ${w.message}`));
+  out.push('');
+  for (const r of plan.roles) out.push(renderRole(r, paint));
+  out.push('');
+  const s = summarize(plan);
+  const parts = [
+    `${s.toChange} to change (+${s.add} -${s.remove} principals)`,
+    `${s.inSync} in sync`,
+    s.observeOnly ? `${s.observeOnly} observe-only with changes` : '',
+    s.blocked ? paint('red', `${s.blocked} blocked by a guard`) : '',
+    s.missing ? paint('red', `${s.missing} missing in IAM`) : '',
+    s.unexpected ? paint('magenta', `${s.unexpected} unexpected trust finding${s.unexpected === 1 ? '' : 's'}`) : '',
+  ].filter(Boolean);
+  out.push(`${paint('bold', 'Plan:')} ${parts.join(', ')}.`);
+  return out.join('\n');
+}
+
+export function renderApply(result: ApplyResult, paint: Paint): string {
+  const out: string[] = [];
+  for (const p of result.createdOidcProviders) out.push(paint('green', `created IAM OIDC provider https://${p} (audience sts.amazonaws.com)`));
+  for (const o of result.outcomes) {
+    if (o.result === 'written') out.push(paint('green', `wrote   ${o.role}`));
+    else if (o.result === 'observed') out.push(paint('yellow', `skipped ${o.role}: observe mode, not written`));
+    else if (o.result === 'blocked') out.push(paint('red', `blocked ${o.role}: ${o.message}`));
+    else if (o.result === 'failed') out.push(paint('red', `failed  ${o.role}: ${o.message}`));
+  }
+  const count = (k: string) => result.outcomes.filter((o) => o.result === k).length;
+  out.push(
+    `${paint('bold', 'Apply:')} ${count('written')} written, ${count('unchanged')} unchanged, ${count('observed')} observe-only, ` +
+      `${count('blocked')} blocked, ${count('failed')} failed.${result.converged ? '' : paint('red', ' Not converged.')}`,
+  );
+  return out.join('\n');
+}
+
+/** The `--json` document: per role its status, principals to add and remove, unexpected trust, size and limit. */
+export function planJson(plan: Plan) {
+  return {
+    organizationId: plan.organizationId,
+    inventory: plan.inventory,
+    summary: summarize(plan),
+    roles: plan.roles.map((r) => ({
+      role: r.role,
+      arn: r.arn ?? null,
+      trust: r.trust,
+      mode: r.mode,
+      status: r.status,
+      declared: r.declared,
+      add: r.add,
+      remove: r.remove,
+      rewritesOwned: r.rewritesOwned,
+      unexpected: r.unexpected,
+      skipped: r.skipped,
+      guard: r.guard ?? null,
+      policy: r.policy,
+    })),
+  };
+}

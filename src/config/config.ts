@@ -1,0 +1,179 @@
+/**
+ * `astro-trust.yaml` (DESIGN 3.1): parsed with `yaml`, validated with `zod`. Every error names the file,
+ * the line, the key path and what was expected. Nothing talks to AWS before this succeeds.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import picomatch from 'picomatch';
+import { LineCounter, parseDocument } from 'yaml';
+import { z } from 'zod';
+import { COMPONENTS, type RoleSpec } from '../domain/desired.js';
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+  constructor(
+    readonly file: string,
+    readonly problems: string[],
+    options?: ErrorOptions,
+  ) {
+    super(`${file}: invalid config\n${problems.map((p) => `  - ${p}`).join('\n')}`, options);
+  }
+}
+
+const ROLE_NAME = /^[\w+=,.@-]{1,64}$/;
+
+const glob = z.string().min(1).superRefine((value, ctx) => {
+  try {
+    picomatch.makeRe(value, { strictBrackets: true });
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: `is not a valid glob (${(err as Error).message})` });
+  }
+});
+
+const selector = z
+  .strictObject({
+    id: z.string().min(1).optional(),
+    workspaceId: z.string().min(1).optional(),
+    name: glob.optional(),
+  })
+  .refine((s) => s.id !== undefined || s.workspaceId !== undefined || s.name !== undefined, {
+    message: 'a selector needs at least one of id, workspaceId, name',
+  });
+
+const mode = z.enum(['enforce', 'observe']);
+const maxPolicyChars = z.number().int().min(200).max(100_000);
+const maxRemovals = z.number().int().min(0);
+
+const role = z
+  .strictObject({
+    name: z.string().regex(ROLE_NAME, 'an IAM role name: 1-64 of letters, digits and +=,.@_-'),
+    trust: z.enum(['workload-identity', 'oidc']),
+    deployments: z.array(selector).min(1).optional(),
+    serviceAccounts: z.union([z.literal('all'), z.array(z.enum([...COMPONENTS, 'webserver'])).min(1)]).optional(),
+    mode: mode.optional(),
+    maxPolicyChars: maxPolicyChars.optional(),
+    maxRemovals: maxRemovals.optional(),
+  })
+  .superRefine((r, ctx) => {
+    if (r.trust === 'workload-identity' && r.deployments === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['deployments'],
+        message: 'is required for trust: workload-identity (only an oidc role may omit it, to trust the Deployments that use it as their identity)',
+      });
+    }
+    if (r.trust === 'workload-identity' && r.serviceAccounts !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['serviceAccounts'], message: 'applies only to trust: oidc' });
+    }
+  });
+
+const schema = z.strictObject({
+  version: z.literal(1),
+  organizationId: z.string().min(1),
+  inventory: z
+    .strictObject({ source: z.enum(['api', 'file']), path: z.string().min(1).optional() })
+    .superRefine((inv, ctx) => {
+      if (inv.source === 'file' && !inv.path) ctx.addIssue({ code: 'custom', path: ['path'], message: 'is required with source: file (a JSON file in the Astro API page shape)' });
+    }),
+  defaults: z
+    .strictObject({ mode: mode.optional(), maxPolicyChars: maxPolicyChars.optional(), maxRemovals: maxRemovals.optional() })
+    .optional(),
+  roles: z
+    .array(role)
+    .min(1)
+    .superRefine((roles, ctx) => {
+      const seen = new Map<string, number>();
+      roles.forEach((r, i) => {
+        const prev = seen.get(r.name);
+        if (prev !== undefined) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `duplicates roles[${prev}].name ${JSON.stringify(r.name)}: declare each role once` });
+        seen.set(r.name, i);
+      });
+    }),
+});
+
+export type RawConfig = z.infer<typeof schema>;
+
+export interface Config {
+  file: string;
+  organizationId: string;
+  inventory: { source: 'api' } | { source: 'file'; path: string };
+  roles: RoleSpec[];
+}
+
+export const DEFAULTS = { mode: 'enforce', maxPolicyChars: 2048, maxRemovals: 5 } as const;
+
+function pathText(path: PropertyKey[]): string {
+  return path.reduce<string>((acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${String(p)}` : String(p)), '') || '(top level)';
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  switch (issue.code) {
+    case 'unrecognized_keys':
+      return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}; check the spelling against DESIGN 3.1`;
+    case 'invalid_value':
+      return `expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
+    case 'invalid_type':
+      return issue.input === undefined ? `is required (expected ${issue.expected})` : `expected ${issue.expected}, got ${typeof issue.input === 'object' ? (Array.isArray(issue.input) ? 'array' : issue.input === null ? 'null' : 'object') : typeof issue.input}`;
+    case 'invalid_union':
+      return 'expected "all" or a list of service account components: ' + [...COMPONENTS].join(', ');
+    default:
+      return issue.message;
+  }
+}
+
+/** Parses and validates config text; `file` is used in messages and to resolve relative paths. */
+export function parseConfig(text: string, file: string): Config {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(file, doc.errors.map((e) => `YAML: ${e.message.split('\n')[0]}`));
+  }
+  const parsed = schema.safeParse(doc.toJS());
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => {
+      const path = issue.path as PropertyKey[];
+      const at = locate(doc, lineCounter, path);
+      return `${pathText(path)}${at}: ${describeIssue(issue)}`;
+    });
+    throw new ConfigError(file, problems);
+  }
+  const raw = parsed.data;
+  const d = { ...DEFAULTS, ...raw.defaults };
+  return {
+    file,
+    organizationId: raw.organizationId,
+    inventory: raw.inventory.source === 'file' ? { source: 'file', path: resolve(dirname(file), raw.inventory.path!) } : { source: 'api' },
+    roles: raw.roles.map((r): RoleSpec => ({
+      name: r.name,
+      trust: r.trust,
+      mode: r.mode ?? d.mode,
+      maxPolicyChars: r.maxPolicyChars ?? d.maxPolicyChars,
+      maxRemovals: r.maxRemovals ?? d.maxRemovals,
+      ...(r.deployments ? { deployments: r.deployments } : {}),
+      serviceAccounts:
+        r.serviceAccounts === undefined || r.serviceAccounts === 'all'
+          ? 'all'
+          : [...new Set(r.serviceAccounts.map((c) => (c === 'webserver' ? 'apiserver' : c)))],
+    })),
+  };
+}
+
+function locate(doc: ReturnType<typeof parseDocument>, lc: LineCounter, path: PropertyKey[]): string {
+  for (let n = path.length; n >= 0; n--) {
+    const node = doc.getIn(path.slice(0, n) as (string | number)[], true) as { range?: [number, number, number] } | undefined;
+    if (node && typeof node === 'object' && node.range) return ` (line ${lc.linePos(node.range[0]).line})`;
+  }
+  return '';
+}
+
+/** Reads and validates the config file. */
+export function loadConfig(file: string): Config {
+  const path = resolve(file);
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(file, [`cannot read the file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`], { cause: err });
+  }
+  return parseConfig(text, file);
+}

@@ -1,0 +1,127 @@
+/**
+ * Astro Deployments as astro-trust sees them: the fields of the Astro API v1 Deployment object that
+ * decide trust, checked so that no inventory value can inject a wildcard or a foreign principal.
+ */
+
+export type DeploymentType = 'STANDARD' | 'DEDICATED' | 'HYBRID';
+
+export interface Deployment {
+  id: string;
+  name: string;
+  namespace: string;
+  workspaceId: string;
+  clusterId?: string;
+  type?: string;
+  status?: string;
+  airflowVersion?: string;
+  /** The Deployment's AWS identity: an Astro-managed `role/astro-<ns>` or a customer role. */
+  workloadIdentity?: string;
+  /** Issuer host/path of the cluster's OIDC provider, without `https://`. */
+  oidcIssuer?: string;
+  drWorkloadIdentity?: string;
+  drOidcIssuer?: string;
+}
+
+export interface InventoryWarning {
+  deploymentId: string;
+  message: string;
+}
+
+export interface NormalizedInventory {
+  deployments: Deployment[];
+  warnings: InventoryWarning[];
+}
+
+// Kubernetes namespaces are DNS-1123 labels; anything else (a `*`, `:`, quote) is refused, not escaped.
+const NAMESPACE = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const ROLE_ARN = /^arn:(aws|aws-cn|aws-us-gov):iam::(\d{12}):role\/((?:[\w+=,.@-]+\/)*)([\w+=,.@-]{1,64})$/;
+const ISSUER_URL = /^https:\/\/([a-z0-9-]+(?:\.[a-z0-9-]+)+(?:\/[A-Za-z0-9._~-]+)*)\/?$/;
+const SAFE_ID = /^[A-Za-z0-9_-]{1,128}$/;
+
+export interface RoleArn {
+  partition: string;
+  accountId: string;
+  path: string;
+  name: string;
+  arn: string;
+}
+
+/** Splits an IAM role ARN (`arn:<partition>:iam::<account>:role/<path><name>`), or undefined when it is not one. */
+export function parseRoleArn(arn: string): RoleArn | undefined {
+  const m = ROLE_ARN.exec(arn);
+  if (!m) return undefined;
+  return { partition: m[1]!, accountId: m[2]!, path: `/${m[3]!}`, name: m[4]!, arn };
+}
+
+/** The issuer as IAM names it in provider ARNs and condition keys: host and path, no `https://`. */
+export function issuerHostPath(url: string): string | undefined {
+  const m = ISSUER_URL.exec(url.trim());
+  return m ? m[1] : undefined;
+}
+
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' && v.length > 0 ? v : undefined;
+}
+
+/**
+ * Turns raw Astro API Deployment objects into checked Deployments. A Deployment whose id, namespace or
+ * identity is malformed is left out with a warning: it is never trusted on a guess.
+ */
+export function normalizeDeployments(raw: unknown[]): NormalizedInventory {
+  const deployments: Deployment[] = [];
+  const warnings: InventoryWarning[] = [];
+  const seen = new Set<string>();
+  raw.forEach((item, index) => {
+    const r = (typeof item === 'object' && item !== null ? item : {}) as Record<string, unknown>;
+    const id = str(r.id);
+    const label = id && SAFE_ID.test(id) ? id : `deployments[${index}]`;
+    const warn = (message: string) => warnings.push({ deploymentId: label, message });
+    if (!id || !SAFE_ID.test(id)) return warn('has no valid id; left out');
+    if (seen.has(id)) return warn('appears twice in the inventory; the second copy is ignored');
+    const namespace = str(r.namespace);
+    if (!namespace || !NAMESPACE.test(namespace)) {
+      return warn(`namespace ${JSON.stringify(r.namespace ?? null).slice(0, 80)} is not a Kubernetes namespace; left out`);
+    }
+    const workspaceId = str(r.workspaceId);
+    if (!workspaceId) return warn('has no workspaceId; left out');
+    const d: Deployment = {
+      id,
+      name: str(r.name) ?? id,
+      namespace,
+      workspaceId,
+      clusterId: str(r.clusterId),
+      type: str(r.type),
+      status: str(r.status),
+      airflowVersion: str(r.airflowVersion),
+    };
+    const identity = str(r.effectiveWorkloadIdentity) ?? str(r.workloadIdentity);
+    if (identity) {
+      if (parseRoleArn(identity)) d.workloadIdentity = identity;
+      else warn(`workload identity ${JSON.stringify(identity).slice(0, 120)} is not an IAM role ARN; ignored`);
+    }
+    const drIdentity = str(r.effectiveDRWorkloadIdentity) ?? str(r.drWorkloadIdentity);
+    if (drIdentity) {
+      if (parseRoleArn(drIdentity)) d.drWorkloadIdentity = drIdentity;
+      else warn(`DR workload identity ${JSON.stringify(drIdentity).slice(0, 120)} is not an IAM role ARN; ignored`);
+    }
+    for (const [field, key] of [
+      ['oidcIssuerUrl', 'oidcIssuer'],
+      ['drOidcIssuerUrl', 'drOidcIssuer'],
+    ] as const) {
+      const url = str(r[field]);
+      if (!url) continue;
+      const issuer = issuerHostPath(url);
+      if (issuer) d[key] = issuer;
+      else warn(`${field} ${JSON.stringify(url).slice(0, 120)} is not an https issuer URL; ignored`);
+    }
+    seen.add(id);
+    deployments.push(d);
+  });
+  return { deployments, warnings };
+}
+
+/** Airflow's major version from an Astro `airflowVersion` such as `3.0.2` or `2.10.5+astro.1`. */
+export function airflowMajor(d: Deployment): number | undefined {
+  const m = /^(\d+)\./.exec(d.airflowVersion ?? '');
+  return m ? Number(m[1]) : undefined;
+}

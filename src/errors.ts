@@ -1,0 +1,75 @@
+/** Named errors, split into retryable (a later try may succeed) and terminal (fix something first). */
+export class AstroTrustError extends Error {
+  readonly retryable: boolean = false;
+}
+
+export class RetryableError extends AstroTrustError {
+  override readonly retryable = true;
+}
+
+export class TerminalError extends AstroTrustError {}
+
+/** The Astro API refused the token (401/403): never read as an empty inventory. */
+export class AstroApiAuthError extends TerminalError {
+  override name = 'AstroApiAuthError';
+}
+
+/** The Astro API failed after the bounded retries, or answered something that is not a Deployment page. */
+export class AstroApiError extends RetryableError {
+  override name = 'AstroApiError';
+}
+
+export class InventoryFileError extends TerminalError {
+  override name = 'InventoryFileError';
+}
+
+export class IamSnapshotError extends TerminalError {
+  override name = 'IamSnapshotError';
+}
+
+/** IAM refused a write for a reason retrying will not fix (LimitExceeded, a malformed document). */
+export class IamWriteError extends TerminalError {
+  override name = 'IamWriteError';
+}
+
+/** A principal IAM does not know yet (a new Astro role may take seconds to propagate); still failing after the retries. */
+export class InvalidPrincipalError extends RetryableError {
+  override name = 'InvalidPrincipalError';
+  constructor(
+    message: string,
+    readonly principal: string | undefined,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+/** IAM kept throttling or failing past the bounded retries. */
+export class IamUnavailableError extends RetryableError {
+  override name = 'IamUnavailableError';
+}
+
+/** What was written is not what IAM returns when read back. */
+export class VerifyError extends RetryableError {
+  override name = 'VerifyError';
+}
+
+export class UsageError extends TerminalError {
+  override name = 'UsageError';
+}
+
+/** One line for a person: the message, then each cause's message. */
+export function describeError(err: unknown): string {
+  const parts: string[] = [];
+  let e: unknown = err;
+  for (let depth = 0; e && depth < 4; depth++) {
+    if (e instanceof Error) {
+      if (!parts.includes(e.message)) parts.push(e.message);
+      e = e.cause;
+    } else {
+      parts.push(String(e));
+      break;
+    }
+  }
+  return parts.join(': ');
+}
