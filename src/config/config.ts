@@ -128,7 +128,7 @@ export function parseConfig(text: string, file: string): Config {
   if (doc.errors.length > 0) {
     throw new ConfigError(file, doc.errors.map((e) => `YAML: ${e.message.split('\n')[0]}`));
   }
-  const parsed = schema.safeParse(doc.toJS());
+  const parsed = schema.safeParse(doc.toJS(), { reportInput: true });
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => {
       const path = issue.path as PropertyKey[];

@@ -188,7 +188,9 @@ export function planRole({ spec, deployments, state, knownIssuers }: PlanRoleInp
       message:
         `the trust policy would be ${packed.chars} characters, over the limit of ${spec.maxPolicyChars} ` +
         `(maxPolicyChars; the account's "Role trust policy length" quota) by ${packed.chars - spec.maxPolicyChars}: ` +
-        `${packed.deploymentsOver} of ${desired.declared.length} declared Deployments do not fit. ` +
+        (packed.foreignChars > spec.maxPolicyChars
+          ? `statements astro-trust does not own already take ${packed.foreignChars} characters. `
+          : `${packed.deploymentsOver} of ${desired.declared.length} declared Deployments do not fit. `) +
         `Narrow the role's selectors, or ask AWS to raise the quota and set maxPolicyChars to it.`,
     };
   } else if (changed && removalUnits(removed) > spec.maxRemovals) {

@@ -106,7 +106,7 @@ export interface PackInput {
 
 export type PackResult =
   | { ok: true; document: PolicyDocument; chars: number }
-  | { ok: false; document: PolicyDocument; chars: number; deploymentsOver: number };
+  | { ok: false; document: PolicyDocument; chars: number; deploymentsOver: number; foreignChars: number };
 
 function assemble(input: PackInput, entries: TrustEntry[]): PolicyDocument {
   const statements = [...input.foreign, ...ownedStatements(input.partition, input.accountId, entries)];
@@ -141,5 +141,6 @@ export function packTrust(input: PackInput): PackResult {
       lo = mid + 1;
     }
   }
-  return { ok: false, document, chars, deploymentsOver: over > ids.length ? ids.length : over };
+  const foreignChars = input.foreign.length > 0 ? policyChars({ Version: input.version, Statement: input.foreign }) : 0;
+  return { ok: false, document, chars, deploymentsOver: Math.min(over, ids.length), foreignChars };
 }

@@ -1,0 +1,122 @@
+import fc from 'fast-check';
+import { stringify } from 'yaml';
+import { ConfigError, loadConfig, parseConfig } from '../../src/config/config';
+
+const valid = `version: 1
+organizationId: clmh59gt0000308lbgswe5fvh
+inventory:
+  source: file
+  path: ./deployments.json
+defaults:
+  mode: enforce
+  maxPolicyChars: 2048
+  maxRemovals: 5
+roles:
+  - name: data-lake-reader
+    trust: workload-identity
+    deployments:
+      - workspaceId: clmh58o7d000108lb74ktc9o64
+      - name: "prod-*"
+      - id: clmh57jtm000008lb58fe2wmv
+  - name: etl-runner
+    trust: oidc
+    serviceAccounts: all
+    mode: observe
+`;
+
+function problems(text: string): string {
+  try {
+    parseConfig(text, 'cfg/astro-trust.yaml');
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as Error).message;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('config', () => {
+  it('loads the DESIGN example with defaults applied and the inventory path resolved next to the file', () => {
+    const c = parseConfig(valid, '/etc/astro-trust/astro-trust.yaml');
+    expect(c.inventory).toEqual({ source: 'file', path: '/etc/astro-trust/deployments.json' });
+    expect(c.roles[0]).toMatchObject({ name: 'data-lake-reader', mode: 'enforce', maxPolicyChars: 2048, maxRemovals: 5, serviceAccounts: 'all' });
+    expect(c.roles[1]).toMatchObject({ name: 'etl-runner', trust: 'oidc', mode: 'observe' });
+    expect(c.roles[1]!.deployments).toBeUndefined();
+  });
+
+  it('loads the bundled example', () => {
+    expect(loadConfig('examples/astro-trust.yaml').roles.length).toBeGreaterThan(5);
+  });
+
+  it('maps webserver to apiserver (picked per Airflow version later)', () => {
+    const c = parseConfig(valid.replace('serviceAccounts: all', 'serviceAccounts: [webserver, scheduler, apiserver]'), 'f.yaml');
+    expect(c.roles[1]!.serviceAccounts).toEqual(['apiserver', 'scheduler']);
+  });
+
+  it.each<[string, (t: string) => string, RegExp[]]>([
+    ['an unknown top-level key', (t) => `${t}extra: 1\n`, [/cfg\/astro-trust.yaml: invalid config/, /\(top level\).*unknown key "extra"/]],
+    ['an unknown role key, with its line', (t) => t.replace('    trust: oidc', '    trsut: oidc\n    trust: oidc'), [/roles\[1\] \(line 17\): unknown key "trsut"/]],
+    ['a bad trust kind', (t) => t.replace('trust: oidc', 'trust: federated'), [/roles\[1\]\.trust \(line 18\): expected one of "workload-identity", "oidc"/]],
+    ['a bad glob', (t) => t.replace('"prod-*"', '"prod-[*"'), [/roles\[0\]\.deployments\[1\]\.name \(line 15\): is not a valid glob/]],
+    ['a duplicate role', (t) => t.replace('name: etl-runner', 'name: data-lake-reader'), [/roles\[1\]\.name \(line 17\): duplicates roles\[0\]\.name "data-lake-reader"/]],
+    ['a file source without path', (t) => t.replace('  path: ./deployments.json\n', ''), [/inventory\.path.*is required with source: file/]],
+    ['a bad mode', (t) => t.replace('mode: observe', 'mode: dry-run'), [/roles\[1\]\.mode.*expected one of "enforce", "observe"/]],
+    ['a string where a number goes', (t) => t.replace('maxPolicyChars: 2048', 'maxPolicyChars: lots'), [/defaults\.maxPolicyChars \(line 8\): expected number, got string/]],
+    ['version 2', (t) => t.replace('version: 1', 'version: 2'), [/version \(line 1\)/]],
+    ['a workload-identity role without deployments', (t) => t.replace(/ {4}deployments:\n( {6}- .*\n)+/, ''), [/roles\[0\]\.deployments.*is required for trust: workload-identity/]],
+    ['serviceAccounts on a workload-identity role', (t) => t.replace('    trust: workload-identity\n', '    trust: workload-identity\n    serviceAccounts: all\n'), [/roles\[0\]\.serviceAccounts.*applies only to trust: oidc/]],
+    ['an unknown component', (t) => t.replace('serviceAccounts: all', 'serviceAccounts: [scheduler, flower]'), [/roles\[1\]\.serviceAccounts.*scheduler, worker, triggerer/]],
+    ['an empty selector', (t) => t.replace('      - id: clmh57jtm000008lb58fe2wmv', '      - {}'), [/roles\[0\]\.deployments\[2\].*at least one of id, workspaceId, name/]],
+    ['a bad role name', (t) => t.replace('name: etl-runner', 'name: "etl runner"'), [/roles\[1\]\.name.*an IAM role name/]],
+    ['YAML syntax', (t) => `${t}  - : [\n`, [/YAML:/]],
+    ['a duplicate YAML key', (t) => t.replace('version: 1', 'version: 1\nversion: 1'), [/YAML: Map keys must be unique/]],
+    ['no roles', (t) => t.replace(/roles:[\s\S]*/, 'roles: []\n'), [/roles \(line \d+\): /]],
+  ])('rejects %s, naming the file, the key path and what was expected', (_l, mutate, expected) => {
+    const message = problems(mutate(valid));
+    for (const e of expected) expect(message).toMatch(e);
+  });
+
+  it('names a file that cannot be read', () => {
+    expect(() => loadConfig('no/such/astro-trust.yaml')).toThrow(/no\/such\/astro-trust.yaml: invalid config\n {2}- cannot read the file: ENOENT/);
+  });
+
+  it('gives a clear ConfigError, never a crash, for random mutations of a valid config (property)', () => {
+    const base = parseDocumentToJs();
+    const leaf = fc.oneof(fc.string({ maxLength: 12 }), fc.integer(), fc.boolean(), fc.constant(null), fc.constant([]), fc.constant({}));
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.nat(), fc.nat(), leaf), { minLength: 1, maxLength: 4 }), (mutations) => {
+        const doc = structuredClone(base) as Record<string, unknown>;
+        for (const [a, b, value] of mutations) mutate(doc, a, b, value);
+        try {
+          parseConfig(stringify(doc), 'm.yaml');
+        } catch (err) {
+          expect(err).toBeInstanceOf(ConfigError);
+          expect((err as Error).message).toMatch(/^m\.yaml: invalid config\n {2}- \S/);
+          expect((err as Error).message).not.toMatch(/\n\s+at /);
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
+
+function parseDocumentToJs(): unknown {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require('yaml').parse(valid);
+}
+
+/** Replaces or deletes one value somewhere in the tree, picked by two numbers. */
+function mutate(node: unknown, pick: number, depth: number, value: unknown): void {
+  let cur = node as Record<string, unknown>;
+  for (let i = 0; i < (depth % 4) + 1; i++) {
+    const keys = Object.keys(cur);
+    if (keys.length === 0) break;
+    const key = keys[(pick + i) % keys.length]!;
+    const next = cur[key];
+    if (i === depth % 4 || typeof next !== 'object' || next === null) {
+      if (pick % 5 === 0) delete cur[key];
+      else cur[key] = value;
+      return;
+    }
+    cur = next as Record<string, unknown>;
+  }
+}
