@@ -9,7 +9,8 @@ export class FileInventory implements InventorySource {
   constructor(readonly path: string) {}
 
   get description() {
-    return `inventory file ${relative(process.cwd(), this.path) || this.path}`;
+    const rel = relative(process.cwd(), this.path);
+    return `inventory file ${rel && !rel.startsWith('..') ? rel : this.path}`;
   }
 
   async list(): Promise<NormalizedInventory> {

@@ -80,7 +80,8 @@ export function summarize(plan: Plan): PlanSummary {
     else if (r.status === 'missing') s.missing++;
     else if (r.mode === 'observe') s.observeOnly++;
     else s.toChange++;
-    if (r.status === 'changes' || r.status === 'blocked') {
+    // Counted for what apply would write: enforce roles with changes.
+    if (r.status === 'changes' && r.mode === 'enforce') {
       s.add += r.add.length;
       s.remove += r.remove.length;
     }

@@ -198,7 +198,7 @@ export function planRole({ spec, deployments, state, knownIssuers }: PlanRoleInp
       kind: 'too-many-removals',
       message:
         `the plan removes ${removalUnits(removed)} trusted identities, more than maxRemovals (${spec.maxRemovals}). ` +
-        `If this is intended, raise maxRemovals for this role or run apply with a config that allows it; ` +
+        `If this is intended, raise maxRemovals for this role (or in defaults) and apply again; ` +
         `if not, check the inventory (an empty or partial Deployment list looks like this).`,
     };
   }

@@ -1,0 +1,98 @@
+import { CreateRoleCommand, GetRoleCommand, type IAMClient } from '@aws-sdk/client-iam';
+import { countCommands, createIamClient, IamTrustStore } from '../../src/adapters/iam';
+import { IamWriteError, InvalidPrincipalError, IamUnavailableError } from '../../src/errors';
+import { parseTrustPolicy, samePolicy, type PolicyDocument } from '../../src/domain/policy';
+import { faultProxy, type FaultProxy } from '../support/fault-proxy';
+import { startMoto, TEST_CREDENTIALS, type Moto } from '../support/moto';
+
+const FAST = { baseDelayMs: 1, maxDelayMs: 2, principalBaseDelayMs: 1, verifyDelayMs: 1 };
+const doc = (...arns: string[]): PolicyDocument => ({
+  Version: '2012-10-17',
+  Statement: [{ Sid: 'AstroTrustWorkloadIdentity', Effect: 'Allow', Principal: { AWS: arns }, Action: 'sts:AssumeRole' }],
+});
+
+let moto: Moto;
+let proxy: FaultProxy;
+let iam: IAMClient;
+beforeAll(async () => {
+  moto = await startMoto();
+  proxy = await faultProxy(moto.endpoint);
+});
+afterAll(async () => {
+  await proxy?.close();
+  await moto?.stop();
+});
+beforeEach(async () => {
+  await moto.reset();
+  proxy.faults.length = 0;
+  proxy.actions.length = 0;
+  iam = createIamClient({ region: 'us-east-1', endpoint: proxy.url, credentials: TEST_CREDENTIALS });
+  await iam.send(new CreateRoleCommand({ RoleName: 'r1', AssumeRolePolicyDocument: JSON.stringify(doc('arn:aws:iam::111928029897:role/astro-a')) }));
+  proxy.actions.length = 0;
+});
+
+describe('IamTrustStore against moto', () => {
+  it('reads roles (decoding the URL-encoded document) and reports a missing one as undefined', async () => {
+    const raw = await iam.send(new GetRoleCommand({ RoleName: 'r1' }));
+    expect(raw.Role!.AssumeRolePolicyDocument).toMatch(/^%7B/);
+    const states = await new IamTrustStore(iam, FAST).readRoles(['r1', 'nope']);
+    expect(states.get('r1')!.arn).toMatchObject({ name: 'r1', accountId: '123456789012', partition: 'aws' });
+    expect(samePolicy(states.get('r1')!.document, doc('arn:aws:iam::111928029897:role/astro-a'))).toBe(true);
+    expect(states.get('nope')).toBeUndefined();
+  });
+
+  it('writes minified JSON and verifies by reading back', async () => {
+    const counts = countCommands(iam);
+    const target = doc('arn:aws:iam::111928029897:role/astro-a', 'arn:aws:iam::111928029897:role/astro-b');
+    await new IamTrustStore(iam, FAST).writeTrust('r1', target);
+    expect(Object.fromEntries(counts)).toEqual({ UpdateAssumeRolePolicyCommand: 1, GetRoleCommand: 1 });
+    const back = await iam.send(new GetRoleCommand({ RoleName: 'r1' }));
+    expect(samePolicy(parseTrustPolicy(back.Role!.AssumeRolePolicyDocument), target)).toBe(true);
+  });
+
+  it('retries Throttling and 500s with backoff, then succeeds', async () => {
+    proxy.faults.push({ action: 'UpdateAssumeRolePolicy', times: 2, status: 400, code: 'Throttling', message: 'Rate exceeded' });
+    proxy.faults.push({ action: 'GetRole', times: 1, status: 500, code: 'ServiceFailure', message: 'internal' });
+    await new IamTrustStore(iam, FAST).writeTrust('r1', doc('arn:aws:iam::111928029897:role/astro-z'));
+    expect(proxy.actions).toEqual(['UpdateAssumeRolePolicy', 'UpdateAssumeRolePolicy', 'UpdateAssumeRolePolicy', 'GetRole', 'GetRole']);
+  });
+
+  it('bounds throttling retries and says so', async () => {
+    proxy.faults.push({ action: 'UpdateAssumeRolePolicy', times: 99, status: 400, code: 'Throttling', message: 'Rate exceeded' });
+    const err = await new IamTrustStore(iam, { ...FAST, attempts: 3 }).writeTrust('r1', doc('arn:aws:iam::111928029897:role/astro-z')).catch((e) => e);
+    expect(err).toBeInstanceOf(IamUnavailableError);
+    expect(proxy.actions.filter((a) => a === 'UpdateAssumeRolePolicy')).toHaveLength(3);
+  });
+
+  it('never retries LimitExceeded', async () => {
+    proxy.faults.push({ action: 'UpdateAssumeRolePolicy', times: 99, status: 409, code: 'LimitExceeded', message: 'Cannot exceed quota for ACLSizePerRole: 2048' });
+    const err = await new IamTrustStore(iam, FAST).writeTrust('r1', doc('arn:aws:iam::111928029897:role/astro-z')).catch((e) => e);
+    expect(err).toBeInstanceOf(IamWriteError);
+    expect(err.message).toMatch(/over the account's quota/);
+    expect(proxy.actions).toEqual(['UpdateAssumeRolePolicy']);
+  });
+
+  it('retries an Invalid principal a bounded number of times, then names it', async () => {
+    const bad = 'arn:aws:iam::111928029897:role/astro-new-1';
+    proxy.faults.push({ action: 'UpdateAssumeRolePolicy', times: 99, status: 400, code: 'MalformedPolicyDocument', message: `Invalid principal in policy: "AWS":"${bad}"` });
+    const err = await new IamTrustStore(iam, { ...FAST, principalAttempts: 3 }).writeTrust('r1', doc(bad)).catch((e) => e);
+    expect(err).toBeInstanceOf(InvalidPrincipalError);
+    expect(err.principal).toBe(bad);
+    expect(proxy.actions).toEqual(['UpdateAssumeRolePolicy', 'UpdateAssumeRolePolicy', 'UpdateAssumeRolePolicy']);
+  });
+
+  it('succeeds when the new principal propagates during the retries', async () => {
+    proxy.faults.push({ action: 'UpdateAssumeRolePolicy', times: 2, status: 400, code: 'MalformedPolicyDocument', message: 'Invalid principal in policy: "AWS":"arn:aws:iam::111928029897:role/astro-new-2"' });
+    await new IamTrustStore(iam, FAST).writeTrust('r1', doc('arn:aws:iam::111928029897:role/astro-new-2'));
+    expect(proxy.actions.slice(-1)).toEqual(['GetRole']);
+  });
+
+  it('creates a missing OIDC provider once, with audience sts.amazonaws.com', async () => {
+    const store = new IamTrustStore(iam, FAST);
+    const issuer = 'oidc.eks.us-east-1.amazonaws.com/id/ABC';
+    expect(await store.ensureOidcProviders('aws', '123456789012', [issuer])).toEqual({ created: [issuer] });
+    expect(await store.ensureOidcProviders('aws', '123456789012', [issuer])).toEqual({ created: [] });
+    expect(await new IamTrustStore(iam, FAST).ensureOidcProviders('aws', '123456789012', [issuer])).toEqual({ created: [] });
+    expect(proxy.actions.filter((a) => a === 'CreateOpenIDConnectProvider')).toHaveLength(1);
+  });
+});

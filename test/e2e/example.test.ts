@@ -1,0 +1,82 @@
+/** The bundled offline example (`npm start`): every plan outcome, no AWS. */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { IamSnapshotStore } from '../../src/adapters/iam-snapshot';
+import { cli } from '../support/cli';
+
+const args = ['plan', '--config', 'examples/astro-trust.yaml', '--iam-snapshot', 'examples/iam-snapshot.json'];
+
+describe('the offline example', () => {
+  it('shows every plan outcome', async () => {
+    const r = await cli([...args, '--json']);
+    expect(r.code).toBe(0);
+    const roles = Object.fromEntries(JSON.parse(r.stdout).roles.map((x: { role: string }) => [x.role, x]));
+    expect(roles['reports-reader'].status).toBe('in-sync');
+    expect(roles['data-lake-reader']).toMatchObject({ status: 'changes', add: [expect.objectContaining({ principal: 'arn:aws:iam::111928029897:role/astro-stellar-comet-3141' })] });
+    expect(roles['archive-writer']).toMatchObject({ status: 'changes', remove: [expect.objectContaining({ principal: 'arn:aws:iam::111928029897:role/astro-deleted-nova-9999' })] });
+    expect(roles['legacy-exporter'].unexpected).toEqual([expect.objectContaining({ kind: 'undeclared-astro-identity', sid: 'LegacyManualGrant' })]);
+    expect(roles['ml-feature-store'].unexpected).toEqual([expect.objectContaining({ kind: 'orphaned-principal' })]);
+    expect(roles['etl-runner']).toMatchObject({ mode: 'observe', status: 'changes', unexpected: [expect.objectContaining({ kind: 'namespace-wildcard' })] });
+    expect(roles['s3-exporter'].add.map((a: { principal: string }) => a.principal)).toContain(
+      'system:serviceaccount:solar-flare-6677:solar-flare-6677-webserver-serviceaccount',
+    );
+    const near = roles['shared-analytics'].policy;
+    expect(near.proposedChars / near.limit).toBeGreaterThan(0.9);
+    expect(JSON.parse(r.stdout).inventory.warnings).toEqual([expect.objectContaining({ message: expect.stringMatching(/bad\*ns/) })]);
+  });
+
+  it('prints a readable plan with a summary line, and 2 with --detailed-exitcode', async () => {
+    const r = await cli([...args, '--detailed-exitcode']);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toMatch(/^Plan: 3 to change \(\+7 -1 principals\), 4 in sync, 1 observe-only with changes, 3 unexpected trust findings\.$/m);
+    expect(r.stdout).not.toContain(String.fromCharCode(27));
+  });
+
+  it('apply refuses an IAM snapshot', async () => {
+    const r = await cli(['apply', '--config', 'examples/astro-trust.yaml', '--iam-snapshot', 'examples/iam-snapshot.json', '--yes']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/apply writes to IAM and cannot use --iam-snapshot/);
+  });
+
+  it('--help explains the commands and the exit codes', async () => {
+    const top = await cli(['--help']);
+    expect(top.code).toBe(0);
+    expect(top.stdout).toMatch(/plan \[options\]/);
+    expect(top.stdout).toMatch(/AWS_ENDPOINT_URL/);
+    const plan = await cli(['plan', '--help']);
+    expect(plan.stdout).toMatch(/--detailed-exitcode/);
+    expect(plan.stdout).toMatch(/Exit: 0 success, 1 error/);
+  });
+
+  it('a bad config exits 1 naming the file and key, before reading anything', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'astro-trust-cfg-'));
+    writeFileSync(join(dir, 'c.yaml'), 'version: 1\norganizationId: o\ninventory: { source: api }\nroles:\n  - { name: r, trust: oidc, mood: observe }\n');
+    const r = await cli(['plan', '--config', join(dir, 'c.yaml'), '--iam-snapshot', 'nope.json']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/c\.yaml: invalid config\n {2}- roles\[0\] \(line 5\): unknown key "mood"/);
+  });
+
+  it('inventory source api without a token is a clear error', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'astro-trust-cfg-'));
+    writeFileSync(join(dir, 'c.yaml'), 'version: 1\norganizationId: o\ninventory: { source: api }\nroles:\n  - { name: r, trust: oidc }\n');
+    const r = await cli(['plan', '--config', join(dir, 'c.yaml'), '--iam-snapshot', 'examples/iam-snapshot.json'], { env: {} });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/ASTRO_API_TOKEN is not set/);
+  });
+});
+
+describe('IamSnapshotStore', () => {
+  it('reads URL-encoded documents as the raw API returns them', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'astro-trust-snap-'));
+    const doc = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'glue.amazonaws.com' }, Action: 'sts:AssumeRole' }] };
+    writeFileSync(join(dir, 's.json'), JSON.stringify({ RoleDetailList: [{ RoleName: 'r', Arn: 'arn:aws:iam::123456789012:role/r', AssumeRolePolicyDocument: encodeURIComponent(JSON.stringify(doc)) }] }));
+    const roles = await new IamSnapshotStore(join(dir, 's.json')).readRoles(['r', 'x']);
+    expect(roles.get('r')!.document).toEqual(doc);
+    expect(roles.get('x')).toBeUndefined();
+  });
+
+  it('says how to make a snapshot when the file is wrong', () => {
+    expect(() => new IamSnapshotStore('no-such.json')).toThrow(/aws iam get-account-authorization-details/);
+  });
+});
