@@ -67,6 +67,11 @@ function storeFor(io: Io, snapshot: string | undefined): TrustStore {
   return new IamTrustStore(createIamClient({ region }), {}, (l) => io.stderr(`${l}\n`));
 }
 
+/** Colour for a person at a terminal, unless NO_COLOR is set (no-color.org). */
+function paintFor(io: Io) {
+  return io.stdoutIsTTY && !io.env.NO_COLOR ? coloured : plain;
+}
+
 function progressFor(io: Io): Progress | undefined {
   if (!io.stderrIsTTY) return undefined;
   const label = { inventory: 'listing Deployments', read: 'reading trust policies', write: 'writing trust policies' };
@@ -92,7 +97,7 @@ async function runPlan(opts: PlanOpts, io: Io): Promise<number> {
     opts.role,
   );
   if (opts.json) io.stdout(`${JSON.stringify(planJson(plan), null, 2)}\n`);
-  else io.stdout(`${renderPlan(plan, io.stdoutIsTTY ? coloured : plain)}\n`);
+  else io.stdout(`${renderPlan(plan, paintFor(io))}\n`);
   if (plan.roles.some((r) => r.status === 'missing')) return 1;
   return opts.detailedExitcode && hasPending(plan) ? 2 : 0;
 }
@@ -102,7 +107,7 @@ async function runApply(opts: PlanOpts, io: Io): Promise<number> {
   const store = storeFor(io, undefined);
   const progress = progressFor(io);
   const plan = await planRoles({ config, inventory: inventoryFor(config, io), store, progress }, opts.role);
-  const paint = io.stdoutIsTTY ? coloured : plain;
+  const paint = paintFor(io);
   const writes = plan.roles.filter((r) => r.status === 'changes' && r.mode === 'enforce').length;
   if (!opts.json) io.stdout(`${renderPlan(plan, paint)}\n\n`);
   if (writes > 0 && !opts.yes) {

@@ -6,7 +6,8 @@ import type { ApplyResult, Plan } from '../app/reconcile.js';
 type Style = Parameters<typeof styleText>[0];
 export type Paint = (style: Style, text: string) => string;
 export const plain: Paint = (_s, t) => t;
-export const coloured: Paint = (s, t) => styleText(s, t);
+// The caller decides (TTY, NO_COLOR); styleText must not second-guess it from process.stdout.
+export const coloured: Paint = (s, t) => styleText(s, t, { validateStream: false });
 
 function deployments(ids: string[]): string {
   if (ids.length === 0) return '';

@@ -131,8 +131,9 @@ describe('astro-trust against moto', () => {
 
   it('a second apply makes zero UpdateAssumeRolePolicy calls and one read per role', async () => {
     counts.clear();
-    const r = await cli(['apply', '--config', cfg(), '--yes', '--role', 'wi-reader,oidc-runner'], adapters());
+    const r = await cli(['apply', '--config', cfg(), '--yes', '--role', 'wi-reader,oidc-runner'], { ...adapters(), stderrIsTTY: true });
     expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/reading trust policies 2\/2/);
     expect(r.stdout).toMatch(/Apply: 0 written, 2 unchanged/);
     expect(Object.fromEntries(counts)).toEqual({ GetRoleCommand: 2 });
     const plan = await cli(['plan', '--config', cfg(), '--role', 'wi-reader', '--role', 'oidc-runner', '--detailed-exitcode'], adapters());

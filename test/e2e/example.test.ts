@@ -33,6 +33,14 @@ describe('the offline example', () => {
     expect(r.stdout).not.toContain(String.fromCharCode(27));
   });
 
+  it('colours on a terminal (not with NO_COLOR) and shows progress on a terminal stderr', async () => {
+    const tty = await cli(args, { stdoutIsTTY: true, stderrIsTTY: true });
+    expect(tty.stdout).toContain(String.fromCharCode(27));
+    expect(tty.stderr).toMatch(/listing Deployments 1\/1/);
+    const noColor = await cli(args, { stdoutIsTTY: true, env: { NO_COLOR: '1' } });
+    expect(noColor.stdout).not.toContain(String.fromCharCode(27));
+  });
+
   it('apply refuses an IAM snapshot', async () => {
     const r = await cli(['apply', '--config', 'examples/astro-trust.yaml', '--iam-snapshot', 'examples/iam-snapshot.json', '--yes']);
     expect(r.code).toBe(1);
