@@ -1,5 +1,6 @@
 /** The small interfaces the use cases need from the outside world. */
 import type { NormalizedInventory } from '../domain/deployment.js';
+import type { AstroTrustEvent, ReconcileRequest } from '../domain/events.js';
 import type { RoleState } from '../domain/plan.js';
 import type { PolicyDocument } from '../domain/policy.js';
 
@@ -18,4 +19,14 @@ export interface TrustStore {
 export interface InventorySource {
   list(): Promise<NormalizedInventory>;
   readonly description: string;
+}
+
+/** Where reconcile requests wait for the single writer of their role (SQS FIFO, or a per-role queue in process). */
+export interface ReconcileQueue {
+  enqueue(requests: ReconcileRequest[]): Promise<void>;
+}
+
+/** Where astro-trust's own events go (its EventBridge bus, or straight to the notifier in process). */
+export interface EventPublisher {
+  publish(events: AstroTrustEvent[]): Promise<void>;
 }

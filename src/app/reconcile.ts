@@ -5,8 +5,9 @@
 import type { Config } from '../config/config.js';
 import type { InventoryWarning } from '../domain/deployment.js';
 import { knownIssuersOf, planRole, type RolePlan } from '../domain/plan.js';
-import { describeError, UsageError } from '../errors.js';
-import type { InventorySource, TrustStore } from '../adapters/ports.js';
+import { AstroTrustError, describeError, UsageError } from '../errors.js';
+import type { EventPublisher, InventorySource, TrustStore } from '../adapters/ports.js';
+import { eventsForReconcile, type AstroTrustEvent, type ReconcileRequest } from '../domain/events.js';
 
 export interface Plan {
   organizationId: string;
@@ -55,7 +56,7 @@ export async function planRoles(deps: PlanDeps, only?: string[]): Promise<Plan> 
 
 export type RoleOutcome =
   | { role: string; result: 'unchanged' | 'written' | 'observed' }
-  | { role: string; result: 'blocked' | 'failed'; message: string };
+  | { role: string; result: 'blocked' | 'failed'; message: string; retryable?: boolean };
 
 export interface ApplyResult {
   outcomes: RoleOutcome[];
@@ -103,7 +104,7 @@ export async function applyPlan(plan: Plan, store: TrustStore, opts: { progress?
     } catch (err) {
       for (const r of a.roles) {
         failedRoles.add(r.role);
-        outcomes.set(r.role, { role: r.role, result: 'failed', message: describeError(err) });
+        outcomes.set(r.role, { role: r.role, result: 'failed', message: describeError(err), retryable: err instanceof AstroTrustError ? err.retryable : true });
       }
     }
   }
@@ -115,7 +116,7 @@ export async function applyPlan(plan: Plan, store: TrustStore, opts: { progress?
       await store.writeTrust(r.role, r.proposed!);
       outcomes.set(r.role, { role: r.role, result: 'written' });
     } catch (err) {
-      outcomes.set(r.role, { role: r.role, result: 'failed', message: describeError(err) });
+      outcomes.set(r.role, { role: r.role, result: 'failed', message: describeError(err), retryable: err instanceof AstroTrustError ? err.retryable : true });
     }
     opts.progress?.('write', ++done, writes.length);
   });
@@ -126,4 +127,51 @@ export async function applyPlan(plan: Plan, store: TrustStore, opts: { progress?
     createdOidcProviders: created,
     converged: ordered.every((o) => o.result !== 'blocked' && o.result !== 'failed'),
   };
+}
+
+export interface ReconcileDeps extends PlanDeps {
+  events: EventPublisher;
+}
+
+export interface ReconcileResult {
+  plan: RolePlan | undefined;
+  outcome: RoleOutcome | undefined;
+  events: AstroTrustEvent[];
+}
+
+/**
+ * The single writer's step for one role: read fresh state, plan, write when enforce and unguarded,
+ * publish what happened. A request for an undeclared role is ignored (the config may have changed).
+ */
+export async function reconcileRole(deps: ReconcileDeps, request: ReconcileRequest): Promise<ReconcileResult> {
+  if (!deps.config.roles.some((r) => r.name === request.role)) return { plan: undefined, outcome: undefined, events: [] };
+  const plan = await planRoles(deps, [request.role]);
+  const [result] = await convergeAndReport(deps, plan, (role) => ({ ...request, role }));
+  return result!;
+}
+
+/** The backfill: every declared role (or `roles`), planned from one inventory listing; `dryRun` writes nothing. */
+export async function reconcileAll(
+  deps: ReconcileDeps,
+  opts: { roles?: string[]; dryRun?: boolean; reason?: ReconcileRequest['reason'] } = {},
+): Promise<{ plan: Plan; results: ReconcileResult[] }> {
+  const plan = await planRoles(deps, opts.roles);
+  if (opts.dryRun) return { plan, results: plan.roles.map((p) => ({ plan: p, outcome: undefined, events: [] })) };
+  const results = await convergeAndReport(deps, plan, (role) => ({ role, reason: opts.reason ?? 'resync' }));
+  return { plan, results };
+}
+
+async function convergeAndReport(deps: ReconcileDeps, plan: Plan, requestFor: (role: string) => ReconcileRequest): Promise<ReconcileResult[]> {
+  const applied = await applyPlan(plan, deps.store, { progress: deps.progress });
+  const results = plan.roles.map((rolePlan, i) => {
+    const outcome = applied.outcomes[i]!;
+    const error =
+      outcome.result === 'failed' && rolePlan.status !== 'missing'
+        ? { message: outcome.message, retryable: outcome.retryable ?? false }
+        : undefined;
+    const events = eventsForReconcile(rolePlan, requestFor(rolePlan.role), { written: outcome.result === 'written', ...(error ? { error } : {}) });
+    return { plan: rolePlan, outcome, events };
+  });
+  await deps.events.publish(results.flatMap((r) => r.events));
+  return results;
 }

@@ -9,6 +9,8 @@ import type { InventorySource, TrustStore } from '../adapters/ports.js';
 import { applyPlan, planRoles, type Progress } from '../app/reconcile.js';
 import { ConfigError, loadConfig, type Config } from '../config/config.js';
 import { AstroTrustError, describeError, UsageError } from '../errors.js';
+import { FileDeadLetters, LogNotifier, SlackNotifier } from '../adapters/slack.js';
+import { startServer } from './serve.js';
 import { coloured, hasPending, plain, planJson, renderApply, renderPlan } from './render.js';
 
 export interface Io {
@@ -23,6 +25,10 @@ export interface Io {
   confirm: (question: string) => Promise<boolean>;
   /** Overrides for tests: the adapters to use instead of the real ones. */
   adapters?: { store?: TrustStore; inventory?: InventorySource };
+  /** Resolves when a long-running command (serve) should stop: SIGINT or SIGTERM. */
+  untilStopped?: () => Promise<void>;
+  /** Told the server's address once it listens. */
+  onListening?: (url: string) => void;
 }
 
 export function processIo(): Io {
@@ -33,6 +39,11 @@ export function processIo(): Io {
     stderrIsTTY: Boolean(process.stderr.isTTY),
     stdinIsTTY: Boolean(process.stdin.isTTY),
     env: process.env,
+    untilStopped: () =>
+      new Promise((resolve) => {
+        process.once('SIGINT', () => resolve());
+        process.once('SIGTERM', () => resolve());
+      }),
     confirm: async (question) => {
       const rl = createInterface({ input: process.stdin, output: process.stderr });
       try {
@@ -126,6 +137,52 @@ async function runApply(opts: PlanOpts, io: Io): Promise<number> {
   return result.converged ? 0 : 1;
 }
 
+interface ServeOpts {
+  config: string;
+  port: string;
+  host: string;
+  resyncInterval: string;
+  deadLetters: string;
+}
+
+function list(value: string | undefined): string[] {
+  return (value ?? '').split(',').map((v) => v.trim()).filter(Boolean);
+}
+
+async function runServe(opts: ServeOpts, io: Io): Promise<number> {
+  const config = loadConfig(opts.config);
+  const secrets = list(io.env.ASTRO_TRUST_WEBHOOK_SECRET);
+  if (secrets.length === 0) throw new UsageError('ASTRO_TRUST_WEBHOOK_SECRET is not set: serve verifies every webhook with it (comma-separate two while rotating)');
+  const port = Number(opts.port);
+  const minutes = Number(opts.resyncInterval);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port ${opts.port}: expected a port number`);
+  if (!Number.isFinite(minutes) || minutes < 0) throw new UsageError(`--resync-interval ${opts.resyncInterval}: expected minutes (0 disables)`);
+  const log = (line: string) => io.stderr(`${new Date().toISOString()} ${line}\n`);
+  const slackUrl = io.env.SLACK_WEBHOOK_URL;
+  const notifier = slackUrl
+    ? new SlackNotifier({ webhookUrl: slackUrl, deadLetters: new FileDeadLetters(opts.deadLetters), log })
+    : new LogNotifier(log);
+  const server = await startServer({
+    config,
+    store: storeFor(io, undefined),
+    inventory: inventoryFor(config, io),
+    notifier,
+    secrets,
+    selfArns: list(io.env.ASTRO_TRUST_SELF_ARNS),
+    port,
+    host: opts.host,
+    resyncIntervalMs: minutes * 60_000,
+    log,
+  });
+  log(`astro-trust serve: listening on ${server.url} (POST /webhooks/astro, POST /events/eventbridge, GET /healthz); ${config.roles.length} roles; resync every ${minutes} min; alerts to ${slackUrl ? 'Slack' : 'the log'}`);
+  io.onListening?.(server.url);
+  await (io.untilStopped ?? (() => new Promise<void>(() => {})))();
+  log('stopping: draining the reconcile queue');
+  await server.close();
+  log('stopped');
+  return 0;
+}
+
 function collect(value: string, previous: string[] = []) {
   return [...previous, ...value.split(',').map((v) => v.trim()).filter(Boolean)];
 }
@@ -172,6 +229,21 @@ function program(io: Io, setCode: (code: number) => void): Command {
       if (opts.iamSnapshot) throw new UsageError('apply writes to IAM and cannot use --iam-snapshot; run plan --iam-snapshot to preview offline');
       setCode(await runApply(opts, io));
     });
+  p.command('serve')
+    .description('Run astro-trust in one process: webhook endpoint, IAM-change intake, periodic resync, Slack alerts.')
+    .requiredOption('-c, --config <file>', 'the astro-trust.yaml config file')
+    .option('-p, --port <port>', 'port to listen on', '8787')
+    .option('-H, --host <host>', 'address to bind (loopback unless told otherwise)', '127.0.0.1')
+    .option('--resync-interval <minutes>', 'full resync every N minutes (0: never)', '15')
+    .option('--dead-letters <file>', 'Slack alerts that could not be delivered, as JSON lines', '.astro-trust/dead-letters.jsonl')
+    .addHelpText(
+      'after',
+      '\nEndpoints: POST /webhooks/astro (signed, DESIGN 3.3), POST /events/eventbridge (CloudTrail IAM events), GET /healthz.\n' +
+        'Environment: ASTRO_TRUST_WEBHOOK_SECRET (required), SLACK_WEBHOOK_URL (unset: alerts to the log),\n' +
+        '  ASTRO_TRUST_SELF_ARNS (comma-separated ARNs whose IAM changes are astro-trust\'s own).\n' +
+        'Stops on SIGINT/SIGTERM after draining the reconcile queue.',
+    )
+    .action(async (opts: ServeOpts) => setCode(await runServe(opts, io)));
   return p;
 }
 

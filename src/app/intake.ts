@@ -1,0 +1,88 @@
+/**
+ * Event intake: turn a Deployment webhook or an IAM CloudTrail event into reconcile requests for the
+ * roles it can affect. Nothing here writes IAM; the single writer does, from fresh state.
+ */
+import type { Config } from '../config/config.js';
+import { declaredDeployments, type RoleSpec } from '../domain/desired.js';
+import { parseRoleArn, type Deployment } from '../domain/deployment.js';
+import type { Actor, ReconcileRequest } from '../domain/events.js';
+import type { InventorySource, ReconcileQueue } from '../adapters/ports.js';
+import type { WebhookEvent } from './webhook.js';
+
+/** Could this role's declared set include the Deployment? (Selectors, or the Deployment uses the role as its identity.) */
+function mayDeclare(spec: RoleSpec, d: Deployment): boolean {
+  if (!spec.deployments) {
+    return [d.workloadIdentity, d.drWorkloadIdentity].some((arn) => arn !== undefined && parseRoleArn(arn)?.name === spec.name);
+  }
+  // The account is not needed to evaluate selectors.
+  const anyRole = { partition: 'aws', accountId: '000000000000', path: '/', name: spec.name, arn: '' };
+  return declaredDeployments(spec, [d], anyRole).length > 0;
+}
+
+/**
+ * Roles a Deployment event can affect. A created Deployment found in the fresh inventory affects the roles
+ * that declare it; an update or delete (identity, name or workspace may have changed, or it is gone) and a
+ * Deployment the inventory does not show yet affect every role: each reconcile reads fresh state anyway.
+ */
+export async function onDeploymentEvent(
+  deps: { config: Config; inventory: InventorySource; queue: ReconcileQueue },
+  event: WebhookEvent,
+): Promise<ReconcileRequest[]> {
+  const { deployments } = await deps.inventory.list();
+  const d = deployments.find((x) => x.id === event.deploymentId);
+  const roles = event.type === 'deployment.created' && d ? deps.config.roles.filter((r) => mayDeclare(r, d)) : deps.config.roles;
+  const requests = roles.map((r): ReconcileRequest => ({ role: r.name, reason: 'webhook', deploymentId: event.deploymentId, sourceEventId: event.id }));
+  await deps.queue.enqueue(requests);
+  return requests;
+}
+
+export const IAM_EVENT_NAMES = ['UpdateAssumeRolePolicy', 'CreateRole', 'DeleteRole'] as const;
+
+export type IamChangeVerdict = { enqueued: ReconcileRequest } | { ignored: string };
+
+interface CloudTrailDetail {
+  eventName?: string;
+  eventTime?: string;
+  eventID?: string;
+  errorCode?: string;
+  sourceIPAddress?: string;
+  userAgent?: string;
+  requestParameters?: { roleName?: string } | null;
+  userIdentity?: { type?: string; arn?: string; sessionContext?: { sessionIssuer?: { arn?: string } } };
+}
+
+/** The CloudTrail identity of an IAM call: the session issuer's role ARN for an assumed role. */
+export function actorOf(detail: CloudTrailDetail): { arn: string; issuerArn?: string; type?: string } {
+  const u = detail.userIdentity ?? {};
+  return { arn: u.arn ?? 'unknown', issuerArn: u.sessionContext?.sessionIssuer?.arn, type: u.type };
+}
+
+/**
+ * An IAM change seen through CloudTrail (EventBridge `AWS API Call via CloudTrail`): a managed role changed
+ * by someone other than astro-trust itself becomes a drift check for that role.
+ */
+export async function onIamChange(
+  deps: { config: Config; queue: ReconcileQueue; selfArns: string[] },
+  envelope: { source?: string; 'detail-type'?: string; detail?: CloudTrailDetail },
+): Promise<IamChangeVerdict> {
+  const detail = envelope.detail ?? {};
+  if (envelope.source !== 'aws.iam') return { ignored: `source ${envelope.source ?? '(none)'} is not aws.iam` };
+  if (!IAM_EVENT_NAMES.includes(detail.eventName as (typeof IAM_EVENT_NAMES)[number])) return { ignored: `event ${detail.eventName ?? '(none)'} does not change trust` };
+  if (detail.errorCode) return { ignored: `the call failed (${detail.errorCode})` };
+  const role = detail.requestParameters?.roleName;
+  if (!role || !deps.config.roles.some((r) => r.name === role)) return { ignored: `role ${role ?? '(none)'} is not managed` };
+  const actor = actorOf(detail);
+  if (deps.selfArns.some((self) => self === actor.arn || self === actor.issuerArn)) return { ignored: 'changed by astro-trust itself' };
+  const drift: Actor = {
+    arn: actor.arn,
+    ...(actor.type ? { type: actor.type } : {}),
+    ...(detail.sourceIPAddress ? { sourceIp: detail.sourceIPAddress } : {}),
+    ...(detail.userAgent ? { userAgent: detail.userAgent } : {}),
+    eventName: detail.eventName!,
+    eventTime: detail.eventTime ?? new Date(0).toISOString(),
+    ...(detail.eventID ? { eventId: detail.eventID } : {}),
+  };
+  const request: ReconcileRequest = { role, reason: 'iam-change', drift, ...(detail.eventID ? { sourceEventId: detail.eventID } : {}) };
+  await deps.queue.enqueue([request]);
+  return { enqueued: request };
+}

@@ -1,0 +1,79 @@
+/**
+ * The Deployment webhook (DESIGN 3.3): size, content type and signature are checked on the raw body
+ * before anything is parsed; the signature with a constant-time compare. Answers never 5xx for bad input.
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { z } from 'zod';
+
+export const MAX_BODY_BYTES = 64 * 1024;
+export const MAX_SKEW_SECONDS = 300;
+export const SIGNATURE_HEADER = 'x-astro-trust-signature';
+export const WEBHOOK_TYPES = ['deployment.created', 'deployment.updated', 'deployment.deleted'] as const;
+
+export const webhookEvent = z.strictObject({
+  id: z.string().min(1).max(200),
+  type: z.enum(WEBHOOK_TYPES),
+  deploymentId: z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, 'a Deployment id'),
+  organizationId: z.string().min(1).max(200),
+  occurredAt: z.iso.datetime({ offset: true }),
+});
+export type WebhookEvent = z.infer<typeof webhookEvent>;
+
+/** `t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>` */
+export function signWebhook(secret: string, rawBody: string, unixSeconds: number): string {
+  const mac = createHmac('sha256', secret).update(`${unixSeconds}.${rawBody}`).digest('hex');
+  return `t=${unixSeconds},v1=${mac}`;
+}
+
+export type SignatureCheck = { ok: true } | { ok: false; reason: string };
+
+/** Verifies the signature header over the raw body; several v1 values are allowed (secret rotation). */
+export function verifySignature(secrets: string[], header: string | undefined, rawBody: Buffer | string, nowSeconds: number): SignatureCheck {
+  if (!header) return { ok: false, reason: `missing ${SIGNATURE_HEADER} header` };
+  const parts = header.split(',').map((p) => p.trim().split('='));
+  const t = parts.find(([k]) => k === 't')?.[1];
+  const given = parts.filter(([k, v]) => k === 'v1' && v !== undefined && /^[0-9a-f]{64}$/i.test(v)).map(([, v]) => Buffer.from(v!, 'hex'));
+  if (!t || !/^\d{1,12}$/.test(t) || given.length === 0) return { ok: false, reason: 'malformed signature header' };
+  if (Math.abs(nowSeconds - Number(t)) > MAX_SKEW_SECONDS) return { ok: false, reason: 'stale signature timestamp' };
+  const body = typeof rawBody === 'string' ? Buffer.from(rawBody) : rawBody;
+  for (const secret of secrets) {
+    const expected = createHmac('sha256', secret).update(`${t}.`).update(body).digest();
+    if (given.some((g) => g.length === expected.length && timingSafeEqual(g, expected))) return { ok: true };
+  }
+  return { ok: false, reason: 'signature does not match' };
+}
+
+export interface WebhookRequest {
+  /** Header names in lower case. */
+  headers: Record<string, string | undefined>;
+  rawBody: Buffer;
+  nowSeconds: number;
+}
+
+export type WebhookVerdict =
+  | { status: 202; event: WebhookEvent }
+  | { status: 400 | 401 | 413 | 415; error: string };
+
+/** Checks a webhook request in the order that keeps unauthenticated input unparsed: size, type, signature, body. */
+export function checkWebhook(req: WebhookRequest, secrets: string[], organizationId: string): WebhookVerdict {
+  if (req.rawBody.length > MAX_BODY_BYTES) return { status: 413, error: `body over ${MAX_BODY_BYTES} bytes` };
+  const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type !== 'application/json') return { status: 415, error: 'content-type must be application/json' };
+  const sig = verifySignature(secrets, req.headers[SIGNATURE_HEADER], req.rawBody, req.nowSeconds);
+  if (!sig.ok) return { status: 401, error: sig.reason };
+  let body: unknown;
+  try {
+    body = JSON.parse(req.rawBody.toString('utf8'));
+  } catch {
+    return { status: 400, error: 'body is not valid JSON' };
+  }
+  const parsed = webhookEvent.safeParse(body);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const field = issue.path.length ? issue.path.join('.') : '(body)';
+    const what = issue.code === 'unrecognized_keys' ? `unknown field ${issue.keys.join(', ')}` : issue.message;
+    return { status: 400, error: `${field}: ${what}` };
+  }
+  if (parsed.data.organizationId !== organizationId) return { status: 400, error: 'organizationId: not the organization this astro-trust manages' };
+  return { status: 202, event: parsed.data };
+}

@@ -1,0 +1,160 @@
+/**
+ * `astro-trust serve`: the whole system in one process. Webhook endpoint, IAM-change intake, periodic
+ * resync, Slack alerts, one writer per role; the same use cases the Lambda functions call.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { SingleFlightInventory } from '../adapters/inventory-single-flight.js';
+import { DirectPublisher } from '../adapters/eventbridge.js';
+import type { InventorySource, TrustStore } from '../adapters/ports.js';
+import { RoleQueue } from '../adapters/role-queue.js';
+import type { Notifier } from '../adapters/slack.js';
+import { onDeploymentEvent, onIamChange } from '../app/intake.js';
+import { reconcileRole, type ReconcileResult } from '../app/reconcile.js';
+import { checkWebhook, MAX_BODY_BYTES } from '../app/webhook.js';
+import type { Config } from '../config/config.js';
+import type { ReconcileRequest } from '../domain/events.js';
+import { describeError } from '../errors.js';
+
+export interface ServeOptions {
+  config: Config;
+  store: TrustStore;
+  inventory: InventorySource;
+  notifier: Notifier;
+  /** Webhook secrets; more than one while rotating. */
+  secrets: string[];
+  /** ARNs whose IAM changes are astro-trust's own (not alerted). */
+  selfArns: string[];
+  port?: number;
+  host?: string;
+  /** 0 disables the periodic resync. */
+  resyncIntervalMs?: number;
+  concurrency?: number;
+  log?: (line: string) => void;
+  now?: () => number;
+  onReconciled?: (request: ReconcileRequest, result: ReconcileResult) => void;
+}
+
+export interface Server {
+  url: string;
+  queue: RoleQueue;
+  close(): Promise<void>;
+}
+
+const MAX_EVENT_BYTES = 256 * 1024;
+
+class TooLarge extends Error {}
+
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit) return Promise.reject(new TooLarge());
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > limit) {
+        req.removeAllListeners('data');
+        req.resume();
+        reject(new TooLarge());
+      } else chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+function send(res: ServerResponse, status: number, body: unknown) {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+}
+
+export async function startServer(o: ServeOptions): Promise<Server> {
+  const log = o.log ?? (() => {});
+  const now = o.now ?? (() => Date.now());
+  const inventory = new SingleFlightInventory(o.inventory);
+  const events = new DirectPublisher(async (e) => {
+    const delivery = await o.notifier.notify(e).catch((err) => `failed: ${describeError(err)}`);
+    log(`event ${e.type} ${e.detail.role}: ${delivery}`);
+  });
+  const deps = { config: o.config, inventory, store: o.store, events };
+  const queue = new RoleQueue(
+    async (request) => {
+      const result = await reconcileRole(deps, request);
+      log(`reconciled ${request.role} (${request.reason}): ${result.plan?.status ?? 'not declared'} -> ${result.outcome?.result ?? 'ignored'}`);
+      o.onReconciled?.(request, result);
+    },
+    o.concurrency ?? 4,
+    (request, err) => log(`reconcile ${request.role} failed: ${describeError(err)}`),
+  );
+
+  const routes: Record<string, (req: IncomingMessage, res: ServerResponse) => Promise<void>> = {
+    'POST /webhooks/astro': async (req, res) => {
+      const rawBody = await readBody(req, MAX_BODY_BYTES);
+      const verdict = checkWebhook({ headers: req.headers as Record<string, string>, rawBody, nowSeconds: Math.floor(now() / 1000) }, o.secrets, o.config.organizationId);
+      if (verdict.status !== 202) {
+        log(`webhook rejected ${verdict.status}: ${verdict.error}`);
+        return send(res, verdict.status, { error: verdict.error });
+      }
+      const requests = await onDeploymentEvent({ config: o.config, inventory, queue }, verdict.event);
+      log(`webhook ${verdict.event.type} ${verdict.event.deploymentId}: ${requests.length} roles queued`);
+      send(res, 202, { accepted: verdict.event.id, roles: requests.map((r) => r.role) });
+    },
+    'POST /events/eventbridge': async (req, res) => {
+      const raw = await readBody(req, MAX_EVENT_BYTES);
+      let envelope: unknown;
+      try {
+        envelope = JSON.parse(raw.toString('utf8'));
+      } catch {
+        return send(res, 400, { error: 'body is not valid JSON' });
+      }
+      if (typeof envelope !== 'object' || envelope === null || Array.isArray(envelope)) return send(res, 400, { error: 'expected one EventBridge event object' });
+      const verdict = await onIamChange({ config: o.config, queue, selfArns: o.selfArns }, envelope);
+      if ('ignored' in verdict) log(`IAM event ignored: ${verdict.ignored}`);
+      send(res, 202, verdict);
+    },
+    'GET /healthz': async (_req, res) => send(res, 200, { status: 'ok', queued: queue.size(), processed: queue.processed }),
+  };
+
+  const sockets = new Set<Socket>();
+  const server = createServer((req, res) => {
+    const route = routes[`${req.method} ${(req.url ?? '').split('?')[0]}`];
+    if (!route) return send(res, 404, { error: 'not found' });
+    route(req, res).catch((err) => {
+      if (err instanceof TooLarge) return send(res, 413, { error: 'body too large' });
+      // Bad input never gets here; an Astro API or queue failure does: the sender should retry.
+      log(`request ${req.method} ${req.url} failed: ${describeError(err)}`);
+      if (!res.headersSent) send(res, 503, { error: 'temporarily unable to process; retry' });
+    });
+  });
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(o.port ?? 8787, o.host ?? '127.0.0.1', () => resolve());
+  });
+  const { address, port } = server.address() as AddressInfo;
+  const url = `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
+
+  const resync = o.resyncIntervalMs
+    ? setInterval(() => {
+        void queue.enqueue(o.config.roles.map((r) => ({ role: r.name, reason: 'resync' }))).catch(() => {});
+      }, o.resyncIntervalMs)
+    : undefined;
+  resync?.unref();
+
+  return {
+    url,
+    queue,
+    close: async () => {
+      if (resync) clearInterval(resync);
+      const closed = new Promise<void>((r) => server.close(() => r()));
+      server.closeIdleConnections();
+      await queue.close();
+      for (const s of sockets) s.destroy();
+      await closed;
+    },
+  };
+}

@@ -1,0 +1,145 @@
+/**
+ * What comes in (reconcile requests: a hint naming a role and why) and what goes out (astro-trust's own
+ * events, published on its bus and rendered to Slack). Level-triggered: a request never carries state.
+ */
+import type { Finding, PrincipalChange, RolePlan } from './plan.js';
+
+/** Who changed IAM, from CloudTrail's `detail.userIdentity` and friends. */
+export interface Actor {
+  arn: string;
+  type?: string;
+  sourceIp?: string;
+  userAgent?: string;
+  eventName: string;
+  eventTime: string;
+  eventId?: string;
+}
+
+export type ReconcileReason = 'webhook' | 'iam-change' | 'resync' | 'manual' | 'watch';
+
+export interface ReconcileRequest {
+  role: string;
+  reason: ReconcileReason;
+  /** Set for IAM-change requests: the reconcile is a drift check and alerts what it finds. */
+  drift?: Actor;
+  deploymentId?: string;
+  /** Id of the webhook or CloudTrail event behind the request, for logs and deduplication. */
+  sourceEventId?: string;
+}
+
+export const EVENT_SOURCE = 'astro-trust';
+
+export type AstroTrustEvent =
+  | { type: 'TrustPolicyUpdated'; detail: TrustPolicyUpdated }
+  | { type: 'DriftDetected'; detail: DriftDetected }
+  | { type: 'ReconcileFailed'; detail: ReconcileFailed }
+  | { type: 'TrustPolicyTooLarge'; detail: GuardDetail }
+  | { type: 'GuardStopped'; detail: GuardDetail };
+
+interface RoleRef {
+  role: string;
+  roleArn?: string;
+  accountId?: string;
+  mode: 'enforce' | 'observe';
+  reason: ReconcileReason;
+}
+
+export interface TrustPolicyUpdated extends RoleRef {
+  added: PrincipalChange[];
+  removed: PrincipalChange[];
+  policyChars: number;
+  limit: number;
+}
+
+export interface DriftDetected extends RoleRef {
+  /** CloudTrail identity behind the change, when the drift was seen through an IAM event. */
+  actor?: Actor;
+  /** Principals in owned statements that the config does not declare (reverted in enforce). */
+  undeclaredInOwned: PrincipalChange[];
+  /** Declared principals missing from owned statements (restored in enforce). */
+  missingDeclared: PrincipalChange[];
+  /** Undeclared trust in statements astro-trust does not own: alerted, never edited. */
+  unexpected: Finding[];
+  /** Owned statements edited by hand (Effect, Action, Condition). */
+  rewritesOwned: boolean;
+  action: 'reverted' | 'none' | 'blocked' | 'failed';
+  roleDeleted?: boolean;
+}
+
+export interface ReconcileFailed extends RoleRef {
+  error: string;
+  retryable: boolean;
+}
+
+export interface GuardDetail extends RoleRef {
+  guard: string;
+  message: string;
+  policyChars: number;
+  limit: number;
+}
+
+/** A stable fingerprint of what a drift alert says, so the same drift is not posted twice in a window. */
+export function driftFingerprint(d: DriftDetected): string {
+  const parts = [
+    d.role,
+    d.action,
+    ...d.undeclaredInOwned.map((c) => `-${c.issuer ?? ''}${c.principal}`),
+    ...d.missingDeclared.map((c) => `+${c.issuer ?? ''}${c.principal}`),
+    ...d.unexpected.map((f) => `!${f.kind}${f.principal}`),
+    d.rewritesOwned ? 'rewrite' : '',
+    d.roleDeleted ? 'deleted' : '',
+  ];
+  return parts.sort().join('|');
+}
+
+function ref(plan: RolePlan, reason: ReconcileReason): RoleRef {
+  return { role: plan.role, ...(plan.arn ? { roleArn: plan.arn, accountId: plan.arn.split(':')[4] } : {}), mode: plan.mode, reason };
+}
+
+/**
+ * The events one reconcile produces. `written`: the proposed policy was written; `error`: the write
+ * failed. Drift is reported for IAM-change requests, and for any request that finds trust nobody declared.
+ */
+export function eventsForReconcile(
+  plan: RolePlan,
+  request: ReconcileRequest,
+  outcome: { written: boolean; error?: { message: string; retryable: boolean } },
+): AstroTrustEvent[] {
+  const events: AstroTrustEvent[] = [];
+  const base = ref(plan, request.reason);
+  const size = { policyChars: plan.policy.proposedChars, limit: plan.policy.limit };
+  if (plan.status === 'missing') {
+    if (request.drift) {
+      events.push({
+        type: 'DriftDetected',
+        detail: { ...base, actor: request.drift, undeclaredInOwned: [], missingDeclared: [], unexpected: [], rewritesOwned: false, action: 'none', roleDeleted: true },
+      });
+    }
+    events.push({ type: 'ReconcileFailed', detail: { ...base, error: 'the role does not exist in IAM', retryable: false } });
+    return events;
+  }
+  const drifted = request.drift !== undefined && (plan.status !== 'in-sync' || plan.unexpected.length > 0);
+  const foreignOnly = request.drift === undefined && plan.unexpected.length > 0;
+  if (drifted || foreignOnly) {
+    const action: DriftDetected['action'] =
+      plan.status === 'in-sync' ? 'none' : plan.status === 'blocked' ? 'blocked' : outcome.error ? 'failed' : outcome.written ? 'reverted' : 'none';
+    events.push({
+      type: 'DriftDetected',
+      detail: {
+        ...base,
+        ...(request.drift ? { actor: request.drift } : {}),
+        // Without an IAM event behind it, a plan's changes are onboarding/offboarding, not drift.
+        undeclaredInOwned: request.drift ? plan.remove : [],
+        missingDeclared: request.drift ? plan.add : [],
+        unexpected: plan.unexpected,
+        rewritesOwned: request.drift ? plan.rewritesOwned : false,
+        action,
+      },
+    });
+  }
+  if (outcome.written) events.push({ type: 'TrustPolicyUpdated', detail: { ...base, added: plan.add, removed: plan.remove, ...size } });
+  if (plan.guard?.kind === 'policy-too-large') events.push({ type: 'TrustPolicyTooLarge', detail: { ...base, guard: plan.guard.kind, message: plan.guard.message, ...size } });
+  if (plan.guard?.kind === 'too-many-removals') events.push({ type: 'GuardStopped', detail: { ...base, guard: plan.guard.kind, message: plan.guard.message, ...size } });
+  if (outcome.error) events.push({ type: 'ReconcileFailed', detail: { ...base, error: outcome.error.message, retryable: outcome.error.retryable } });
+  return events;
+}
