@@ -52,8 +52,13 @@ function planCommand(role: string) {
 
 function driftText(d: DriftDetected): string {
   if (d.roleDeleted) return `Managed role *${d.role}* was deleted`;
-  const what = d.action === 'reverted' ? 'reverted (enforce mode)' : d.action === 'blocked' ? 'not reverted: a guard stopped the write' : d.action === 'failed' ? 'revert failed' : d.mode === 'observe' ? 'nothing (observe mode)' : 'nothing (alert only)';
-  return `Trust drift on *${d.role}*: astro-trust did ${what}`;
+  const done =
+    d.action === 'reverted' ? 'reverted (enforce mode)'
+    : d.action === 'blocked' ? 'not reverted: a guard stopped the write'
+    : d.action === 'failed' ? 'the revert failed'
+    : d.mode === 'observe' ? 'reported only (observe mode)'
+    : 'reported only (statements astro-trust does not own are never edited)';
+  return `Trust drift on *${d.role}*: ${done}`;
 }
 
 /** The Block Kit message for one event: what happened, role and account, principals, who, when, from where, what was done. */

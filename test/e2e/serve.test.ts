@@ -1,0 +1,170 @@
+/** `astro-trust serve` end to end: moto for IAM, a local server playing Slack's incoming webhook. */
+import { readFileSync } from 'node:fs';
+import type { IAMClient } from '@aws-sdk/client-iam';
+import { countCommands, IamTrustStore } from '../../src/adapters/iam';
+import { FileInventory } from '../../src/adapters/inventory-file';
+import { SlackNotifier } from '../../src/adapters/slack';
+import { signWebhook } from '../../src/app/webhook';
+import { startServer, type Server } from '../../src/cli/serve';
+import { loadConfig } from '../../src/config/config';
+import { isOwned, type PolicyDocument, type Statement } from '../../src/domain/policy';
+import { fakeService, type FakeService } from '../support/http';
+import { startMoto, type Moto } from '../support/moto';
+import { exampleWorld, fixture, FIXTURE_NOW_MS, FIXTURE_SECRET, type World } from '../support/world';
+
+const SELF = 'arn:aws:iam::123456789012:role/astro-trust-prod-reconcile';
+let moto: Moto;
+let iam: IAMClient;
+let counts: Map<string, number>;
+let world: World;
+let slack: FakeService;
+let server: Server;
+let now = FIXTURE_NOW_MS;
+
+const posts = () => slack.requests.map((r) => JSON.parse(r.body) as { text: string; blocks: unknown[] });
+const ownedArns = (doc: PolicyDocument) => (doc.Statement.find(isOwned)?.Principal as { AWS: string[] } | undefined)?.AWS ?? [];
+
+async function post(path: string, body: string | Buffer, headers: Record<string, string>) {
+  const res = await fetch(`${server.url}${path}`, { method: 'POST', headers, body });
+  return { status: res.status, body: await res.json() };
+}
+
+beforeAll(async () => {
+  moto = await startMoto();
+  iam = moto.iam();
+  world = await exampleWorld(iam);
+  counts = countCommands(iam);
+  slack = await fakeService((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/plain' });
+    res.end('ok');
+  });
+  server = await startServer({
+    config: loadConfig(world.configFile),
+    store: new IamTrustStore(iam, { baseDelayMs: 1, verifyDelayMs: 1 }),
+    inventory: new FileInventory(world.inventoryFile),
+    notifier: new SlackNotifier({ webhookUrl: slack.url, baseDelayMs: 1 }),
+    secrets: [FIXTURE_SECRET],
+    selfArns: [SELF],
+    port: 0,
+    resyncIntervalMs: 0,
+    now: () => now,
+  });
+});
+afterAll(async () => {
+  await server?.close();
+  await slack?.close();
+  await moto?.stop();
+});
+
+describe('serve', () => {
+  it('answers /healthz and binds loopback', async () => {
+    expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const res = await fetch(`${server.url}/healthz`);
+    expect(await res.json()).toMatchObject({ status: 'ok' });
+  });
+
+  it('a signed webhook onboards a new Deployment into the roles that declare it', async () => {
+    const event = fixture<{ body: string; headers: Record<string, string> }>('webhook/deployment-created.json');
+    const before = await world.trust('data-lake-reader');
+    expect(ownedArns(before)).not.toContain('arn:aws:iam::111928029897:role/astro-stellar-comet-3141');
+    const r = await post('/webhooks/astro', event.body, { 'content-type': 'application/json', 'x-astro-trust-signature': event.headers['x-astro-trust-signature']! });
+    expect(r).toEqual({ status: 202, body: { accepted: 'evt_01JDQ7ZK3M8V2C4N6P8R0T2W4Y', roles: ['data-lake-reader'] } });
+    await server.queue.drained();
+    const after = await world.trust('data-lake-reader');
+    expect(ownedArns(after)).toContain('arn:aws:iam::111928029897:role/astro-stellar-comet-3141');
+    expect(after.Statement.filter((s) => !isOwned(s))).toEqual(before.Statement.filter((s) => !isOwned(s)));
+    expect(posts().at(-1)!.text).toMatch(/Trust policy of \*data-lake-reader\* updated: \+1 -0/);
+  });
+
+  it('a hand edit seen through CloudTrail is reverted in enforce mode and alerted with the actor and the principal', async () => {
+    const envelope = fixture<{ detail: { requestParameters: { policyDocument: string } } }>('iamChange/update-assume-role-policy.json');
+    const declared = await world.trust('data-lake-reader');
+    const edited = structuredClone(declared);
+    (edited.Statement.find(isOwned)!.Principal as { AWS: string[] }).AWS.push('arn:aws:iam::111928029897:role/astro-intruder-0666');
+    await world.handEdit('data-lake-reader', edited);
+    const slackBefore = slack.requests.length;
+    counts.clear();
+
+    const r = await post('/events/eventbridge', JSON.stringify(envelope), { 'content-type': 'application/json' });
+    expect(r.status).toBe(202);
+    expect(r.body.enqueued).toMatchObject({ role: 'data-lake-reader', reason: 'iam-change' });
+    await server.queue.drained();
+
+    expect(ownedArns(await world.trust('data-lake-reader'))).toEqual(ownedArns(declared));
+    expect(counts.get('UpdateAssumeRolePolicyCommand')).toBe(1);
+    const alerts = posts().slice(slackBefore);
+    const drift = alerts.find((a) => a.text.includes('drift'))!;
+    const text = JSON.stringify(drift.blocks);
+    expect(drift.text).toBe('Trust drift on *data-lake-reader*: reverted (enforce mode)');
+    expect(text).toContain('arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_AdministratorAccess_5f1c0b7e2a9d4c3b/jane.doe@example.com');
+    expect(text).toContain('astro-intruder-0666');
+    expect(text).toContain('203.0.113.24');
+    expect(text).toContain('astro-trust plan --config astro-trust.yaml --role data-lake-reader');
+  });
+
+  it('an observe role is only reported: no write', async () => {
+    const current = await world.trust('etl-runner');
+    const edited = structuredClone(current);
+    const owned = edited.Statement.find(isOwned)! as Statement & { Condition: { StringLike: Record<string, string[] | string> } };
+    const key = Object.keys(owned.Condition.StringLike)[0]!;
+    owned.Condition.StringLike[key] = [...([] as string[]).concat(owned.Condition.StringLike[key]!), 'system:serviceaccount:intruder-ns:*'];
+    await world.handEdit('etl-runner', edited);
+    const envelope = fixture<{ detail: { requestParameters: { roleName: string } } }>('iamChange/update-assume-role-policy.json');
+    envelope.detail.requestParameters.roleName = 'etl-runner';
+    const slackBefore = slack.requests.length;
+    counts.clear();
+    const r = await post('/events/eventbridge', JSON.stringify(envelope), { 'content-type': 'application/json' });
+    expect(r.status).toBe(202);
+    await server.queue.drained();
+    expect(counts.get('UpdateAssumeRolePolicyCommand') ?? 0).toBe(0);
+    expect(JSON.stringify(await world.trust('etl-runner'))).toContain('intruder-ns');
+    const drift = posts().slice(slackBefore).find((a) => a.text.includes('drift'))!;
+    expect(drift.text).toBe('Trust drift on *etl-runner*: reported only (observe mode)');
+    expect(JSON.stringify(drift.blocks)).toContain('system:serviceaccount:intruder-ns:*');
+  });
+
+  it("astro-trust's own change produces no alert and no reconcile", async () => {
+    const slackBefore = slack.requests.length;
+    const processed = server.queue.processed;
+    const r = await post('/events/eventbridge', readFileSync('events/iamChange/update-by-astro-trust.json'), { 'content-type': 'application/json' });
+    expect(r.body).toEqual({ ignored: 'changed by astro-trust itself' });
+    await server.queue.drained();
+    expect(server.queue.processed).toBe(processed);
+    expect(slack.requests.length).toBe(slackBefore);
+  });
+
+  it.each([
+    ['a failed call', 'iamChange/update-failed-access-denied.json', /the call failed \(AccessDenied\)/],
+  ])('ignores %s', async (_l, path, reason) => {
+    const r = await post('/events/eventbridge', readFileSync(`events/${path}`), { 'content-type': 'application/json' });
+    expect(r.body.ignored).toMatch(reason);
+  });
+
+  describe('bad webhook input gets 4xx and causes no IAM call', () => {
+    const body = JSON.stringify({ id: 'evt_x', type: 'deployment.created', deploymentId: 'clmh5h2rb001208lb4q0e6x8z', organizationId: 'clmh59gt0000308lbgswe5fvh', occurredAt: '2026-11-25T19:00:00Z' });
+    const t = FIXTURE_NOW_MS / 1000;
+    const json = { 'content-type': 'application/json' };
+    it.each<[string, () => [string | Buffer, Record<string, string>], number, RegExp]>([
+      ['missing signature', () => [body, json], 401, /missing x-astro-trust-signature/],
+      ['bad signature', () => [body, { ...json, 'x-astro-trust-signature': signWebhook('wrong', body, t) }], 401, /does not match/],
+      ['signature over another body', () => [body.replace('evt_x', 'evt_y'), { ...json, 'x-astro-trust-signature': signWebhook(FIXTURE_SECRET, body, t) }], 401, /does not match/],
+      ['stale timestamp (replayed after 300 s)', () => [body, { ...json, 'x-astro-trust-signature': signWebhook(FIXTURE_SECRET, body, t - 301) }], 401, /stale/],
+      ['malformed JSON', () => ['{"id":', { ...json, 'x-astro-trust-signature': signWebhook(FIXTURE_SECRET, '{"id":', t) }], 400, /not valid JSON/],
+      ['a missing field', () => { const b = JSON.stringify({ ...JSON.parse(body), deploymentId: undefined }); return [b, { ...json, 'x-astro-trust-signature': signWebhook(FIXTURE_SECRET, b, t) }]; }, 400, /deploymentId/],
+      ['an unknown type', () => { const b = JSON.stringify({ ...JSON.parse(body), type: 'deployment.hibernated' }); return [b, { ...json, 'x-astro-trust-signature': signWebhook(FIXTURE_SECRET, b, t) }]; }, 400, /^type: /],
+      ['another organization', () => { const b = JSON.stringify({ ...JSON.parse(body), organizationId: 'other' }); return [b, { ...json, 'x-astro-trust-signature': signWebhook(FIXTURE_SECRET, b, t) }]; }, 400, /organizationId/],
+      ['wrong content type', () => [body, { 'content-type': 'text/plain', 'x-astro-trust-signature': signWebhook(FIXTURE_SECRET, body, t) }], 415, /application\/json/],
+      ['an oversized body', () => { const b = JSON.stringify({ ...JSON.parse(body), pad: 'x'.repeat(70_000) }); return [b, { ...json, 'x-astro-trust-signature': signWebhook(FIXTURE_SECRET, b, t) }]; }, 413, /too large|over/],
+    ])('%s', async (_l, make, status, error) => {
+      counts.clear();
+      const processed = server.queue.processed;
+      const [b, headers] = make();
+      const r = await post('/webhooks/astro', b, headers);
+      expect(r.status).toBe(status);
+      expect(r.body.error).toMatch(error);
+      await server.queue.drained();
+      expect(counts.size).toBe(0);
+      expect(server.queue.processed).toBe(processed);
+    });
+  });
+});

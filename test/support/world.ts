@@ -1,0 +1,49 @@
+/** A moto account loaded with the bundled example's roles, and a copy of its config and inventory to edit. */
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CreateRoleCommand, GetRoleCommand, UpdateAssumeRolePolicyCommand, type IAMClient } from '@aws-sdk/client-iam';
+import { parseTrustPolicy, type PolicyDocument } from '../../src/domain/policy';
+
+export interface World {
+  dir: string;
+  configFile: string;
+  inventoryFile: string;
+  inventory(): { deployments: Record<string, unknown>[] };
+  setInventory(deployments: Record<string, unknown>[]): void;
+  trust(role: string): Promise<PolicyDocument>;
+  handEdit(role: string, doc: PolicyDocument): Promise<void>;
+}
+
+export async function exampleWorld(iam: IAMClient, opts: { withoutDeployments?: string[] } = {}): Promise<World> {
+  const dir = mkdtempSync(join(tmpdir(), 'astro-trust-world-'));
+  const configFile = join(dir, 'astro-trust.yaml');
+  const inventoryFile = join(dir, 'deployments.json');
+  copyFileSync('examples/astro-trust.yaml', configFile);
+  const inv = JSON.parse(readFileSync('examples/deployments.json', 'utf8'));
+  const setInventory = (deployments: Record<string, unknown>[]) =>
+    writeFileSync(inventoryFile, JSON.stringify({ deployments, limit: 1000, offset: 0, totalCount: deployments.length }));
+  setInventory(inv.deployments.filter((d: { id: string }) => !opts.withoutDeployments?.includes(d.id)));
+  const snapshot = JSON.parse(readFileSync('examples/iam-snapshot.json', 'utf8'));
+  for (const r of snapshot.RoleDetailList) {
+    await iam.send(new CreateRoleCommand({ RoleName: r.RoleName, AssumeRolePolicyDocument: JSON.stringify(r.AssumeRolePolicyDocument) }));
+  }
+  return {
+    dir,
+    configFile,
+    inventoryFile,
+    inventory: () => JSON.parse(readFileSync(inventoryFile, 'utf8')),
+    setInventory,
+    trust: async (role) => parseTrustPolicy((await iam.send(new GetRoleCommand({ RoleName: role }))).Role!.AssumeRolePolicyDocument),
+    handEdit: async (role, doc) => {
+      await iam.send(new UpdateAssumeRolePolicyCommand({ RoleName: role, PolicyDocument: JSON.stringify(doc) }));
+    },
+  };
+}
+
+export function fixture<T = Record<string, unknown>>(path: string): T {
+  return JSON.parse(readFileSync(join('events', path), 'utf8'));
+}
+
+export const FIXTURE_SECRET = 'whsec-test-only-astro-trust';
+export const FIXTURE_NOW_MS = 1795633205 * 1000;
