@@ -19,14 +19,14 @@ let counts: Map<string, number>;
 let world: World;
 let slack: FakeService;
 let server: Server;
-let now = FIXTURE_NOW_MS;
+const now = FIXTURE_NOW_MS;
 
 const posts = () => slack.requests.map((r) => JSON.parse(r.body) as { text: string; blocks: unknown[] });
 const ownedArns = (doc: PolicyDocument) => (doc.Statement.find(isOwned)?.Principal as { AWS: string[] } | undefined)?.AWS ?? [];
 
 async function post(path: string, body: string | Buffer, headers: Record<string, string>) {
   const res = await fetch(`${server.url}${path}`, { method: 'POST', headers, body });
-  return { status: res.status, body: await res.json() };
+  return { status: res.status, body: (await res.json()) as { error: string; ignored: string; enqueued: Record<string, unknown> } };
 }
 
 beforeAll(async () => {

@@ -1,0 +1,88 @@
+// What serverless.yml derives from the astro-trust config when packaging: each function's least-privilege
+// IAM statements (${file(./deploy/from-config.js):reconcile} ...; IAM writes only on the declared roles'
+// ARNs) and the files to bundle with the functions (the config, and its inventory file if it has one).
+'use strict';
+const { readFileSync } = require('node:fs');
+const { dirname, join, relative } = require('node:path');
+const { parse } = require('yaml');
+
+const configFile = () => process.env.ASTRO_TRUST_CONFIG || 'astro-trust.yaml';
+
+function readConfig() {
+  try {
+    return parse(readFileSync(configFile(), 'utf8'));
+  } catch (err) {
+    throw new Error(`deploy/from-config.js: cannot read the astro-trust config ${configFile()} (set ASTRO_TRUST_CONFIG): ${err.message}`, { cause: err });
+  }
+}
+
+function declaredRoles() {
+  const config = readConfig();
+  const roles = Array.isArray(config && config.roles) ? config.roles : [];
+  if (roles.length === 0 || roles.some((r) => !r || typeof r.name !== 'string' || !/^[\w+=,.@-]{1,64}$/.test(r.name))) {
+    throw new Error(`deploy/from-config.js: ${configFile()} declares no roles or a role without a valid name; run astro-trust plan --config ${configFile()} for details`);
+  }
+  return roles;
+}
+
+const sub = (s) => ({ 'Fn::Sub': s });
+const logs = (fn) => ({
+  Effect: 'Allow',
+  Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+  Resource: sub(`arn:\${AWS::Partition}:logs:\${AWS::Region}:\${AWS::AccountId}:log-group:/aws/lambda/\${AWS::StackName}-${fn}:*`),
+});
+// Parameter names start with a slash, so the ARN is "...:parameter" + name.
+const param = (prefix, name) => sub(`arn:\${AWS::Partition}:ssm:\${AWS::Region}:\${AWS::AccountId}:parameter${prefix}/${name}`);
+const ssmRead = (prefix, ...names) => ({ Effect: 'Allow', Action: ['ssm:GetParameters'], Resource: names.map((n) => param(prefix, n)) });
+const prefixOf = async ({ resolveVariable }) => {
+  const prefix = await resolveVariable('self:custom.ssmPrefix');
+  if (!/^\/[\w./-]+$/.test(prefix)) throw new Error(`deploy/from-config.js: custom.ssmPrefix ${prefix} must look like /astro-trust/prod`);
+  return prefix;
+};
+const enqueue = { Effect: 'Allow', Action: ['sqs:SendMessage'], Resource: { 'Fn::GetAtt': ['ReconcileQueue', 'Arn'] } };
+const publish = { Effect: 'Allow', Action: ['events:PutEvents'], Resource: { 'Fn::GetAtt': ['EventBus', 'Arn'] } };
+
+function trustWriter() {
+  const roles = declaredRoles();
+  const statements = [
+    {
+      Sid: 'ManagedRoleTrust',
+      Effect: 'Allow',
+      Action: ['iam:GetRole', 'iam:UpdateAssumeRolePolicy'],
+      Resource: roles.map((r) => sub(`arn:\${AWS::Partition}:iam::\${AWS::AccountId}:role/${r.name}`)),
+    },
+  ];
+  if (roles.some((r) => r.trust === 'oidc')) {
+    // Listing has no resource-level permission; creation is limited to EKS cluster issuers.
+    statements.push({ Sid: 'OidcProviderList', Effect: 'Allow', Action: ['iam:ListOpenIDConnectProviders'], Resource: '*' });
+    statements.push({
+      Sid: 'OidcProviderCreate',
+      Effect: 'Allow',
+      Action: ['iam:CreateOpenIDConnectProvider'],
+      Resource: sub('arn:${AWS::Partition}:iam::${AWS::AccountId}:oidc-provider/oidc.eks.*.amazonaws.com/id/*'),
+    });
+  }
+  return statements;
+}
+
+module.exports = {
+  webhook: async (ctx) => [logs('webhook'), ssmRead(await prefixOf(ctx), 'webhook-secret', 'astro-api-token'), enqueue],
+  iamChange: async () => [logs('iamChange'), enqueue],
+  reconcile: async (ctx) => [
+    logs('reconcile'),
+    ssmRead(await prefixOf(ctx), 'astro-api-token'),
+    ...trustWriter(),
+    publish,
+    { Effect: 'Allow', Action: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes'], Resource: { 'Fn::GetAtt': ['ReconcileQueue', 'Arn'] } },
+  ],
+  backfill: async (ctx) => [logs('backfill'), ssmRead(await prefixOf(ctx), 'astro-api-token'), ...trustWriter(), publish],
+  notify: async (ctx) => [logs('notify'), ssmRead(await prefixOf(ctx), 'slack-webhook-url')],
+  declaredRoles,
+  packageFiles: async () => {
+    const config = readConfig();
+    const files = ['!**', configFile()];
+    const inv = config && config.inventory;
+    if (inv && inv.source === 'file' && typeof inv.path === 'string') files.push(relative('.', join(dirname(configFile()), inv.path)));
+    return files;
+  },
+};

@@ -1,0 +1,30 @@
+/**
+ * astro-trust's own events (its bus) to Slack. An alert that cannot be delivered fails the invocation:
+ * EventBridge retries it, then puts it in the rule's dead-letter queue. Nothing is dropped silently.
+ */
+import middy from '@middy/core';
+import ssm from '@middy/ssm';
+import type { Context, EventBridgeEvent } from 'aws-lambda';
+import { LogNotifier, SlackNotifier, type Delivery, type Notifier } from '../src/adapters/slack.js';
+import type { AstroTrustEvent } from '../src/domain/events.js';
+import { readEnv } from '../src/lambda/runtime.js';
+
+const env = readEnv();
+const TYPES = new Set(['TrustPolicyUpdated', 'DriftDetected', 'ReconcileFailed', 'TrustPolicyTooLarge', 'GuardStopped']);
+// Kept across invocations of a warm container so its dedup window holds (the function has reserved concurrency 1).
+let notifier: { url: string; notifier: Notifier } | undefined;
+
+export async function notify(event: EventBridgeEvent<string, AstroTrustEvent['detail']>, context: Context & { slackWebhookUrl?: string }): Promise<Delivery | 'ignored'> {
+  if (event.source !== 'astro-trust' || !TYPES.has(event['detail-type'])) return 'ignored';
+  const url = String(context.slackWebhookUrl ?? '');
+  if (!notifier || notifier.url !== url) {
+    notifier = { url, notifier: url ? new SlackNotifier({ webhookUrl: url, log: (l) => console.log(l) }) : new LogNotifier((l) => console.log(l)) };
+  }
+  const delivery = await notifier.notifier.notify({ type: event['detail-type'], detail: event.detail } as AstroTrustEvent);
+  console.log(JSON.stringify({ msg: 'notify', type: event['detail-type'], role: event.detail.role, delivery }));
+  return delivery;
+}
+
+export const handler = middy<EventBridgeEvent<string, AstroTrustEvent['detail']>, Delivery | 'ignored'>()
+  .use(ssm({ fetchData: env.params.slackWebhookUrl ? { slackWebhookUrl: env.params.slackWebhookUrl } : {}, setToContext: true, cacheKey: 'ssm-notify', cacheExpiry: 5 * 60_000 }))
+  .handler(notify as never);

@@ -1,0 +1,35 @@
+/** SQS FIFO (MessageGroupId = role, batch size 1): the single writer of each role. Partial batch failures reported. */
+import middy from '@middy/core';
+import sqsPartialBatchFailure from '@middy/sqs-partial-batch-failure';
+import ssm from '@middy/ssm';
+import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
+import { reconcileRole } from '../src/app/reconcile.js';
+import type { ReconcileRequest } from '../src/domain/events.js';
+import { readEnv, runtime } from '../src/lambda/runtime.js';
+
+const env = readEnv();
+
+async function one(record: SQSRecord, context: Context & { astroApiToken?: string }) {
+  let request: ReconcileRequest;
+  try {
+    request = JSON.parse(record.body);
+  } catch {
+    // A message that is not a request can never succeed: log it and let it go.
+    console.error(JSON.stringify({ msg: 'unreadable reconcile request dropped', messageId: record.messageId }));
+    return 'dropped';
+  }
+  const rt = runtime();
+  const result = await reconcileRole({ config: rt.config, inventory: rt.inventory(context), store: rt.store(), events: rt.events() }, request);
+  console.log(JSON.stringify({ msg: 'reconciled', role: request.role, reason: request.reason, status: result.plan?.status ?? 'not declared', outcome: result.outcome?.result ?? 'ignored', events: result.events.map((e) => e.type) }));
+  if (result.outcome?.result === 'failed' && result.outcome.retryable) throw new Error(`reconcile ${request.role} failed: ${result.outcome.message}`);
+  return result.outcome?.result ?? 'ignored';
+}
+
+export async function reconcile(event: SQSEvent, context: Context & { astroApiToken?: string }) {
+  return Promise.allSettled(event.Records.map((r) => one(r, context)));
+}
+
+export const handler = middy<SQSEvent>()
+  .use(ssm({ fetchData: env.params.astroApiToken ? { astroApiToken: env.params.astroApiToken } : {}, setToContext: true, cacheKey: 'ssm-reconcile', cacheExpiry: 5 * 60_000 }))
+  .use(sqsPartialBatchFailure())
+  .handler(reconcile as never);

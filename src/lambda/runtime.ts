@@ -1,0 +1,93 @@
+/**
+ * What every Lambda function shares, built once per cold start: the config bundled with the function,
+ * the environment (read here and nowhere else), and the AWS clients. Secrets come from SSM through the
+ * middy `ssm` middleware at invocation, never from the environment and never logged.
+ */
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { AstroApiInventory } from '../adapters/astro-api.js';
+import { EventBridgePublisher } from '../adapters/eventbridge.js';
+import { createIamClient, IamTrustStore } from '../adapters/iam.js';
+import { FileInventory } from '../adapters/inventory-file.js';
+import type { InventorySource } from '../adapters/ports.js';
+import { SqsReconcileQueue } from '../adapters/sqs-queue.js';
+import { loadConfig, type Config } from '../config/config.js';
+import { UsageError } from '../errors.js';
+
+export interface LambdaEnv {
+  configFile: string;
+  queueUrl?: string;
+  busName?: string;
+  astroApiUrl: string;
+  selfArns: string[];
+  /** SSM SecureString parameter names. */
+  params: { webhookSecret?: string; astroApiToken?: string; slackWebhookUrl?: string };
+}
+
+export function readEnv(env: NodeJS.ProcessEnv = process.env): LambdaEnv {
+  return {
+    configFile: env.ASTRO_TRUST_CONFIG || 'astro-trust.yaml',
+    queueUrl: env.RECONCILE_QUEUE_URL || undefined,
+    busName: env.EVENT_BUS_NAME || undefined,
+    astroApiUrl: env.ASTRO_API_URL || 'https://api.astronomer.io',
+    selfArns: (env.ASTRO_TRUST_SELF_ARNS ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+    params: {
+      webhookSecret: env.WEBHOOK_SECRET_PARAM || undefined,
+      astroApiToken: env.ASTRO_API_TOKEN_PARAM || undefined,
+      slackWebhookUrl: env.SLACK_WEBHOOK_URL_PARAM || undefined,
+    },
+  };
+}
+
+function required<T>(value: T | undefined, name: string): T {
+  if (value === undefined) throw new UsageError(`${name} is not set in the function's environment (serverless.yml sets it)`);
+  return value;
+}
+
+/** Built lazily, once per container. */
+export class Runtime {
+  readonly config: Config;
+  private clients: { sqs?: SQSClient; events?: EventBridgeClient; store?: IamTrustStore } = {};
+
+  constructor(readonly env: LambdaEnv = readEnv()) {
+    this.config = loadConfig(env.configFile);
+  }
+
+  /** The Deployment inventory: the Astro API with the token from SSM, or the bundled file. */
+  inventory(secrets: { astroApiToken?: string }): InventorySource {
+    if (this.config.inventory.source === 'file') return new FileInventory(this.config.inventory.path);
+    return new AstroApiInventory({
+      baseUrl: this.env.astroApiUrl,
+      organizationId: this.config.organizationId,
+      token: String(required(secrets.astroApiToken, 'the Astro API token (SSM parameter ASTRO_API_TOKEN_PARAM)')),
+      log: (l) => console.log(l),
+    });
+  }
+
+  queue() {
+    this.clients.sqs ??= new SQSClient({});
+    return new SqsReconcileQueue(this.clients.sqs, required(this.env.queueUrl, 'RECONCILE_QUEUE_URL'));
+  }
+
+  events() {
+    this.clients.events ??= new EventBridgeClient({});
+    return new EventBridgePublisher(this.clients.events, required(this.env.busName, 'EVENT_BUS_NAME'));
+  }
+
+  store() {
+    this.clients.store ??= new IamTrustStore(createIamClient({}), {}, (l) => console.log(l));
+    return this.clients.store;
+  }
+}
+
+let shared: Runtime | undefined;
+/** The container's runtime: built on first use so a bad config fails the invocation with its message. */
+export function runtime(): Runtime {
+  shared ??= new Runtime();
+  return shared;
+}
+
+/** For tests: forget the container's runtime so the next call reads the environment again. */
+export function resetRuntime() {
+  shared = undefined;
+}

@@ -1,0 +1,107 @@
+/**
+ * The packaged CloudFormation template (`osls package`, offline): each function's IAM statements are
+ * exactly what it uses, IAM writes only on the declared roles, the webhook function cannot touch IAM.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../../src/config/config';
+
+interface Statement {
+  Sid?: string;
+  Effect: string;
+  Action: string[];
+  Resource: unknown;
+}
+type Template = { Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> };
+
+const CONFIG = 'examples/astro-trust.yaml';
+let template: Template;
+let dir: string;
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'astro-trust-package-'));
+  execFileSync('npx', ['osls', 'package', '--stage', 'test', '--package', dir], { env: { ...process.env, ASTRO_TRUST_CONFIG: CONFIG, SLS_TELEMETRY_DISABLED: '1' }, stdio: 'pipe' });
+  template = JSON.parse(readFileSync(join(dir, 'cloudformation-template-update-stack.json'), 'utf8'));
+}, 180_000);
+
+function statements(fn: string): Statement[] {
+  const roleRef = (template.Resources[`${fn}LambdaFunction`]!.Properties.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+  const role = template.Resources[roleRef]!;
+  expect(role.Type).toBe('AWS::IAM::Role');
+  const policies = role.Properties.Policies as { PolicyDocument: { Statement: Statement[] } }[];
+  expect(role.Properties.ManagedPolicyArns).toBeUndefined();
+  return policies.flatMap((p) => p.PolicyDocument.Statement);
+}
+const actions = (fn: string) => statements(fn).flatMap((s) => s.Action).sort();
+const resourcesOf = (fn: string, action: string) => statements(fn).filter((s) => s.Action.includes(action)).flatMap((s) => [].concat(s.Resource as never));
+
+describe('packaged template', () => {
+  it.each([
+    ['Webhook', ['logs:CreateLogStream', 'logs:PutLogEvents', 'sqs:SendMessage', 'ssm:GetParameters']],
+    ['IamChange', ['logs:CreateLogStream', 'logs:PutLogEvents', 'sqs:SendMessage']],
+    ['Reconcile', ['events:PutEvents', 'iam:CreateOpenIDConnectProvider', 'iam:GetRole', 'iam:ListOpenIDConnectProviders', 'iam:UpdateAssumeRolePolicy', 'logs:CreateLogStream', 'logs:PutLogEvents', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage', 'ssm:GetParameters']],
+    ['Backfill', ['events:PutEvents', 'iam:CreateOpenIDConnectProvider', 'iam:GetRole', 'iam:ListOpenIDConnectProviders', 'iam:UpdateAssumeRolePolicy', 'logs:CreateLogStream', 'logs:PutLogEvents', 'ssm:GetParameters']],
+    ['Notify', ['logs:CreateLogStream', 'logs:PutLogEvents', 'ssm:GetParameters']],
+  ])('%s has only the actions it uses', (fn, expected) => {
+    expect(actions(fn)).toEqual(expected.sort());
+    for (const s of statements(fn)) expect(s.Effect).toBe('Allow');
+  });
+
+  it('writes IAM trust only on the ARNs of the declared roles, never with a wildcard', () => {
+    const declared = loadConfig(CONFIG).roles.map((r) => ({ 'Fn::Sub': `arn:\${AWS::Partition}:iam::\${AWS::AccountId}:role/${r.name}` }));
+    for (const fn of ['Reconcile', 'Backfill']) {
+      expect(resourcesOf(fn, 'iam:UpdateAssumeRolePolicy')).toEqual(declared);
+      expect(resourcesOf(fn, 'iam:GetRole')).toEqual(declared);
+    }
+  });
+
+  it('has no iam:* action and no write on Resource "*"', () => {
+    for (const fn of ['Webhook', 'IamChange', 'Reconcile', 'Backfill', 'Notify']) {
+      for (const s of statements(fn)) {
+        expect(s.Action.some((a) => a === '*' || a.endsWith(':*'))).toBe(false);
+        if ([].concat(s.Resource as never).includes('*' as never)) expect(s.Action).toEqual(['iam:ListOpenIDConnectProviders']);
+      }
+    }
+  });
+
+  it('the webhook and IAM-change functions cannot touch IAM', () => {
+    expect(actions('Webhook').filter((a) => a.startsWith('iam:'))).toEqual([]);
+    expect(actions('IamChange').filter((a) => a.startsWith('iam:'))).toEqual([]);
+  });
+
+  it('reads secrets only from its own SSM SecureString parameters', () => {
+    expect(resourcesOf('Webhook', 'ssm:GetParameters')).toEqual([
+      { 'Fn::Sub': 'arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/astro-trust/test/webhook-secret' },
+      { 'Fn::Sub': 'arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/astro-trust/test/astro-api-token' },
+    ]);
+    const env = JSON.stringify(template.Resources.NotifyLambdaFunction!.Properties.Environment);
+    expect(env).toContain('/astro-trust/test/slack-webhook-url');
+    expect(env).not.toMatch(/hooks\.slack\.com|xox[bp]-/);
+  });
+
+  it('feeds reconcile from a FIFO queue, one message at a time, with partial batch failures and a dead-letter queue', () => {
+    const queue = template.Resources.ReconcileQueue!.Properties;
+    expect(queue).toMatchObject({ FifoQueue: true, RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': ['ReconcileDeadLetterQueue', 'Arn'] } } });
+    const mapping = Object.values(template.Resources).find((r) => r.Type === 'AWS::Lambda::EventSourceMapping')!.Properties;
+    expect(mapping).toMatchObject({ BatchSize: 1, FunctionResponseTypes: ['ReportBatchItemFailures'] });
+  });
+
+  it('routes IAM CloudTrail events (no errorCode) to iamChange and its own events to notify, with dead-letter queues', () => {
+    expect(template.Resources.IamChangeRule!.Properties.EventPattern).toEqual({
+      source: ['aws.iam'], 'detail-type': ['AWS API Call via CloudTrail'],
+      detail: { eventSource: ['iam.amazonaws.com'], eventName: ['UpdateAssumeRolePolicy', 'CreateRole', 'DeleteRole'], errorCode: [{ exists: false }] },
+    });
+    const target = (template.Resources.NotifyRule!.Properties.Targets as Record<string, unknown>[])[0]!;
+    expect(target).toMatchObject({ Arn: { 'Fn::GetAtt': ['NotifyLambdaFunction', 'Arn'] }, DeadLetterConfig: { Arn: { 'Fn::GetAtt': ['NotifyDeadLetterQueue', 'Arn'] } } });
+  });
+
+  it('targets nodejs22.x and bundles each function with the config', () => {
+    for (const fn of ['Webhook', 'IamChange', 'Reconcile', 'Backfill', 'Notify']) expect(template.Resources[`${fn}LambdaFunction`]!.Properties.Runtime).toBe('nodejs22.x');
+    const zips = readdirSync(dir).filter((f) => f.endsWith('.zip')).sort();
+    expect(zips).toEqual(['backfill.zip', 'iamChange.zip', 'notify.zip', 'reconcile.zip', 'webhook.zip']);
+    for (const z of zips) expect(statSync(join(dir, z)).size).toBeLessThan(2_000_000);
+    expect(execFileSync('python3', ['-m', 'zipfile', '-l', join(dir, 'webhook.zip')]).toString()).toContain('examples/astro-trust.yaml');
+  });
+});

@@ -1,0 +1,237 @@
+/**
+ * Every raw payload in events/ fed through its Lambda handler (middy and all), against moto for IAM,
+ * SQS, EventBridge and SSM, and a local server playing Slack.
+ */
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { CreateEventBusCommand, EventBridgeClient, PutRuleCommand, PutTargetsCommand } from '@aws-sdk/client-eventbridge';
+import { CreateQueueCommand, GetQueueAttributesCommand, PurgeQueueCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import type { Context } from 'aws-lambda';
+import { countCommands } from '../../src/adapters/iam';
+import { isOwned, type PolicyDocument } from '../../src/domain/policy';
+import { resetRuntime } from '../../src/lambda/runtime';
+import { fakeService, type FakeService } from '../support/http';
+import { startMoto, TEST_CREDENTIALS, type Moto } from '../support/moto';
+import { exampleWorld, fixture, FIXTURE_NOW_MS, FIXTURE_SECRET, type World } from '../support/world';
+
+const SELF = 'arn:aws:iam::123456789012:role/astro-trust-prod-reconcile';
+const context = { functionName: 'test', awsRequestId: 'req-1', getRemainingTimeInMillis: () => 30_000 } as unknown as Context;
+type Handler = (event: unknown, context: Context) => Promise<unknown>;
+
+let moto: Moto;
+let world: World;
+let slack: FakeService;
+let slackStatus = 200;
+let sqs: SQSClient;
+let queueUrl: string;
+let busTapUrl: string;
+const fns: Record<string, Handler> = {};
+const covered = new Set<string>();
+
+function load(path: string) {
+  covered.add(path);
+  return fixture<Record<string, unknown>>(path);
+}
+
+async function messages(url: string, max = 10) {
+  const out = await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: max, AttributeNames: ['All'], WaitTimeSeconds: 0 }));
+  return out.Messages ?? [];
+}
+async function drain(url: string) {
+  await sqs.send(new PurgeQueueCommand({ QueueUrl: url }));
+}
+const ownedArns = (doc: PolicyDocument) => (doc.Statement.find(isOwned)?.Principal as { AWS: string[] } | undefined)?.AWS ?? [];
+
+beforeAll(async () => {
+  moto = await startMoto();
+  const aws = { region: 'us-east-1', endpoint: moto.endpoint, credentials: TEST_CREDENTIALS };
+  world = await exampleWorld(moto.iam());
+  slack = await fakeService((_req, res) => {
+    res.writeHead(slackStatus, { 'content-type': 'text/plain' });
+    res.end(slackStatus === 200 ? 'ok' : 'error');
+  });
+  sqs = new SQSClient(aws);
+  queueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: 'reconcile.fifo', Attributes: { FifoQueue: 'true' } }))).QueueUrl!;
+  busTapUrl = (await sqs.send(new CreateQueueCommand({ QueueName: 'bus-tap' }))).QueueUrl!;
+  const tapArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: busTapUrl, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
+  const events = new EventBridgeClient(aws);
+  await events.send(new CreateEventBusCommand({ Name: 'astro-trust-test' }));
+  await events.send(new PutRuleCommand({ Name: 'tap', EventBusName: 'astro-trust-test', EventPattern: JSON.stringify({ source: ['astro-trust'] }) }));
+  await events.send(new PutTargetsCommand({ Rule: 'tap', EventBusName: 'astro-trust-test', Targets: [{ Id: 'tap', Arn: tapArn }] }));
+  const ssm = new SSMClient(aws);
+  await ssm.send(new PutParameterCommand({ Name: '/astro-trust/test/webhook-secret', Type: 'SecureString', Value: FIXTURE_SECRET }));
+  await ssm.send(new PutParameterCommand({ Name: '/astro-trust/test/slack-webhook-url', Type: 'SecureString', Value: slack.url }));
+
+  Object.assign(process.env, {
+    AWS_ENDPOINT_URL: moto.endpoint,
+    AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey,
+    AWS_REGION: 'us-east-1',
+    ASTRO_TRUST_CONFIG: world.configFile,
+    RECONCILE_QUEUE_URL: queueUrl,
+    EVENT_BUS_NAME: 'astro-trust-test',
+    WEBHOOK_SECRET_PARAM: '/astro-trust/test/webhook-secret',
+    SLACK_WEBHOOK_URL_PARAM: '/astro-trust/test/slack-webhook-url',
+    ASTRO_TRUST_SELF_ARNS: SELF,
+  });
+  resetRuntime();
+  for (const name of ['webhook', 'iamChange', 'reconcile', 'backfill', 'notify']) {
+    fns[name] = (await import(`../../functions/${name}`)).handler as Handler;
+  }
+});
+afterAll(async () => {
+  // middy's SSM cache refreshes on a timer; stop it so the test process can end.
+  (await import('@middy/util')).clearCache();
+  await slack?.close();
+  await moto?.stop();
+});
+beforeEach(async () => {
+  await drain(queueUrl);
+  await drain(busTapUrl);
+  slackStatus = 200;
+});
+
+describe('webhook', () => {
+  beforeEach(() => jest.spyOn(Date, 'now').mockReturnValue(FIXTURE_NOW_MS));
+  afterEach(() => jest.restoreAllMocks());
+
+  it('deployment-created: 202 and one request per role that declares the Deployment, grouped by role', async () => {
+    const res = (await fns.webhook!(load('webhook/deployment-created.json'), context)) as { statusCode: number; body: string };
+    expect(res.statusCode).toBe(202);
+    expect(JSON.parse(res.body)).toEqual({ accepted: 'evt_01JDQ7ZK3M8V2C4N6P8R0T2W4Y', roles: ['data-lake-reader'] });
+    const [m] = await messages(queueUrl);
+    expect(m!.Attributes!.MessageGroupId).toBe('data-lake-reader');
+    expect(JSON.parse(m!.Body!)).toEqual({ role: 'data-lake-reader', reason: 'webhook', deploymentId: 'clmh5h2rb001208lb4q0e6x8z', sourceEventId: 'evt_01JDQ7ZK3M8V2C4N6P8R0T2W4Y' });
+  });
+
+  it('deployment-deleted (base64 body): every role is re-checked', async () => {
+    const res = (await fns.webhook!(load('webhook/deployment-deleted-base64.json'), context)) as { statusCode: number; body: string };
+    expect(res.statusCode).toBe(202);
+    expect(JSON.parse(res.body).roles).toHaveLength(8);
+  });
+
+  it('bad-signature: 401 and nothing queued', async () => {
+    const res = (await fns.webhook!(load('webhook/bad-signature.json'), context)) as { statusCode: number; body: string };
+    expect(res).toMatchObject({ statusCode: 401 });
+    expect(JSON.parse(res.body).error).toBe('signature does not match');
+    expect(await messages(queueUrl)).toEqual([]);
+  });
+
+  it('the same payload replayed 301 s later is rejected as stale', async () => {
+    jest.spyOn(Date, 'now').mockReturnValue(FIXTURE_NOW_MS + 301_000);
+    const res = (await fns.webhook!(fixture('webhook/deployment-created.json'), context)) as { statusCode: number };
+    expect(res.statusCode).toBe(401);
+  });
+});
+
+describe('iamChange', () => {
+  it.each<[string, Record<string, unknown>]>([
+    ['iamChange/update-assume-role-policy.json', { enqueued: expect.objectContaining({ role: 'data-lake-reader', reason: 'iam-change', drift: expect.objectContaining({ sourceIp: '203.0.113.24', eventName: 'UpdateAssumeRolePolicy' }) }) }],
+    ['iamChange/create-role.json', { enqueued: expect.objectContaining({ role: 's3-exporter' }) }],
+    ['iamChange/delete-role.json', { enqueued: expect.objectContaining({ role: 'archive-writer' }) }],
+    ['iamChange/update-by-astro-trust.json', { ignored: 'changed by astro-trust itself' }],
+    ['iamChange/update-failed-access-denied.json', { ignored: 'the call failed (AccessDenied)' }],
+  ])('%s', async (path, expected) => {
+    const verdict = await fns.iamChange!(load(path), context);
+    expect(verdict).toEqual(expected);
+    const queued = await messages(queueUrl);
+    expect(queued).toHaveLength('enqueued' in expected ? 1 : 0);
+  });
+});
+
+describe('reconcile', () => {
+  it('sqs-drift-check: reverts a hand edit in enforce mode and publishes DriftDetected with the actor', async () => {
+    const declared = await world.trust('data-lake-reader');
+    const edited = structuredClone(declared);
+    (edited.Statement.find(isOwned)!.Principal as { AWS: string[] }).AWS.push('arn:aws:iam::111928029897:role/astro-intruder-0666');
+    await world.handEdit('data-lake-reader', edited);
+
+    const out = await fns.reconcile!(load('reconcile/sqs-drift-check.json'), context);
+    expect(out).toEqual({ batchItemFailures: [] });
+    expect(ownedArns(await world.trust('data-lake-reader'))).not.toContain('arn:aws:iam::111928029897:role/astro-intruder-0666');
+    const published = (await messages(busTapUrl)).map((m) => JSON.parse(m.Body!));
+    const drift = published.find((e) => e['detail-type'] === 'DriftDetected');
+    expect(drift).toMatchObject({ source: 'astro-trust', detail: { role: 'data-lake-reader', action: 'reverted', actor: { sourceIp: '203.0.113.24' } } });
+    expect(JSON.stringify(drift.detail.undeclaredInOwned)).toContain('astro-intruder-0666');
+  });
+
+  it('sqs-webhook-two-roles: reconciles the declared role, ignores one no longer declared', async () => {
+    const iamCalls = countCommands(moto.iam());
+    const out = await fns.reconcile!(load('reconcile/sqs-webhook-two-roles.json'), context);
+    expect(out).toEqual({ batchItemFailures: [] });
+    expect(iamCalls.size).toBe(0);
+    expect(ownedArns(await world.trust('data-lake-reader'))).toContain('arn:aws:iam::111928029897:role/astro-stellar-comet-3141');
+  });
+
+  it('reports a retryable failure as a batch item failure so SQS retries it', async () => {
+    const record = (fixture<{ Records: Record<string, unknown>[] }>('reconcile/sqs-drift-check.json')).Records[0]!;
+    const previous = process.env.AWS_ENDPOINT_URL;
+    process.env.AWS_ENDPOINT_URL = 'http://127.0.0.1:9'; // nothing listens: IAM unreachable
+    resetRuntime();
+    try {
+      const out = await fns.reconcile!({ Records: [record] }, context);
+      expect(out).toEqual({ batchItemFailures: [{ itemIdentifier: record.messageId }] });
+    } finally {
+      process.env.AWS_ENDPOINT_URL = previous;
+      resetRuntime();
+    }
+  });
+});
+
+describe('backfill', () => {
+  it('manual-dry-run: returns the plan of the named roles and writes nothing', async () => {
+    const out = (await fns.backfill!(load('backfill/manual-dry-run.json'), context)) as { dryRun: boolean; roles: { role: string; status: string }[] };
+    expect(out.dryRun).toBe(true);
+    expect(out.roles.map((r) => r.role)).toEqual(['data-lake-reader', 'archive-writer']);
+    expect(out.roles.find((r) => r.role === 'archive-writer')!.status).toBe('changes');
+    expect(ownedArns(await world.trust('archive-writer'))).toContain('arn:aws:iam::111928029897:role/astro-deleted-nova-9999');
+  });
+
+  it('schedule: converges every enforce role and publishes what it did', async () => {
+    const out = (await fns.backfill!(load('backfill/schedule.json'), context)) as { outcomes: { role: string; result: string }[] };
+    const by = Object.fromEntries(out.outcomes.map((o) => [o.role, o.result]));
+    expect(by).toMatchObject({ 'archive-writer': 'written', 's3-exporter': 'written', 'etl-runner': 'observed', 'reports-reader': 'unchanged' });
+    expect(ownedArns(await world.trust('archive-writer'))).not.toContain('arn:aws:iam::111928029897:role/astro-deleted-nova-9999');
+    const types = (await messages(busTapUrl)).map((m) => JSON.parse(m.Body!)['detail-type']);
+    expect(types).toContain('TrustPolicyUpdated');
+  });
+
+  it('manual-apply ({}): a converged account makes no write', async () => {
+    const out = (await fns.backfill!(load('backfill/manual-apply.json'), context)) as { outcomes: { result: string }[] };
+    expect(out.outcomes.filter((o) => o.result === 'written')).toEqual([]);
+  });
+
+  it('rejects input it does not understand, naming the field', async () => {
+    await expect(fns.backfill!({ dryrun: true }, context)).rejects.toThrow(/backfill input: .*dryrun/);
+  });
+});
+
+describe('notify', () => {
+  it.each([
+    ['notify/drift-detected.json', ['astro-intruder-0666', 'jane.doe@example.com', '203.0.113.24', 'reverted (enforce mode)']],
+    ['notify/trust-policy-updated.json', ['astro-stellar-comet-3141', '+1 -0']],
+  ])('%s reaches Slack as Block Kit', async (path, texts) => {
+    const before = slack.requests.length;
+    expect(await fns.notify!(load(path), context)).toBe('sent');
+    const body = slack.requests.slice(before).map((r) => r.body).join('\n');
+    for (const t of texts) expect(body).toContain(t);
+    expect(JSON.parse(slack.requests.at(-1)!.body).blocks.length).toBeGreaterThan(1);
+  });
+
+  it('the same drift is not posted twice within the window', async () => {
+    const before = slack.requests.length;
+    expect(await fns.notify!(fixture('notify/drift-detected.json'), context)).toBe('duplicate');
+    expect(slack.requests.length).toBe(before);
+  });
+
+  it('fails the invocation when Slack cannot take the alert, so EventBridge retries it into the dead-letter queue', async () => {
+    slackStatus = 400;
+    await expect(fns.notify!(fixture('notify/trust-policy-updated.json'), context)).rejects.toThrow(/Slack webhook answered 400/);
+  });
+});
+
+it('every fixture in events/ went through its function', () => {
+  const all = readdirSync('events').flatMap((d) => readdirSync(join('events', d)).map((f) => `${d}/${f}`));
+  expect(all.filter((f) => !covered.has(f))).toEqual([]);
+});
