@@ -9,9 +9,8 @@ import { z } from 'zod';
 import { reconcileAll } from '../src/app/reconcile.js';
 import { planJson } from '../src/cli/render.js';
 import { UsageError } from '../src/errors.js';
-import { readEnv, runtime } from '../src/lambda/runtime.js';
+import { runtime, ssmFetchData } from '../src/lambda/runtime.js';
 
-const env = readEnv();
 const manual = z.strictObject({ dryRun: z.boolean().optional(), roles: z.array(z.string().min(1)).optional() });
 
 export async function backfill(event: unknown, context: Context & { astroApiToken?: string }) {
@@ -35,5 +34,5 @@ export async function backfill(event: unknown, context: Context & { astroApiToke
 }
 
 export const handler = middy()
-  .use(ssm({ fetchData: env.params.astroApiToken ? { astroApiToken: env.params.astroApiToken } : {}, setToContext: true, cacheKey: 'ssm-backfill', cacheExpiry: 5 * 60_000 }))
+  .use(ssm({ fetchData: ssmFetchData(['astroApiToken']), setToContext: true, cacheKey: 'ssm-backfill', cacheExpiry: 5 * 60_000 }))
   .handler(backfill as never);

@@ -7,9 +7,8 @@ import ssm from '@middy/ssm';
 import type { Context, EventBridgeEvent } from 'aws-lambda';
 import { LogNotifier, SlackNotifier, type Delivery, type Notifier } from '../src/adapters/slack.js';
 import type { AstroTrustEvent } from '../src/domain/events.js';
-import { readEnv } from '../src/lambda/runtime.js';
+import { ssmFetchData } from '../src/lambda/runtime.js';
 
-const env = readEnv();
 const TYPES = new Set(['TrustPolicyUpdated', 'DriftDetected', 'ReconcileFailed', 'TrustPolicyTooLarge', 'GuardStopped']);
 // Kept across invocations of a warm container so its dedup window holds (the function has reserved concurrency 1).
 let notifier: { url: string; notifier: Notifier } | undefined;
@@ -26,5 +25,5 @@ export async function notify(event: EventBridgeEvent<string, AstroTrustEvent['de
 }
 
 export const handler = middy<EventBridgeEvent<string, AstroTrustEvent['detail']>, Delivery | 'ignored'>()
-  .use(ssm({ fetchData: env.params.slackWebhookUrl ? { slackWebhookUrl: env.params.slackWebhookUrl } : {}, setToContext: true, cacheKey: 'ssm-notify', cacheExpiry: 5 * 60_000 }))
+  .use(ssm({ fetchData: ssmFetchData(['slackWebhookUrl']), setToContext: true, cacheKey: 'ssm-notify', cacheExpiry: 5 * 60_000 }))
   .handler(notify as never);

@@ -5,9 +5,8 @@ import ssm from '@middy/ssm';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { reconcileRole } from '../src/app/reconcile.js';
 import type { ReconcileRequest } from '../src/domain/events.js';
-import { readEnv, runtime } from '../src/lambda/runtime.js';
+import { runtime, ssmFetchData } from '../src/lambda/runtime.js';
 
-const env = readEnv();
 
 async function one(record: SQSRecord, context: Context & { astroApiToken?: string }) {
   let request: ReconcileRequest;
@@ -30,6 +29,6 @@ export async function reconcile(event: SQSEvent, context: Context & { astroApiTo
 }
 
 export const handler = middy<SQSEvent>()
-  .use(ssm({ fetchData: env.params.astroApiToken ? { astroApiToken: env.params.astroApiToken } : {}, setToContext: true, cacheKey: 'ssm-reconcile', cacheExpiry: 5 * 60_000 }))
+  .use(ssm({ fetchData: ssmFetchData(['astroApiToken']), setToContext: true, cacheKey: 'ssm-reconcile', cacheExpiry: 5 * 60_000 }))
   .use(sqsPartialBatchFailure())
   .handler(reconcile as never);

@@ -5,10 +5,9 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import { onDeploymentEvent } from '../src/app/intake.js';
 import { checkWebhook } from '../src/app/webhook.js';
 import { describeError } from '../src/errors.js';
-import { readEnv, runtime } from '../src/lambda/runtime.js';
+import { runtime, ssmFetchData } from '../src/lambda/runtime.js';
 
 type Secrets = { webhookSecret?: string; astroApiToken?: string };
-const env = readEnv();
 const reply = (statusCode: number, body: unknown): APIGatewayProxyStructuredResultV2 => ({ statusCode, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
 export async function webhook(event: APIGatewayProxyEventV2, context: Context & Secrets): Promise<APIGatewayProxyStructuredResultV2> {
@@ -37,5 +36,5 @@ export async function webhook(event: APIGatewayProxyEventV2, context: Context & 
 }
 
 export const handler = middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>()
-  .use(ssm({ fetchData: { ...(env.params.webhookSecret ? { webhookSecret: env.params.webhookSecret } : {}), ...(env.params.astroApiToken ? { astroApiToken: env.params.astroApiToken } : {}) }, setToContext: true, cacheKey: 'ssm-webhook', cacheExpiry: 5 * 60_000 }))
+  .use(ssm({ fetchData: ssmFetchData(['webhookSecret', 'astroApiToken']), setToContext: true, cacheKey: 'ssm-webhook', cacheExpiry: 5 * 60_000 }))
   .handler(webhook as never);

@@ -91,3 +91,21 @@ export function runtime(): Runtime {
 export function resetRuntime() {
   shared = undefined;
 }
+
+type SecretKey = keyof LambdaEnv['params'];
+
+/**
+ * middy `ssm` fetchData for the secrets a function needs: each SSM parameter named in the environment,
+ * except the Astro API token when the config reads its inventory from a file.
+ */
+export function ssmFetchData(keys: SecretKey[]): Record<string, string> {
+  const rt = runtime();
+  const out: Record<string, string> = {};
+  for (const key of keys) {
+    const name = rt.env.params[key];
+    if (!name) continue;
+    if (key === 'astroApiToken' && rt.config.inventory.source === 'file') continue;
+    out[key] = name;
+  }
+  return out;
+}

@@ -44,6 +44,9 @@ async function drain(url: string) {
 const ownedArns = (doc: PolicyDocument) => (doc.Statement.find(isOwned)?.Principal as { AWS: string[] } | undefined)?.AWS ?? [];
 
 beforeAll(async () => {
+  // The functions log one JSON line per invocation (CloudWatch); keep the test output readable.
+  jest.spyOn(console, 'log').mockImplementation(() => {});
+  jest.spyOn(console, 'error').mockImplementation(() => {});
   moto = await startMoto();
   const aws = { region: 'us-east-1', endpoint: moto.endpoint, credentials: TEST_CREDENTIALS };
   world = await exampleWorld(moto.iam());
@@ -94,7 +97,7 @@ beforeEach(async () => {
 
 describe('webhook', () => {
   beforeEach(() => jest.spyOn(Date, 'now').mockReturnValue(FIXTURE_NOW_MS));
-  afterEach(() => jest.restoreAllMocks());
+  afterEach(() => jest.mocked(Date.now).mockRestore());
 
   it('deployment-created: 202 and one request per role that declares the Deployment, grouped by role', async () => {
     const res = (await fns.webhook!(load('webhook/deployment-created.json'), context)) as { statusCode: number; body: string };

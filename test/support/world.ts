@@ -2,8 +2,9 @@
 import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateRoleCommand, GetRoleCommand, UpdateAssumeRolePolicyCommand, type IAMClient } from '@aws-sdk/client-iam';
+import { GetRoleCommand, UpdateAssumeRolePolicyCommand, type IAMClient } from '@aws-sdk/client-iam';
 import { parseTrustPolicy, type PolicyDocument } from '../../src/domain/policy';
+import { createRolesFromSnapshot } from './moto-roles';
 
 export interface World {
   dir: string;
@@ -24,10 +25,7 @@ export async function exampleWorld(iam: IAMClient, opts: { withoutDeployments?: 
   const setInventory = (deployments: Record<string, unknown>[]) =>
     writeFileSync(inventoryFile, JSON.stringify({ deployments, limit: 1000, offset: 0, totalCount: deployments.length }));
   setInventory(inv.deployments.filter((d: { id: string }) => !opts.withoutDeployments?.includes(d.id)));
-  const snapshot = JSON.parse(readFileSync('examples/iam-snapshot.json', 'utf8'));
-  for (const r of snapshot.RoleDetailList) {
-    await iam.send(new CreateRoleCommand({ RoleName: r.RoleName, AssumeRolePolicyDocument: JSON.stringify(r.AssumeRolePolicyDocument) }));
-  }
+  await createRolesFromSnapshot(iam, 'examples/iam-snapshot.json');
   return {
     dir,
     configFile,

@@ -1,0 +1,40 @@
+/**
+ * Per-function bundle size and module init time, next to an empty function built the same way.
+ * Bundles are built with esbuild using serverless.yml's custom.esbuild options (bundle, minify, node22,
+ * cjs); init time is `require()` of the bundle in a fresh node process, loading the example config (no AWS calls: SSM parameter
+ * names are unset, so middy's prefetch has nothing to fetch), median of N runs.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { deflateRawSync } from 'node:zlib';
+import { build } from 'esbuild';
+import { median, ms, table } from './lib';
+
+const FUNCTIONS = ['webhook', 'iamChange', 'reconcile', 'backfill', 'notify'];
+
+export async function benchFunctions(runs: number) {
+  const dir = mkdtempSync(join(tmpdir(), 'astro-trust-bundles-'));
+  writeFileSync(join(dir, 'empty.ts'), 'export const handler = async () => ({ statusCode: 200 });\n');
+  const entries: [string, string][] = [['(empty function)', join(dir, 'empty.ts')], ...FUNCTIONS.map((f): [string, string] => [f, resolve('functions', `${f}.ts`)])];
+  const rows: (string | number)[][] = [];
+  let emptyInit = 0;
+  for (const [name, entry] of entries) {
+    const outfile = join(dir, `${name.replace(/\W/g, '')}.js`);
+    await build({ entryPoints: [entry], outfile, bundle: true, minify: true, platform: 'node', target: 'node22', format: 'cjs', mainFields: ['module', 'main'], logLevel: 'error' });
+    const bytes = statSync(outfile).size;
+    const zipped = deflateRawSync(readFileSync(outfile), { level: 9 }).length;
+    const times: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const out = execFileSync(process.execPath, ['-e', `const t=process.hrtime.bigint();require(${JSON.stringify(outfile)});console.log(Number(process.hrtime.bigint()-t)/1e6);process.exit(0)`], {
+        env: { PATH: process.env.PATH, AWS_REGION: 'us-east-1', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ASTRO_TRUST_CONFIG: resolve('examples/astro-trust.yaml') },
+      });
+      times.push(Number(out.toString().trim()));
+    }
+    const init = median(times);
+    if (name === '(empty function)') emptyInit = init;
+    rows.push([name, (bytes / 1024).toFixed(1), (zipped / 1024).toFixed(1), ms(init), name === '(empty function)' ? '-' : `+${ms(init - emptyInit)}`]);
+  }
+  table(`Lambda bundles (esbuild, minified, node22, cjs, ESM entry points for tree shaking) and module init, median of ${runs} fresh node ${process.version} processes`, ['function', 'bundle KiB', 'deflated KiB', 'init ms', 'vs empty ms'], rows);
+}
