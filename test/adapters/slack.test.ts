@@ -1,0 +1,105 @@
+import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FileDeadLetters, renderSlack, SlackNotifier } from '../../src/adapters/slack';
+import type { AstroTrustEvent } from '../../src/domain/events';
+import { fakeService, type FakeService } from '../support/http';
+
+const updated = (role: string): AstroTrustEvent => ({
+  type: 'TrustPolicyUpdated',
+  detail: { role, mode: 'enforce', reason: 'webhook', added: [{ principal: 'arn:aws:iam::111928029897:role/astro-a', deploymentIds: ['d1'] }], removed: [], policyChars: 300, limit: 2048 },
+});
+const drift = (principal: string): AstroTrustEvent => ({
+  type: 'DriftDetected',
+  detail: { role: 'r', mode: 'observe', reason: 'iam-change', undeclaredInOwned: [{ principal, deploymentIds: [] }], missingDeclared: [], unexpected: [], rewritesOwned: false, action: 'none' },
+});
+
+let svc: FakeService | undefined;
+afterEach(async () => {
+  await svc?.close();
+  svc = undefined;
+});
+
+describe('SlackNotifier', () => {
+  it('waits Retry-After on 429, then delivers', async () => {
+    let calls = 0;
+    const at: number[] = [];
+    svc = await fakeService((_req, res) => {
+      at.push(Date.now());
+      if (++calls === 1) {
+        res.writeHead(429, { 'retry-after': '1' });
+        res.end('rate_limited');
+        return;
+      }
+      res.writeHead(200);
+      res.end('ok');
+    });
+    expect(await new SlackNotifier({ webhookUrl: svc.url, baseDelayMs: 1 }).notify(updated('a'))).toBe('sent');
+    expect(calls).toBe(2);
+    expect(at[1]! - at[0]!).toBeGreaterThanOrEqual(950);
+  });
+
+  it('retries 5xx and timeouts a bounded number of times, then dead-letters, and the count adds up', async () => {
+    let calls = 0;
+    svc = await fakeService((_req, res) => {
+      calls++;
+      if (calls % 2 === 0) return; // hang: the client times out
+      res.writeHead(500);
+      res.end('boom');
+    });
+    const file = join(mkdtempSync(join(tmpdir(), 'astro-trust-dlq-')), 'dead.jsonl');
+    const notifier = new SlackNotifier({ webhookUrl: svc.url, attempts: 3, baseDelayMs: 1, timeoutMs: 200, deadLetters: new FileDeadLetters(file) });
+    const results = [];
+    for (const role of ['a', 'b']) results.push(await notifier.notify(updated(role)));
+    expect(results).toEqual(['dead-lettered', 'dead-lettered']);
+    expect(calls).toBe(6);
+    const lines = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines.map((l) => l.event.detail.role)).toEqual(['a', 'b']);
+    expect(lines[0].error).toMatch(/Slack webhook answered 500|no answer within 200 ms/);
+  });
+
+  it('does not retry a 4xx Slack rejects (invalid_payload) and dead-letters it at once', async () => {
+    svc = await fakeService((_req, res) => {
+      res.writeHead(400);
+      res.end('invalid_payload');
+    });
+    const file = join(mkdtempSync(join(tmpdir(), 'astro-trust-dlq-')), 'dead.jsonl');
+    expect(await new SlackNotifier({ webhookUrl: svc.url, deadLetters: new FileDeadLetters(file) }).notify(updated('a'))).toBe('dead-lettered');
+    expect(svc.requests).toHaveLength(1);
+    expect(existsSync(file)).toBe(true);
+  });
+
+  it('posts the same drift once per window, a different drift at once, and the same drift again after the window', async () => {
+    svc = await fakeService((_req, res) => {
+      res.writeHead(200);
+      res.end('ok');
+    });
+    let now = 0;
+    const n = new SlackNotifier({ webhookUrl: svc.url, dedupWindowMs: 60_000, now: () => now });
+    expect(await n.notify(drift('x'))).toBe('sent');
+    expect(await n.notify(drift('x'))).toBe('duplicate');
+    expect(await n.notify(drift('y'))).toBe('sent');
+    now = 61_000;
+    expect(await n.notify(drift('x'))).toBe('sent');
+    expect(svc.requests).toHaveLength(3);
+  });
+});
+
+describe('renderSlack', () => {
+  it('says what happened, to which role and account, who did it, when, from where, and how to see the plan', () => {
+    const m = renderSlack({
+      type: 'DriftDetected',
+      detail: {
+        role: 'data-lake-reader', accountId: '123456789012', mode: 'enforce', reason: 'iam-change', action: 'reverted', rewritesOwned: false, missingDeclared: [],
+        actor: { arn: 'arn:aws:iam::123456789012:user/jo', type: 'IAMUser', sourceIp: '203.0.113.9', userAgent: 'console', eventName: 'UpdateAssumeRolePolicy', eventTime: '2026-11-25T19:00:00Z' },
+        undeclaredInOwned: [{ principal: 'arn:aws:iam::111928029897:role/astro-x', deploymentIds: [] }],
+        unexpected: [{ kind: 'namespace-wildcard', principal: 'i:sub=system:serviceaccount:*:*', sid: 'Quick', detail: '' }],
+      },
+    });
+    const text = JSON.stringify(m);
+    for (const s of ['reverted (enforce mode)', '123456789012', 'arn:aws:iam::123456789012:user/jo', '2026-11-25T19:00:00Z', '203.0.113.9', 'astro-x', 'namespace-wildcard', 'astro-trust plan --config astro-trust.yaml --role data-lake-reader']) {
+      expect(text).toContain(s);
+    }
+    expect(m.blocks[0]).toMatchObject({ type: 'header' });
+  });
+});
