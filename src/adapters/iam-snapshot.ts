@@ -43,6 +43,11 @@ export class IamSnapshotStore implements TrustStore {
     return new Map(names.map((n) => [n, this.roles.get(n)]));
   }
 
+  /** The snapshot (`--filter Role`) holds no OIDC providers: unknown. */
+  async listOidcProviders(): Promise<undefined> {
+    return undefined;
+  }
+
   async writeTrust(): Promise<void> {
     throw new UsageError('an IAM snapshot is read-only: apply needs IAM (drop --iam-snapshot)');
   }

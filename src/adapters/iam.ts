@@ -93,7 +93,6 @@ export function createIamClient(config: IAMClientConfig = {}): IAMClient {
 
 export class IamTrustStore implements TrustStore {
   readonly writable = true;
-  private providers?: Set<string>;
   private readonly t: IamTimings;
 
   constructor(
@@ -189,25 +188,27 @@ export class IamTrustStore implements TrustStore {
     }
   }
 
+  async listOidcProviders(): Promise<Set<string>> {
+    const out = await this.transient('ListOpenIDConnectProviders', () => this.client.send(new ListOpenIDConnectProvidersCommand({})));
+    return new Set((out.OpenIDConnectProviderList ?? []).flatMap((p) => {
+      const issuer = p.Arn ? issuerOfProviderArn(p.Arn) : undefined;
+      return issuer ? [issuer] : [];
+    }));
+  }
+
   async ensureOidcProviders(partition: string, accountId: string, issuers: string[]): Promise<{ created: string[] }> {
     if (issuers.length === 0) return { created: [] };
-    if (!this.providers) {
-      const out = await this.transient('ListOpenIDConnectProviders', () => this.client.send(new ListOpenIDConnectProvidersCommand({})));
-      this.providers = new Set((out.OpenIDConnectProviderList ?? []).flatMap((p) => {
-        const issuer = p.Arn ? issuerOfProviderArn(p.Arn) : undefined;
-        return issuer ? [issuer] : [];
-      }));
-    }
+    // Read fresh every time: a provider deleted since the last run must be noticed, not remembered.
+    const existing = await this.listOidcProviders();
     const created: string[] = [];
     for (const issuer of issuers) {
-      if (this.providers.has(issuer)) continue;
+      if (existing.has(issuer)) continue;
       await this.transient(`CreateOpenIDConnectProvider ${issuer}`, () =>
         this.client.send(new CreateOpenIDConnectProviderCommand({ Url: `https://${issuer}`, ClientIDList: ['sts.amazonaws.com'] }))).catch((err) => {
         if ((err as AwsErrorLike).name !== 'EntityAlreadyExists' && (err as AwsErrorLike).name !== 'EntityAlreadyExistsException') {
           throw new IamWriteError(`CreateOpenIDConnectProvider https://${issuer} in ${partition} account ${accountId}: ${(err as Error).message}`, { cause: err });
         }
       });
-      this.providers.add(issuer);
       created.push(issuer);
     }
     return { created };

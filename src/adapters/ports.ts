@@ -10,6 +10,8 @@ export interface TrustStore {
   readRoles(names: string[], onProgress?: (done: number, total: number) => void): Promise<Map<string, RoleState | undefined>>;
   /** Writes a role's trust policy, then reads it back and checks IAM holds the same document. */
   writeTrust(roleName: string, document: PolicyDocument): Promise<void>;
+  /** Issuers (host/path) that have an IAM OIDC provider in the account, read fresh; undefined when unknown. */
+  listOidcProviders(): Promise<Set<string> | undefined>;
   /** Makes sure the account has an IAM OIDC provider for each issuer (audience sts.amazonaws.com). */
   ensureOidcProviders(partition: string, accountId: string, issuers: string[]): Promise<{ created: string[] }>;
   readonly writable: boolean;

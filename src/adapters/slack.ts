@@ -89,6 +89,7 @@ export function renderSlack(event: AstroTrustEvent): { text: string; blocks: Blo
         ...list('Undeclared principals in astro-trust statements', x.undeclaredInOwned),
         ...list('Declared principals that were missing', x.missingDeclared),
         ...(x.rewritesOwned ? [md('*astro-trust statements were edited by hand* (Effect, Action or Condition)')] : []),
+        ...(x.missingOidcProviders?.length ? [md(`*IAM OIDC provider missing* (trust through it is broken)${x.action === 'reverted' ? ', recreated' : ''}\n${x.missingOidcProviders.map((i) => `• \`${i}\``).join('\n')}`)] : []),
         ...(x.unexpected.length
           ? [md(`*Undeclared trust in statements astro-trust does not own* (never edited)\n${x.unexpected.slice(0, 20).map((f) => `• ${f.kind}: \`${f.principal}\`${f.sid ? ` in \`${f.sid}\`` : ''}`).join('\n')}`)]
           : []),
@@ -133,9 +134,24 @@ export class SlackNotifier implements Notifier {
     this.o = { timeoutMs: 5_000, attempts: 5, baseDelayMs: 500, maxRetryAfterMs: 30_000, dedupWindowMs: 60 * 60_000, now: Date.now, log: () => {}, ...options };
   }
 
+  /** Alerts that repeat while nothing changes (drift, failures, guards) are posted once per window; updates always. */
+  private key(event: AstroTrustEvent): string | undefined {
+    switch (event.type) {
+      case 'DriftDetected':
+        return `drift|${driftFingerprint(event.detail)}`;
+      case 'ReconcileFailed':
+        return `failed|${event.detail.role}|${event.detail.error}`;
+      case 'TrustPolicyTooLarge':
+      case 'GuardStopped':
+        return `${event.type}|${event.detail.role}|${event.detail.message}`;
+      default:
+        return undefined;
+    }
+  }
+
   private duplicate(event: AstroTrustEvent): boolean {
-    if (event.type !== 'DriftDetected') return false;
-    const key = driftFingerprint(event.detail);
+    const key = this.key(event);
+    if (!key) return false;
     const now = this.o.now();
     for (const [k, at] of this.seen) if (now - at > this.o.dedupWindowMs) this.seen.delete(k);
     if (this.seen.has(key)) return true;
@@ -144,7 +160,8 @@ export class SlackNotifier implements Notifier {
   }
 
   private forget(event: AstroTrustEvent) {
-    if (event.type === 'DriftDetected') this.seen.delete(driftFingerprint(event.detail));
+    const key = this.key(event);
+    if (key) this.seen.delete(key);
   }
 
   private async post(body: string): Promise<void> {

@@ -5,6 +5,7 @@
 import type { Config } from '../config/config.js';
 import type { InventoryWarning } from '../domain/deployment.js';
 import { knownIssuersOf, planRole, type RolePlan } from '../domain/plan.js';
+import { samePolicy } from '../domain/policy.js';
 import { AstroTrustError, describeError, UsageError } from '../errors.js';
 import type { EventPublisher, InventorySource, TrustStore } from '../adapters/ports.js';
 import { eventsForReconcile, type AstroTrustEvent, type ReconcileRequest } from '../domain/events.js';
@@ -47,10 +48,11 @@ export async function planRoles(deps: PlanDeps, only?: string[]): Promise<Plan> 
     (done, total) => deps.progress?.('read', done, total),
   );
   const knownIssuers = knownIssuersOf(inventory.deployments);
+  const oidcProviders = specs.some((s) => s.trust === 'oidc') ? await deps.store.listOidcProviders() : undefined;
   return {
     organizationId: deps.config.organizationId,
     inventory: { source: deps.inventory.description, deployments: inventory.deployments.length, warnings: inventory.warnings },
-    roles: specs.map((spec) => planRole({ spec, deployments: inventory.deployments, state: states.get(spec.name), knownIssuers })),
+    roles: specs.map((spec) => planRole({ spec, deployments: inventory.deployments, state: states.get(spec.name), knownIssuers, oidcProviders })),
   };
 }
 
@@ -113,7 +115,8 @@ export async function applyPlan(plan: Plan, store: TrustStore, opts: { progress?
   const writes = toWrite.filter((r) => !failedRoles.has(r.role));
   await pool(writes, opts.concurrency ?? 4, async (r) => {
     try {
-      await store.writeTrust(r.role, r.proposed!);
+      // A role whose only change was a missing OIDC provider keeps its policy: no write.
+      if (!samePolicy(r.current!, r.proposed!)) await store.writeTrust(r.role, r.proposed!);
       outcomes.set(r.role, { role: r.role, result: 'written' });
     } catch (err) {
       outcomes.set(r.role, { role: r.role, result: 'failed', message: describeError(err), retryable: err instanceof AstroTrustError ? err.retryable : true });
@@ -144,8 +147,18 @@ export interface ReconcileResult {
  * publish what happened. A request for an undeclared role is ignored (the config may have changed).
  */
 export async function reconcileRole(deps: ReconcileDeps, request: ReconcileRequest): Promise<ReconcileResult> {
-  if (!deps.config.roles.some((r) => r.name === request.role)) return { plan: undefined, outcome: undefined, events: [] };
-  const plan = await planRoles(deps, [request.role]);
+  const spec = deps.config.roles.find((r) => r.name === request.role);
+  if (!spec) return { plan: undefined, outcome: undefined, events: [] };
+  let plan: Plan;
+  try {
+    plan = await planRoles(deps, [request.role]);
+  } catch (err) {
+    // Reading the inventory or IAM failed: nothing was written. Say so, then let the caller retry.
+    const retryable = err instanceof AstroTrustError ? err.retryable : true;
+    const failed: AstroTrustEvent = { type: 'ReconcileFailed', detail: { role: spec.name, mode: spec.mode, reason: request.reason, error: describeError(err), retryable } };
+    await deps.events.publish([failed]).catch(() => {});
+    throw err;
+  }
   const [result] = await convergeAndReport(deps, plan, (role) => ({ ...request, role }));
   return result!;
 }

@@ -51,6 +51,7 @@ export function renderRole(r: RolePlan, paint: Paint): string {
     issuer = undefined;
     for (const c of r.remove) lines.push(paint('red', `    ${under(c)}- ${c.principal}`) + paint('dim', `  (${c.reason})`));
     if (r.rewritesOwned) lines.push(paint('yellow', '    ~ owned statements were edited by hand; rewritten to the declared form'));
+    for (const i of r.missingOidcProviders) lines.push(paint('yellow', `    ~ IAM OIDC provider for ${i} is missing (trust through it is broken); apply creates it`));
     lines.push(paint('dim', `    ${sizeLine(r)}`));
   }
   if (r.guard) lines.push(paint('red', `    ${r.guard.kind}: ${r.guard.message}`));

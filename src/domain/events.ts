@@ -64,6 +64,8 @@ export interface DriftDetected extends RoleRef {
   rewritesOwned: boolean;
   action: 'reverted' | 'none' | 'blocked' | 'failed';
   roleDeleted?: boolean;
+  /** OIDC issuers the role trusts whose IAM identity provider is gone: the trust is broken (recreated in enforce). */
+  missingOidcProviders?: string[];
 }
 
 export interface ReconcileFailed extends RoleRef {
@@ -74,6 +76,7 @@ export interface ReconcileFailed extends RoleRef {
 export interface GuardDetail extends RoleRef {
   guard: string;
   message: string;
+  deploymentsNotFitting?: string[];
   policyChars: number;
   limit: number;
 }
@@ -88,6 +91,7 @@ export function driftFingerprint(d: DriftDetected): string {
     ...d.unexpected.map((f) => `!${f.kind}${f.principal}`),
     d.rewritesOwned ? 'rewrite' : '',
     d.roleDeleted ? 'deleted' : '',
+    ...(d.missingOidcProviders ?? []).map((i) => `?${i}`),
   ];
   return parts.sort().join('|');
 }
@@ -119,7 +123,7 @@ export function eventsForReconcile(
     return events;
   }
   const drifted = request.drift !== undefined && (plan.status !== 'in-sync' || plan.unexpected.length > 0);
-  const foreignOnly = request.drift === undefined && plan.unexpected.length > 0;
+  const foreignOnly = request.drift === undefined && (plan.unexpected.length > 0 || plan.missingOidcProviders.length > 0);
   if (drifted || foreignOnly) {
     const action: DriftDetected['action'] =
       plan.status === 'in-sync' ? 'none' : plan.status === 'blocked' ? 'blocked' : outcome.error ? 'failed' : outcome.written ? 'reverted' : 'none';
@@ -134,11 +138,14 @@ export function eventsForReconcile(
         unexpected: plan.unexpected,
         rewritesOwned: request.drift ? plan.rewritesOwned : false,
         action,
+        ...(plan.missingOidcProviders.length ? { missingOidcProviders: plan.missingOidcProviders } : {}),
       },
     });
   }
   if (outcome.written) events.push({ type: 'TrustPolicyUpdated', detail: { ...base, added: plan.add, removed: plan.remove, ...size } });
-  if (plan.guard?.kind === 'policy-too-large') events.push({ type: 'TrustPolicyTooLarge', detail: { ...base, guard: plan.guard.kind, message: plan.guard.message, ...size } });
+  if (plan.guard?.kind === 'policy-too-large') {
+    events.push({ type: 'TrustPolicyTooLarge', detail: { ...base, guard: plan.guard.kind, message: plan.guard.message, deploymentsNotFitting: plan.guard.deploymentsNotFitting ?? [], ...size } });
+  }
   if (plan.guard?.kind === 'too-many-removals') events.push({ type: 'GuardStopped', detail: { ...base, guard: plan.guard.kind, message: plan.guard.message, ...size } });
   if (outcome.error) events.push({ type: 'ReconcileFailed', detail: { ...base, error: outcome.error.message, retryable: outcome.error.retryable } });
   return events;

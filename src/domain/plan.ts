@@ -26,6 +26,8 @@ export type GuardKind = 'policy-too-large' | 'too-many-removals';
 export interface Guard {
   kind: GuardKind;
   message: string;
+  /** policy-too-large: the declared Deployments (last by id) that would have to go for the policy to fit. */
+  deploymentsNotFitting?: string[];
 }
 
 export type RoleStatus = 'in-sync' | 'changes' | 'blocked' | 'missing';
@@ -55,6 +57,8 @@ export interface RolePlan {
   policy: { currentChars?: number; proposedChars: number; limit: number };
   /** OIDC issuers whose IAM identity provider must exist before the proposed policy can be written. */
   oidcIssuers: string[];
+  /** Of those, the ones whose provider is missing from the account (deleted?): the trust is broken until it exists. */
+  missingOidcProviders: string[];
   current?: PolicyDocument;
   proposed?: PolicyDocument;
 }
@@ -151,15 +155,17 @@ export interface PlanRoleInput {
   state: RoleState | undefined;
   /** Issuers (host/path) of every Deployment in the inventory: how Astro clusters are recognised. */
   knownIssuers: Set<string>;
+  /** Issuers that have an IAM OIDC provider in the account; undefined when unknown (offline snapshot). */
+  oidcProviders?: Set<string>;
 }
 
 /** Plans one role: desired trust vs the owned statements in IAM, foreign statements kept and inspected, guards applied. */
-export function planRole({ spec, deployments, state, knownIssuers }: PlanRoleInput): RolePlan {
+export function planRole({ spec, deployments, state, knownIssuers, oidcProviders }: PlanRoleInput): RolePlan {
   const base = { role: spec.name, trust: spec.trust, mode: spec.mode };
   if (!state) {
     return {
       ...base, status: 'missing', declared: [], add: [], remove: [], rewritesOwned: false, unexpected: [], skipped: [],
-      policy: { proposedChars: 0, limit: spec.maxPolicyChars }, oidcIssuers: [],
+      policy: { proposedChars: 0, limit: spec.maxPolicyChars }, oidcIssuers: [], missingOidcProviders: [],
     };
   }
   const { arn, document } = state;
@@ -178,7 +184,9 @@ export function planRole({ spec, deployments, state, knownIssuers }: PlanRoleInp
     entries: desired.entries,
     maxPolicyChars: spec.maxPolicyChars,
   });
-  const changed = canonicalKey(packed.document) !== canonicalKey(document);
+  const oidcIssuers = [...new Set(desired.entries.flatMap((e) => (e.kind === 'oidc' ? [e.issuer] : [])))].sort();
+  const missingOidcProviders = oidcProviders ? oidcIssuers.filter((i) => !oidcProviders.has(i)) : [];
+  const changed = canonicalKey(packed.document) !== canonicalKey(document) || missingOidcProviders.length > 0;
   const currentChars = policyChars(document);
 
   let guard: Guard | undefined;
@@ -190,8 +198,10 @@ export function planRole({ spec, deployments, state, knownIssuers }: PlanRoleInp
         `(maxPolicyChars; the account's "Role trust policy length" quota) by ${packed.chars - spec.maxPolicyChars}: ` +
         (packed.foreignChars > spec.maxPolicyChars
           ? `statements astro-trust does not own already take ${packed.foreignChars} characters. `
-          : `${packed.deploymentsOver} of ${desired.declared.length} declared Deployments do not fit. `) +
+          : `${packed.deploymentsOver} of ${desired.declared.length} declared Deployments do not fit ` +
+            `(${packed.notFitting.slice(0, 20).join(', ')}${packed.notFitting.length > 20 ? `, and ${packed.notFitting.length - 20} more` : ''}). `) +
         `Narrow the role's selectors, or ask AWS to raise the quota and set maxPolicyChars to it.`,
+      deploymentsNotFitting: packed.notFitting,
     };
   } else if (changed && removalUnits(removed) > spec.maxRemovals) {
     guard = {
@@ -210,12 +220,13 @@ export function planRole({ spec, deployments, state, knownIssuers }: PlanRoleInp
     declared: declared.map(({ deployment, matchedBy }) => ({ id: deployment.id, name: deployment.name, matchedBy })),
     add: add.map((e) => change(e)),
     remove: removed.map((e) => change(e, removalReason(e, knownIssuers))),
-    rewritesOwned: changed && add.length === 0 && removed.length === 0,
+    rewritesOwned: canonicalKey(packed.document) !== canonicalKey(document) && add.length === 0 && removed.length === 0,
     unexpected: findUnexpected(foreign, desired.entries, knownIssuers),
     skipped: desired.skipped,
     ...(guard ? { guard } : {}),
     policy: { currentChars, proposedChars: packed.chars, limit: spec.maxPolicyChars },
-    oidcIssuers: [...new Set(desired.entries.flatMap((e) => (e.kind === 'oidc' ? [e.issuer] : [])))].sort(),
+    oidcIssuers,
+    missingOidcProviders,
     current: document,
     proposed: packed.document,
   };

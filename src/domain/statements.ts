@@ -106,7 +106,7 @@ export interface PackInput {
 
 export type PackResult =
   | { ok: true; document: PolicyDocument; chars: number }
-  | { ok: false; document: PolicyDocument; chars: number; deploymentsOver: number; foreignChars: number };
+  | { ok: false; document: PolicyDocument; chars: number; deploymentsOver: number; notFitting: string[]; foreignChars: number };
 
 function assemble(input: PackInput, entries: TrustEntry[]): PolicyDocument {
   const statements = [...input.foreign, ...ownedStatements(input.partition, input.accountId, entries)];
@@ -142,5 +142,6 @@ export function packTrust(input: PackInput): PackResult {
     }
   }
   const foreignChars = input.foreign.length > 0 ? policyChars({ Version: input.version, Statement: input.foreign }) : 0;
-  return { ok: false, document, chars, deploymentsOver: Math.min(over, ids.length), foreignChars };
+  const deploymentsOver = Math.min(over, ids.length);
+  return { ok: false, document, chars, deploymentsOver, notFitting: ids.slice(ids.length - deploymentsOver), foreignChars };
 }

@@ -135,7 +135,8 @@ describe('astro-trust against moto', () => {
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(/reading trust policies 2\/2/);
     expect(r.stdout).toMatch(/Apply: 0 written, 2 unchanged/);
-    expect(Object.fromEntries(counts)).toEqual({ GetRoleCommand: 2 });
+    // One read per role, and one fresh look at the account's OIDC providers (an oidc role is planned).
+    expect(Object.fromEntries(counts)).toEqual({ GetRoleCommand: 2, ListOpenIDConnectProvidersCommand: 1 });
     const plan = await cli(['plan', '--config', cfg(), '--role', 'wi-reader', '--role', 'oidc-runner', '--detailed-exitcode'], adapters());
     expect(plan.code).toBe(0);
   });

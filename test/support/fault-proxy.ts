@@ -13,9 +13,22 @@ export interface Fault {
   message: string;
 }
 
+export type ChaosKind = 'throttle' | '500' | 'slow' | 'drop';
+
+/** Random faults at a rate, from a seeded generator so a failing run can be replayed. */
+export interface Chaos {
+  rate: number;
+  kinds: ChaosKind[];
+  slowMs: number;
+  seed: number;
+}
+
 export interface FaultProxy extends FakeService {
   faults: Fault[];
   actions: string[];
+  chaos?: Chaos;
+  /** Faults injected by chaos, by kind. */
+  injected: Record<ChaosKind, number>;
 }
 
 function errorXml(code: string, message: string, status: number) {
@@ -26,9 +39,38 @@ function errorXml(code: string, message: string, status: number) {
 export async function faultProxy(target: string): Promise<FaultProxy> {
   const faults: Fault[] = [];
   const actions: string[] = [];
+  const injected: Record<ChaosKind, number> = { throttle: 0, '500': 0, slow: 0, drop: 0 };
+  let state = 0;
+  const random = () => {
+    // mulberry32
+    state = (state + 0x6d2b79f5) | 0;
+    let t = Math.imul(state ^ (state >>> 15), 1 | state);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const proxy = { faults, actions, injected } as FaultProxy;
   const svc = await fakeService(async (req, res) => {
     const action = new URLSearchParams(req.body).get('Action') ?? '';
     actions.push(action);
+    const chaos = proxy.chaos;
+    if (chaos) {
+      if (state === 0) state = chaos.seed;
+      if (random() < chaos.rate) {
+        const kind = chaos.kinds[Math.floor(random() * chaos.kinds.length)]!;
+        injected[kind]++;
+        if (kind === 'drop') {
+          res.socket?.destroy();
+          return;
+        }
+        if (kind === 'throttle' || kind === '500') {
+          const [status, code] = kind === 'throttle' ? [400, 'Throttling'] : [500, 'ServiceFailure'];
+          res.writeHead(status, { 'content-type': 'text/xml' });
+          res.end(errorXml(code, kind === 'throttle' ? 'Rate exceeded' : 'internal error', status));
+          return;
+        }
+        await new Promise((r) => setTimeout(r, chaos.slowMs));
+      }
+    }
     const fault = faults.find((f) => f.action === action && f.times > 0);
     if (fault) {
       fault.times--;
@@ -41,5 +83,5 @@ export async function faultProxy(target: string): Promise<FaultProxy> {
     res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'text/xml' });
     res.end(Buffer.from(await upstream.arrayBuffer()));
   });
-  return Object.assign(svc, { faults, actions });
+  return Object.assign(proxy, svc);
 }
