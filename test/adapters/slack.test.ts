@@ -83,6 +83,20 @@ describe('SlackNotifier', () => {
     expect(await n.notify(drift('x'))).toBe('sent');
     expect(svc.requests).toHaveLength(3);
   });
+
+  it('posts a repeated failure of the same role once per window (SQS retries would otherwise repeat it)', async () => {
+    svc = await fakeService((_req, res) => {
+      res.writeHead(200);
+      res.end('ok');
+    });
+    const failed = (error: string): AstroTrustEvent => ({ type: 'ReconcileFailed', detail: { role: 'r', mode: 'enforce', reason: 'webhook', error, retryable: true } });
+    const n = new SlackNotifier({ webhookUrl: svc.url });
+    expect(await n.notify(failed('IAM still failing'))).toBe('sent');
+    expect(await n.notify(failed('IAM still failing'))).toBe('duplicate');
+    expect(await n.notify(failed('another error'))).toBe('sent');
+    expect(await n.notify(updated('r'))).toBe('sent');
+    expect(await n.notify(updated('r'))).toBe('sent');
+  });
 });
 
 describe('renderSlack', () => {
