@@ -11,7 +11,10 @@ import { ConfigError, loadConfig, type Config } from '../config/config.js';
 import { AstroTrustError, describeError, UsageError } from '../errors.js';
 import { FileDeadLetters, LogNotifier, SlackNotifier } from '../adapters/slack.js';
 import { startServer } from './serve.js';
-import { coloured, hasPending, plain, planJson, renderApply, renderPlan } from './render.js';
+import { sendEvent } from '../app/send.js';
+import { WEBHOOK_TYPES, type WebhookEvent } from '../app/webhook.js';
+import { coloured, hasPending, plain, planJson, renderApply, renderConnectionsEnv, renderDeploymentExplanation, renderPlan, renderRoleExplanation } from './render.js';
+import { CONNECTION_PRECEDENCE, connectionsFor, explainDeployment, explainRole } from '../app/explain.js';
 
 export interface Io {
   stdout: (text: string) => void;
@@ -183,6 +186,85 @@ async function runServe(opts: ServeOpts, io: Io): Promise<number> {
   return 0;
 }
 
+interface SendOpts {
+  url: string;
+  type: string;
+  deploymentId: string;
+  organizationId?: string;
+  id?: string;
+  attempts: string;
+}
+
+async function runSend(opts: SendOpts, io: Io): Promise<number> {
+  const secret = list(io.env.ASTRO_TRUST_WEBHOOK_SECRET)[0];
+  if (!secret) throw new UsageError('ASTRO_TRUST_WEBHOOK_SECRET is not set: send signs the event with it');
+  const organizationId = opts.organizationId ?? io.env.ASTRO_ORGANIZATION_ID;
+  if (!organizationId) throw new UsageError('--organization-id (or ASTRO_ORGANIZATION_ID) is required: the receiver accepts events of its own organization only');
+  if (!(WEBHOOK_TYPES as readonly string[]).includes(opts.type)) throw new UsageError(`--type ${opts.type}: expected one of ${WEBHOOK_TYPES.join(', ')}`);
+  try {
+    new URL(opts.url);
+  } catch {
+    throw new UsageError(`--url ${opts.url}: not a URL (e.g. https://example.com/webhooks/astro)`);
+  }
+  const attempts = Number(opts.attempts);
+  if (!Number.isInteger(attempts) || attempts < 1) throw new UsageError(`--attempts ${opts.attempts}: expected a whole number >= 1`);
+  try {
+    const r = await sendEvent({
+      url: opts.url,
+      secret,
+      event: { type: opts.type as WebhookEvent['type'], deploymentId: opts.deploymentId, organizationId, ...(opts.id ? { id: opts.id } : {}) },
+      attempts,
+      log: (l) => io.stderr(`${l}\n`),
+    });
+    io.stdout(`accepted: ${r.event.type} ${r.event.deploymentId} (${r.event.id}) -> HTTP ${r.status} ${r.body}\n`);
+    return 0;
+  } catch (err) {
+    if ((err as Error).name === 'ZodError') throw new UsageError(`invalid event: ${(err as Error).message}`);
+    io.stderr(`astro-trust send: not accepted: ${describeError(err)}\n`);
+    return 1;
+  }
+}
+
+interface ExplainOpts {
+  config: string;
+  deployment?: string;
+  role?: string;
+  json?: boolean;
+  iamSnapshot?: string;
+  format?: string;
+  region?: string;
+}
+
+async function runExplain(opts: ExplainOpts, io: Io): Promise<number> {
+  if (!opts.deployment === !opts.role) throw new UsageError('explain needs exactly one of --deployment ID or --role NAME');
+  const config = loadConfig(opts.config);
+  const deps = { config, inventory: inventoryFor(config, io), store: storeFor(io, opts.iamSnapshot) };
+  const paint = paintFor(io);
+  if (opts.role) {
+    const plan = await explainRole(deps, opts.role);
+    if (opts.json) io.stdout(`${JSON.stringify(planJson({ organizationId: config.organizationId, inventory: { source: deps.inventory.description, deployments: 0, warnings: [] }, roles: [plan] }).roles[0], null, 2)}\n`);
+    else io.stdout(`${renderRoleExplanation(plan, paint)}\n`);
+    return plan.status === 'missing' ? 1 : 0;
+  }
+  const answer = await explainDeployment(deps, opts.deployment!);
+  if (opts.json) io.stdout(`${JSON.stringify(answer, null, 2)}\n`);
+  else io.stdout(`${renderDeploymentExplanation(answer, paint)}\n`);
+  return 0;
+}
+
+async function runConnections(opts: ExplainOpts, io: Io): Promise<number> {
+  if (opts.format !== 'json' && opts.format !== 'env') throw new UsageError(`--format ${opts.format}: expected json or env`);
+  const config = loadConfig(opts.config);
+  const region = opts.region || io.env.AWS_REGION || io.env.AWS_DEFAULT_REGION || 'us-east-1';
+  const answer = await connectionsFor({ config, inventory: inventoryFor(config, io), store: storeFor(io, opts.iamSnapshot) }, opts.deployment!, region);
+  if (opts.format === 'json') {
+    io.stdout(`${JSON.stringify({ deployment: { id: answer.deployment.id, name: answer.deployment.name }, connections: answer.connections.map((c) => ({ conn_id: c.connId, role: c.role, ...c.connection, note: c.note })), noConnectionNeeded: answer.noConnectionNeeded, precedence: answer.precedence }, null, 2)}\n`);
+  } else {
+    io.stdout(`${renderConnectionsEnv(answer)}\n`);
+  }
+  return 0;
+}
+
 function collect(value: string, previous: string[] = []) {
   return [...previous, ...value.split(',').map((v) => v.trim()).filter(Boolean)];
 }
@@ -229,6 +311,37 @@ function program(io: Io, setCode: (code: number) => void): Command {
       if (opts.iamSnapshot) throw new UsageError('apply writes to IAM and cannot use --iam-snapshot; run plan --iam-snapshot to preview offline');
       setCode(await runApply(opts, io));
     });
+  p.command('send')
+    .description('Sign one Deployment event (secret from ASTRO_TRUST_WEBHOOK_SECRET) and send it to an astro-trust webhook, with retries.')
+    .requiredOption('--url <url>', 'the webhook, e.g. https://<api>/webhooks/astro')
+    .requiredOption('--type <type>', `one of ${WEBHOOK_TYPES.join(', ')}`)
+    .requiredOption('--deployment-id <id>', 'the Astro Deployment id')
+    .option('--organization-id <id>', 'the Astro organization (default: ASTRO_ORGANIZATION_ID)')
+    .option('--id <id>', 'the event id (default: a new one); a retried send keeps its id')
+    .option('--attempts <n>', 'attempts on timeouts, 429 and 5xx', '5')
+    .addHelpText('after', '\nExit: 0 accepted (2xx), 1 not (a 4xx is not retried).\nExample: astro-trust send --url https://abc.execute-api.us-east-1.amazonaws.com/webhooks/astro --type deployment.created --deployment-id clmh57jtm000008lb58fe2wmv')
+    .action(async (opts: SendOpts) => setCode(await runSend(opts, io)));
+
+  p.command('connections')
+    .description('The Airflow connections (Amazon Web Services) a Deployment needs: one per role it is declared on.')
+    .requiredOption('-c, --config <file>', 'the astro-trust.yaml config file')
+    .requiredOption('-d, --deployment <id>', 'the Astro Deployment id')
+    .option('--format <format>', 'json (connection JSON) or env (AIRFLOW_CONN_* lines)', 'json')
+    .option('--region <region>', 'region_name for the connections (default: AWS_REGION, else us-east-1)')
+    .option('--iam-snapshot <file>', 'offline: role ARNs and live state from `aws iam get-account-authorization-details` output')
+    .addHelpText('after', `\nExit: 0, 1 unknown Deployment.\n${CONNECTION_PRECEDENCE}`)
+    .action(async (opts: ExplainOpts) => setCode(await runConnections(opts, io)));
+
+  p.command('explain')
+    .description('Why a Deployment is or is not trusted by each role (selector, identity, namespace, live state in IAM); or what a role trusts and why.')
+    .requiredOption('-c, --config <file>', 'the astro-trust.yaml config file')
+    .option('-d, --deployment <id>', 'explain one Deployment across all roles')
+    .option('-r, --role <name>', 'explain one role')
+    .option('--json', 'print one JSON document')
+    .option('--iam-snapshot <file>', 'offline: live state from `aws iam get-account-authorization-details` output')
+    .addHelpText('after', '\nExit: 0, 1 error (unknown Deployment or role, role missing in IAM).')
+    .action(async (opts: ExplainOpts) => setCode(await runExplain(opts, io)));
+
   p.command('serve')
     .description('Run astro-trust in one process: webhook endpoint, IAM-change intake, periodic resync, Slack alerts.')
     .requiredOption('-c, --config <file>', 'the astro-trust.yaml config file')

@@ -2,6 +2,7 @@
 import { styleText } from 'node:util';
 import type { PrincipalChange, RolePlan } from '../domain/plan.js';
 import type { ApplyResult, Plan } from '../app/reconcile.js';
+import type { ConnectionsAnswer, DeploymentExplanation } from '../app/explain.js';
 
 type Style = Parameters<typeof styleText>[0];
 export type Paint = (style: Style, text: string) => string;
@@ -158,4 +159,44 @@ export function planJson(plan: Plan) {
       policy: r.policy,
     })),
   };
+}
+
+/** `explain --deployment`: per role, declared or not and why, the principals and whether IAM has them. */
+export function renderDeploymentExplanation(x: DeploymentExplanation, paint: Paint): string {
+  const d = x.deployment;
+  const out = [
+    `${paint('bold', `Deployment ${d.name}`)} (${d.id})`,
+    `  workspace ${d.workspaceId}, namespace ${d.namespace}, Airflow ${d.airflowVersion ?? 'unknown'}`,
+    `  workload identity ${d.workloadIdentity ?? 'none'}${d.drWorkloadIdentity ? `, DR ${d.drWorkloadIdentity}` : ''}`,
+    `  OIDC issuer ${d.oidcIssuer ?? 'none'}${d.drOidcIssuer ? `, DR ${d.drOidcIssuer}` : ''}`,
+    '',
+  ];
+  for (const r of x.roles) {
+    const mark = !r.declared ? paint('dim', '-') : r.live === 'trusted' ? paint('green', '=') : paint('yellow', '~');
+    out.push(`${mark} ${paint('bold', r.role)} (${r.trust}, ${r.mode}): ${r.declared ? `declared by ${r.why}` : `not declared: ${r.why}`}`);
+    if (!r.declared) continue;
+    if (r.usesRoleAsIdentity) out.push('    this role is the Deployment\'s own workload identity (customer-managed)');
+    for (const p of r.principals) out.push(`    ${p.inIam ? paint('green', 'in IAM     ') : paint('yellow', 'not in IAM ')} ${p.issuer ? `${p.issuer} ` : ''}${p.principal}`);
+    for (const s of r.skipped) out.push(paint('yellow', `    cannot be trusted: ${s}`));
+    out.push(`    live: ${r.live}${r.live !== 'trusted' && r.mode === 'enforce' ? ' (astro-trust apply, or the next event, converges it)' : ''}`);
+  }
+  return out.join('\n');
+}
+
+/** `explain --role`: what the role trusts and why, then its plan. */
+export function renderRoleExplanation(r: RolePlan, paint: Paint): string {
+  const out = [`${paint('bold', r.role)} (${r.trust}, ${r.mode})${r.arn ? ` ${r.arn}` : ''}`];
+  if (r.declared.length === 0) out.push('  declares no Deployment in the inventory');
+  for (const d of r.declared) out.push(`  ${d.name} (${d.id}): ${d.matchedBy}`);
+  out.push('', renderRole(r, paint));
+  return out.join('\n');
+}
+
+/** `connections --format env`: lines for a .env file or the Astro Environment Manager. */
+export function renderConnectionsEnv(a: ConnectionsAnswer): string {
+  const out = [`# Airflow connections for Deployment ${a.deployment.name} (${a.deployment.id})`, `# ${a.precedence}`];
+  for (const c of a.connections) out.push(`# ${c.role}: ${c.note}`, c.envVar);
+  for (const n of a.noConnectionNeeded) out.push(`# ${n.role}: no connection needed: ${n.why}`);
+  if (a.connections.length === 0 && a.noConnectionNeeded.length === 0) out.push('# no declared role trusts this Deployment');
+  return out.join('\n');
 }

@@ -1,0 +1,65 @@
+/** `astro-trust send`: sign one Deployment event and deliver it to an astro-trust webhook, with retries. */
+import { randomUUID } from 'node:crypto';
+import { withRetry } from '../adapters/retry.js';
+import { RetryableError, TerminalError } from '../errors.js';
+import { signWebhook, SIGNATURE_HEADER, webhookEvent, type WebhookEvent } from './webhook.js';
+
+export class SendRejectedError extends TerminalError {
+  override name = 'SendRejectedError';
+}
+class SendRetryableError extends RetryableError {
+  constructor(
+    message: string,
+    readonly retryAfterMs?: number,
+  ) {
+    super(message);
+  }
+}
+
+export interface SendOptions {
+  url: string;
+  secret: string;
+  event: Omit<WebhookEvent, 'id' | 'occurredAt'> & Partial<Pick<WebhookEvent, 'id' | 'occurredAt'>>;
+  attempts?: number;
+  baseDelayMs?: number;
+  timeoutMs?: number;
+  now?: () => number;
+  log?: (line: string) => void;
+}
+
+/** Sends the event; resolves with the receiver's answer on 2xx, throws after the retries otherwise. 4xx is not retried. */
+export async function sendEvent(o: SendOptions): Promise<{ status: number; body: string; event: WebhookEvent }> {
+  const event = webhookEvent.parse({ id: `evt_${randomUUID().replace(/-/g, '')}`, occurredAt: new Date().toISOString(), ...o.event });
+  const body = JSON.stringify(event);
+  const now = o.now ?? Date.now;
+  return withRetry(
+    async () => {
+      let res: Response;
+      try {
+        // Signed per attempt: a retry minutes later must not carry a stale timestamp.
+        res = await fetch(o.url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', [SIGNATURE_HEADER]: signWebhook(o.secret, body, Math.floor(now() / 1000)), 'user-agent': 'astro-trust-send' },
+          body,
+          signal: AbortSignal.timeout(o.timeoutMs ?? 10_000),
+        });
+      } catch (err) {
+        throw new SendRetryableError(`POST ${o.url}: ${(err as Error).name === 'TimeoutError' ? 'no answer in time' : (err as Error).message}`);
+      }
+      const text = await res.text();
+      if (res.ok) return { status: res.status, body: text, event };
+      if (res.status === 429 || res.status >= 500) {
+        const after = Number(res.headers.get('retry-after'));
+        throw new SendRetryableError(`POST ${o.url}: HTTP ${res.status} ${text.slice(0, 200)}`, Number.isFinite(after) && after >= 0 ? Math.min(after * 1000, 30_000) : undefined);
+      }
+      throw new SendRejectedError(`POST ${o.url}: HTTP ${res.status} ${text.slice(0, 200)}`);
+    },
+    {
+      attempts: o.attempts ?? 5,
+      baseDelayMs: o.baseDelayMs ?? 1_000,
+      maxDelayMs: 30_000,
+      classify: (err) => (err instanceof SendRetryableError ? { retry: true, delayMs: err.retryAfterMs } : { retry: false }),
+      onRetry: (err, attempt, delay) => o.log?.(`${(err as Error).message}; retry ${attempt} in ${delay} ms`),
+    },
+  );
+}
