@@ -76,6 +76,12 @@ module.exports = {
     { Effect: 'Allow', Action: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes'], Resource: { 'Fn::GetAtt': ['ReconcileQueue', 'Arn'] } },
   ],
   backfill: async (ctx) => [logs('backfill'), ssmRead(await prefixOf(ctx), 'astro-api-token'), ...trustWriter(), publish],
+  watch: async (ctx) => [
+    logs('watch'),
+    ssmRead(await prefixOf(ctx), 'astro-api-token'),
+    enqueue,
+    { Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:PutItem'], Resource: { 'Fn::GetAtt': ['WatchTable', 'Arn'] } },
+  ],
   notify: async (ctx) => [logs('notify'), ssmRead(await prefixOf(ctx), 'slack-webhook-url')],
   declaredRoles,
   packageFiles: async () => {

@@ -1,5 +1,5 @@
 /** The small interfaces the use cases need from the outside world. */
-import type { NormalizedInventory } from '../domain/deployment.js';
+import type { Deployment, NormalizedInventory } from '../domain/deployment.js';
 import type { AstroTrustEvent, ReconcileRequest } from '../domain/events.js';
 import type { RoleState } from '../domain/plan.js';
 import type { PolicyDocument } from '../domain/policy.js';
@@ -31,4 +31,11 @@ export interface ReconcileQueue {
 /** Where astro-trust's own events go (its EventBridge bus, or straight to the notifier in process). */
 export interface EventPublisher {
   publish(events: AstroTrustEvent[]): Promise<void>;
+}
+
+/** The last inventory the watch saw (DynamoDB on AWS, a local file in `serve`). */
+export interface InventorySnapshotStore {
+  /** Undefined before the first run. */
+  load(): Promise<Deployment[] | undefined>;
+  save(deployments: Deployment[]): Promise<void>;
 }

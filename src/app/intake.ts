@@ -10,7 +10,7 @@ import type { InventorySource, ReconcileQueue } from '../adapters/ports.js';
 import type { WebhookEvent } from './webhook.js';
 
 /** Could this role's declared set include the Deployment? (Selectors, or the Deployment uses the role as its identity.) */
-function mayDeclare(spec: RoleSpec, d: Deployment): boolean {
+export function mayDeclare(spec: RoleSpec, d: Deployment): boolean {
   if (!spec.deployments) {
     return [d.workloadIdentity, d.drWorkloadIdentity].some((arn) => arn !== undefined && parseRoleArn(arn)?.name === spec.name);
   }

@@ -11,6 +11,7 @@ import { ConfigError, loadConfig, type Config } from '../config/config.js';
 import { AstroTrustError, describeError, UsageError } from '../errors.js';
 import { FileDeadLetters, LogNotifier, SlackNotifier } from '../adapters/slack.js';
 import { startServer } from './serve.js';
+import { FileSnapshotStore } from '../adapters/snapshot-file.js';
 import { sendEvent } from '../app/send.js';
 import { WEBHOOK_TYPES, type WebhookEvent } from '../app/webhook.js';
 import { coloured, hasPending, plain, planJson, renderApply, renderConnectionsEnv, renderDeploymentExplanation, renderPlan, renderRoleExplanation } from './render.js';
@@ -145,6 +146,8 @@ interface ServeOpts {
   port: string;
   host: string;
   resyncInterval: string;
+  watchInterval: string;
+  snapshot: string;
   deadLetters: string;
 }
 
@@ -160,6 +163,8 @@ async function runServe(opts: ServeOpts, io: Io): Promise<number> {
   const minutes = Number(opts.resyncInterval);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port ${opts.port}: expected a port number`);
   if (!Number.isFinite(minutes) || minutes < 0) throw new UsageError(`--resync-interval ${opts.resyncInterval}: expected minutes (0 disables)`);
+  const watchSeconds = Number(opts.watchInterval);
+  if (!Number.isFinite(watchSeconds) || watchSeconds < 0) throw new UsageError(`--watch-interval ${opts.watchInterval}: expected seconds (0 disables)`);
   const log = (line: string) => io.stderr(`${new Date().toISOString()} ${line}\n`);
   const slackUrl = io.env.SLACK_WEBHOOK_URL;
   const notifier = slackUrl
@@ -175,9 +180,11 @@ async function runServe(opts: ServeOpts, io: Io): Promise<number> {
     port,
     host: opts.host,
     resyncIntervalMs: minutes * 60_000,
+    watchIntervalMs: watchSeconds * 1000,
+    snapshots: new FileSnapshotStore(opts.snapshot),
     log,
   });
-  log(`astro-trust serve: listening on ${server.url} (POST /webhooks/astro, POST /events/eventbridge, GET /healthz); ${config.roles.length} roles; resync every ${minutes} min; alerts to ${slackUrl ? 'Slack' : 'the log'}`);
+  log(`astro-trust serve: listening on ${server.url} (POST /webhooks/astro, POST /events/eventbridge, GET /healthz); ${config.roles.length} roles; resync every ${minutes} min; inventory watch every ${watchSeconds} s; alerts to ${slackUrl ? 'Slack' : 'the log'}`);
   io.onListening?.(server.url);
   await (io.untilStopped ?? (() => new Promise<void>(() => {})))();
   log('stopping: draining the reconcile queue');
@@ -348,6 +355,8 @@ function program(io: Io, setCode: (code: number) => void): Command {
     .option('-p, --port <port>', 'port to listen on', '8787')
     .option('-H, --host <host>', 'address to bind (loopback unless told otherwise)', '127.0.0.1')
     .option('--resync-interval <minutes>', 'full resync every N minutes (0: never)', '15')
+    .option('--watch-interval <seconds>', 'list the Deployments every N seconds and reconcile the roles changes affect (0: never)', '60')
+    .option('--snapshot <file>', 'where the watch keeps the last inventory it saw', '.astro-trust/inventory-snapshot.json')
     .option('--dead-letters <file>', 'Slack alerts that could not be delivered, as JSON lines', '.astro-trust/dead-letters.jsonl')
     .addHelpText(
       'after',

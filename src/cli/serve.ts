@@ -6,7 +6,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo, Socket } from 'node:net';
 import { SingleFlightInventory } from '../adapters/inventory-single-flight.js';
 import { DirectPublisher } from '../adapters/eventbridge.js';
-import type { InventorySource, TrustStore } from '../adapters/ports.js';
+import type { InventorySnapshotStore, InventorySource, TrustStore } from '../adapters/ports.js';
+import { watchInventory } from '../app/watch.js';
 import { RoleQueue } from '../adapters/role-queue.js';
 import type { Notifier } from '../adapters/slack.js';
 import { onDeploymentEvent, onIamChange } from '../app/intake.js';
@@ -29,6 +30,9 @@ export interface ServeOptions {
   host?: string;
   /** 0 disables the periodic resync. */
   resyncIntervalMs?: number;
+  /** The inventory watch: every N ms, reconcile the roles that Deployment changes affect. 0 or unset disables it. */
+  watchIntervalMs?: number;
+  snapshots?: InventorySnapshotStore;
   concurrency?: number;
   log?: (line: string) => void;
   now?: () => number;
@@ -38,6 +42,8 @@ export interface ServeOptions {
 export interface Server {
   url: string;
   queue: RoleQueue;
+  /** Runs the inventory watch now (tests, and the first run at start). */
+  watchOnce(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -145,11 +151,33 @@ export async function startServer(o: ServeOptions): Promise<Server> {
     : undefined;
   resync?.unref();
 
+  // One watch run at a time; a slow listing delays the next run instead of overlapping it.
+  let watching: Promise<void> | undefined;
+  const watchOnce = () => {
+    watching ??= watchInventory({ config: o.config, inventory, snapshots: o.snapshots!, queue })
+      .then((r) => {
+        if (r.firstRun) log('watch: first run, inventory snapshot taken');
+        for (const c of r.changes) log(`watch: ${c.type} ${c.deploymentId}${c.changed.length ? ` (${c.changed.join(', ')})` : ''}`);
+        if (r.requests.length) log(`watch: ${r.requests.length} roles queued`);
+      })
+      .catch((err) => log(`watch: listing failed, nothing emitted: ${describeError(err)}`))
+      .finally(() => {
+        watching = undefined;
+      });
+    return watching;
+  };
+  const watch = o.watchIntervalMs && o.snapshots ? setInterval(watchOnce, o.watchIntervalMs) : undefined;
+  watch?.unref();
+  if (watch) void watchOnce();
+
   return {
     url,
     queue,
+    watchOnce: () => (o.snapshots ? watchOnce() : Promise.resolve()),
     close: async () => {
       if (resync) clearInterval(resync);
+      if (watch) clearInterval(watch);
+      await watching;
       const closed = new Promise<void>((r) => server.close(() => r()));
       server.closeIdleConnections();
       await queue.close();

@@ -3,6 +3,7 @@
  * the environment (read here and nowhere else), and the AWS clients. Secrets come from SSM through the
  * middy `ssm` middleware at invocation, never from the environment and never logged.
  */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { AstroApiInventory } from '../adapters/astro-api.js';
@@ -11,6 +12,7 @@ import { createIamClient, IamTrustStore } from '../adapters/iam.js';
 import { FileInventory } from '../adapters/inventory-file.js';
 import type { InventorySource } from '../adapters/ports.js';
 import { SqsReconcileQueue } from '../adapters/sqs-queue.js';
+import { DynamoDbSnapshotStore } from '../adapters/snapshot-dynamodb.js';
 import { loadConfig, type Config } from '../config/config.js';
 import { UsageError } from '../errors.js';
 
@@ -18,6 +20,7 @@ export interface LambdaEnv {
   configFile: string;
   queueUrl?: string;
   busName?: string;
+  watchTable?: string;
   astroApiUrl: string;
   selfArns: string[];
   /** SSM SecureString parameter names. */
@@ -29,6 +32,7 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): LambdaEnv {
     configFile: env.ASTRO_TRUST_CONFIG || 'astro-trust.yaml',
     queueUrl: env.RECONCILE_QUEUE_URL || undefined,
     busName: env.EVENT_BUS_NAME || undefined,
+    watchTable: env.WATCH_TABLE || undefined,
     astroApiUrl: env.ASTRO_API_URL || 'https://api.astronomer.io',
     selfArns: (env.ASTRO_TRUST_SELF_ARNS ?? '').split(',').map((s) => s.trim()).filter(Boolean),
     params: {
@@ -47,7 +51,7 @@ function required<T>(value: T | undefined, name: string): T {
 /** Built lazily, once per container. */
 export class Runtime {
   readonly config: Config;
-  private clients: { sqs?: SQSClient; events?: EventBridgeClient; store?: IamTrustStore } = {};
+  private clients: { sqs?: SQSClient; events?: EventBridgeClient; store?: IamTrustStore; dynamodb?: DynamoDBClient } = {};
 
   constructor(readonly env: LambdaEnv = readEnv()) {
     this.config = loadConfig(env.configFile);
@@ -72,6 +76,11 @@ export class Runtime {
   events() {
     this.clients.events ??= new EventBridgeClient({});
     return new EventBridgePublisher(this.clients.events, required(this.env.busName, 'EVENT_BUS_NAME'));
+  }
+
+  snapshots() {
+    this.clients.dynamodb ??= new DynamoDBClient({});
+    return new DynamoDbSnapshotStore(this.clients.dynamodb, required(this.env.watchTable, 'WATCH_TABLE'));
   }
 
   store() {

@@ -44,6 +44,7 @@ describe('packaged template', () => {
     ['Reconcile', ['events:PutEvents', 'iam:CreateOpenIDConnectProvider', 'iam:GetRole', 'iam:ListOpenIDConnectProviders', 'iam:UpdateAssumeRolePolicy', 'logs:CreateLogStream', 'logs:PutLogEvents', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage', 'ssm:GetParameters']],
     ['Backfill', ['events:PutEvents', 'iam:CreateOpenIDConnectProvider', 'iam:GetRole', 'iam:ListOpenIDConnectProviders', 'iam:UpdateAssumeRolePolicy', 'logs:CreateLogStream', 'logs:PutLogEvents', 'ssm:GetParameters']],
     ['Notify', ['logs:CreateLogStream', 'logs:PutLogEvents', 'ssm:GetParameters']],
+    ['Watch', ['dynamodb:GetItem', 'dynamodb:PutItem', 'logs:CreateLogStream', 'logs:PutLogEvents', 'sqs:SendMessage', 'ssm:GetParameters']],
   ])('%s has only the actions it uses', (fn, expected) => {
     expect(actions(fn)).toEqual(expected.sort());
     for (const s of statements(fn)) expect(s.Effect).toBe('Allow');
@@ -58,7 +59,7 @@ describe('packaged template', () => {
   });
 
   it('has no iam:* action and no write on Resource "*"', () => {
-    for (const fn of ['Webhook', 'IamChange', 'Reconcile', 'Backfill', 'Notify']) {
+    for (const fn of ['Webhook', 'IamChange', 'Reconcile', 'Backfill', 'Notify', 'Watch']) {
       for (const s of statements(fn)) {
         expect(s.Action.some((a) => a === '*' || a.endsWith(':*'))).toBe(false);
         if ([].concat(s.Resource as never).includes('*' as never)) expect(s.Action).toEqual(['iam:ListOpenIDConnectProviders']);
@@ -66,7 +67,8 @@ describe('packaged template', () => {
     }
   });
 
-  it('the webhook and IAM-change functions cannot touch IAM', () => {
+  it('the webhook, IAM-change and watch functions cannot touch IAM', () => {
+    expect(actions('Watch').filter((a) => a.startsWith('iam:'))).toEqual([]);
     expect(actions('Webhook').filter((a) => a.startsWith('iam:'))).toEqual([]);
     expect(actions('IamChange').filter((a) => a.startsWith('iam:'))).toEqual([]);
   });
@@ -98,9 +100,9 @@ describe('packaged template', () => {
   });
 
   it('targets nodejs22.x and bundles each function with the config', () => {
-    for (const fn of ['Webhook', 'IamChange', 'Reconcile', 'Backfill', 'Notify']) expect(template.Resources[`${fn}LambdaFunction`]!.Properties.Runtime).toBe('nodejs22.x');
+    for (const fn of ['Webhook', 'IamChange', 'Reconcile', 'Backfill', 'Notify', 'Watch']) expect(template.Resources[`${fn}LambdaFunction`]!.Properties.Runtime).toBe('nodejs22.x');
     const zips = readdirSync(dir).filter((f) => f.endsWith('.zip')).sort();
-    expect(zips).toEqual(['backfill.zip', 'iamChange.zip', 'notify.zip', 'reconcile.zip', 'webhook.zip']);
+    expect(zips).toEqual(['backfill.zip', 'iamChange.zip', 'notify.zip', 'reconcile.zip', 'watch.zip', 'webhook.zip']);
     for (const z of zips) expect(statSync(join(dir, z)).size).toBeLessThan(2_000_000);
     expect(execFileSync('python3', ['-m', 'zipfile', '-l', join(dir, 'webhook.zip')]).toString()).toContain('examples/astro-trust.yaml');
   });

@@ -26,7 +26,7 @@ describe('astro-trust serve', () => {
     let stop!: () => void;
     const stopped = new Promise<void>((r) => (stop = r));
     let url = '';
-    const running = cli(['serve', '--config', world.configFile, '--port', '0', '--resync-interval', '0.002'], {
+    const running = cli(['serve', '--config', world.configFile, '--port', '0', '--resync-interval', '0.002', '--snapshot', `${world.dir}/snapshot.json`], {
       env: { ASTRO_TRUST_WEBHOOK_SECRET: 'x' },
       adapters: { store: new IamTrustStore(moto.iam(), { verifyDelayMs: 1 }) },
       untilStopped: () => stopped,

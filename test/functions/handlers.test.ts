@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { CreateEventBusCommand, EventBridgeClient, PutRuleCommand, PutTargetsCommand } from '@aws-sdk/client-eventbridge';
 import { CreateQueueCommand, GetQueueAttributesCommand, PurgeQueueCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Context } from 'aws-lambda';
 import { countCommands } from '../../src/adapters/iam';
 import { isOwned, type PolicyDocument } from '../../src/domain/policy';
@@ -62,6 +63,8 @@ beforeAll(async () => {
   await events.send(new CreateEventBusCommand({ Name: 'astro-trust-test' }));
   await events.send(new PutRuleCommand({ Name: 'tap', EventBusName: 'astro-trust-test', EventPattern: JSON.stringify({ source: ['astro-trust'] }) }));
   await events.send(new PutTargetsCommand({ Rule: 'tap', EventBusName: 'astro-trust-test', Targets: [{ Id: 'tap', Arn: tapArn }] }));
+  const dynamodb = new DynamoDBClient(aws);
+  await dynamodb.send(new CreateTableCommand({ TableName: 'watch', BillingMode: 'PAY_PER_REQUEST', AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }], KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }] }));
   const ssm = new SSMClient(aws);
   await ssm.send(new PutParameterCommand({ Name: '/astro-trust/test/webhook-secret', Type: 'SecureString', Value: FIXTURE_SECRET }));
   await ssm.send(new PutParameterCommand({ Name: '/astro-trust/test/slack-webhook-url', Type: 'SecureString', Value: slack.url }));
@@ -77,9 +80,10 @@ beforeAll(async () => {
     WEBHOOK_SECRET_PARAM: '/astro-trust/test/webhook-secret',
     SLACK_WEBHOOK_URL_PARAM: '/astro-trust/test/slack-webhook-url',
     ASTRO_TRUST_SELF_ARNS: SELF,
+    WATCH_TABLE: 'watch',
   });
   resetRuntime();
-  for (const name of ['webhook', 'iamChange', 'reconcile', 'backfill', 'notify']) {
+  for (const name of ['webhook', 'iamChange', 'reconcile', 'backfill', 'notify', 'watch']) {
     fns[name] = (await import(`../../functions/${name}`)).handler as Handler;
   }
 });
@@ -231,6 +235,26 @@ describe('notify', () => {
   it('fails the invocation when Slack cannot take the alert, so EventBridge retries it into the dead-letter queue', async () => {
     slackStatus = 400;
     await expect(fns.notify!(fixture('notify/trust-policy-updated.json'), context)).rejects.toThrow(/Slack webhook answered 400/);
+  });
+});
+
+describe('watch', () => {
+  it('schedule: the first run takes the snapshot; a later run queues the roles a deleted Deployment affects', async () => {
+    const first = (await fns.watch!(load('watch/schedule.json'), context)) as { firstRun: boolean; changes: unknown[] };
+    expect(first).toMatchObject({ firstRun: true, changes: [] });
+    expect(await messages(queueUrl)).toEqual([]);
+    const unchanged = (await fns.watch!(fixture('watch/schedule.json'), context)) as { changes: unknown[]; requests: unknown[] };
+    expect(unchanged).toMatchObject({ changes: [], requests: [] });
+    const before = world.inventory().deployments;
+    world.setInventory(before.filter((d) => d.id !== 'clmh5f1pd001008lb2n8c4v6x'));
+    try {
+      const later = (await fns.watch!(fixture('watch/schedule.json'), context)) as { changes: { type: string; deploymentId: string }[] };
+      expect(later.changes).toEqual([{ type: 'deployment.deleted', deploymentId: 'clmh5f1pd001008lb2n8c4v6x', changed: [] }]);
+      const queued = (await messages(queueUrl)).map((m) => JSON.parse(m.Body!).role).sort();
+      expect(queued).toEqual(['data-lake-reader', 'reports-reader']);
+    } finally {
+      world.setInventory(before);
+    }
   });
 });
 

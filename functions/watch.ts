@@ -1,0 +1,21 @@
+/**
+ * Schedule (every minute): list the Deployments, compare with the snapshot in DynamoDB, and queue
+ * reconciles for the roles the changes affect. Astro sends no lifecycle webhooks; this makes its own.
+ */
+import middy from '@middy/core';
+import ssm from '@middy/ssm';
+import type { Context } from 'aws-lambda';
+import { watchInventory, type WatchResult } from '../src/app/watch.js';
+import { runtime, ssmFetchData } from '../src/lambda/runtime.js';
+
+export async function watch(_event: unknown, context: Context & { astroApiToken?: string }): Promise<Omit<WatchResult, 'changes'> & { changes: { type: string; deploymentId: string; changed: string[] }[] }> {
+  const rt = runtime();
+  const result = await watchInventory({ config: rt.config, inventory: rt.inventory(context), snapshots: rt.snapshots(), queue: rt.queue() });
+  const changes = result.changes.map((c) => ({ type: c.type, deploymentId: c.deploymentId, changed: c.changed }));
+  console.log(JSON.stringify({ msg: 'watch', firstRun: result.firstRun, changes, roles: result.requests.map((r) => r.role) }));
+  return { ...result, changes };
+}
+
+export const handler = middy()
+  .use(ssm({ fetchData: ssmFetchData(['astroApiToken']), setToContext: true, cacheKey: 'ssm-watch', cacheExpiry: 5 * 60_000 }))
+  .handler(watch as never);

@@ -1,0 +1,63 @@
+/** The watch in `serve` against moto: a Deployment added to the inventory is trusted within one watch interval, no webhook sent. */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { IamTrustStore } from '../../src/adapters/iam';
+import { FileInventory } from '../../src/adapters/inventory-file';
+import { LogNotifier } from '../../src/adapters/slack';
+import { FileSnapshotStore } from '../../src/adapters/snapshot-file';
+import { startServer, type Server } from '../../src/cli/serve';
+import { loadConfig } from '../../src/config/config';
+import { isOwned } from '../../src/domain/policy';
+import { startMoto, type Moto } from '../support/moto';
+import { exampleWorld, type World } from '../support/world';
+
+const BILLING = 'clmh5h2rb001208lb4q0e6x8z';
+const INGEST = 'clmh57jtm000008lb58fe2wmv';
+const INTERVAL = 300;
+let moto: Moto;
+let world: World;
+let server: Server;
+
+const trusted = async (role: string) => JSON.stringify((await world.trust(role)).Statement.find(isOwned) ?? {});
+async function within(ms: number, check: () => Promise<boolean>) {
+  const started = Date.now();
+  while (Date.now() - started < ms) {
+    if (await check()) return Date.now() - started;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return -1;
+}
+
+beforeAll(async () => {
+  moto = await startMoto();
+  world = await exampleWorld(moto.iam(), { withoutDeployments: [BILLING] });
+  const logs: string[] = [];
+  server = await startServer({
+    config: loadConfig(world.configFile), store: new IamTrustStore(moto.iam(), { verifyDelayMs: 1 }), inventory: new FileInventory(world.inventoryFile),
+    notifier: new LogNotifier(() => {}), secrets: ['x'], selfArns: [], port: 0, resyncIntervalMs: 0,
+    watchIntervalMs: INTERVAL, snapshots: new FileSnapshotStore(join(world.dir, 'snapshot.json')), log: (l) => logs.push(l),
+  });
+  await server.watchOnce();
+});
+afterAll(async () => {
+  await server?.close();
+  await moto?.stop();
+});
+
+describe('inventory watch in serve', () => {
+  it('onboards a Deployment added to the inventory within one watch interval, with no webhook', async () => {
+    const all = JSON.parse(readFileSync('examples/deployments.json', 'utf8')).deployments as Record<string, unknown>[];
+    expect(await trusted('data-lake-reader')).not.toContain('astro-stellar-comet-3141');
+    world.setInventory([...world.inventory().deployments, all.find((d) => d.id === BILLING)!]);
+    const took = await within(INTERVAL * 2 + 2000, async () => (await trusted('data-lake-reader')).includes('astro-stellar-comet-3141'));
+    expect(took).toBeGreaterThanOrEqual(0);
+    expect(took).toBeLessThan(INTERVAL + 1000);
+  });
+
+  it('offboards a Deployment removed from the inventory', async () => {
+    expect(await trusted('archive-writer')).toContain('astro-galactian-element-5125');
+    world.setInventory(world.inventory().deployments.filter((d) => d.id !== INGEST));
+    const took = await within(INTERVAL * 2 + 2000, async () => !(await trusted('archive-writer')).includes('astro-galactian-element-5125'));
+    expect(took).toBeGreaterThanOrEqual(0);
+  });
+});
