@@ -12,7 +12,7 @@ import { deflateRawSync } from 'node:zlib';
 import { build } from 'esbuild';
 import { median, ms, table } from './lib';
 
-const FUNCTIONS = ['webhook', 'iamChange', 'reconcile', 'backfill', 'notify'];
+const FUNCTIONS = ['webhook', 'iamChange', 'reconcile', 'backfill', 'notify', 'watch'];
 
 export async function benchFunctions(runs: number) {
   const dir = mkdtempSync(join(tmpdir(), 'astro-trust-bundles-'));

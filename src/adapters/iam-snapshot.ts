@@ -16,7 +16,6 @@ interface RoleDetail {
 }
 
 export class IamSnapshotStore implements TrustStore {
-  readonly writable = false;
   private readonly roles = new Map<string, RoleState>();
 
   constructor(readonly file: string) {

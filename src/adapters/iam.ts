@@ -92,7 +92,6 @@ export function createIamClient(config: IAMClientConfig = {}): IAMClient {
 }
 
 export class IamTrustStore implements TrustStore {
-  readonly writable = true;
   private readonly t: IamTimings;
 
   constructor(

@@ -14,7 +14,6 @@ export interface TrustStore {
   listOidcProviders(): Promise<Set<string> | undefined>;
   /** Makes sure the account has an IAM OIDC provider for each issuer (audience sts.amazonaws.com). */
   ensureOidcProviders(partition: string, accountId: string, issuers: string[]): Promise<{ created: string[] }>;
-  readonly writable: boolean;
 }
 
 /** Where the Deployments come from: the Astro API, or a file of the same shape. */
