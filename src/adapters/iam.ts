@@ -16,6 +16,7 @@ import { parseTrustPolicy, samePolicy, serializePolicy, type PolicyDocument } fr
 import { issuerOfProviderArn } from '../domain/statements.js';
 import { IamUnavailableError, IamWriteError, InvalidPrincipalError, VerifyError } from '../errors.js';
 import type { TrustStore } from './ports.js';
+import { pool } from '../pool.js';
 import { sleep, withRetry } from './retry.js';
 
 export interface IamTimings {
@@ -58,7 +59,7 @@ function isTransient(err: unknown): boolean {
   const status = e.$metadata?.httpStatusCode;
   if (status !== undefined) return status >= 500 || status === 429;
   // No HTTP answer at all: connection reset, refused, timed out.
-  return e.name !== 'LimitExceeded' && e.name !== 'LimitExceededException' && /ECONNRESET|ECONNREFUSED|EPIPE|socket hang up|timeout|TimeoutError|other side closed/i.test(`${e.name} ${e.message}`);
+  return /ECONNRESET|ECONNREFUSED|EPIPE|socket hang up|timeout|TimeoutError|other side closed/i.test(`${e.name} ${e.message}`);
 }
 
 function isInvalidPrincipal(err: unknown): boolean {
@@ -130,16 +131,11 @@ export class IamTrustStore implements TrustStore {
 
   async readRoles(names: string[], onProgress?: (done: number, total: number) => void) {
     const out = new Map<string, RoleState | undefined>();
-    let next = 0;
     let done = 0;
-    const worker = async () => {
-      while (next < names.length) {
-        const name = names[next++]!;
-        out.set(name, await this.getRole(name));
-        onProgress?.(++done, names.length);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(this.t.concurrency, names.length) }, worker));
+    await pool(names, this.t.concurrency, async (name) => {
+      out.set(name, await this.getRole(name));
+      onProgress?.(++done, names.length);
+    });
     return new Map(names.map((n) => [n, out.get(n)]));
   }
 

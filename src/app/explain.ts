@@ -9,6 +9,7 @@ import { declaredDeployments, desiredTrust, entryKey, usesRoleAsIdentity, type R
 import { knownIssuersOf, planRole, type RolePlan } from '../domain/plan.js';
 import { entriesInOwned } from '../domain/statements.js';
 import { UsageError } from '../errors.js';
+import { selectRoles } from './reconcile.js';
 
 export interface Deps {
   config: Config;
@@ -85,8 +86,7 @@ export async function explainDeployment(deps: Deps, deploymentId: string): Promi
 
 /** What a role trusts and why: its plan (declared Deployments with the selector that matched, changes, findings). */
 export async function explainRole(deps: Deps, roleName: string): Promise<RolePlan> {
-  const spec = deps.config.roles.find((r) => r.name === roleName);
-  if (!spec) throw new UsageError(`--role ${roleName}: not declared in ${deps.config.file}; declared roles: ${deps.config.roles.map((r) => r.name).join(', ')}`);
+  const spec = selectRoles(deps.config, [roleName])[0]!;
   const { inventory, states } = await load(deps, [spec]);
   return planRole({ spec, deployments: inventory.deployments, state: states.get(spec.name), knownIssuers: knownIssuersOf(inventory.deployments) });
 }

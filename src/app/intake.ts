@@ -3,7 +3,7 @@
  * roles it can affect. Nothing here writes IAM; the single writer does, from fresh state.
  */
 import type { Config } from '../config/config.js';
-import { declaredDeployments, type RoleSpec } from '../domain/desired.js';
+import { matchingSelector, type RoleSpec } from '../domain/desired.js';
 import { parseRoleArn, type Deployment } from '../domain/deployment.js';
 import type { Actor, ReconcileRequest } from '../domain/events.js';
 import type { InventorySource, ReconcileQueue } from '../adapters/ports.js';
@@ -14,9 +14,7 @@ export function mayDeclare(spec: RoleSpec, d: Deployment): boolean {
   if (!spec.deployments) {
     return [d.workloadIdentity, d.drWorkloadIdentity].some((arn) => arn !== undefined && parseRoleArn(arn)?.name === spec.name);
   }
-  // The account is not needed to evaluate selectors.
-  const anyRole = { partition: 'aws', accountId: '000000000000', path: '/', name: spec.name, arn: '' };
-  return declaredDeployments(spec, [d], anyRole).length > 0;
+  return matchingSelector(spec, d) !== undefined;
 }
 
 /**

@@ -3,7 +3,8 @@
  * plan each declared role, and converge the ones in `enforce` mode that no guard stopped.
  */
 import type { Config } from '../config/config.js';
-import type { InventoryWarning } from '../domain/deployment.js';
+import { parseRoleArn, type InventoryWarning } from '../domain/deployment.js';
+import { pool } from '../pool.js';
 import { knownIssuersOf, planRole, type RolePlan } from '../domain/plan.js';
 import { samePolicy } from '../domain/policy.js';
 import { AstroTrustError, describeError, UsageError } from '../errors.js';
@@ -67,14 +68,6 @@ export interface ApplyResult {
   converged: boolean;
 }
 
-async function pool<T>(items: T[], size: number, fn: (item: T) => Promise<void>) {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await fn(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(size, items.length) }, worker));
-}
-
 /** Applies a plan as planned: writes each `enforce` role with changes, one write per role, guards honoured. */
 export async function applyPlan(plan: Plan, store: TrustStore, opts: { progress?: Progress; concurrency?: number } = {}): Promise<ApplyResult> {
   const outcomes = new Map<string, RoleOutcome>();
@@ -92,9 +85,9 @@ export async function applyPlan(plan: Plan, store: TrustStore, opts: { progress?
   const byAccount = new Map<string, { partition: string; accountId: string; issuers: Set<string>; roles: RolePlan[] }>();
   for (const r of toWrite) {
     if (r.oidcIssuers.length === 0) continue;
-    const [, partition, , , accountId] = r.arn!.split(':');
+    const { partition, accountId } = parseRoleArn(r.arn!)!;
     const key = `${partition}:${accountId}`;
-    const entry = byAccount.get(key) ?? { partition: partition!, accountId: accountId!, issuers: new Set<string>(), roles: [] };
+    const entry = byAccount.get(key) ?? { partition, accountId, issuers: new Set<string>(), roles: [] };
     r.oidcIssuers.forEach((i) => entry.issuers.add(i));
     entry.roles.push(r);
     byAccount.set(key, entry);

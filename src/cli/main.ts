@@ -14,7 +14,7 @@ import { startServer } from './serve.js';
 import { FileSnapshotStore } from '../adapters/snapshot-file.js';
 import { sendEvent } from '../app/send.js';
 import { WEBHOOK_TYPES, type WebhookEvent } from '../app/webhook.js';
-import { coloured, hasPending, plain, planJson, renderApply, renderConnectionsEnv, renderDeploymentExplanation, renderPlan, renderRoleExplanation } from './render.js';
+import { coloured, hasPending, plain, planJson, rolePlanJson, renderApply, renderConnectionsEnv, renderDeploymentExplanation, renderPlan, renderRoleExplanation } from './render.js';
 import { CONNECTION_PRECEDENCE, connectionsFor, explainDeployment, explainRole } from '../app/explain.js';
 
 export interface Io {
@@ -249,7 +249,7 @@ async function runExplain(opts: ExplainOpts, io: Io): Promise<number> {
   const paint = paintFor(io);
   if (opts.role) {
     const plan = await explainRole(deps, opts.role);
-    if (opts.json) io.stdout(`${JSON.stringify(planJson({ organizationId: config.organizationId, inventory: { source: deps.inventory.description, deployments: 0, warnings: [] }, roles: [plan] }).roles[0], null, 2)}\n`);
+    if (opts.json) io.stdout(`${JSON.stringify(rolePlanJson(plan), null, 2)}\n`);
     else io.stdout(`${renderRoleExplanation(plan, paint)}\n`);
     return plan.status === 'missing' ? 1 : 0;
   }
@@ -273,7 +273,7 @@ async function runConnections(opts: ExplainOpts, io: Io): Promise<number> {
 }
 
 function collect(value: string, previous: string[] = []) {
-  return [...previous, ...value.split(',').map((v) => v.trim()).filter(Boolean)];
+  return [...previous, ...list(value)];
 }
 
 function program(io: Io, setCode: (code: number) => void): Command {

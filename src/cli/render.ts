@@ -143,21 +143,26 @@ export function planJson(plan: Plan) {
     organizationId: plan.organizationId,
     inventory: plan.inventory,
     summary: summarize(plan),
-    roles: plan.roles.map((r) => ({
-      role: r.role,
-      arn: r.arn ?? null,
-      trust: r.trust,
-      mode: r.mode,
-      status: r.status,
-      declared: r.declared,
-      add: r.add,
-      remove: r.remove,
-      rewritesOwned: r.rewritesOwned,
-      unexpected: r.unexpected,
-      skipped: r.skipped,
-      guard: r.guard ?? null,
-      policy: r.policy,
-    })),
+    roles: plan.roles.map(rolePlanJson),
+  };
+}
+
+/** One role of the `--json` document. */
+export function rolePlanJson(r: RolePlan) {
+  return {
+    role: r.role,
+    arn: r.arn ?? null,
+    trust: r.trust,
+    mode: r.mode,
+    status: r.status,
+    declared: r.declared,
+    add: r.add,
+    remove: r.remove,
+    rewritesOwned: r.rewritesOwned,
+    unexpected: r.unexpected,
+    skipped: r.skipped,
+    guard: r.guard ?? null,
+    policy: r.policy,
   };
 }
 

@@ -76,21 +76,23 @@ export function usesRoleAsIdentity(d: Deployment, role: RoleArn): boolean {
   });
 }
 
+/** The first of the role's selectors that matches the Deployment, described; undefined when none does or the role has none. */
+export function matchingSelector(spec: RoleSpec, d: Deployment): string | undefined {
+  const sel = spec.deployments?.find(
+    (s) =>
+      (s.id === undefined || s.id === d.id) &&
+      (s.workspaceId === undefined || s.workspaceId === d.workspaceId) &&
+      (s.name === undefined || globMatch(s.name, d.name)),
+  );
+  return sel ? describe(sel) : undefined;
+}
+
 /** The Deployments a role declares, each with the selector that matched first. */
 export function declaredDeployments(spec: RoleSpec, deployments: Deployment[], role: RoleArn): DeclaredDeployment[] {
   const out: DeclaredDeployment[] = [];
   for (const d of deployments) {
-    if (!spec.deployments) {
-      if (usesRoleAsIdentity(d, role)) out.push({ deployment: d, matchedBy: 'uses this role as its workload identity' });
-      continue;
-    }
-    const sel = spec.deployments.find(
-      (s) =>
-        (s.id === undefined || s.id === d.id) &&
-        (s.workspaceId === undefined || s.workspaceId === d.workspaceId) &&
-        (s.name === undefined || globMatch(s.name, d.name)),
-    );
-    if (sel) out.push({ deployment: d, matchedBy: describe(sel) });
+    const matchedBy = spec.deployments ? matchingSelector(spec, d) : usesRoleAsIdentity(d, role) ? 'uses this role as its workload identity' : undefined;
+    if (matchedBy) out.push({ deployment: d, matchedBy });
   }
   return out.sort((a, b) => (a.deployment.id < b.deployment.id ? -1 : 1));
 }

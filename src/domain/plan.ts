@@ -186,7 +186,8 @@ export function planRole({ spec, deployments, state, knownIssuers, oidcProviders
   });
   const oidcIssuers = [...new Set(desired.entries.flatMap((e) => (e.kind === 'oidc' ? [e.issuer] : [])))].sort();
   const missingOidcProviders = oidcProviders ? oidcIssuers.filter((i) => !oidcProviders.has(i)) : [];
-  const changed = canonicalKey(packed.document) !== canonicalKey(document) || missingOidcProviders.length > 0;
+  const policyChanges = canonicalKey(packed.document) !== canonicalKey(document);
+  const changed = policyChanges || missingOidcProviders.length > 0;
   const currentChars = policyChars(document);
 
   let guard: Guard | undefined;
@@ -220,7 +221,7 @@ export function planRole({ spec, deployments, state, knownIssuers, oidcProviders
     declared: declared.map(({ deployment, matchedBy }) => ({ id: deployment.id, name: deployment.name, matchedBy })),
     add: add.map((e) => change(e)),
     remove: removed.map((e) => change(e, removalReason(e, knownIssuers))),
-    rewritesOwned: canonicalKey(packed.document) !== canonicalKey(document) && add.length === 0 && removed.length === 0,
+    rewritesOwned: policyChanges && add.length === 0 && removed.length === 0,
     unexpected: findUnexpected(foreign, desired.entries, knownIssuers),
     skipped: desired.skipped,
     ...(guard ? { guard } : {}),

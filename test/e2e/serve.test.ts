@@ -1,5 +1,5 @@
 /** `astro-trust serve` end to end: moto for IAM, a local server playing Slack's incoming webhook. */
-import { readFileSync } from 'node:fs';
+import { readFileSync, renameSync } from 'node:fs';
 import type { IAMClient } from '@aws-sdk/client-iam';
 import { countCommands, IamTrustStore } from '../../src/adapters/iam';
 import { FileInventory } from '../../src/adapters/inventory-file';
@@ -138,6 +138,20 @@ describe('serve', () => {
   ])('ignores %s', async (_l, path, reason) => {
     const r = await post('/events/eventbridge', readFileSync(`events/${path}`), { 'content-type': 'application/json' });
     expect(r.body.ignored).toMatch(reason);
+  });
+
+  it('answers 503 when the inventory cannot be listed, and queues nothing', async () => {
+    const body = JSON.stringify({ id: 'evt_503', type: 'deployment.created', deploymentId: 'clmh5h2rb001208lb4q0e6x8z', organizationId: 'clmh59gt0000308lbgswe5fvh', occurredAt: '2026-11-25T19:00:00Z' });
+    renameSync(world.inventoryFile, `${world.inventoryFile}.away`);
+    try {
+      const processed = server.queue.processed;
+      const r = await post('/webhooks/astro', body, { 'content-type': 'application/json', 'x-astro-trust-signature': signWebhook(FIXTURE_SECRET, body, FIXTURE_NOW_MS / 1000) });
+      expect(r).toEqual({ status: 503, body: { error: 'temporarily unable to process; retry' } });
+      await server.queue.drained();
+      expect(server.queue.processed).toBe(processed);
+    } finally {
+      renameSync(`${world.inventoryFile}.away`, world.inventoryFile);
+    }
   });
 
   describe('bad webhook input gets 4xx and causes no IAM call', () => {
