@@ -41,6 +41,8 @@ const prefixOf = async ({ resolveVariable }) => {
 };
 const enqueue = { Effect: 'Allow', Action: ['sqs:SendMessage'], Resource: { 'Fn::GetAtt': ['ReconcileQueue', 'Arn'] } };
 const publish = { Effect: 'Allow', Action: ['events:PutEvents'], Resource: { 'Fn::GetAtt': ['EventBus', 'Arn'] } };
+// The watch's last listing: reconciles read it to refuse a listing that shrank past inventory.maxShrinkPercent.
+const lastListing = { Effect: 'Allow', Action: ['dynamodb:GetItem'], Resource: { 'Fn::GetAtt': ['WatchTable', 'Arn'] } };
 
 function trustWriter() {
   const roles = declaredRoles();
@@ -73,13 +75,15 @@ module.exports = {
     ssmRead(await prefixOf(ctx), 'astro-api-token'),
     ...trustWriter(),
     publish,
+    lastListing,
     { Effect: 'Allow', Action: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes'], Resource: { 'Fn::GetAtt': ['ReconcileQueue', 'Arn'] } },
   ],
-  backfill: async (ctx) => [logs('backfill'), ssmRead(await prefixOf(ctx), 'astro-api-token'), ...trustWriter(), publish],
+  backfill: async (ctx) => [logs('backfill'), ssmRead(await prefixOf(ctx), 'astro-api-token'), ...trustWriter(), publish, lastListing],
   watch: async (ctx) => [
     logs('watch'),
     ssmRead(await prefixOf(ctx), 'astro-api-token'),
     enqueue,
+    publish,
     { Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:PutItem'], Resource: { 'Fn::GetAtt': ['WatchTable', 'Arn'] } },
   ],
   notify: async (ctx) => [logs('notify'), ssmRead(await prefixOf(ctx), 'slack-webhook-url')],

@@ -25,7 +25,7 @@ export async function backfill(event: unknown, context: Context & { astroApiToke
   }
   const rt = runtime();
   const { plan, results } = await reconcileAll(
-    { config: rt.config, inventory: rt.inventory(context), store: rt.store(), events: rt.events() },
+    { config: rt.config, inventory: rt.inventory(context), store: rt.store(), events: rt.events(), snapshots: rt.lastListing() },
     { roles: opts.roles, dryRun: opts.dryRun ?? false, reason: scheduled ? 'resync' : 'manual' },
   );
   const outcomes = results.map((r) => ({ role: r.plan?.role, result: r.outcome?.result ?? (opts.dryRun ? 'planned' : 'ignored'), ...(r.outcome && 'message' in r.outcome ? { message: r.outcome.message } : {}) }));

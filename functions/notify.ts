@@ -9,7 +9,7 @@ import { LogNotifier, SlackNotifier, type Delivery, type Notifier } from '../src
 import type { AstroTrustEvent } from '../src/domain/events.js';
 import { ssmFetchData } from '../src/lambda/runtime.js';
 
-const TYPES = new Set(['TrustPolicyUpdated', 'DriftDetected', 'ReconcileFailed', 'TrustPolicyTooLarge', 'GuardStopped']);
+const TYPES = new Set(['TrustPolicyUpdated', 'DriftDetected', 'ReconcileFailed', 'TrustPolicyTooLarge', 'GuardStopped', 'InventoryRefused']);
 // Kept across invocations of a warm container so its dedup window holds (the function has reserved concurrency 1).
 let notifier: { url: string; notifier: Notifier } | undefined;
 
@@ -20,7 +20,7 @@ export async function notify(event: EventBridgeEvent<string, AstroTrustEvent['de
     notifier = { url, notifier: url ? new SlackNotifier({ webhookUrl: url, log: (l) => console.log(l) }) : new LogNotifier((l) => console.log(l)) };
   }
   const delivery = await notifier.notifier.notify({ type: event['detail-type'], detail: event.detail } as AstroTrustEvent);
-  console.log(JSON.stringify({ msg: 'notify', type: event['detail-type'], role: event.detail.role, delivery }));
+  console.log(JSON.stringify({ msg: 'notify', type: event['detail-type'], role: event.detail.role ?? null, delivery }));
   return delivery;
 }
 

@@ -18,7 +18,7 @@ async function one(record: SQSRecord, context: Context & { astroApiToken?: strin
     return 'dropped';
   }
   const rt = runtime();
-  const result = await reconcileRole({ config: rt.config, inventory: rt.inventory(context), store: rt.store(), events: rt.events() }, request);
+  const result = await reconcileRole({ config: rt.config, inventory: rt.inventory(context), store: rt.store(), events: rt.events(), snapshots: rt.lastListing() }, request);
   console.log(JSON.stringify({ msg: 'reconciled', role: request.role, reason: request.reason, status: result.plan?.status ?? 'not declared', outcome: result.outcome?.result ?? 'ignored', events: result.events.map((e) => e.type) }));
   if (result.outcome?.result === 'failed' && result.outcome.retryable) throw new Error(`reconcile ${request.role} failed: ${result.outcome.message}`);
   return result.outcome?.result ?? 'ignored';

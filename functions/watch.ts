@@ -10,7 +10,7 @@ import { runtime, ssmFetchData } from '../src/lambda/runtime.js';
 
 export async function watch(_event: unknown, context: Context & { astroApiToken?: string }): Promise<Omit<WatchResult, 'changes'> & { changes: { type: string; deploymentId: string; changed: string[] }[] }> {
   const rt = runtime();
-  const result = await watchInventory({ config: rt.config, inventory: rt.inventory(context), snapshots: rt.snapshots(), queue: rt.queue() });
+  const result = await watchInventory({ config: rt.config, inventory: rt.inventory(context), snapshots: rt.snapshots(), queue: rt.queue(), events: rt.events() });
   const changes = result.changes.map((c) => ({ type: c.type, deploymentId: c.deploymentId, changed: c.changed }));
   console.log(JSON.stringify({ msg: 'watch', firstRun: result.firstRun, changes, roles: result.requests.map((r) => r.role) }));
   return { ...result, changes };

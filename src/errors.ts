@@ -19,6 +19,28 @@ export class AstroApiError extends RetryableError {
   override name = 'AstroApiError';
 }
 
+/** A listing that contradicts itself (6.1): it is never used, since a Deployment missing from it would lose its trust. */
+export class InconsistentListingError extends RetryableError {
+  override name = 'InconsistentListingError';
+  constructor(
+    readonly check: 'totalCount-changed' | 'duplicate-id' | 'count-mismatch' | 'empty-page',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** A listing astro-trust refuses to act on: empty (unless allowed), or shrunk past `maxShrinkPercent` since the last one. */
+export class InventoryRefusedError extends TerminalError {
+  override name = 'InventoryRefusedError';
+  constructor(
+    readonly kind: 'empty' | 'shrunk',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 export class InventoryFileError extends TerminalError {
   override name = 'InventoryFileError';
 }

@@ -2,7 +2,8 @@
 import { readFile } from 'node:fs/promises';
 import { relative } from 'node:path';
 import { normalizeDeployments, type NormalizedInventory } from '../domain/deployment.js';
-import { InventoryFileError } from '../errors.js';
+import { assembleListing } from '../domain/listing.js';
+import { InconsistentListingError, InventoryFileError } from '../errors.js';
 import type { InventorySource } from './ports.js';
 
 export class FileInventory implements InventorySource {
@@ -20,10 +21,18 @@ export class FileInventory implements InventorySource {
     } catch (err) {
       throw new InventoryFileError(`${this.path}: cannot read the inventory (${(err as Error).message})`, { cause: err });
     }
-    const deployments = (data as { deployments?: unknown }).deployments;
-    if (!Array.isArray(deployments)) {
-      throw new InventoryFileError(`${this.path}: expected {"deployments": [...]} as in one page of GET /v1/organizations/{id}/deployments`);
+    const page = (typeof data === 'object' && data !== null ? data : {}) as { deployments?: unknown; totalCount?: unknown };
+    if (!Array.isArray(page.deployments)) {
+      throw new InventoryFileError(`${this.path}: expected {"deployments": [...], "totalCount": N} as in one page of GET /v1/organizations/{id}/deployments`);
     }
-    return normalizeDeployments(deployments);
+    // The same checks as an API listing; a hand-written file may leave totalCount out.
+    const totalCount = page.totalCount === undefined ? page.deployments.length : page.totalCount;
+    if (!Number.isSafeInteger(totalCount)) throw new InventoryFileError(`${this.path}: totalCount must be a whole number`);
+    try {
+      return normalizeDeployments(assembleListing([{ offset: 0, totalCount: totalCount as number, deployments: page.deployments }]));
+    } catch (err) {
+      if (err instanceof InconsistentListingError) throw new InventoryFileError(`${this.path}: ${err.message}; fix the file`, { cause: err });
+      throw err;
+    }
   }
 }

@@ -5,7 +5,7 @@
  */
 import { appendFile, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { driftFingerprint, type AstroTrustEvent, type DriftDetected } from '../domain/events.js';
+import { driftFingerprint, subjectOf, type AstroTrustEvent, type DriftDetected } from '../domain/events.js';
 import type { PrincipalChange } from '../domain/plan.js';
 import { RetryableError, TerminalError } from '../errors.js';
 import { withRetry } from './retry.js';
@@ -61,8 +61,28 @@ function driftText(d: DriftDetected): string {
   return `Trust drift on *${d.role}*: ${done}`;
 }
 
+/** Slack mrkdwn control characters: a name from the inventory must not become a mention or a link. */
+const esc = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+/** A bulleted list that always says how many were left out. */
+function bullets(items: string[], max = 20): string {
+  return `${items.slice(0, max).map((i) => `• ${i}`).join('\n')}${items.length > max ? `\n… and ${items.length - max} more` : ''}`;
+}
+
 /** The Block Kit message for one event: what happened, role and account, principals, who, when, from where, what was done. */
 export function renderSlack(event: AstroTrustEvent): { text: string; blocks: Block[] } {
+  if (event.type === 'InventoryRefused') {
+    const x = event.detail;
+    const text = `Deployment listing refused (${x.kind}): nothing was changed`;
+    return {
+      text,
+      blocks: [
+        { type: 'header', text: { type: 'plain_text', text: 'astro-trust: Deployment listing refused' } },
+        md(`*${text}*\n${esc(x.message)}`),
+        fields([['Check', x.kind], ['Trigger', x.reason], ...(x.role ? [['Role', `\`${esc(x.role)}\``] as [string, string]] : [])]),
+      ],
+    };
+  }
   const d = event.detail;
   const who: [string, string][] = [
     ['Role', `\`${d.role}\``],
@@ -108,8 +128,12 @@ export function renderSlack(event: AstroTrustEvent): { text: string; blocks: Blo
     }
     case 'TrustPolicyTooLarge':
     case 'GuardStopped': {
-      const text = `${event.type === 'GuardStopped' ? 'Guard stopped' : 'Trust policy too large for'} *${event.detail.role}*: ${event.detail.message}`;
-      return { text, blocks: [md(text), fields(who), footer] };
+      const text = `${event.type === 'GuardStopped' ? 'Guard stopped' : 'Trust policy too large for'} *${event.detail.role}*: ${esc(event.detail.message)}`;
+      const notFitting = event.detail.deploymentsNotFitting ?? [];
+      const left = notFitting.length
+        ? [md(`*Not trusted for lack of room* (${notFitting.length})\n${bullets(notFitting.map((n) => `${esc(n.name)} (\`${esc(n.id)}\`)`))}`)]
+        : [];
+      return { text, blocks: [md(text), fields(who), ...left, footer] };
     }
   }
 }
@@ -143,7 +167,9 @@ export class SlackNotifier implements Notifier {
         return `failed|${event.detail.role}|${event.detail.error}`;
       case 'TrustPolicyTooLarge':
       case 'GuardStopped':
-        return `${event.type}|${event.detail.role}|${event.detail.message}`;
+        return `${event.type}|${event.detail.role}|${event.detail.message}|${(event.detail.deploymentsNotFitting ?? []).map((n) => n.id).join(',')}`;
+      case 'InventoryRefused':
+        return `inventory|${event.detail.kind}|${event.detail.message}`;
       default:
         return undefined;
     }
@@ -201,7 +227,7 @@ export class SlackNotifier implements Notifier {
       this.forget(event);
       if (!this.o.deadLetters) throw err;
       await this.o.deadLetters.put(event, (err as Error).message);
-      this.o.log(`Slack alert for ${event.detail.role} dead-lettered: ${(err as Error).message}`);
+      this.o.log(`Slack alert for ${subjectOf(event)} dead-lettered: ${(err as Error).message}`);
       return 'dead-lettered';
     }
   }

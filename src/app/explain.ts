@@ -64,9 +64,10 @@ export async function explainDeployment(deps: Deps, deploymentId: string): Promi
     const state = states.get(spec.name);
     const arn: RoleArn = state?.arn ?? parseRoleArn(`arn:aws:iam::000000000000:role/${spec.name}`)!;
     const match = declaredDeployments(spec, [d], arn)[0];
-    const desired = desiredTrust(spec, [d], arn);
+    // The whole inventory decides what may be trusted (shared identities, namespace look-alikes); keep this Deployment's part.
+    const desired = desiredTrust(spec, inventory.deployments, arn, deps.config.identityRules);
     const actual = new Set(state ? entriesInOwned(state.document.Statement).map(entryKey) : []);
-    const principals = desired.entries.map((e) => ({ principal: e.kind === 'aws' ? e.arn : e.sub, ...(e.kind === 'oidc' ? { issuer: e.issuer } : {}), inIam: actual.has(entryKey(e)) }));
+    const principals = desired.entries.filter((e) => e.deploymentIds.includes(d.id)).map((e) => ({ principal: e.kind === 'aws' ? e.arn : e.sub, ...(e.kind === 'oidc' ? { issuer: e.issuer } : {}), inIam: actual.has(entryKey(e)) }));
     const inIam = principals.filter((p) => p.inIam).length;
     return {
       role: spec.name,
@@ -76,7 +77,7 @@ export async function explainDeployment(deps: Deps, deploymentId: string): Promi
       declared: match !== undefined,
       why: match ? match.matchedBy : whyNot(spec, d),
       principals,
-      skipped: desired.skipped.map((s) => s.reason),
+      skipped: desired.skipped.filter((s) => s.deploymentId === d.id).map((s) => s.reason),
       live: !state ? 'role missing in IAM' : principals.length > 0 && inIam === principals.length ? 'trusted' : inIam > 0 ? 'partly trusted' : 'not trusted',
       usesRoleAsIdentity: state ? usesRoleAsIdentity(d, state.arn) : false,
     };
@@ -88,7 +89,8 @@ export async function explainDeployment(deps: Deps, deploymentId: string): Promi
 export async function explainRole(deps: Deps, roleName: string): Promise<RolePlan> {
   const spec = selectRoles(deps.config, [roleName])[0]!;
   const { inventory, states } = await load(deps, [spec]);
-  return planRole({ spec, deployments: inventory.deployments, state: states.get(spec.name), knownIssuers: knownIssuersOf(inventory.deployments) });
+  const rules = deps.config.identityRules;
+  return planRole({ spec, deployments: inventory.deployments, state: states.get(spec.name), knownIssuers: knownIssuersOf(inventory.deployments, rules), rules });
 }
 
 export interface AirflowConnection {

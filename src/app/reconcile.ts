@@ -8,7 +8,8 @@ import { pool } from '../pool.js';
 import { knownIssuersOf, planRole, type RolePlan } from '../domain/plan.js';
 import { samePolicy } from '../domain/policy.js';
 import { AstroTrustError, describeError, UsageError } from '../errors.js';
-import type { EventPublisher, InventorySource, TrustStore } from '../adapters/ports.js';
+import type { EventPublisher, TrustStore } from '../adapters/ports.js';
+import { listInventory, refusalEvent, type ListingDeps } from './inventory.js';
 import { eventsForReconcile, type AstroTrustEvent, type ReconcileRequest } from '../domain/events.js';
 
 export interface Plan {
@@ -21,9 +22,7 @@ export interface Progress {
   (phase: 'inventory' | 'read' | 'write', done: number, total: number): void;
 }
 
-export interface PlanDeps {
-  config: Config;
-  inventory: InventorySource;
+export interface PlanDeps extends ListingDeps {
   store: TrustStore;
   progress?: Progress;
 }
@@ -42,18 +41,19 @@ export function selectRoles(config: Config, only?: string[]) {
 export async function planRoles(deps: PlanDeps, only?: string[]): Promise<Plan> {
   const specs = selectRoles(deps.config, only);
   deps.progress?.('inventory', 0, 1);
-  const inventory = await deps.inventory.list();
+  const inventory = await listInventory(deps);
   deps.progress?.('inventory', 1, 1);
   const states = await deps.store.readRoles(
     specs.map((s) => s.name),
     (done, total) => deps.progress?.('read', done, total),
   );
-  const knownIssuers = knownIssuersOf(inventory.deployments);
+  const rules = deps.config.identityRules;
+  const knownIssuers = knownIssuersOf(inventory.deployments, rules);
   const oidcProviders = specs.some((s) => s.trust === 'oidc') ? await deps.store.listOidcProviders() : undefined;
   return {
     organizationId: deps.config.organizationId,
     inventory: { source: deps.inventory.description, deployments: inventory.deployments.length, warnings: inventory.warnings },
-    roles: specs.map((spec) => planRole({ spec, deployments: inventory.deployments, state: states.get(spec.name), knownIssuers, oidcProviders })),
+    roles: specs.map((spec) => planRole({ spec, deployments: inventory.deployments, state: states.get(spec.name), knownIssuers, oidcProviders, rules })),
   };
 }
 
@@ -64,7 +64,9 @@ export type RoleOutcome =
 export interface ApplyResult {
   outcomes: RoleOutcome[];
   createdOidcProviders: string[];
-  /** True when every role is in sync or observed: nothing blocked or failed. */
+  /** Declared Deployments left untrusted for lack of room, over all written roles. */
+  notFitting: number;
+  /** True when every role is in sync or observed: nothing blocked, failed or left out for lack of room. */
   converged: boolean;
 }
 
@@ -118,10 +120,12 @@ export async function applyPlan(plan: Plan, store: TrustStore, opts: { progress?
   });
 
   const ordered = plan.roles.map((r) => outcomes.get(r.role)!);
+  const notFitting = plan.roles.reduce((n, r, i) => n + (ordered[i]!.result === 'written' ? r.notFitting.length : 0), 0);
   return {
     outcomes: ordered,
     createdOidcProviders: created,
-    converged: ordered.every((o) => o.result !== 'blocked' && o.result !== 'failed'),
+    notFitting,
+    converged: notFitting === 0 && ordered.every((o) => o.result !== 'blocked' && o.result !== 'failed'),
   };
 }
 
@@ -146,9 +150,13 @@ export async function reconcileRole(deps: ReconcileDeps, request: ReconcileReque
   try {
     plan = await planRoles(deps, [request.role]);
   } catch (err) {
-    // Reading the inventory or IAM failed: nothing was written. Say so, then let the caller retry.
+    // Reading the inventory or IAM failed, or the listing was refused: nothing was written. Say so, then
+    // let the caller retry. A refused listing is one alert for the inventory, not one per role.
     const retryable = err instanceof AstroTrustError ? err.retryable : true;
-    const failed: AstroTrustEvent = { type: 'ReconcileFailed', detail: { role: spec.name, mode: spec.mode, reason: request.reason, error: describeError(err), retryable } };
+    const failed: AstroTrustEvent = refusalEvent(err, request.reason, spec.name) ?? {
+      type: 'ReconcileFailed',
+      detail: { role: spec.name, mode: spec.mode, reason: request.reason, error: describeError(err), retryable },
+    };
     await deps.events.publish([failed]).catch(() => {});
     throw err;
   }
@@ -161,7 +169,14 @@ export async function reconcileAll(
   deps: ReconcileDeps,
   opts: { roles?: string[]; dryRun?: boolean; reason?: ReconcileRequest['reason'] } = {},
 ): Promise<{ plan: Plan; results: ReconcileResult[] }> {
-  const plan = await planRoles(deps, opts.roles);
+  let plan: Plan;
+  try {
+    plan = await planRoles(deps, opts.roles);
+  } catch (err) {
+    const refused = refusalEvent(err, opts.reason ?? 'resync');
+    if (refused) await deps.events.publish([refused]).catch(() => {});
+    throw err;
+  }
   if (opts.dryRun) return { plan, results: plan.roles.map((p) => ({ plan: p, outcome: undefined, events: [] })) };
   const results = await convergeAndReport(deps, plan, (role) => ({ role, reason: opts.reason ?? 'resync' }));
   return { plan, results };

@@ -2,11 +2,12 @@
  * The inventory watch: list the Deployments, compare with the last listing, and reconcile only the roles
  * the differences affect. A failed listing emits nothing; the first run only takes the snapshot.
  */
-import type { InventorySnapshotStore, InventorySource, ReconcileQueue } from '../adapters/ports.js';
+import type { EventPublisher, InventorySnapshotStore, InventorySource, ReconcileQueue } from '../adapters/ports.js';
 import type { Config } from '../config/config.js';
 import type { ReconcileRequest } from '../domain/events.js';
 import { diffInventory, type InventoryChange } from '../domain/watch.js';
 import { mayDeclare } from './intake.js';
+import { listInventory, refusalEvent } from './inventory.js';
 
 export interface WatchResult {
   firstRun: boolean;
@@ -14,9 +15,25 @@ export interface WatchResult {
   requests: ReconcileRequest[];
 }
 
-export async function watchInventory(deps: { config: Config; inventory: InventorySource; snapshots: InventorySnapshotStore; queue: ReconcileQueue }): Promise<WatchResult> {
-  // Listing first: if it fails, nothing is compared, emitted or saved.
-  const { deployments } = await deps.inventory.list();
+export interface WatchDeps {
+  config: Config;
+  inventory: InventorySource;
+  snapshots: InventorySnapshotStore;
+  queue: ReconcileQueue;
+  /** Where a refused listing is alerted. */
+  events: EventPublisher;
+}
+
+export async function watchInventory(deps: WatchDeps): Promise<WatchResult> {
+  // Listing first: if it fails or is refused (empty, shrunk, inconsistent), nothing is compared, queued or saved.
+  let deployments;
+  try {
+    ({ deployments } = await listInventory(deps));
+  } catch (err) {
+    const refused = refusalEvent(err, 'watch');
+    if (refused) await deps.events.publish([refused]).catch(() => {});
+    throw err;
+  }
   const previous = await deps.snapshots.load();
   if (!previous) {
     await deps.snapshots.save(deployments);

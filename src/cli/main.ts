@@ -98,6 +98,7 @@ function progressFor(io: Io): Progress | undefined {
 
 interface PlanOpts {
   config: string;
+  allowEmptyInventory?: boolean;
   role?: string[];
   json?: boolean;
   detailedExitcode?: boolean;
@@ -108,7 +109,7 @@ interface PlanOpts {
 async function runPlan(opts: PlanOpts, io: Io): Promise<number> {
   const config = loadConfig(opts.config);
   const plan = await planRoles(
-    { config, inventory: inventoryFor(config, io), store: storeFor(io, opts.iamSnapshot), progress: progressFor(io) },
+    { config, inventory: inventoryFor(config, io), store: storeFor(io, opts.iamSnapshot), progress: progressFor(io), allowEmptyInventory: opts.allowEmptyInventory },
     opts.role,
   );
   if (opts.json) io.stdout(`${JSON.stringify(planJson(plan), null, 2)}\n`);
@@ -121,7 +122,7 @@ async function runApply(opts: PlanOpts, io: Io): Promise<number> {
   const config = loadConfig(opts.config);
   const store = storeFor(io, undefined);
   const progress = progressFor(io);
-  const plan = await planRoles({ config, inventory: inventoryFor(config, io), store, progress }, opts.role);
+  const plan = await planRoles({ config, inventory: inventoryFor(config, io), store, progress, allowEmptyInventory: opts.allowEmptyInventory }, opts.role);
   const paint = paintFor(io);
   const writes = plan.roles.filter((r) => r.status === 'changes' && r.mode === 'enforce').length;
   if (!opts.json) io.stdout(`${renderPlan(plan, paint)}\n\n`);
@@ -300,7 +301,8 @@ function program(io: Io, setCode: (code: number) => void): Command {
     c
       .requiredOption('-c, --config <file>', 'the astro-trust.yaml config file')
       .option('-r, --role <name>', 'only this declared role (repeat, or separate with commas)', collect)
-      .option('--json', 'print one JSON document on stdout instead of text');
+      .option('--json', 'print one JSON document on stdout instead of text')
+      .option('--allow-empty-inventory', 'act on an empty Deployment listing (refused by default: it would remove every trusted Deployment)');
 
   common(p.command('plan'))
     .description('Read IAM and the Deployment inventory; print what apply would change and all drift. Writes nothing.')

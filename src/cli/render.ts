@@ -56,11 +56,20 @@ export function renderRole(r: RolePlan, paint: Paint): string {
     lines.push(paint('dim', `    ${sizeLine(r)}`));
   }
   if (r.guard) lines.push(paint('red', `    ${r.guard.kind}: ${r.guard.message}`));
+  else if (r.notFitting.length > 0) {
+    lines.push(paint('yellow', `    ${r.notFitting.length} declared Deployment${r.notFitting.length === 1 ? '' : 's'} left out for lack of room (added oldest first as room frees up; raise maxPolicyChars with the quota):`));
+    for (const d of r.notFitting.slice(0, 20)) lines.push(paint('yellow', `      ${d.name} (${d.id})`));
+    if (r.notFitting.length > 20) lines.push(paint('yellow', `      ... and ${r.notFitting.length - 20} more`));
+  }
   for (const f of r.unexpected) {
+    if (f.kind === 'shared-identity') {
+      lines.push(paint('magenta', `    ! ${f.kind}: ${f.principal}: ${f.detail}`));
+      continue;
+    }
     const where = f.sid ? ` in statement ${JSON.stringify(f.sid)}` : ' in a statement without Sid';
     lines.push(paint('magenta', `    ! ${f.kind}: ${f.principal}${where}: ${f.detail} (not owned by astro-trust: alert only)`));
   }
-  for (const s of r.skipped) lines.push(paint('yellow', `    ? Deployment ${s.deploymentId} is declared but ${s.reason}`));
+  for (const s of r.skipped) lines.push(paint('yellow', `    ? Deployment ${s.name} (${s.deploymentId}) is declared but not trusted: ${s.reason}`));
   return lines.join('\n');
 }
 
@@ -130,6 +139,7 @@ export function renderApply(result: ApplyResult, paint: Paint): string {
     else if (o.result === 'failed') out.push(paint('red', `failed  ${o.role}: ${o.message}`));
   }
   const count = (k: string) => result.outcomes.filter((o) => o.result === k).length;
+  if (result.notFitting > 0) out.push(paint('yellow', `${result.notFitting} declared Deployment${result.notFitting === 1 ? ' was' : 's were'} left out for lack of room (see the plan above).`));
   out.push(
     `${paint('bold', 'Apply:')} ${count('written')} written, ${count('unchanged')} unchanged, ${count('observed')} observe-only, ` +
       `${count('blocked')} blocked, ${count('failed')} failed.${result.converged ? '' : paint('red', ' Not converged.')}`,
@@ -140,6 +150,7 @@ export function renderApply(result: ApplyResult, paint: Paint): string {
 /** The `--json` document: per role its status, principals to add and remove, unexpected trust, size and limit. */
 export function planJson(plan: Plan) {
   return {
+    formatVersion: 1,
     organizationId: plan.organizationId,
     inventory: plan.inventory,
     summary: summarize(plan),
@@ -160,7 +171,10 @@ export function rolePlanJson(r: RolePlan) {
     remove: r.remove,
     rewritesOwned: r.rewritesOwned,
     unexpected: r.unexpected,
+    // Acknowledging findings is not supported yet: every finding stands.
+    findings: r.unexpected.map((f) => ({ ...f, acknowledged: false })),
     skipped: r.skipped,
+    notFitting: r.notFitting,
     guard: r.guard ?? null,
     policy: r.policy,
   };

@@ -14,7 +14,7 @@ import { onDeploymentEvent, onIamChange } from '../app/intake.js';
 import { reconcileRole, type ReconcileResult } from '../app/reconcile.js';
 import { checkWebhook, MAX_BODY_BYTES } from '../app/webhook.js';
 import type { Config } from '../config/config.js';
-import type { ReconcileRequest } from '../domain/events.js';
+import { subjectOf, type ReconcileRequest } from '../domain/events.js';
 import { describeError } from '../errors.js';
 
 export interface ServeOptions {
@@ -81,9 +81,10 @@ export async function startServer(o: ServeOptions): Promise<Server> {
   const inventory = new SingleFlightInventory(o.inventory);
   const events = new DirectPublisher(async (e) => {
     const delivery = await o.notifier.notify(e).catch((err) => `failed: ${describeError(err)}`);
-    log(`event ${e.type} ${e.detail.role}: ${delivery}`);
+    log(`event ${e.type} ${subjectOf(e)}: ${delivery}`);
   });
-  const deps = { config: o.config, inventory, store: o.store, events };
+  // The watch's snapshot is the last known listing: a reconcile refuses one that shrank past maxShrinkPercent.
+  const deps = { config: o.config, inventory, store: o.store, events, snapshots: o.snapshots };
   const queue = new RoleQueue(
     async (request) => {
       const result = await reconcileRole(deps, request);
@@ -154,7 +155,7 @@ export async function startServer(o: ServeOptions): Promise<Server> {
   // One watch run at a time; a slow listing delays the next run instead of overlapping it.
   let watching: Promise<void> | undefined;
   const watchOnce = () => {
-    watching ??= watchInventory({ config: o.config, inventory, snapshots: o.snapshots!, queue })
+    watching ??= watchInventory({ config: o.config, inventory, snapshots: o.snapshots!, queue, events })
       .then((r) => {
         if (r.firstRun) log('watch: first run, inventory snapshot taken');
         for (const c of r.changes) log(`watch: ${c.type} ${c.deploymentId}${c.changed.length ? ` (${c.changed.join(', ')})` : ''}`);

@@ -7,7 +7,7 @@ import { dirname, resolve } from 'node:path';
 import picomatch from 'picomatch';
 import { LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
-import { COMPONENTS, type RoleSpec } from '../domain/desired.js';
+import { COMPONENTS, type IdentityRules, type RoleSpec } from '../domain/desired.js';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -40,6 +40,12 @@ const selector = z
     message: 'a selector needs at least one of id, workspaceId, name',
   });
 
+// An issuer as IAM names it: host and path, no scheme, no wildcard (a wildcard would trust any cluster).
+const issuer = z
+  .string()
+  .transform((v) => v.replace(/^https:\/\//, '').replace(/\/+$/, ''))
+  .pipe(z.string().regex(/^[a-z0-9-]+(\.[a-z0-9-]+)+(\/[A-Za-z0-9._~-]+)*$/, 'an OIDC issuer host/path such as oidc.example.com/id/ABC (https:// optional, no wildcard)'));
+
 const mode = z.enum(['enforce', 'observe']);
 const maxPolicyChars = z.number().int().min(200).max(100_000);
 const maxRemovals = z.number().int().min(0);
@@ -71,7 +77,13 @@ const schema = z.strictObject({
   version: z.literal(1),
   organizationId: z.string().min(1),
   inventory: z
-    .strictObject({ source: z.enum(['api', 'file']), path: z.string().min(1).optional() })
+    .strictObject({
+      source: z.enum(['api', 'file']),
+      path: z.string().min(1).optional(),
+      identityAccounts: z.array(z.string().regex(/^\d{12}$/, 'an AWS account id: 12 digits (quote it in YAML)')).min(1).optional(),
+      oidcIssuers: z.array(issuer).optional(),
+      maxShrinkPercent: z.number().min(0).max(100).optional(),
+    })
     .superRefine((inv, ctx) => {
       if (inv.source === 'file' && !inv.path) ctx.addIssue({ code: 'custom', path: ['path'], message: 'is required with source: file (a JSON file in the Astro API page shape)' });
     }),
@@ -96,11 +108,13 @@ export type RawConfig = z.infer<typeof schema>;
 export interface Config {
   file: string;
   organizationId: string;
-  inventory: { source: 'api' } | { source: 'file'; path: string };
+  inventory: ({ source: 'api' } | { source: 'file'; path: string }) & { maxShrinkPercent: number };
+  /** Which Deployment identities and OIDC issuers may be trusted at all (DESIGN 6.2). */
+  identityRules: IdentityRules;
   roles: RoleSpec[];
 }
 
-export const DEFAULTS = { mode: 'enforce', maxPolicyChars: 2048, maxRemovals: 5 } as const;
+export const DEFAULTS = { mode: 'enforce', maxPolicyChars: 2048, maxRemovals: 5, maxShrinkPercent: 50 } as const;
 
 function pathText(path: PropertyKey[]): string {
   return path.reduce<string>((acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${String(p)}` : String(p)), '') || '(top level)';
@@ -139,10 +153,18 @@ export function parseConfig(text: string, file: string): Config {
   }
   const raw = parsed.data;
   const d = { ...DEFAULTS, ...raw.defaults };
+  const maxShrinkPercent = raw.inventory.maxShrinkPercent ?? DEFAULTS.maxShrinkPercent;
   return {
     file,
     organizationId: raw.organizationId,
-    inventory: raw.inventory.source === 'file' ? { source: 'file', path: resolve(dirname(file), raw.inventory.path!) } : { source: 'api' },
+    inventory:
+      raw.inventory.source === 'file'
+        ? { source: 'file', path: resolve(dirname(file), raw.inventory.path!), maxShrinkPercent }
+        : { source: 'api', maxShrinkPercent },
+    identityRules: {
+      ...(raw.inventory.identityAccounts ? { identityAccounts: [...new Set(raw.inventory.identityAccounts)] } : {}),
+      oidcIssuers: [...new Set(raw.inventory.oidcIssuers ?? [])],
+    },
     roles: raw.roles.map((r): RoleSpec => ({
       name: r.name,
       trust: r.trust,

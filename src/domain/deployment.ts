@@ -1,3 +1,5 @@
+import { InconsistentListingError } from '../errors.js';
+
 /**
  * Astro Deployments as astro-trust sees them: the fields of the Astro API v1 Deployment object that
  * decide trust, checked so that no inventory value can inject a wildcard or a foreign principal.
@@ -14,6 +16,12 @@ export interface Deployment {
   type?: string;
   status?: string;
   airflowVersion?: string;
+  /** Astro Runtime version, e.g. `3.0-2` or `12.5.0`: its major gives Airflow's when `airflowVersion` is `NA`. */
+  astroRuntimeVersion?: string;
+  /** `AWS`, `AZURE` or `GCP`: only AWS Deployments can be trusted by an IAM role. */
+  cloudProvider?: string;
+  /** ISO time the Deployment was created: when a role is full, older Deployments are trusted first. */
+  createdAt?: string;
   /** The Deployment's AWS identity: an Astro-managed `role/astro-<ns>` or a customer role. */
   workloadIdentity?: string;
   /** Issuer host/path of the cluster's OIDC provider, without `https://`. */
@@ -77,7 +85,8 @@ export function normalizeDeployments(raw: unknown[]): NormalizedInventory {
     const label = id && SAFE_ID.test(id) ? id : `deployments[${index}]`;
     const warn = (message: string) => warnings.push({ deploymentId: label, message });
     if (!id || !SAFE_ID.test(id)) return warn('has no valid id; left out');
-    if (seen.has(id)) return warn('appears twice in the inventory; the second copy is ignored');
+    // Never "first copy wins": a hostile copy could replace a real identity. The whole listing is refused.
+    if (seen.has(id)) throw new InconsistentListingError('duplicate-id', `Deployment id ${id} appears twice in the listing`);
     const namespace = str(r.namespace);
     if (!namespace || !NAMESPACE.test(namespace)) {
       return warn(`namespace ${JSON.stringify(r.namespace ?? null).slice(0, 80)} is not a Kubernetes namespace; left out`);
@@ -93,6 +102,9 @@ export function normalizeDeployments(raw: unknown[]): NormalizedInventory {
       type: str(r.type),
       status: str(r.status),
       airflowVersion: str(r.airflowVersion),
+      astroRuntimeVersion: str(r.astroRuntimeVersion) ?? str(r.runtimeVersion),
+      cloudProvider: str(r.cloudProvider),
+      createdAt: str(r.createdAt),
     };
     const identity = str(r.effectiveWorkloadIdentity) ?? str(r.workloadIdentity);
     if (identity) {
@@ -120,8 +132,14 @@ export function normalizeDeployments(raw: unknown[]): NormalizedInventory {
   return { deployments, warnings };
 }
 
-/** Airflow's major version from an Astro `airflowVersion` such as `3.0.2` or `2.10.5+astro.1`. */
+/**
+ * Airflow's major version from an Astro `airflowVersion` such as `3.0.2` or `2.10.5+astro.1`; when that is
+ * `NA` or absent, from `astroRuntimeVersion` (Astro Runtime 3.x ships Airflow 3, older Runtimes Airflow 2).
+ */
 export function airflowMajor(d: Deployment): number | undefined {
   const m = /^(\d+)\./.exec(d.airflowVersion ?? '');
-  return m ? Number(m[1]) : undefined;
+  if (m) return Number(m[1]);
+  const runtime = /^(\d+)\./.exec(d.astroRuntimeVersion ?? '');
+  if (!runtime) return undefined;
+  return Number(runtime[1]) === 3 ? 3 : 2;
 }

@@ -44,11 +44,35 @@ export interface DeclaredDeployment {
   matchedBy: string;
 }
 
+/** Which Deployment identities and OIDC issuers may be trusted at all (DESIGN 6.2), from `inventory:` in the config. */
+export interface IdentityRules {
+  /** AWS accounts whose roles may be Deployment identities; unset: Astro-managed identities in any account. */
+  identityAccounts?: string[];
+  /** Issuers (host/path) trusted besides EKS cluster issuers. */
+  oidcIssuers: string[];
+}
+
+export const NO_RULES: IdentityRules = { oidcIssuers: [] };
+
+export interface SkippedDeployment {
+  deploymentId: string;
+  name: string;
+  reason: string;
+}
+
+/** A declared identity that other Deployments, not declared for the role, use too: trusting it trusts them. */
+export interface SharedIdentity {
+  arn: string;
+  declaredIds: string[];
+  others: { id: string; name: string }[];
+}
+
 export interface DesiredTrust {
   declared: DeclaredDeployment[];
   entries: TrustEntry[];
-  /** Deployments declared but impossible to trust (no identity, no issuer, other partition). */
-  skipped: { deploymentId: string; reason: string }[];
+  /** Deployments declared but not trusted: no identity or issuer, or one astro-trust refuses (6.2). */
+  skipped: SkippedDeployment[];
+  shared: SharedIdentity[];
 }
 
 function describe(sel: Selector): string {
@@ -114,11 +138,57 @@ export function serviceAccountSubs(d: Deployment, accounts: 'all' | Component[])
   });
 }
 
+// EKS cluster issuers: oidc.eks.<region>.amazonaws.com/id/<32 hex>, `.com.cn` in the China regions.
+const EKS_ISSUER = /^oidc\.eks\.[a-z]{2}(?:-[a-z]+)+-\d{1,2}\.amazonaws\.com(?:\.cn)?\/id\/[0-9A-F]{32}$/i;
+
+/** True when IAM may trust the issuer: an EKS cluster issuer, or one listed in `inventory.oidcIssuers` (6.2). */
+export function issuerAllowed(issuer: string, rules: IdentityRules): boolean {
+  return EKS_ISSUER.test(issuer) || rules.oidcIssuers.includes(issuer);
+}
+
+/** True when the identity has the Astro-managed form `role/astro-<namespace>` (or `-<suffix>`, as DR identities may). */
+function astroManagedName(d: Deployment, arn: RoleArn): boolean {
+  if (arn.path !== '/') return false;
+  const own = `astro-${d.namespace}`;
+  return arn.name === own || (arn.name.startsWith(`${own}-`) && /^[a-z0-9]+(?:-[a-z0-9]+)*$/.test(arn.name.slice(own.length + 1)));
+}
+
+/**
+ * Why a Deployment's workload identity may not be trusted by a role, or undefined when it may (6.2): it is
+ * Astro-managed (`role/astro-<its own namespace>[-<suffix>]`) and `identityAccounts` is unset or lists its
+ * account; or it is in the managed role's own account; or its account is in `identityAccounts`.
+ */
+export function identityRefusal(d: Deployment, identity: RoleArn, role: RoleArn, rules: IdentityRules, namespaces: Set<string>): string | undefined {
+  if (identity.partition !== role.partition) return `identity ${identity.arn} is in partition ${identity.partition}, the role in ${role.partition}`;
+  if (identity.accountId === role.accountId && identity.name === role.name) return 'uses this role itself as its identity (declare the role with trust: oidc)';
+  const listed = rules.identityAccounts?.includes(identity.accountId) ?? false;
+  if (astroManagedName(d, identity)) {
+    // `astro-<ns>-<suffix>` must not be another Deployment's own `astro-<ns-suffix>`.
+    const other = identity.name.slice('astro-'.length);
+    if (other !== d.namespace && namespaces.has(other)) return `identity ${identity.arn} is the workload identity of the Deployment in namespace ${other}`;
+    if (rules.identityAccounts === undefined || listed) return undefined;
+    return `identity ${identity.arn} is in account ${identity.accountId}, which inventory.identityAccounts does not list`;
+  }
+  if (identity.accountId === role.accountId || listed) return undefined;
+  return (
+    `identity ${identity.arn} is neither Astro-managed (role/astro-${d.namespace}) nor in the role's account ${role.accountId}; ` +
+    'if that account is yours, list it in inventory.identityAccounts'
+  );
+}
+
+/** Why a Deployment cannot be trusted by any IAM role, or undefined: it does not run on AWS. */
+function providerRefusal(d: Deployment): string | undefined {
+  const provider = d.cloudProvider?.toUpperCase();
+  return provider && provider !== 'AWS' ? `runs on ${provider}: only Deployments on AWS can be trusted by an IAM role` : undefined;
+}
+
 /** Desired trust entries of one role: Astro identities for `workload-identity`, OIDC subjects for `oidc`. */
-export function desiredTrust(spec: RoleSpec, deployments: Deployment[], role: RoleArn): DesiredTrust {
+export function desiredTrust(spec: RoleSpec, deployments: Deployment[], role: RoleArn, rules: IdentityRules = NO_RULES): DesiredTrust {
   const declared = declaredDeployments(spec, deployments, role);
   const byKey = new Map<string, TrustEntry>();
-  const skipped: DesiredTrust['skipped'] = [];
+  const skipped: SkippedDeployment[] = [];
+  const skip = (d: Deployment, reason: string) => skipped.push({ deploymentId: d.id, name: d.name, reason });
+  const namespaces = new Set(deployments.map((d) => d.namespace));
   const add = (e: TrustEntry) => {
     const k = entryKey(e);
     const existing = byKey.get(k);
@@ -126,27 +196,45 @@ export function desiredTrust(spec: RoleSpec, deployments: Deployment[], role: Ro
     else byKey.set(k, e);
   };
   for (const { deployment: d } of declared) {
+    const notOnAws = providerRefusal(d);
+    if (notOnAws) {
+      skip(d, notOnAws);
+      continue;
+    }
     if (spec.trust === 'workload-identity') {
       const arns = [d.workloadIdentity, d.drWorkloadIdentity].filter((a): a is string => !!a);
-      if (arns.length === 0) skipped.push({ deploymentId: d.id, reason: 'has no workload identity' });
+      if (arns.length === 0) skip(d, 'has no workload identity');
       for (const arn of arns) {
-        const parsed = parseRoleArn(arn)!;
-        if (parsed.partition !== role.partition) {
-          skipped.push({ deploymentId: d.id, reason: `identity ${arn} is in partition ${parsed.partition}, the role in ${role.partition}` });
-        } else if (parsed.accountId === role.accountId && parsed.name === role.name) {
-          skipped.push({ deploymentId: d.id, reason: 'uses this role itself as its identity (declare the role with trust: oidc)' });
-        } else {
-          add({ kind: 'aws', arn, deploymentIds: [d.id] });
-        }
+        const refusal = identityRefusal(d, parseRoleArn(arn)!, role, rules, namespaces);
+        if (refusal) skip(d, refusal);
+        else add({ kind: 'aws', arn, deploymentIds: [d.id] });
       }
     } else {
       const issuers = [d.oidcIssuer, d.drOidcIssuer].filter((i): i is string => !!i);
-      if (issuers.length === 0) skipped.push({ deploymentId: d.id, reason: 'has no OIDC issuer URL' });
+      if (issuers.length === 0) skip(d, 'has no OIDC issuer URL');
       for (const issuer of issuers) {
+        if (!issuerAllowed(issuer, rules)) {
+          skip(d, `OIDC issuer ${issuer} is not an EKS cluster issuer (oidc.eks.<region>.amazonaws.com/id/<32 hex>) nor listed in inventory.oidcIssuers`);
+          continue;
+        }
         for (const sub of serviceAccountSubs(d, spec.serviceAccounts)) add({ kind: 'oidc', issuer, sub, deploymentIds: [d.id] });
       }
     }
   }
   const entries = [...byKey.values()].sort((a, b) => (entryKey(a) < entryKey(b) ? -1 : 1));
-  return { declared, entries, skipped };
+  return { declared, entries, skipped, shared: sharedIdentities(entries, declared, deployments) };
+}
+
+/** Trusted identities that Deployments the role does not declare use too (a Hybrid cluster's shared role, one customer role for several Deployments). */
+function sharedIdentities(entries: TrustEntry[], declared: DeclaredDeployment[], deployments: Deployment[]): SharedIdentity[] {
+  const declaredIds = new Set(declared.map((d) => d.deployment.id));
+  const out: SharedIdentity[] = [];
+  for (const e of entries) {
+    if (e.kind !== 'aws') continue;
+    const others = deployments
+      .filter((d) => !declaredIds.has(d.id) && (d.workloadIdentity === e.arn || d.drWorkloadIdentity === e.arn))
+      .map((d) => ({ id: d.id, name: d.name }));
+    if (others.length > 0) out.push({ arn: e.arn, declaredIds: e.deploymentIds, others });
+  }
+  return out;
 }

@@ -34,7 +34,24 @@ export type AstroTrustEvent =
   | { type: 'DriftDetected'; detail: DriftDetected }
   | { type: 'ReconcileFailed'; detail: ReconcileFailed }
   | { type: 'TrustPolicyTooLarge'; detail: GuardDetail }
-  | { type: 'GuardStopped'; detail: GuardDetail };
+  | { type: 'GuardStopped'; detail: GuardDetail }
+  | { type: 'InventoryRefused'; detail: InventoryRefused };
+
+/** A Deployment listing astro-trust would not act on (DESIGN 6.1): nothing was changed. */
+export interface InventoryRefused {
+  /** empty; shrunk past maxShrinkPercent; inconsistent (pages that contradict each other, after retries). */
+  kind: 'empty' | 'shrunk' | 'inconsistent';
+  message: string;
+  /** What was being done when the listing was refused: a reconcile reason, or `watch`. */
+  reason: ReconcileReason;
+  /** The role whose reconcile needed the listing, when one did. */
+  role?: string;
+}
+
+/** What an event is about, for logs: its role, or the inventory. */
+export function subjectOf(event: AstroTrustEvent): string {
+  return event.type === 'InventoryRefused' ? 'inventory' : event.detail.role;
+}
 
 interface RoleRef {
   role: string;
@@ -76,7 +93,8 @@ export interface ReconcileFailed extends RoleRef {
 export interface GuardDetail extends RoleRef {
   guard: string;
   message: string;
-  deploymentsNotFitting?: string[];
+  /** Declared Deployments left untrusted for lack of room: exactly the ones IAM does not trust afterwards. */
+  deploymentsNotFitting?: { id: string; name: string }[];
   policyChars: number;
   limit: number;
 }
@@ -144,7 +162,14 @@ export function eventsForReconcile(
   }
   if (outcome.written) events.push({ type: 'TrustPolicyUpdated', detail: { ...base, added: plan.add, removed: plan.remove, ...size } });
   if (plan.guard?.kind === 'policy-too-large') {
-    events.push({ type: 'TrustPolicyTooLarge', detail: { ...base, guard: plan.guard.kind, message: plan.guard.message, deploymentsNotFitting: plan.guard.deploymentsNotFitting ?? [], ...size } });
+    events.push({ type: 'TrustPolicyTooLarge', detail: { ...base, guard: plan.guard.kind, message: plan.guard.message, deploymentsNotFitting: plan.notFitting, ...size } });
+  } else if (plan.notFitting.length > 0 && (outcome.written || plan.mode === 'observe')) {
+    const n = plan.notFitting.length;
+    const message =
+      `${outcome.written ? 'written with what fits' : 'would be written with what fits'} (${plan.policy.proposedChars} of ${plan.policy.limit} characters); ` +
+      `${n} declared Deployment${n === 1 ? ' is' : 's are'} not trusted for lack of room and will be added, oldest first, as room frees up. ` +
+      `Narrow the role's selectors, or ask AWS to raise the "Role trust policy length" quota and set maxPolicyChars to it.`;
+    events.push({ type: 'TrustPolicyTooLarge', detail: { ...base, guard: 'policy-too-large', message, deploymentsNotFitting: plan.notFitting, ...size } });
   }
   if (plan.guard?.kind === 'too-many-removals') events.push({ type: 'GuardStopped', detail: { ...base, guard: plan.guard.kind, message: plan.guard.message, ...size } });
   if (outcome.error) events.push({ type: 'ReconcileFailed', detail: { ...base, error: outcome.error.message, retryable: outcome.error.retryable } });

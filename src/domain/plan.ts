@@ -3,7 +3,7 @@
  * does not declare, and the guards that stop a write. A plan is a value: printed, applied and alerted as is.
  */
 import type { Deployment, RoleArn } from './deployment.js';
-import { desiredTrust, entryKey, type DeclaredDeployment, type Mode, type RoleSpec, type TrustEntry, type TrustKind } from './desired.js';
+import { desiredTrust, entryKey, issuerAllowed, NO_RULES, type DeclaredDeployment, type IdentityRules, type Mode, type RoleSpec, type SkippedDeployment, type TrustEntry, type TrustKind } from './desired.js';
 import { asList, canonicalKey, isOwned, policyChars, type PolicyDocument, type Statement } from './policy.js';
 import { entriesInOwned, issuerOfProviderArn, packTrust, subjectsOf } from './statements.js';
 
@@ -12,22 +12,34 @@ export type FindingKind =
   | 'undeclared-namespace'
   | 'namespace-wildcard'
   | 'orphaned-principal'
-  | 'wildcard-principal';
+  | 'wildcard-principal'
+  | 'shared-identity';
 
-/** Trust found in a statement astro-trust does not own that the config does not declare: alerted, never edited. */
+/**
+ * Trust a person must look at: found in a statement astro-trust does not own (alerted, never edited), or a
+ * declared identity that undeclared Deployments share (`shared-identity`: trusting it trusts them too).
+ */
 export interface Finding {
   kind: FindingKind;
   principal: string;
   sid?: string;
   detail: string;
+  /** shared-identity: the Deployments that use the identity without being declared for the role. */
+  deployments?: { id: string; name: string }[];
 }
 
 export type GuardKind = 'policy-too-large' | 'too-many-removals';
 export interface Guard {
   kind: GuardKind;
   message: string;
-  /** policy-too-large: the declared Deployments (last by id) that would have to go for the policy to fit. */
+  /** policy-too-large: the declared Deployments that do not fit (oldest first). */
   deploymentsNotFitting?: string[];
+}
+
+/** A declared Deployment left untrusted because the policy is full (it gets in when room frees up, oldest first). */
+export interface NotFitting {
+  id: string;
+  name: string;
 }
 
 export type RoleStatus = 'in-sync' | 'changes' | 'blocked' | 'missing';
@@ -52,7 +64,9 @@ export interface RolePlan {
   /** True when owned statements change shape although no principal is added or removed (hand edit of Effect, Action...). */
   rewritesOwned: boolean;
   unexpected: Finding[];
-  skipped: { deploymentId: string; reason: string }[];
+  skipped: SkippedDeployment[];
+  /** Declared Deployments the written policy leaves out for lack of room: exactly the ones not trusted afterwards. */
+  notFitting: NotFitting[];
   guard?: Guard;
   policy: { currentChars?: number; proposedChars: number; limit: number };
   /** OIDC issuers whose IAM identity provider must exist before the proposed policy can be written. */
@@ -157,52 +171,88 @@ export interface PlanRoleInput {
   knownIssuers: Set<string>;
   /** Issuers that have an IAM OIDC provider in the account; undefined when unknown (offline snapshot). */
   oidcProviders?: Set<string>;
+  /** Which identities and issuers may be trusted at all (6.2); default: Astro-managed identities and EKS issuers. */
+  rules?: IdentityRules;
+}
+
+/** Deployment ids oldest first (`createdAt`, then id; no `createdAt` counts as newest): who gets room first. */
+export function ageOrder(deployments: Deployment[]): string[] {
+  const key = (d: Deployment) => (d.createdAt && !Number.isNaN(Date.parse(d.createdAt)) ? Date.parse(d.createdAt) : Infinity);
+  return [...deployments].sort((a, b) => key(a) - key(b) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).map((d) => d.id);
+}
+
+function sharedFindings(shared: ReturnType<typeof desiredTrust>['shared']): Finding[] {
+  return shared.map((s) => ({
+    kind: 'shared-identity',
+    principal: s.arn,
+    detail:
+      `trusting it for ${s.declaredIds.join(', ')} also trusts ${s.others.length} Deployment${s.others.length === 1 ? '' : 's'} the role does not declare ` +
+      `(${s.others.slice(0, 10).map((o) => `${o.name} (${o.id})`).join(', ')}${s.others.length > 10 ? `, ... and ${s.others.length - 10} more` : ''}): ` +
+      'declare them too, or give the Deployment an identity of its own',
+    deployments: s.others,
+  }));
 }
 
 /** Plans one role: desired trust vs the owned statements in IAM, foreign statements kept and inspected, guards applied. */
-export function planRole({ spec, deployments, state, knownIssuers, oidcProviders }: PlanRoleInput): RolePlan {
+export function planRole({ spec, deployments, state, knownIssuers, oidcProviders, rules = NO_RULES }: PlanRoleInput): RolePlan {
   const base = { role: spec.name, trust: spec.trust, mode: spec.mode };
   if (!state) {
     return {
-      ...base, status: 'missing', declared: [], add: [], remove: [], rewritesOwned: false, unexpected: [], skipped: [],
+      ...base, status: 'missing', declared: [], add: [], remove: [], rewritesOwned: false, unexpected: [], skipped: [], notFitting: [],
       policy: { proposedChars: 0, limit: spec.maxPolicyChars }, oidcIssuers: [], missingOidcProviders: [],
     };
   }
   const { arn, document } = state;
-  const desired = desiredTrust(spec, deployments, arn);
+  const desired = desiredTrust(spec, deployments, arn, rules);
   const foreign = document.Statement.filter((s) => !isOwned(s));
   const actual = entriesInOwned(document.Statement);
-  const desiredKeys = new Set(desired.entries.map(entryKey));
   const actualKeys = new Set(actual.map(entryKey));
-  const add = desired.entries.filter((e) => !actualKeys.has(entryKey(e)));
-  const removed = actual.filter((e) => !desiredKeys.has(entryKey(e)));
+  const currentChars = policyChars(document);
   const packed = packTrust({
     version: document.Version ?? '2012-10-17',
     partition: arn.partition,
     accountId: arn.accountId,
     foreign,
     entries: desired.entries,
+    trusted: actualKeys,
+    order: ageOrder(desired.declared.map((d) => d.deployment)),
     maxPolicyChars: spec.maxPolicyChars,
+    currentChars,
   });
-  const oidcIssuers = [...new Set(desired.entries.flatMap((e) => (e.kind === 'oidc' ? [e.issuer] : [])))].sort();
+  // What the written policy changes: entries it adds, and trusted entries it no longer holds.
+  const keptKeys = new Set(packed.kept.map(entryKey));
+  const add = packed.kept.filter((e) => !actualKeys.has(entryKey(e)));
+  const removed = actual.filter((e) => !keptKeys.has(entryKey(e)));
+  const byId = new Map(desired.declared.map((d) => [d.deployment.id, d.deployment]));
+  const notFitting = packed.notFitting.map((id) => ({ id, name: byId.get(id)?.name ?? id }));
+  const oidcIssuers = [...new Set(packed.kept.flatMap((e) => (e.kind === 'oidc' ? [e.issuer] : [])))].sort();
   const missingOidcProviders = oidcProviders ? oidcIssuers.filter((i) => !oidcProviders.has(i)) : [];
   const policyChanges = canonicalKey(packed.document) !== canonicalKey(document);
   const changed = policyChanges || missingOidcProviders.length > 0;
-  const currentChars = policyChars(document);
 
+  const list = (ids: NotFitting[]) => `${ids.slice(0, 20).map((d) => `${d.name} (${d.id})`).join(', ')}${ids.length > 20 ? `, ... and ${ids.length - 20} more` : ''}`;
+  const sizeAdvice = 'Narrow the role\'s selectors, or ask AWS to raise the quota and set maxPolicyChars to it.';
   let guard: Guard | undefined;
-  if (changed && !packed.ok) {
+  const overLimit = packed.chars > spec.maxPolicyChars;
+  if (!packed.writable || (overLimit && !changed && notFitting.length > 0)) {
     guard = {
       kind: 'policy-too-large',
       message:
         `the trust policy would be ${packed.chars} characters, over the limit of ${spec.maxPolicyChars} ` +
-        `(maxPolicyChars; the account's "Role trust policy length" quota) by ${packed.chars - spec.maxPolicyChars}: ` +
+        `(maxPolicyChars; the account's "Role trust policy length" quota): ` +
         (packed.foreignChars > spec.maxPolicyChars
           ? `statements astro-trust does not own already take ${packed.foreignChars} characters. `
-          : `${packed.deploymentsOver} of ${desired.declared.length} declared Deployments do not fit ` +
-            `(${packed.notFitting.slice(0, 20).join(', ')}${packed.notFitting.length > 20 ? `, and ${packed.notFitting.length - 20} more` : ''}). `) +
-        `Narrow the role's selectors, or ask AWS to raise the quota and set maxPolicyChars to it.`,
-      deploymentsNotFitting: packed.notFitting,
+          : `the principals trusted today do not fit the limit. `) +
+        (notFitting.length > 0 ? `Not trusted for lack of room: ${list(notFitting)}. ` : '') +
+        sizeAdvice,
+      deploymentsNotFitting: notFitting.map((d) => d.id),
+    };
+  } else if (!changed && notFitting.length > 0) {
+    // Full: nothing to remove, and the oldest new Deployment does not fit. Nothing to write.
+    guard = {
+      kind: 'policy-too-large',
+      message: `the trust policy has no room left (${currentChars} of ${spec.maxPolicyChars} characters) for ${notFitting.length} declared Deployment${notFitting.length === 1 ? '' : 's'}: ${list(notFitting)}. ${sizeAdvice}`,
+      deploymentsNotFitting: notFitting.map((d) => d.id),
     };
   } else if (changed && removalUnits(removed) > spec.maxRemovals) {
     guard = {
@@ -217,13 +267,14 @@ export function planRole({ spec, deployments, state, knownIssuers, oidcProviders
   return {
     ...base,
     arn: arn.arn,
-    status: !changed ? 'in-sync' : guard ? 'blocked' : 'changes',
+    status: guard ? 'blocked' : changed ? 'changes' : 'in-sync',
     declared: declared.map(({ deployment, matchedBy }) => ({ id: deployment.id, name: deployment.name, matchedBy })),
     add: add.map((e) => change(e)),
     remove: removed.map((e) => change(e, removalReason(e, knownIssuers))),
     rewritesOwned: policyChanges && add.length === 0 && removed.length === 0,
-    unexpected: findUnexpected(foreign, desired.entries, knownIssuers),
+    unexpected: [...findUnexpected(foreign, desired.entries, knownIssuers), ...sharedFindings(desired.shared)],
     skipped: desired.skipped,
+    notFitting,
     ...(guard ? { guard } : {}),
     policy: { currentChars, proposedChars: packed.chars, limit: spec.maxPolicyChars },
     oidcIssuers,
@@ -233,7 +284,7 @@ export function planRole({ spec, deployments, state, knownIssuers, oidcProviders
   };
 }
 
-/** Issuers of all Deployments in the inventory, primary and DR. */
-export function knownIssuersOf(deployments: Deployment[]): Set<string> {
-  return new Set(deployments.flatMap((d) => [d.oidcIssuer, d.drOidcIssuer].filter((i): i is string => !!i)));
+/** Issuers of all Deployments in the inventory, primary and DR, that may be trusted at all (6.2). */
+export function knownIssuersOf(deployments: Deployment[], rules: IdentityRules = NO_RULES): Set<string> {
+  return new Set(deployments.flatMap((d) => [d.oidcIssuer, d.drOidcIssuer].filter((i): i is string => !!i && issuerAllowed(i, rules))));
 }

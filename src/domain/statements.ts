@@ -100,13 +100,29 @@ export interface PackInput {
   accountId: string;
   /** Statements astro-trust does not own, kept as they are and in their order. */
   foreign: Statement[];
+  /** The desired entries. */
   entries: TrustEntry[];
+  /** Keys (`entryKey`) of the entries the owned statements trust today: they keep their place. */
+  trusted: Set<string>;
+  /** Deployment ids, oldest first: the order in which new Deployments get the room that is left. */
+  order: string[];
   maxPolicyChars: number;
+  /** Characters of the policy in IAM today: a policy no larger than it is accepted by IAM whatever the limit. */
+  currentChars?: number;
 }
 
-export type PackResult =
-  | { ok: true; document: PolicyDocument; chars: number }
-  | { ok: false; document: PolicyDocument; chars: number; deploymentsOver: number; notFitting: string[]; foreignChars: number };
+export interface PackResult {
+  /** The policy to write: foreign statements, then owned statements for the entries that fit. */
+  document: PolicyDocument;
+  chars: number;
+  /** Desired entries the document trusts. */
+  kept: TrustEntry[];
+  /** Declared Deployments (ids, oldest first) with a desired entry left out for lack of room. */
+  notFitting: string[];
+  /** False when even the entries trusted today do not fit and the document is larger than today's: nothing may be written. */
+  writable: boolean;
+  foreignChars: number;
+}
 
 function assemble(input: PackInput, entries: TrustEntry[]): PolicyDocument {
   const statements = [...input.foreign, ...ownedStatements(input.partition, input.accountId, entries)];
@@ -117,31 +133,35 @@ function assemble(input: PackInput, entries: TrustEntry[]): PolicyDocument {
 }
 
 /**
- * Builds the proposed trust policy: foreign statements first, then the packed owned ones. When it does
- * not fit in `maxPolicyChars` (counted as IAM counts), reports how many declared Deployments would have
- * to go for it to fit; the caller must not write it.
+ * Builds the proposed trust policy under the size quota (DESIGN 6.1, no hostages): entries no longer
+ * desired are always dropped; desired entries trusted today keep their place; new Deployments are added
+ * oldest first while the policy fits in `maxPolicyChars` (counted as IAM counts); the rest are `notFitting`.
  */
 export function packTrust(input: PackInput): PackResult {
-  const document = assemble(input, input.entries);
-  const chars = policyChars(document);
-  if (chars <= input.maxPolicyChars) return { ok: true, document, chars };
-  const ids = [...new Set(input.entries.flatMap((e) => e.deploymentIds))].sort();
-  let lo = 1;
-  let hi = ids.length;
-  // Fewest Deployments to drop (from the end of the sorted list) so that the policy fits: binary search.
-  let over = ids.length + 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    const keep = new Set(ids.slice(0, ids.length - mid));
-    const kept = input.entries.filter((e) => e.deploymentIds.some((id) => keep.has(id)));
-    if (policyChars(assemble(input, kept)) <= input.maxPolicyChars) {
-      over = mid;
-      hi = mid - 1;
-    } else {
-      lo = mid + 1;
+  const foreignChars = input.foreign.length > 0 ? policyChars({ Version: input.version, Statement: input.foreign }) : 0;
+  const kept = new Map(input.entries.filter((e) => input.trusted.has(entryKey(e))).map((e) => [entryKey(e), e]));
+  const fits = (doc: PolicyDocument) => policyChars(doc) <= input.maxPolicyChars;
+  let document = assemble(input, [...kept.values()]);
+  const baseFits = fits(document);
+  const byDeployment = new Map<string, TrustEntry[]>();
+  for (const e of input.entries) {
+    if (kept.has(entryKey(e))) continue;
+    for (const id of e.deploymentIds) byDeployment.set(id, [...(byDeployment.get(id) ?? []), e]);
+  }
+  const order = [...input.order.filter((id) => byDeployment.has(id)), ...[...byDeployment.keys()].filter((id) => !input.order.includes(id)).sort()];
+  if (baseFits) {
+    for (const id of order) {
+      const trial = new Map(kept);
+      for (const e of byDeployment.get(id)!) trial.set(entryKey(e), e);
+      const doc = assemble(input, [...trial.values()]);
+      // Strictly oldest first: a younger Deployment never takes the room an older one is waiting for.
+      if (!fits(doc)) break;
+      trial.forEach((e, k) => kept.set(k, e));
+      document = doc;
     }
   }
-  const foreignChars = input.foreign.length > 0 ? policyChars({ Version: input.version, Statement: input.foreign }) : 0;
-  const deploymentsOver = Math.min(over, ids.length);
-  return { ok: false, document, chars, deploymentsOver, notFitting: ids.slice(ids.length - deploymentsOver), foreignChars };
+  const chars = policyChars(document);
+  const notFitting = order.filter((id) => byDeployment.get(id)!.some((e) => !kept.has(entryKey(e))));
+  const writable = baseFits || (input.currentChars !== undefined && chars <= input.currentChars);
+  return { document, chars, kept: [...kept.values()], notFitting, writable, foreignChars };
 }

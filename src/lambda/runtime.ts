@@ -83,6 +83,11 @@ export class Runtime {
     return new DynamoDbSnapshotStore(this.clients.dynamodb, required(this.env.watchTable, 'WATCH_TABLE'));
   }
 
+  /** The watch's last listing, when the stack has the watch table: reconciles refuse a listing that shrank past it. */
+  lastListing() {
+    return this.env.watchTable ? this.snapshots() : undefined;
+  }
+
   store() {
     this.clients.store ??= new IamTrustStore(createIamClient({}), {}, (l) => console.log(l));
     return this.clients.store;

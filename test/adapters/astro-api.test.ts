@@ -28,7 +28,7 @@ describe('AstroApiInventory', () => {
     svc = await fakeService((req, res) => json(res, 200, page(req.url)));
     const inv = await client(svc.url).list();
     expect(inv.deployments.map((d) => d.id)).toEqual(all.map((d) => d.id));
-    expect(svc.requests.map((r) => r.url)).toEqual([0, 3, 6].map((o) => `/v1/organizations/${ORG}/deployments?limit=3&offset=${o}`));
+    expect(svc.requests.map((r) => r.url)).toEqual([0, 3, 6].map((o) => `/v1/organizations/${ORG}/deployments?limit=3&offset=${o}&sorts=createdAt:asc`));
     expect(svc.requests.every((r) => r.headers.authorization === 'Bearer secret-token')).toBe(true);
   });
 
@@ -76,7 +76,7 @@ describe('AstroApiInventory', () => {
       const p = page(req.url);
       json(res, 200, p.offset === 3 ? { ...p, deployments: [] } : p);
     });
-    await expect(client(svc.url).list()).rejects.toThrow(/empty page at offset 3 of 7/);
+    await expect(client(svc.url).list()).rejects.toThrow(/inconsistent 3 times in a row \(last: an empty page at offset 3 of totalCount 7\)/);
   });
 
   it('rejects an answer that is not a Deployment page', async () => {

@@ -40,6 +40,7 @@ describe('watchInventory', () => {
       inventory: new AstroApiInventory({ baseUrl: api.url, organizationId: 'org', token: 't', pageSize: 2, attempts: 2, baseDelayMs: 1, maxDelayMs: 2 }),
       snapshots,
       queue: { enqueue: async (r: ReconcileRequest[]) => void queued.push(r) },
+      events: { publish: async () => {} },
     };
     const run = async () => {
       const r = await watchInventory(deps);

@@ -37,7 +37,8 @@ function problems(text: string): string {
 describe('config', () => {
   it('loads the DESIGN example with defaults applied and the inventory path resolved next to the file', () => {
     const c = parseConfig(valid, '/etc/astro-trust/astro-trust.yaml');
-    expect(c.inventory).toEqual({ source: 'file', path: '/etc/astro-trust/deployments.json' });
+    expect(c.inventory).toEqual({ source: 'file', path: '/etc/astro-trust/deployments.json', maxShrinkPercent: 50 });
+    expect(c.identityRules).toEqual({ oidcIssuers: [] });
     expect(c.roles[0]).toMatchObject({ name: 'data-lake-reader', mode: 'enforce', maxPolicyChars: 2048, maxRemovals: 5, serviceAccounts: 'all' });
     expect(c.roles[1]).toMatchObject({ name: 'etl-runner', trust: 'oidc', mode: 'observe' });
     expect(c.roles[1]!.deployments).toBeUndefined();

@@ -41,10 +41,10 @@ describe('packaged template', () => {
   it.each([
     ['Webhook', ['logs:CreateLogStream', 'logs:PutLogEvents', 'sqs:SendMessage', 'ssm:GetParameters']],
     ['IamChange', ['logs:CreateLogStream', 'logs:PutLogEvents', 'sqs:SendMessage']],
-    ['Reconcile', ['events:PutEvents', 'iam:CreateOpenIDConnectProvider', 'iam:GetRole', 'iam:ListOpenIDConnectProviders', 'iam:UpdateAssumeRolePolicy', 'logs:CreateLogStream', 'logs:PutLogEvents', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage', 'ssm:GetParameters']],
-    ['Backfill', ['events:PutEvents', 'iam:CreateOpenIDConnectProvider', 'iam:GetRole', 'iam:ListOpenIDConnectProviders', 'iam:UpdateAssumeRolePolicy', 'logs:CreateLogStream', 'logs:PutLogEvents', 'ssm:GetParameters']],
+    ['Reconcile', ['dynamodb:GetItem', 'events:PutEvents', 'iam:CreateOpenIDConnectProvider', 'iam:GetRole', 'iam:ListOpenIDConnectProviders', 'iam:UpdateAssumeRolePolicy', 'logs:CreateLogStream', 'logs:PutLogEvents', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage', 'ssm:GetParameters']],
+    ['Backfill', ['dynamodb:GetItem', 'events:PutEvents', 'iam:CreateOpenIDConnectProvider', 'iam:GetRole', 'iam:ListOpenIDConnectProviders', 'iam:UpdateAssumeRolePolicy', 'logs:CreateLogStream', 'logs:PutLogEvents', 'ssm:GetParameters']],
     ['Notify', ['logs:CreateLogStream', 'logs:PutLogEvents', 'ssm:GetParameters']],
-    ['Watch', ['dynamodb:GetItem', 'dynamodb:PutItem', 'logs:CreateLogStream', 'logs:PutLogEvents', 'sqs:SendMessage', 'ssm:GetParameters']],
+    ['Watch', ['dynamodb:GetItem', 'dynamodb:PutItem', 'events:PutEvents', 'logs:CreateLogStream', 'logs:PutLogEvents', 'sqs:SendMessage', 'ssm:GetParameters']],
   ])('%s has only the actions it uses', (fn, expected) => {
     expect(actions(fn)).toEqual(expected.sort());
     for (const s of statements(fn)) expect(s.Effect).toBe('Allow');

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { normalizeDeployments } from '../../src/domain/deployment';
+import { InconsistentListingError } from '../../src/errors';
 import { knownIssuersOf, planRole } from '../../src/domain/plan';
 import { apiDeployment, roleState, spec } from '../support/fixtures';
 
@@ -32,10 +33,10 @@ describe('normalizeDeployments: hostile inventory values', () => {
     expect(inv.warnings).toHaveLength(1);
   });
 
-  it('ignores a second copy of the same id', () => {
-    const inv = normalizeDeployments([apiDeployment(1), apiDeployment(1)]);
-    expect(inv.deployments).toHaveLength(1);
-    expect(inv.warnings[0]!.message).toMatch(/twice/);
+  it('refuses the whole listing when an id appears twice (never "first copy wins")', () => {
+    const hostile = { ...apiDeployment(1), effectiveWorkloadIdentity: 'arn:aws:iam::999999999999:role/attacker' };
+    expect(() => normalizeDeployments([hostile, apiDeployment(1)])).toThrow(InconsistentListingError);
+    expect(() => normalizeDeployments([apiDeployment(1), hostile])).toThrow(/appears twice/);
   });
 
   it('never lets any string value produce a wildcard or a foreign principal (property)', () => {

@@ -56,9 +56,9 @@ describe('planRole: workload-identity', () => {
   });
 
   it('reads the older API field workloadIdentity', () => {
-    const old = apiDeployment(4, { effectiveWorkloadIdentity: undefined, workloadIdentity: astroRole('legacy-4') });
+    const old = apiDeployment(4, { effectiveWorkloadIdentity: undefined, workloadIdentity: astroRole('stellar-orbit-1004') });
     const p = plan(spec({ deployments: [{ id: old.id as string }] }), [], deployments(old));
-    expect(p.add.map((a) => a.principal)).toEqual([astroRole('legacy-4')]);
+    expect(p.add.map((a) => a.principal)).toEqual([astroRole('stellar-orbit-1004')]);
   });
 
   it('rewrites an owned statement edited by hand (Effect changed) without principal changes', () => {
@@ -174,19 +174,57 @@ describe('planRole: oidc', () => {
 });
 
 describe('guards', () => {
-  it('blocks a policy over maxPolicyChars and says by how much and how many Deployments', () => {
-    const many = deployments(...Array.from({ length: 40 }, (_, i) => apiDeployment(i)));
+  it('writes what fits of a new role, oldest first, and names exactly the Deployments left out', () => {
+    const many = deployments(...Array.from({ length: 40 }, (_, i) => apiDeployment(i, { createdAt: new Date(Date.UTC(2026, 0, 40 - i)).toISOString() })));
     const p = plan(spec({ maxPolicyChars: 1024 }), [], many);
+    expect(p.status).toBe('changes');
+    expect(p.guard).toBeUndefined();
+    expect(p.policy.proposedChars).toBeLessThanOrEqual(1024);
+    // createdAt runs backwards with the index: the oldest are the highest indexes, and they are the ones trusted.
+    const trusted = new Set(p.add.flatMap((a) => a.deploymentIds));
+    const left = p.notFitting.map((d) => d.id);
+    expect(trusted.size + left.length).toBe(40);
+    const rank = (id: string) => many.findIndex((d) => d.id === id);
+    expect(Math.min(...[...trusted].map(rank))).toBeGreaterThan(Math.max(...left.map(rank)));
+    expect(p.notFitting[0]).toEqual({ id: many[left.length - 1]!.id, name: many[left.length - 1]!.name });
+    // One more Deployment would not have fitted.
+    const withOneMore = plan(spec({ maxPolicyChars: 1024 }), [], many.filter((d) => trusted.has(d.id) || d.id === left.at(-1)));
+    expect(withOneMore.notFitting.map((d) => d.id)).toEqual([left.at(-1)]);
+  });
+
+  it('blocks only when even the principals trusted today do not fit, and names the Deployments waiting', () => {
+    const many = deployments(...Array.from({ length: 40 }, (_, i) => apiDeployment(i)));
+    const big = plan(spec({ maxPolicyChars: 100_000 }), [], many.slice(0, 30));
+    const p = plan(spec({ maxPolicyChars: 1024 }), [...big.proposed!.Statement, glue], many);
     expect(p.status).toBe('blocked');
     expect(p.guard!.kind).toBe('policy-too-large');
-    expect(p.policy.proposedChars).toBeGreaterThan(1024);
-    const over = Number(/(\d+) of 40 declared Deployments do not fit/.exec(p.guard!.message)![1]);
-    // The count is tight: with `over` fewer Deployments it fits, with one fewer dropped it does not.
-    const fits = plan(spec({ maxPolicyChars: 1024 }), [], many.slice(0, 40 - over));
-    const tooBig = plan(spec({ maxPolicyChars: 1024 }), [], many.slice(0, 41 - over));
-    expect(fits.status).toBe('changes');
-    expect(tooBig.status).toBe('blocked');
-    expect(p.guard!.message).toContain(`${p.policy.proposedChars} characters, over the limit of 1024`);
+    expect(p.guard!.message).toContain('the principals trusted today do not fit the limit');
+    expect(p.notFitting.map((d) => d.id)).toEqual(many.slice(30).map((d) => d.id));
+    expect(p.guard!.message).toContain(`Not trusted for lack of room: ${many[30]!.name} (${many[30]!.id})`);
+  });
+
+  it('a full role reports the Deployments that do not fit without writing', () => {
+    const many = deployments(...Array.from({ length: 12 }, (_, i) => apiDeployment(i)));
+    const first = plan(spec({ maxPolicyChars: 100_000 }), [], many.slice(0, 10));
+    const limit = first.policy.proposedChars;
+    const p = plan(spec({ maxPolicyChars: limit }), first.proposed!.Statement, many);
+    expect(p.status).toBe('blocked');
+    expect(p.guard!.message).toMatch(/no room left .* for 2 declared Deployments/);
+    expect(p.notFitting.map((d) => d.id)).toEqual([many[10]!.id, many[11]!.id]);
+  });
+
+  it('a role at the quota still offboards a deleted Deployment and gives its room to the oldest new one (regression)', () => {
+    const today = deployments(...Array.from({ length: 10 }, (_, i) => apiDeployment(i)));
+    const full = plan(spec({ maxPolicyChars: 100_000 }), [], today);
+    const limit = full.policy.proposedChars;
+    const fresh = deployments(...Array.from({ length: 8 }, (_, i) => apiDeployment(100 + i, { createdAt: `2026-11-0${i + 1}T00:00:00Z` })));
+    const inv = [...today.slice(1), ...fresh];
+    const p = plan(spec({ maxPolicyChars: limit }), full.proposed!.Statement, inv);
+    expect(p.status).toBe('changes');
+    expect(p.remove.map((r) => r.principal)).toEqual([today[0]!.workloadIdentity]);
+    expect(p.add.map((a) => a.deploymentIds[0])).toEqual([fresh[0]!.id]);
+    expect(p.notFitting.map((d) => d.id)).toEqual(fresh.slice(1).map((d) => d.id));
+    expect(p.policy.proposedChars).toBeLessThanOrEqual(limit);
   });
 
   it('blocks more removals than maxRemovals', () => {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateRoleCommand, GetRoleCommand, ListOpenIDConnectProvidersCommand, type IAMClient } from '@aws-sdk/client-iam';
 import { countCommands, IamTrustStore } from '../../src/adapters/iam';
-import { isOwned, parseTrustPolicy, type PolicyDocument, type Statement } from '../../src/domain/policy';
+import { isOwned, policyChars, parseTrustPolicy, type PolicyDocument, type Statement } from '../../src/domain/policy';
 import { cli } from '../support/cli';
 import { ACCOUNT, apiDeployment, astroRole, ISSUER } from '../support/fixtures';
 import { startMoto, TEST_CREDENTIALS, type Moto } from '../support/moto';
@@ -78,8 +78,10 @@ describe('astro-trust against moto', () => {
       expect(r.code).toBe(2);
       expect(r.stdout).toMatch(/~ wi-reader \(workload-identity, enforce\)\n {4}\+ arn:aws:iam::111928029897:role\/astro-stellar-orbit-1002/);
       expect(r.stdout).toMatch(/- arn:aws:iam::111928029897:role\/astro-deleted-9 {2}\(no declared Deployment has this identity\)/);
-      expect(r.stdout).toMatch(/x big-role .*blocked/);
-      expect(r.stdout).toMatch(/Plan: 2 to change \(\+2 -1 principals\), 0 in sync, 1 observe-only with changes, 2 blocked by a guard\./);
+      // A role over the size quota is written with what fits; the rest is named.
+      expect(r.stdout).toMatch(/~ big-role \(workload-identity, enforce\)/);
+      expect(r.stdout).toMatch(/6 declared Deployments left out for lack of room[^\n]*\n {6}deployment-106 \(cldep000106x\)/);
+      expect(r.stdout).toMatch(/Plan: 3 to change \(\+8 -1 principals\), 0 in sync, 1 observe-only with changes, 1 blocked by a guard\./);
     } finally {
       process.env = saved;
     }
@@ -106,11 +108,12 @@ describe('astro-trust against moto', () => {
     expect(r.stdout).toMatch(/wrote {3}wi-reader/);
     expect(r.stdout).toMatch(/wrote {3}oidc-runner/);
     expect(r.stdout).toMatch(/skipped observer: observe mode, not written/);
-    expect(r.stdout).toMatch(/blocked big-role: the trust policy would be \d+ characters, over the limit of 600/);
+    expect(r.stdout).toMatch(/wrote {3}big-role/);
+    expect(r.stdout).toMatch(/6 declared Deployments were left out for lack of room/);
     expect(r.stdout).toMatch(/blocked purge-role: the plan removes 3 trusted identities, more than maxRemovals \(1\)/);
     expect(r.stdout).toMatch(/created IAM OIDC provider https:\/\/oidc\.eks\.us-east-1\.amazonaws\.com\/id\/ABCDEF0123456789/);
-    expect(r.stdout).toMatch(/Apply: 2 written, 0 unchanged, 1 observe-only, 2 blocked, 0 failed\. Not converged\./);
-    expect(counts.get('UpdateAssumeRolePolicyCommand')).toBe(2);
+    expect(r.stdout).toMatch(/Apply: 3 written, 0 unchanged, 1 observe-only, 1 blocked, 0 failed\. Not converged\./);
+    expect(counts.get('UpdateAssumeRolePolicyCommand')).toBe(3);
 
     const wi = await trust('wi-reader');
     expect(wi.Statement.filter((s) => !isOwned(s))).toEqual([glue]);
@@ -125,8 +128,13 @@ describe('astro-trust against moto', () => {
     const providers = await iam.send(new ListOpenIDConnectProvidersCommand({}));
     expect(providers.OpenIDConnectProviderList!.map((p) => p.Arn)).toEqual([`arn:aws:iam::${ACCOUNT}:oidc-provider/${ISSUER}`]);
 
-    // Untouched: observe mode and both guards.
-    for (const role of ['observer', 'big-role', 'purge-role']) expect(await trust(role)).toEqual(initial[role]);
+    // big-role trusts exactly the Deployments that fit (the oldest six) and is within its quota.
+    const big = await trust('big-role');
+    expect(policyChars(big)).toBeLessThanOrEqual(600);
+    expect(big.Statement.find(isOwned)!.Principal).toEqual({ AWS: Array.from({ length: 6 }, (_, i) => astroRole(`stellar-orbit-${1100 + i}`)) });
+
+    // Untouched: observe mode and the removal guard.
+    for (const role of ['observer', 'purge-role']) expect(await trust(role)).toEqual(initial[role]);
   });
 
   it('a second apply makes zero UpdateAssumeRolePolicy calls and one read per role', async () => {

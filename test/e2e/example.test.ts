@@ -21,15 +21,25 @@ describe('the offline example', () => {
     expect(roles['s3-exporter'].add.map((a: { principal: string }) => a.principal)).toContain(
       'system:serviceaccount:solar-flare-6677:solar-flare-6677-webserver-serviceaccount',
     );
-    const near = roles['shared-analytics'].policy;
-    expect(near.proposedChars / near.limit).toBeGreaterThan(0.9);
+    const near = roles['shared-analytics'];
+    expect(near.policy.proposedChars).toBeLessThanOrEqual(near.policy.limit);
+    expect(near.add.map((a: { deploymentIds: string[] }) => a.deploymentIds[0])).toEqual(['clmh7an00002108lb8u4j0b2d', 'clmh7an01002108lb8u4j0b2d']);
+    expect(near.notFitting).toEqual([{ id: 'clmh7an02002108lb8u4j0b2d', name: 'analytics-33' }, { id: 'clmh7an03002108lb8u4j0b2d', name: 'analytics-34' }]);
+    // DESIGN 6.2: a foreign account's role, a GCP Deployment and a non-EKS issuer are refused, each named with its reason.
+    expect(roles['data-lake-reader'].skipped).toEqual([
+      expect.objectContaining({ name: 'prod-partner-sync', reason: expect.stringMatching(/999999999999:role\/partner-airflow is neither Astro-managed/) }),
+      expect.objectContaining({ name: 'prod-gcp-reports', reason: expect.stringMatching(/runs on GCP/) }),
+    ]);
+    expect(roles['etl-runner'].skipped).toEqual([expect.objectContaining({ name: 'etl-selfhosted', reason: expect.stringMatching(/oidc.selfhosted.example.com\/id\/cluster-7 is not an EKS cluster issuer/) })]);
+    expect(roles['hybrid-logs-reader'].findings).toEqual([expect.objectContaining({ kind: 'shared-identity', acknowledged: false, deployments: [expect.objectContaining({ name: 'hybrid-export' }), expect.objectContaining({ name: 'hybrid-audit' })] })]);
+    expect(JSON.parse(r.stdout).formatVersion).toBe(1);
     expect(JSON.parse(r.stdout).inventory.warnings).toEqual([expect.objectContaining({ message: expect.stringMatching(/bad\*ns/) })]);
   });
 
   it('prints a readable plan with a summary line, and 2 with --detailed-exitcode', async () => {
     const r = await cli([...args, '--detailed-exitcode']);
     expect(r.code).toBe(2);
-    expect(r.stdout).toMatch(/^Plan: 3 to change \(\+7 -1 principals\), 4 in sync, 1 observe-only with changes, 3 unexpected trust findings\.$/m);
+    expect(r.stdout).toMatch(/^Plan: 4 to change \(\+9 -1 principals\), 4 in sync, 1 observe-only with changes, 4 unexpected trust findings\.$/m);
     expect(r.stdout).not.toContain(String.fromCharCode(27));
   });
 

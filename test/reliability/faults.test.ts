@@ -112,7 +112,12 @@ describe('Astro API failures never remove a principal', () => {
     await expect(reconcileRole({ config, inventory, store: new IamTrustStore(iam), events: { publish: async (e) => void events.push(...e) } }, { role: 'fault-1', reason: 'resync' })).rejects.toThrow();
     expect(counts.get('UpdateAssumeRolePolicyCommand') ?? 0).toBe(0);
     expect(await trust('fault-1')).toEqual(before);
-    expect(events).toEqual([expect.objectContaining({ type: 'ReconcileFailed', detail: expect.objectContaining({ role: 'fault-1', retryable: failure !== '401' }) })]);
+    // A listing that contradicts itself is refused as inconsistent (one alert for the inventory); other failures fail the reconcile.
+    expect(events).toEqual([
+      failure === 'missing-page'
+        ? expect.objectContaining({ type: 'InventoryRefused', detail: expect.objectContaining({ kind: 'inconsistent', role: 'fault-1' }) })
+        : expect.objectContaining({ type: 'ReconcileFailed', detail: expect.objectContaining({ role: 'fault-1', retryable: failure !== '401' }) }),
+    ]);
     mode = 'ok';
   });
 });

@@ -1,4 +1,5 @@
 /** Safety rails: each gives the right alert and no destructive write. */
+import { InventoryRefusedError } from '../../src/errors';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -63,15 +64,19 @@ afterAll(async () => {
 });
 
 describe('safety rails', () => {
-  it('an empty inventory after a full one: GuardStopped, no write', async () => {
+  it('an empty inventory after a full one: refused and alerted, no write (whatever maxRemovals allows)', async () => {
     const before = await trust('safety-wi');
     setInventory([]);
     try {
-      const { events, writes } = await reconcile({ role: 'safety-wi', reason: 'resync' });
-      expect(writes).toBe(0);
+      const events: AstroTrustEvent[] = [];
+      counts.clear();
+      await expect(
+        reconcileRole({ config, inventory: new FileInventory(inventoryFile()), store: new IamTrustStore(iam, { verifyDelayMs: 1 }), events: { publish: async (e) => void events.push(...e) } }, { role: 'safety-wi', reason: 'resync' }),
+      ).rejects.toThrow(InventoryRefusedError);
+      expect(counts.get('UpdateAssumeRolePolicyCommand') ?? 0).toBe(0);
+      expect(counts.get('GetRoleCommand') ?? 0).toBe(0);
       expect(await trust('safety-wi')).toEqual(before);
-      expect(events.map((e) => e.type)).toContain('GuardStopped');
-      expect(events.find((e) => e.type === 'GuardStopped')!.detail).toMatchObject({ guard: 'too-many-removals' });
+      expect(events).toEqual([{ type: 'InventoryRefused', detail: expect.objectContaining({ kind: 'empty', role: 'safety-wi', reason: 'resync' }) }]);
     } finally {
       setInventory(inventory);
     }

@@ -6,8 +6,8 @@ import type { Statement } from '../../src/domain/policy';
 
 export const ACCOUNT = '123456789012';
 export const ASTRO_ACCOUNT = '111928029897';
-export const ISSUER = 'oidc.eks.us-east-1.amazonaws.com/id/ABCDEF0123456789';
-export const ISSUER_DR = 'oidc.eks.us-west-2.amazonaws.com/id/FEDCBA9876543210';
+export const ISSUER = 'oidc.eks.us-east-1.amazonaws.com/id/ABCDEF0123456789ABCDEF0123456789';
+export const ISSUER_DR = 'oidc.eks.us-west-2.amazonaws.com/id/FEDCBA9876543210FEDCBA9876543210';
 
 export const astroRole = (ns: string) => `arn:aws:iam::${ASTRO_ACCOUNT}:role/astro-${ns}`;
 
