@@ -39,6 +39,9 @@ describe('config', () => {
     const c = parseConfig(valid, '/etc/astro-trust/astro-trust.yaml');
     expect(c.inventory).toEqual({ source: 'file', path: '/etc/astro-trust/deployments.json', maxShrinkPercent: 50 });
     expect(c.identityRules).toEqual({ oidcIssuers: [] });
+    const listed = parseConfig(valid.replace('  path: ./deployments.json\n', '  path: ./deployments.json\n  identityAccounts: ["111928029897"]\n  oidcIssuers: ["https://oidc.example.com/id/X/"]\n  maxShrinkPercent: 20\n'), '/etc/a.yaml');
+    expect(listed.identityRules).toEqual({ identityAccounts: ['111928029897'], oidcIssuers: ['oidc.example.com/id/X'] });
+    expect(listed.inventory.maxShrinkPercent).toBe(20);
     expect(c.roles[0]).toMatchObject({ name: 'data-lake-reader', mode: 'enforce', maxPolicyChars: 2048, maxRemovals: 5, serviceAccounts: 'all' });
     expect(c.roles[1]).toMatchObject({ name: 'etl-runner', trust: 'oidc', mode: 'observe' });
     expect(c.roles[1]!.deployments).toBeUndefined();
@@ -71,6 +74,10 @@ describe('config', () => {
     ['YAML syntax', (t) => `${t}  - : [\n`, [/YAML:/]],
     ['a duplicate YAML key', (t) => t.replace('version: 1', 'version: 1\nversion: 1'), [/YAML: Map keys must be unique/]],
     ['no roles', (t) => t.replace(/roles:[\s\S]*/, 'roles: []\n'), [/roles \(line \d+\): /]],
+    ['an identity account that is not 12 digits', (t) => t.replace('  path: ./deployments.json\n', '  path: ./deployments.json\n  identityAccounts: [1119280298]\n'), [/inventory\.identityAccounts\[0\].*expected string, got number/]],
+    ['an identity account as a short string', (t) => t.replace('  path: ./deployments.json\n', '  path: ./deployments.json\n  identityAccounts: ["11192"]\n'), [/inventory\.identityAccounts\[0\].*an AWS account id: 12 digits/]],
+    ['a wildcard OIDC issuer', (t) => t.replace('  path: ./deployments.json\n', '  path: ./deployments.json\n  oidcIssuers: ["*.example.com"]\n'), [/inventory\.oidcIssuers\[0\].*no wildcard/]],
+    ['a shrink share over 100', (t) => t.replace('  path: ./deployments.json\n', '  path: ./deployments.json\n  maxShrinkPercent: 150\n'), [/inventory\.maxShrinkPercent/]],
   ])('rejects %s, naming the file, the key path and what was expected', (_l, mutate, expected) => {
     const message = problems(mutate(valid));
     for (const e of expected) expect(message).toMatch(e);

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { CreateRoleCommand, GetRoleCommand, ListOpenIDConnectProvidersCommand, type IAMClient } from '@aws-sdk/client-iam';
 import { countCommands, IamTrustStore } from '../../src/adapters/iam';
 import { isOwned, policyChars, parseTrustPolicy, type PolicyDocument, type Statement } from '../../src/domain/policy';
+import { runSimulation } from '@cloud-copilot/iam-simulate';
 import { cli } from '../support/cli';
 import { ACCOUNT, apiDeployment, astroRole, ISSUER } from '../support/fixtures';
 import { startMoto, TEST_CREDENTIALS, type Moto } from '../support/moto';
@@ -117,6 +118,18 @@ describe('astro-trust against moto', () => {
 
     const wi = await trust('wi-reader');
     expect(wi.Statement.filter((s) => !isOwned(s))).toEqual([glue]);
+    // What moto holds after the write, judged by an IAM policy evaluator: declared in, offboarded out.
+    const canAssume = async (principal: string) => {
+      const r = await runSimulation({
+        identityPolicies: [{ name: 'caller', policy: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'sts:AssumeRole', Resource: '*' }] } }],
+        serviceControlPolicies: [], resourceControlPolicies: [], resourcePolicy: wi,
+        request: { action: 'sts:AssumeRole', principal, resource: { accountId: ACCOUNT, resource: `arn:aws:iam::${ACCOUNT}:role/wi-reader` }, contextVariables: {} },
+      }, {});
+      return r.resultType !== 'error' && r.overallResult === 'Allowed';
+    };
+    expect(await canAssume(astroRole('stellar-orbit-1001'))).toBe(true);
+    expect(await canAssume(astroRole('stellar-orbit-1002'))).toBe(true);
+    expect(await canAssume(astroRole('deleted-9'))).toBe(false);
     expect(wi.Statement.find(isOwned)!.Principal).toEqual({ AWS: [astroRole('stellar-orbit-1001'), astroRole('stellar-orbit-1002')] });
 
     const oidc = await trust('oidc-runner');

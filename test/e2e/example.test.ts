@@ -1,5 +1,5 @@
 /** The bundled offline example (`npm start`): every plan outcome, no AWS. */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { IamSnapshotStore } from '../../src/adapters/iam-snapshot';
@@ -49,6 +49,24 @@ describe('the offline example', () => {
     expect(tty.stderr).toMatch(/listing Deployments 1\/1/);
     const noColor = await cli(args, { stdoutIsTTY: true, env: { NO_COLOR: '1' } });
     expect(noColor.stdout).not.toContain(String.fromCharCode(27));
+  });
+
+  it('an empty listing: plan and apply exit 1 naming --allow-empty-inventory; with it, the removals are planned', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'astro-trust-empty-'));
+    writeFileSync(join(dir, 'astro-trust.yaml'), readFileSync('examples/astro-trust.yaml', 'utf8').replace('path: ./deployments.json', `path: ${join(dir, 'deployments.json')}`));
+    writeFileSync(join(dir, 'deployments.json'), JSON.stringify({ deployments: [], limit: 1000, offset: 0, totalCount: 0 }));
+    const cfg = ['--config', join(dir, 'astro-trust.yaml')];
+    const r = await cli(['plan', ...cfg, '--iam-snapshot', 'examples/iam-snapshot.json']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/the Deployment listing is empty; nothing is changed.*--allow-empty-inventory/);
+    const apply = await cli(['apply', ...cfg, '--yes'], { adapters: { store: { readRoles: async () => { throw new Error('IAM must not be read'); } } as never } });
+    expect(apply.code).toBe(1);
+    expect(apply.stderr).toMatch(/--allow-empty-inventory/);
+    const allowed = await cli(['plan', ...cfg, '--iam-snapshot', 'examples/iam-snapshot.json', '--allow-empty-inventory', '--json']);
+    expect(allowed.code).toBe(0);
+    const roles = JSON.parse(allowed.stdout).roles as { role: string; remove: unknown[] }[];
+    expect(roles.find((x) => x.role === 'reports-reader')!.remove).toHaveLength(2);
   });
 
   it('apply refuses an IAM snapshot', async () => {

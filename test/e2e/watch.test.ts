@@ -17,6 +17,7 @@ const INTERVAL = 300;
 let moto: Moto;
 let world: World;
 let server: Server;
+const alerts: string[] = [];
 
 const trusted = async (role: string) => JSON.stringify((await world.trust(role)).Statement.find(isOwned) ?? {});
 async function within(ms: number, check: () => Promise<boolean>) {
@@ -34,7 +35,7 @@ beforeAll(async () => {
   const logs: string[] = [];
   server = await startServer({
     config: loadConfig(world.configFile), store: new IamTrustStore(moto.iam(), { verifyDelayMs: 1 }), inventory: new FileInventory(world.inventoryFile),
-    notifier: new LogNotifier(() => {}), secrets: ['x'], selfArns: [], port: 0, resyncIntervalMs: 0,
+    notifier: new LogNotifier((l) => alerts.push(l)), secrets: ['x'], selfArns: [], port: 0, resyncIntervalMs: 0,
     watchIntervalMs: INTERVAL, snapshots: new FileSnapshotStore(join(world.dir, 'snapshot.json')), log: (l) => logs.push(l),
   });
   await server.watchOnce();
@@ -59,5 +60,31 @@ describe('inventory watch in serve', () => {
     world.setInventory(world.inventory().deployments.filter((d) => d.id !== INGEST));
     const took = await within(INTERVAL * 2 + 2000, async () => !(await trusted('archive-writer')).includes('astro-galactian-element-5125'));
     expect(took).toBeGreaterThanOrEqual(0);
+  });
+});
+
+describe('a listing that shrinks past maxShrinkPercent, or comes back empty (DESIGN 6.1)', () => {
+  it('is refused and alerted by the watch and by every reconcile: no write, snapshot kept', async () => {
+    await server.queue.drained();
+    const before = JSON.parse(readFileSync(join(world.dir, 'snapshot.json'), 'utf8'));
+    const trustBefore = await trusted('data-lake-reader');
+    const full = world.inventory().deployments;
+    for (const shrunk of [full.slice(0, Math.floor(full.length / 3)), []]) {
+      alerts.length = 0;
+      world.setInventory(shrunk);
+      await server.watchOnce();
+      // A resync of every role in the meantime (as at start or on the schedule) must not act on it either.
+      await server.queue.enqueue([{ role: 'data-lake-reader', reason: 'resync' }, { role: 'archive-writer', reason: 'resync' }]);
+      await server.queue.drained();
+      expect(await trusted('data-lake-reader')).toBe(trustBefore);
+      expect(JSON.parse(readFileSync(join(world.dir, 'snapshot.json'), 'utf8'))).toEqual(before);
+      const kind = shrunk.length === 0 ? 'empty' : 'shrunk';
+      // One alert from the watch, one per reconcile (the timer's watch runs may add more of the same), no write.
+      const refused = alerts.filter((a) => a.startsWith('alert InventoryRefused'));
+      expect(refused.length).toBeGreaterThanOrEqual(3);
+      expect(refused).toEqual(Array(refused.length).fill(expect.stringContaining(`Deployment listing refused (${kind})`)));
+      expect(alerts.filter((a) => a.startsWith('alert TrustPolicyUpdated'))).toEqual([]);
+    }
+    world.setInventory(full);
   });
 });
