@@ -37,7 +37,7 @@ export async function benchServe(events: number) {
   });
   const server = await startServer({
     config, store: new IamTrustStore(iam, { verifyDelayMs: 5 }), inventory: new FileInventory(inventoryFile),
-    notifier: new SlackNotifier({ webhookUrl: slack.url, dedupWindowMs: 0 }), secrets: ['bench'], selfArns: [], port: 0, resyncIntervalMs: 0,
+    notifier: new SlackNotifier({ webhookUrl: slack.url, dedupWindowMs: 0 }), secrets: ['bench'], selfArns: [], port: 0, resyncIntervalMs: 0, resyncAtStart: false,
   });
   const policyText = async () => decodeURIComponent((await iam.send(new GetRoleCommand({ RoleName: 'bench-wi' }))).Role!.AssumeRolePolicyDocument!);
   try {

@@ -78,6 +78,8 @@ async function main() {
     selfArns: [],
     port: 0,
     resyncIntervalMs: 0,
+    // The demo walks through one event at a time; `astro-trust serve` itself resyncs every role at start.
+    resyncAtStart: false,
   });
   say(`astro-trust serve listening on ${server.url}; ${config.roles.length} roles from examples/astro-trust.yaml`);
 

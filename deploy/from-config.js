@@ -44,6 +44,20 @@ const publish = { Effect: 'Allow', Action: ['events:PutEvents'], Resource: { 'Fn
 // The watch's last listing: reconciles read it to refuse a listing that shrank past inventory.maxShrinkPercent.
 const lastListing = { Effect: 'Allow', Action: ['dynamodb:GetItem'], Resource: { 'Fn::GetAtt': ['WatchTable', 'Arn'] } };
 
+// A role may live under a path (role/team-a/<name>); IAM role names are unique in an account whatever the
+// path, so role/*/<name> can only match that one role (the * never ends inside <name>: a / comes first).
+const roleArns = (roles) =>
+  roles.flatMap((r) => [sub(`arn:\${AWS::Partition}:iam::\${AWS::AccountId}:role/${r.name}`), sub(`arn:\${AWS::Partition}:iam::\${AWS::AccountId}:role/*/${r.name}`)]);
+
+function trustReader() {
+  const roles = declaredRoles();
+  const statements = [{ Sid: 'ManagedRoleRead', Effect: 'Allow', Action: ['iam:GetRole'], Resource: roleArns(roles) }];
+  if (roles.some((r) => r.trust === 'oidc')) {
+    statements.push({ Sid: 'OidcProviderList', Effect: 'Allow', Action: ['iam:ListOpenIDConnectProviders'], Resource: '*' });
+  }
+  return statements;
+}
+
 function trustWriter() {
   const roles = declaredRoles();
   const statements = [
@@ -51,7 +65,7 @@ function trustWriter() {
       Sid: 'ManagedRoleTrust',
       Effect: 'Allow',
       Action: ['iam:GetRole', 'iam:UpdateAssumeRolePolicy'],
-      Resource: roles.map((r) => sub(`arn:\${AWS::Partition}:iam::\${AWS::AccountId}:role/${r.name}`)),
+      Resource: roleArns(roles),
     },
   ];
   if (roles.some((r) => r.trust === 'oidc')) {
@@ -78,7 +92,8 @@ module.exports = {
     lastListing,
     { Effect: 'Allow', Action: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes'], Resource: { 'Fn::GetAtt': ['ReconcileQueue', 'Arn'] } },
   ],
-  backfill: async (ctx) => [logs('backfill'), ssmRead(await prefixOf(ctx), 'astro-api-token'), ...trustWriter(), publish, lastListing],
+  // The backfill plans (reads) and queues; only the reconcile function writes IAM.
+  backfill: async (ctx) => [logs('backfill'), ssmRead(await prefixOf(ctx), 'astro-api-token'), ...trustReader(), enqueue, publish, lastListing],
   watch: async (ctx) => [
     logs('watch'),
     ssmRead(await prefixOf(ctx), 'astro-api-token'),

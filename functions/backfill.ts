@@ -1,13 +1,16 @@
 /**
- * The full backfill: a manual invoke (`{"dryRun": true, "roles": ["..."]}`, both optional) returns the plan;
- * the schedule (every 15 minutes) resyncs everything.
+ * The full backfill, through the single writer: it never writes IAM itself (DESIGN 6.3), it queues one
+ * reconcile request per role on the FIFO queue (MessageGroupId = role), where the reconcile function
+ * writes each role alone. The schedule (every 15 minutes) only queues; a manual invoke
+ * (`{"dryRun": true, "roles": ["..."]}`, both optional) also returns the plan, and with `dryRun` queues nothing.
  */
 import middy from '@middy/core';
 import ssm from '@middy/ssm';
 import type { Context } from 'aws-lambda';
 import { z } from 'zod';
-import { reconcileAll } from '../src/app/reconcile.js';
+import { reconcileAll, selectRoles } from '../src/app/reconcile.js';
 import { planJson } from '../src/cli/render.js';
+import type { ReconcileRequest } from '../src/domain/events.js';
 import { UsageError } from '../src/errors.js';
 import { runtime, ssmFetchData } from '../src/lambda/runtime.js';
 
@@ -24,13 +27,24 @@ export async function backfill(event: unknown, context: Context & { astroApiToke
     opts = parsed.data;
   }
   const rt = runtime();
-  const { plan, results } = await reconcileAll(
+  const roles = selectRoles(rt.config, opts.roles).map((r) => r.name);
+  const reason: ReconcileRequest['reason'] = scheduled ? 'resync' : 'manual';
+  const requestId = context.awsRequestId ?? `backfill-${Date.now()}`;
+  const requests = roles.map((role): ReconcileRequest => ({ role, reason, sourceEventId: `${reason}:${requestId}` }));
+  if (scheduled) {
+    // Every reconcile reads fresh state anyway: planning here too would only read every role twice.
+    await rt.queue().enqueue(requests);
+    console.log(JSON.stringify({ msg: 'backfill', scheduled, enqueued: roles.length }));
+    return { scheduled, enqueued: roles };
+  }
+  const { plan } = await reconcileAll(
     { config: rt.config, inventory: rt.inventory(context), store: rt.store(), events: rt.events(), snapshots: rt.lastListing() },
-    { roles: opts.roles, dryRun: opts.dryRun ?? false, reason: scheduled ? 'resync' : 'manual' },
+    { roles: opts.roles, dryRun: true, reason },
   );
-  const outcomes = results.map((r) => ({ role: r.plan?.role, result: r.outcome?.result ?? (opts.dryRun ? 'planned' : 'ignored'), ...(r.outcome && 'message' in r.outcome ? { message: r.outcome.message } : {}) }));
-  console.log(JSON.stringify({ msg: 'backfill', scheduled, dryRun: opts.dryRun ?? false, outcomes }));
-  return { dryRun: opts.dryRun ?? false, ...planJson(plan), outcomes };
+  const dryRun = opts.dryRun ?? false;
+  if (!dryRun) await rt.queue().enqueue(requests);
+  console.log(JSON.stringify({ msg: 'backfill', scheduled, dryRun, enqueued: dryRun ? 0 : roles.length }));
+  return { dryRun, ...planJson(plan), enqueued: dryRun ? [] : roles };
 }
 
 export const handler = middy()

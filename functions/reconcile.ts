@@ -5,6 +5,7 @@ import ssm from '@middy/ssm';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { reconcileRole } from '../src/app/reconcile.js';
 import type { ReconcileRequest } from '../src/domain/events.js';
+import { describeError, isRetryable } from '../src/errors.js';
 import { runtime, ssmFetchData } from '../src/lambda/runtime.js';
 
 
@@ -18,7 +19,16 @@ async function one(record: SQSRecord, context: Context & { astroApiToken?: strin
     return 'dropped';
   }
   const rt = runtime();
-  const result = await reconcileRole({ config: rt.config, inventory: rt.inventory(context), store: rt.store(), events: rt.events(), snapshots: rt.lastListing() }, request);
+  let result;
+  try {
+    result = await reconcileRole({ config: rt.config, inventory: rt.inventory(context), store: rt.store(), events: rt.events(), snapshots: rt.lastListing() }, request);
+  } catch (err) {
+    // Retrying cannot help a terminal error (a refused listing, a policy IAM handed back unparsable): it was
+    // alerted; let the message go instead of cycling it into the dead-letter queue.
+    if (isRetryable(err)) throw err;
+    console.error(JSON.stringify({ msg: 'reconcile failed, not retried', role: request.role, error: describeError(err) }));
+    return 'failed';
+  }
   console.log(JSON.stringify({ msg: 'reconciled', role: request.role, reason: request.reason, status: result.plan?.status ?? 'not declared', outcome: result.outcome?.result ?? 'ignored', events: result.events.map((e) => e.type) }));
   if (result.outcome?.result === 'failed' && result.outcome.retryable) throw new Error(`reconcile ${request.role} failed: ${result.outcome.message}`);
   return result.outcome?.result ?? 'ignored';

@@ -71,13 +71,53 @@ export class IamUnavailableError extends RetryableError {
   override name = 'IamUnavailableError';
 }
 
+/** The role changed between the plan and the write so that the plan no longer fits: plan again. */
+export class ConcurrentEditError extends RetryableError {
+  override name = 'ConcurrentEditError';
+}
+
+/** A managed role that does not exist (any more): astro-trust never creates roles. */
+export class RoleMissingError extends TerminalError {
+  override name = 'RoleMissingError';
+}
+
 /** What was written is not what IAM returns when read back. */
 export class VerifyError extends RetryableError {
   override name = 'VerifyError';
 }
 
+/** The config file is invalid: each problem names the key path, the line and what was expected. */
+export class ConfigError extends TerminalError {
+  override name = 'ConfigError';
+  constructor(
+    readonly file: string,
+    readonly problems: string[],
+    options?: ErrorOptions,
+  ) {
+    super(`${file}: invalid config\n${problems.map((p) => `  - ${p}`).join('\n')}`, options);
+  }
+}
+
+/** A trust policy that is not a policy document (from IAM, a snapshot or CloudTrail). */
+export class PolicyParseError extends TerminalError {
+  override name = 'PolicyParseError';
+}
+
+/** A request body over the size an endpoint accepts. */
+export class PayloadTooLargeError extends TerminalError {
+  override name = 'PayloadTooLargeError';
+}
+
 export class UsageError extends TerminalError {
   override name = 'UsageError';
+}
+
+/**
+ * Whether a later try may succeed: an AstroTrustError says so itself; anything else (a bug, an error from a
+ * library astro-trust did not wrap) is treated as retryable so that work is retried rather than dropped.
+ */
+export function isRetryable(err: unknown): boolean {
+  return err instanceof AstroTrustError ? err.retryable : true;
 }
 
 /** One line for a person: the message, then each cause's message. */

@@ -24,7 +24,8 @@ export interface AstroApiOptions {
   log?: (line: string) => void;
 }
 
-class HttpStatusError extends Error {
+/** A status worth classifying (429 and 5xx retried); never leaves this adapter unwrapped. */
+class HttpStatusError extends AstroApiError {
   constructor(
     readonly status: number,
     readonly retryAfterMs: number | undefined,

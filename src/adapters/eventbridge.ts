@@ -29,11 +29,3 @@ export class EventBridgePublisher implements EventPublisher {
     }
   }
 }
-
-/** In one process there is no bus: events go straight to a handler (the notifier). */
-export class DirectPublisher implements EventPublisher {
-  constructor(private readonly handler: (e: AstroTrustEvent) => Promise<unknown>) {}
-  async publish(events: AstroTrustEvent[]): Promise<void> {
-    for (const e of events) await this.handler(e);
-  }
-}

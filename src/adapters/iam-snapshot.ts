@@ -47,7 +47,7 @@ export class IamSnapshotStore implements TrustStore {
     return undefined;
   }
 
-  async writeTrust(): Promise<void> {
+  async writeTrust(): Promise<'written'> {
     throw new UsageError('an IAM snapshot is read-only: apply needs IAM (drop --iam-snapshot)');
   }
 

@@ -12,10 +12,10 @@ import {
 } from '@aws-sdk/client-iam';
 import { parseRoleArn } from '../domain/deployment.js';
 import type { RoleState } from '../domain/plan.js';
-import { parseTrustPolicy, samePolicy, serializePolicy, type PolicyDocument } from '../domain/policy.js';
-import { issuerOfProviderArn } from '../domain/statements.js';
-import { IamUnavailableError, IamWriteError, InvalidPrincipalError, VerifyError } from '../errors.js';
-import type { TrustStore } from './ports.js';
+import { parseTrustPolicy, policyChars, samePolicy, serializePolicy, type PolicyDocument } from '../domain/policy.js';
+import { issuerOfProviderArn, withOwned } from '../domain/statements.js';
+import { AstroTrustError, ConcurrentEditError, IamUnavailableError, IamWriteError, InvalidPrincipalError, RoleMissingError, VerifyError } from '../errors.js';
+import type { OwnedTrust, TrustStore } from './ports.js';
 import { pool } from '../pool.js';
 import { sleep, withRetry } from './retry.js';
 
@@ -116,9 +116,10 @@ export class IamTrustStore implements TrustStore {
     });
   }
 
-  private async getRole(name: string): Promise<RoleState | undefined> {
+  /** One GetRole, no retry: undefined when the role does not exist. */
+  private async readRole(name: string): Promise<RoleState | undefined> {
     try {
-      const out = await this.transient(`GetRole ${name}`, () => this.client.send(new GetRoleCommand({ RoleName: name })));
+      const out = await this.client.send(new GetRoleCommand({ RoleName: name }));
       const role = out.Role;
       const arn = role?.Arn ? parseRoleArn(role.Arn) : undefined;
       if (!role || !arn) throw new IamWriteError(`GetRole ${name}: IAM returned no role ARN`);
@@ -127,6 +128,10 @@ export class IamTrustStore implements TrustStore {
       if ((err as AwsErrorLike).name === 'NoSuchEntity' || (err as AwsErrorLike).name === 'NoSuchEntityException') return undefined;
       throw err;
     }
+  }
+
+  private getRole(name: string): Promise<RoleState | undefined> {
+    return this.transient(`GetRole ${name}`, () => this.readRole(name));
   }
 
   async readRoles(names: string[], onProgress?: (done: number, total: number) => void) {
@@ -139,12 +144,30 @@ export class IamTrustStore implements TrustStore {
     return new Map(names.map((n) => [n, out.get(n)]));
   }
 
-  async writeTrust(roleName: string, document: PolicyDocument): Promise<void> {
-    const body = serializePolicy(document);
+  /**
+   * One attempt: read the role, put the owned statements into what was read, write it. Every attempt reads
+   * again, so a statement someone added since the plan (or since the last attempt) is kept (DESIGN 6.3).
+   */
+  private async mergeAndWrite(roleName: string, owned: OwnedTrust): Promise<PolicyDocument | undefined> {
+    const fresh = await this.readRole(roleName);
+    if (!fresh) throw new RoleMissingError(`UpdateAssumeRolePolicy ${roleName}: the role no longer exists`);
+    const document = withOwned(fresh.document, owned.statements);
+    if (samePolicy(document, fresh.document)) return undefined;
+    const chars = policyChars(document);
+    if (chars > owned.maxPolicyChars && chars > policyChars(fresh.document)) {
+      throw new ConcurrentEditError(
+        `UpdateAssumeRolePolicy ${roleName}: the role was edited since it was planned and the merged policy (${chars} characters) is over maxPolicyChars (${owned.maxPolicyChars}); nothing written, the next reconcile plans again`,
+      );
+    }
+    await this.client.send(new UpdateAssumeRolePolicyCommand({ RoleName: roleName, PolicyDocument: serializePolicy(document) }));
+    return document;
+  }
+
+  async writeTrust(roleName: string, owned: OwnedTrust): Promise<'written' | 'unchanged'> {
+    let written: PolicyDocument | undefined;
     try {
-      await withRetry(
-        () => this.transient(`UpdateAssumeRolePolicy ${roleName}`, () =>
-          this.client.send(new UpdateAssumeRolePolicyCommand({ RoleName: roleName, PolicyDocument: body }))),
+      written = await withRetry(
+        () => this.transient(`UpdateAssumeRolePolicy ${roleName}`, () => this.mergeAndWrite(roleName, owned)),
         {
           attempts: this.t.principalAttempts,
           baseDelayMs: this.t.principalBaseDelayMs,
@@ -154,6 +177,7 @@ export class IamTrustStore implements TrustStore {
         },
       );
     } catch (err) {
+      if (err instanceof AstroTrustError) throw err;
       const e = err as AwsErrorLike;
       if (isInvalidPrincipal(err)) {
         const principal = principalIn(e.message ?? '');
@@ -164,14 +188,16 @@ export class IamTrustStore implements TrustStore {
         );
       }
       if (e.name === 'LimitExceeded' || e.name === 'LimitExceededException') {
-        throw new IamWriteError(`UpdateAssumeRolePolicy ${roleName}: IAM says the trust policy is over the account's quota (${body.length} characters); raise "Role trust policy length" or maxPolicyChars is set above the real quota`, { cause: err });
+        throw new IamWriteError(`UpdateAssumeRolePolicy ${roleName}: IAM says the trust policy is over the account's quota; raise "Role trust policy length" or maxPolicyChars is set above the real quota`, { cause: err });
       }
-      if (err instanceof IamUnavailableError) throw err;
       throw new IamWriteError(`UpdateAssumeRolePolicy ${roleName}: ${e.name ?? 'Error'}: ${e.message}`, { cause: err });
     }
-    await this.verify(roleName, document);
+    if (!written) return 'unchanged';
+    await this.verify(roleName, written);
+    return 'written';
   }
 
+  /** Reads the role back until IAM holds what was written: the owned statements and the foreign ones they were merged into. */
   private async verify(roleName: string, document: PolicyDocument): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       const state = await this.getRole(roleName);
@@ -200,9 +226,11 @@ export class IamTrustStore implements TrustStore {
       if (existing.has(issuer)) continue;
       await this.transient(`CreateOpenIDConnectProvider ${issuer}`, () =>
         this.client.send(new CreateOpenIDConnectProviderCommand({ Url: `https://${issuer}`, ClientIDList: ['sts.amazonaws.com'] }))).catch((err) => {
-        if ((err as AwsErrorLike).name !== 'EntityAlreadyExists' && (err as AwsErrorLike).name !== 'EntityAlreadyExistsException') {
-          throw new IamWriteError(`CreateOpenIDConnectProvider https://${issuer} in ${partition} account ${accountId}: ${(err as Error).message}`, { cause: err });
-        }
+        const name = (err as AwsErrorLike).name;
+        if (name === 'EntityAlreadyExists' || name === 'EntityAlreadyExistsException') return;
+        // Still throttled after the retries: IamUnavailableError, retryable. Only a refusal is terminal.
+        if (err instanceof AstroTrustError) throw err;
+        throw new IamWriteError(`CreateOpenIDConnectProvider https://${issuer} in ${partition} account ${accountId}: ${(err as Error).message}`, { cause: err });
       });
       created.push(issuer);
     }

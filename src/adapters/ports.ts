@@ -2,18 +2,28 @@
 import type { Deployment, NormalizedInventory } from '../domain/deployment.js';
 import type { AstroTrustEvent, ReconcileRequest } from '../domain/events.js';
 import type { RoleState } from '../domain/plan.js';
-import type { PolicyDocument } from '../domain/policy.js';
+import type { Statement } from '../domain/policy.js';
 
 /** Where the actual trust policies live: IAM, or an offline snapshot of it. */
 export interface TrustStore {
   /** Reads the named roles (one read each at most); undefined for a role that does not exist. */
   readRoles(names: string[], onProgress?: (done: number, total: number) => void): Promise<Map<string, RoleState | undefined>>;
-  /** Writes a role's trust policy, then reads it back and checks IAM holds the same document. */
-  writeTrust(roleName: string, document: PolicyDocument): Promise<void>;
+  /**
+   * Replaces the owned statements of a role's trust policy (DESIGN 6.3): before every attempt (the first and
+   * each retry) the role is read again and only its owned statements are replaced, so a statement someone
+   * added meanwhile is kept; then it is read back and checked. `unchanged` when IAM already held them.
+   */
+  writeTrust(roleName: string, owned: OwnedTrust): Promise<'written' | 'unchanged'>;
   /** Issuers (host/path) that have an IAM OIDC provider in the account, read fresh; undefined when unknown. */
   listOidcProviders(): Promise<Set<string> | undefined>;
   /** Makes sure the account has an IAM OIDC provider for each issuer (audience sts.amazonaws.com). */
   ensureOidcProviders(partition: string, accountId: string, issuers: string[]): Promise<{ created: string[] }>;
+}
+
+/** What astro-trust writes into a role: its own statements, and the size the merged policy may take. */
+export interface OwnedTrust {
+  statements: Statement[];
+  maxPolicyChars: number;
 }
 
 /** Where the Deployments come from: the Astro API, or a file of the same shape. */

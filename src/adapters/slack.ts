@@ -150,6 +150,14 @@ export interface SlackOptions {
   log?: (line: string) => void;
 }
 
+/**
+ * Where an alert goes when neither Slack nor the dead letters take it: the whole alert (role, actor,
+ * principals), as one JSON line on standard error, so it is never lost to a one-line log.
+ */
+export function lastResortLine(event: AstroTrustEvent, error: string): string {
+  return JSON.stringify({ level: 'error', msg: 'astro-trust alert not delivered', error, alert: event });
+}
+
 export class SlackNotifier implements Notifier {
   private readonly seen = new Map<string, number>();
   private readonly o: Required<Omit<SlackOptions, 'deadLetters'>> & { deadLetters?: DeadLetterStore };
@@ -226,7 +234,11 @@ export class SlackNotifier implements Notifier {
     } catch (err) {
       this.forget(event);
       if (!this.o.deadLetters) throw err;
-      await this.o.deadLetters.put(event, (err as Error).message);
+      try {
+        await this.o.deadLetters.put(event, (err as Error).message);
+      } catch (deadLetterErr) {
+        throw new SlackDeliveryError(`Slack: ${(err as Error).message}; dead letters: ${(deadLetterErr as Error).message}`, { cause: deadLetterErr });
+      }
       this.o.log(`Slack alert for ${subjectOf(event)} dead-lettered: ${(err as Error).message}`);
       return 'dead-lettered';
     }

@@ -67,8 +67,10 @@ export async function onIamChange(
   if (envelope.source !== 'aws.iam') return { ignored: `source ${envelope.source ?? '(none)'} is not aws.iam` };
   if (!IAM_EVENT_NAMES.includes(detail.eventName as (typeof IAM_EVENT_NAMES)[number])) return { ignored: `event ${detail.eventName ?? '(none)'} does not change trust` };
   if (detail.errorCode) return { ignored: `the call failed (${detail.errorCode})` };
-  const role = detail.requestParameters?.roleName;
-  if (!role || !deps.config.roles.some((r) => r.name === role)) return { ignored: `role ${role ?? '(none)'} is not managed` };
+  const named = detail.requestParameters?.roleName;
+  // IAM role names are case-insensitive: a call for Data-Lake-Reader changed data-lake-reader.
+  const role = typeof named === 'string' ? deps.config.roles.find((r) => r.name.toLowerCase() === named.toLowerCase())?.name : undefined;
+  if (!role) return { ignored: `role ${typeof named === 'string' ? named : '(none)'} is not managed` };
   const actor = actorOf(detail);
   if (deps.selfArns.some((self) => self === actor.arn || self === actor.issuerArn)) return { ignored: 'changed by astro-trust itself' };
   const drift: Actor = {

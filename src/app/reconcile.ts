@@ -7,7 +7,8 @@ import { parseRoleArn, type InventoryWarning } from '../domain/deployment.js';
 import { pool } from '../pool.js';
 import { knownIssuersOf, planRole, type RolePlan } from '../domain/plan.js';
 import { samePolicy } from '../domain/policy.js';
-import { AstroTrustError, describeError, UsageError } from '../errors.js';
+import { ownedOf } from '../domain/statements.js';
+import { describeError, isRetryable, UsageError } from '../errors.js';
 import type { EventPublisher, TrustStore } from '../adapters/ports.js';
 import { listInventory, refusalEvent, type ListingDeps } from './inventory.js';
 import { eventsForReconcile, type AstroTrustEvent, type ReconcileRequest } from '../domain/events.js';
@@ -101,7 +102,7 @@ export async function applyPlan(plan: Plan, store: TrustStore, opts: { progress?
     } catch (err) {
       for (const r of a.roles) {
         failedRoles.add(r.role);
-        outcomes.set(r.role, { role: r.role, result: 'failed', message: describeError(err), retryable: err instanceof AstroTrustError ? err.retryable : true });
+        outcomes.set(r.role, { role: r.role, result: 'failed', message: describeError(err), retryable: isRetryable(err) });
       }
     }
   }
@@ -110,11 +111,12 @@ export async function applyPlan(plan: Plan, store: TrustStore, opts: { progress?
   const writes = toWrite.filter((r) => !failedRoles.has(r.role));
   await pool(writes, opts.concurrency ?? 4, async (r) => {
     try {
-      // A role whose only change was a missing OIDC provider keeps its policy: no write.
-      if (!samePolicy(r.current!, r.proposed!)) await store.writeTrust(r.role, r.proposed!);
+      // A role whose only change was a missing OIDC provider keeps its policy: no write. Otherwise only the
+      // owned statements are written, merged into the role as read at write time (a plan is never written blindly).
+      if (!samePolicy(r.current!, r.proposed!)) await store.writeTrust(r.role, { statements: ownedOf(r.proposed!), maxPolicyChars: r.policy.limit });
       outcomes.set(r.role, { role: r.role, result: 'written' });
     } catch (err) {
-      outcomes.set(r.role, { role: r.role, result: 'failed', message: describeError(err), retryable: err instanceof AstroTrustError ? err.retryable : true });
+      outcomes.set(r.role, { role: r.role, result: 'failed', message: describeError(err), retryable: isRetryable(err) });
     }
     opts.progress?.('write', ++done, writes.length);
   });
@@ -152,7 +154,7 @@ export async function reconcileRole(deps: ReconcileDeps, request: ReconcileReque
   } catch (err) {
     // Reading the inventory or IAM failed, or the listing was refused: nothing was written. Say so, then
     // let the caller retry. A refused listing is one alert for the inventory, not one per role.
-    const retryable = err instanceof AstroTrustError ? err.retryable : true;
+    const retryable = isRetryable(err);
     const failed: AstroTrustEvent = refusalEvent(err, request.reason, spec.name) ?? {
       type: 'ReconcileFailed',
       detail: { role: spec.name, mode: spec.mode, reason: request.reason, error: describeError(err), retryable },

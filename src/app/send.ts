@@ -1,7 +1,7 @@
 /** `astro-trust send`: sign one Deployment event and deliver it to an astro-trust webhook, with retries. */
 import { randomUUID } from 'node:crypto';
 import { withRetry } from '../adapters/retry.js';
-import { RetryableError, TerminalError } from '../errors.js';
+import { RetryableError, TerminalError, UsageError } from '../errors.js';
 import { signWebhook, SIGNATURE_HEADER, webhookEvent, type WebhookEvent } from './webhook.js';
 
 export class SendRejectedError extends TerminalError {
@@ -29,7 +29,9 @@ export interface SendOptions {
 
 /** Sends the event; resolves with the receiver's answer on 2xx, throws after the retries otherwise. 4xx is not retried. */
 export async function sendEvent(o: SendOptions): Promise<{ status: number; body: string; event: WebhookEvent }> {
-  const event = webhookEvent.parse({ id: `evt_${randomUUID().replace(/-/g, '')}`, occurredAt: new Date().toISOString(), ...o.event });
+  const parsed = webhookEvent.safeParse({ id: `evt_${randomUUID().replace(/-/g, '')}`, occurredAt: new Date().toISOString(), ...o.event });
+  if (!parsed.success) throw new UsageError(`invalid event: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(event)'}: ${i.message}`).join('; ')}`);
+  const event = parsed.data;
   const body = JSON.stringify(event);
   const now = o.now ?? Date.now;
   return withRetry(

@@ -227,7 +227,7 @@ async function runSend(opts: SendOpts, io: Io): Promise<number> {
     io.stdout(`accepted: ${r.event.type} ${r.event.deploymentId} (${r.event.id}) -> HTTP ${r.status} ${r.body}\n`);
     return 0;
   } catch (err) {
-    if ((err as Error).name === 'ZodError') throw new UsageError(`invalid event: ${(err as Error).message}`);
+    if (err instanceof UsageError) throw err;
     io.stderr(`astro-trust send: not accepted: ${describeError(err)}\n`);
     return 1;
   }

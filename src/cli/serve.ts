@@ -5,17 +5,17 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { SingleFlightInventory } from '../adapters/inventory-single-flight.js';
-import { DirectPublisher } from '../adapters/eventbridge.js';
+import { AlertOutbox } from '../adapters/outbox.js';
 import type { InventorySnapshotStore, InventorySource, TrustStore } from '../adapters/ports.js';
 import { watchInventory } from '../app/watch.js';
 import { RoleQueue } from '../adapters/role-queue.js';
-import type { Notifier } from '../adapters/slack.js';
+import { lastResortLine, type Notifier } from '../adapters/slack.js';
 import { onDeploymentEvent, onIamChange } from '../app/intake.js';
 import { reconcileRole, type ReconcileResult } from '../app/reconcile.js';
 import { checkWebhook, MAX_BODY_BYTES } from '../app/webhook.js';
 import type { Config } from '../config/config.js';
 import { subjectOf, type ReconcileRequest } from '../domain/events.js';
-import { describeError } from '../errors.js';
+import { describeError, PayloadTooLargeError } from '../errors.js';
 
 export interface ServeOptions {
   config: Config;
@@ -35,6 +35,12 @@ export interface ServeOptions {
   snapshots?: InventorySnapshotStore;
   concurrency?: number;
   log?: (line: string) => void;
+  /** Where an alert that neither Slack nor the dead letters took is written whole (default: standard error). */
+  lastResort?: (line: string) => void;
+  /** How long stopping waits for queued alerts before writing them to the last resort. */
+  alertDrainMs?: number;
+  /** Queue a full resync at start, so work accepted before a crash is redone (default true; DESIGN 6.4). */
+  resyncAtStart?: boolean;
   now?: () => number;
   onReconciled?: (request: ReconcileRequest, result: ReconcileResult) => void;
 }
@@ -42,6 +48,8 @@ export interface ServeOptions {
 export interface Server {
   url: string;
   queue: RoleQueue;
+  /** Resolves when no reconcile is queued or running and every alert they published is delivered. */
+  settled(): Promise<void>;
   /** Runs the inventory watch now (tests, and the first run at start). */
   watchOnce(): Promise<void>;
   close(): Promise<void>;
@@ -49,11 +57,10 @@ export interface Server {
 
 const MAX_EVENT_BYTES = 256 * 1024;
 
-class TooLarge extends Error {}
 
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > limit) return Promise.reject(new TooLarge());
+  if (Number.isFinite(declared) && declared > limit) return Promise.reject(new PayloadTooLargeError('body too large'));
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -62,7 +69,7 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
       if (size > limit) {
         req.removeAllListeners('data');
         req.resume();
-        reject(new TooLarge());
+        reject(new PayloadTooLargeError('body too large'));
       } else chunks.push(c);
     });
     req.on('end', () => resolve(Buffer.concat(chunks)));
@@ -79,10 +86,15 @@ export async function startServer(o: ServeOptions): Promise<Server> {
   const log = o.log ?? (() => {});
   const now = o.now ?? (() => Date.now());
   const inventory = new SingleFlightInventory(o.inventory);
-  const events = new DirectPublisher(async (e) => {
-    const delivery = await o.notifier.notify(e).catch((err) => `failed: ${describeError(err)}`);
-    log(`event ${e.type} ${subjectOf(e)}: ${delivery}`);
-  });
+  // Reconciles only queue their events; this worker delivers them, so a hanging Slack never delays IAM.
+  const lastResort = o.lastResort ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const events = new AlertOutbox(
+    async (e) => log(`event ${e.type} ${subjectOf(e)}: ${await o.notifier.notify(e)}`),
+    (e, error) => {
+      log(`event ${e.type} ${subjectOf(e)}: not delivered (${error}); written to standard error`);
+      lastResort(lastResortLine(e, error));
+    },
+  );
   // The watch's snapshot is the last known listing: a reconcile refuses one that shrank past maxShrinkPercent.
   const deps = { config: o.config, inventory, store: o.store, events, snapshots: o.snapshots };
   const queue = new RoleQueue(
@@ -120,7 +132,7 @@ export async function startServer(o: ServeOptions): Promise<Server> {
       if ('ignored' in verdict) log(`IAM event ignored: ${verdict.ignored}`);
       send(res, 202, verdict);
     },
-    'GET /healthz': async (_req, res) => send(res, 200, { status: 'ok', queued: queue.size(), processed: queue.processed }),
+    'GET /healthz': async (_req, res) => send(res, 200, { status: 'ok', queued: queue.size(), processed: queue.processed, alertsQueued: events.size() }),
   };
 
   const sockets = new Set<Socket>();
@@ -128,7 +140,7 @@ export async function startServer(o: ServeOptions): Promise<Server> {
     const route = routes[`${req.method} ${(req.url ?? '').split('?')[0]}`];
     if (!route) return send(res, 404, { error: 'not found' });
     route(req, res).catch((err) => {
-      if (err instanceof TooLarge) return send(res, 413, { error: 'body too large' });
+      if (err instanceof PayloadTooLargeError) return send(res, 413, { error: 'body too large' });
       // Bad input never gets here; an Astro API or queue failure does: the sender should retry.
       log(`request ${req.method} ${req.url} failed: ${describeError(err)}`);
       if (!res.headersSent) send(res, 503, { error: 'temporarily unable to process; retry' });
@@ -145,9 +157,13 @@ export async function startServer(o: ServeOptions): Promise<Server> {
   const { address, port } = server.address() as AddressInfo;
   const url = `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
 
+  // Work accepted before a crash (a 202 whose reconcile never ran) is redone: a full resync at start.
+  const resyncAll = () => queue.enqueue(o.config.roles.map((r) => ({ role: r.name, reason: 'resync' as const })));
+  if (o.resyncAtStart ?? true) void resyncAll();
+
   const resync = o.resyncIntervalMs
     ? setInterval(() => {
-        void queue.enqueue(o.config.roles.map((r) => ({ role: r.name, reason: 'resync' }))).catch(() => {});
+        void resyncAll().catch(() => {});
       }, o.resyncIntervalMs)
     : undefined;
   resync?.unref();
@@ -175,6 +191,10 @@ export async function startServer(o: ServeOptions): Promise<Server> {
     url,
     queue,
     watchOnce: () => (o.snapshots ? watchOnce() : Promise.resolve()),
+    settled: async () => {
+      await queue.drained();
+      await events.idle();
+    },
     close: async () => {
       if (resync) clearInterval(resync);
       if (watch) clearInterval(watch);
@@ -182,6 +202,7 @@ export async function startServer(o: ServeOptions): Promise<Server> {
       const closed = new Promise<void>((r) => server.close(() => r()));
       server.closeIdleConnections();
       await queue.close();
+      await events.close(o.alertDrainMs ?? 10_000);
       for (const s of sockets) s.destroy();
       await closed;
     },

@@ -8,17 +8,10 @@ import picomatch from 'picomatch';
 import { LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
 import { COMPONENTS, type IdentityRules, type RoleSpec } from '../domain/desired.js';
+import { ConfigError } from '../errors.js';
 
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-  constructor(
-    readonly file: string,
-    readonly problems: string[],
-    options?: ErrorOptions,
-  ) {
-    super(`${file}: invalid config\n${problems.map((p) => `  - ${p}`).join('\n')}`, options);
-  }
-}
+export { ConfigError };
+
 
 const ROLE_NAME = /^[\w+=,.@-]{1,64}$/;
 

@@ -209,10 +209,9 @@ export function planRole({ spec, deployments, state, knownIssuers, oidcProviders
   const actualKeys = new Set(actual.map(entryKey));
   const currentChars = policyChars(document);
   const packed = packTrust({
-    version: document.Version ?? '2012-10-17',
     partition: arn.partition,
     accountId: arn.accountId,
-    foreign,
+    current: document,
     entries: desired.entries,
     trusted: actualKeys,
     order: ageOrder(desired.declared.map((d) => d.deployment)),

@@ -1,3 +1,5 @@
+import { PolicyParseError } from '../errors.js';
+
 /**
  * The IAM trust-policy model: parsing whatever IAM or a person hands us, a canonical form to compare
  * documents the way IAM evaluates them, and the character count IAM's size quota uses.
@@ -24,9 +26,7 @@ export interface PolicyDocument {
   Statement: Statement[];
 }
 
-export class PolicyParseError extends Error {
-  override name = 'PolicyParseError';
-}
+export { PolicyParseError };
 
 /** Sid prefix of the statements astro-trust owns; every other statement is kept exactly as found. */
 export const OWNED_SID_PREFIX = 'AstroTrust';

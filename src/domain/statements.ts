@@ -94,12 +94,27 @@ export function entriesInOwned(statements: Statement[]): TrustEntry[] {
   return [...out.values()];
 }
 
+/**
+ * The role's trust policy with its owned statements replaced (DESIGN 6.3): `Version`, `Id` and every
+ * statement astro-trust does not own stay exactly as read, in their order. IAM rejects an empty trust
+ * policy, so a role left with nothing gets a deny-only placeholder.
+ */
+export function withOwned(current: PolicyDocument, owned: Statement[]): PolicyDocument {
+  const statements = [...current.Statement.filter((s) => !isOwned(s)), ...owned];
+  if (statements.length === 0) statements.push({ Sid: NO_TRUST_SID, Effect: 'Deny', Principal: { AWS: '*' }, Action: 'sts:AssumeRole' });
+  return { ...current, Statement: statements };
+}
+
+/** The statements astro-trust owns in a document (the placeholder included). */
+export function ownedOf(document: PolicyDocument): Statement[] {
+  return document.Statement.filter(isOwned);
+}
+
 export interface PackInput {
-  version: string;
   partition: string;
   accountId: string;
-  /** Statements astro-trust does not own, kept as they are and in their order. */
-  foreign: Statement[];
+  /** The policy as read: its owned statements are replaced, everything else is kept as it is. */
+  current: PolicyDocument;
   /** The desired entries. */
   entries: TrustEntry[];
   /** Keys (`entryKey`) of the entries the owned statements trust today: they keep their place. */
@@ -125,11 +140,7 @@ export interface PackResult {
 }
 
 function assemble(input: PackInput, entries: TrustEntry[]): PolicyDocument {
-  const statements = [...input.foreign, ...ownedStatements(input.partition, input.accountId, entries)];
-  if (statements.length === 0) {
-    statements.push({ Sid: NO_TRUST_SID, Effect: 'Deny', Principal: { AWS: '*' }, Action: 'sts:AssumeRole' });
-  }
-  return { Version: input.version, Statement: statements };
+  return withOwned(input.current, ownedStatements(input.partition, input.accountId, entries));
 }
 
 /**
@@ -138,7 +149,8 @@ function assemble(input: PackInput, entries: TrustEntry[]): PolicyDocument {
  * oldest first while the policy fits in `maxPolicyChars` (counted as IAM counts); the rest are `notFitting`.
  */
 export function packTrust(input: PackInput): PackResult {
-  const foreignChars = input.foreign.length > 0 ? policyChars({ Version: input.version, Statement: input.foreign }) : 0;
+  const foreign = input.current.Statement.filter((s) => !isOwned(s));
+  const foreignChars = foreign.length > 0 ? policyChars({ ...input.current, Statement: foreign }) : 0;
   const kept = new Map(input.entries.filter((e) => input.trusted.has(entryKey(e))).map((e) => [entryKey(e), e]));
   const fits = (doc: PolicyDocument) => policyChars(doc) <= input.maxPolicyChars;
   let document = assemble(input, [...kept.values()]);

@@ -1,6 +1,6 @@
-import { CreateRoleCommand, GetRoleCommand, type IAMClient } from '@aws-sdk/client-iam';
+import { CreateRoleCommand, GetRoleCommand, UpdateAssumeRolePolicyCommand, type IAMClient } from '@aws-sdk/client-iam';
 import { countCommands, createIamClient, IamTrustStore } from '../../src/adapters/iam';
-import { IamWriteError, InvalidPrincipalError, IamUnavailableError } from '../../src/errors';
+import { IamWriteError, InvalidPrincipalError, IamUnavailableError, isRetryable } from '../../src/errors';
 import { parseTrustPolicy, samePolicy, type PolicyDocument } from '../../src/domain/policy';
 import { faultProxy, type FaultProxy } from '../support/fault-proxy';
 import { startMoto, TEST_CREDENTIALS, type Moto } from '../support/moto';
@@ -10,6 +10,9 @@ const doc = (...arns: string[]): PolicyDocument => ({
   Version: '2012-10-17',
   Statement: [{ Sid: 'AstroTrustWorkloadIdentity', Effect: 'Allow', Principal: { AWS: arns }, Action: 'sts:AssumeRole' }],
 });
+
+const owned = (d: PolicyDocument) => ({ statements: d.Statement, maxPolicyChars: 2048 });
+const partner = { Sid: 'PartnerAccess', Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::222233334444:root' }, Action: 'sts:AssumeRole' };
 
 let moto: Moto;
 let proxy: FaultProxy;
@@ -44,8 +47,8 @@ describe('IamTrustStore against moto', () => {
   it('writes minified JSON and verifies by reading back', async () => {
     const counts = countCommands(iam);
     const target = doc('arn:aws:iam::111928029897:role/astro-a', 'arn:aws:iam::111928029897:role/astro-b');
-    await new IamTrustStore(iam, FAST).writeTrust('r1', target);
-    expect(Object.fromEntries(counts)).toEqual({ UpdateAssumeRolePolicyCommand: 1, GetRoleCommand: 1 });
+    await new IamTrustStore(iam, FAST).writeTrust('r1', owned(target));
+    expect(Object.fromEntries(counts)).toEqual({ UpdateAssumeRolePolicyCommand: 1, GetRoleCommand: 2 });
     const back = await iam.send(new GetRoleCommand({ RoleName: 'r1' }));
     expect(samePolicy(parseTrustPolicy(back.Role!.AssumeRolePolicyDocument), target)).toBe(true);
   });
@@ -53,38 +56,86 @@ describe('IamTrustStore against moto', () => {
   it('retries Throttling and 500s with backoff, then succeeds', async () => {
     proxy.faults.push({ action: 'UpdateAssumeRolePolicy', times: 2, status: 400, code: 'Throttling', message: 'Rate exceeded' });
     proxy.faults.push({ action: 'GetRole', times: 1, status: 500, code: 'ServiceFailure', message: 'internal' });
-    await new IamTrustStore(iam, FAST).writeTrust('r1', doc('arn:aws:iam::111928029897:role/astro-z'));
-    expect(proxy.actions).toEqual(['UpdateAssumeRolePolicy', 'UpdateAssumeRolePolicy', 'UpdateAssumeRolePolicy', 'GetRole', 'GetRole']);
+    await new IamTrustStore(iam, FAST).writeTrust('r1', owned(doc('arn:aws:iam::111928029897:role/astro-z')));
+    // Every attempt reads the role first; the last GetRole is the read-back.
+    expect(proxy.actions).toEqual(['GetRole', 'GetRole', 'UpdateAssumeRolePolicy', 'GetRole', 'UpdateAssumeRolePolicy', 'GetRole', 'UpdateAssumeRolePolicy', 'GetRole']);
   });
 
   it('bounds throttling retries and says so', async () => {
     proxy.faults.push({ action: 'UpdateAssumeRolePolicy', times: 99, status: 400, code: 'Throttling', message: 'Rate exceeded' });
-    const err = await new IamTrustStore(iam, { ...FAST, attempts: 3 }).writeTrust('r1', doc('arn:aws:iam::111928029897:role/astro-z')).catch((e) => e);
+    const err = await new IamTrustStore(iam, { ...FAST, attempts: 3 }).writeTrust('r1', owned(doc('arn:aws:iam::111928029897:role/astro-z'))).catch((e) => e);
     expect(err).toBeInstanceOf(IamUnavailableError);
     expect(proxy.actions.filter((a) => a === 'UpdateAssumeRolePolicy')).toHaveLength(3);
   });
 
   it('never retries LimitExceeded', async () => {
     proxy.faults.push({ action: 'UpdateAssumeRolePolicy', times: 99, status: 409, code: 'LimitExceeded', message: 'Cannot exceed quota for ACLSizePerRole: 2048' });
-    const err = await new IamTrustStore(iam, FAST).writeTrust('r1', doc('arn:aws:iam::111928029897:role/astro-z')).catch((e) => e);
+    const err = await new IamTrustStore(iam, FAST).writeTrust('r1', owned(doc('arn:aws:iam::111928029897:role/astro-z'))).catch((e) => e);
     expect(err).toBeInstanceOf(IamWriteError);
     expect(err.message).toMatch(/over the account's quota/);
-    expect(proxy.actions).toEqual(['UpdateAssumeRolePolicy']);
+    expect(proxy.actions).toEqual(['GetRole', 'UpdateAssumeRolePolicy']);
   });
 
   it('retries an Invalid principal a bounded number of times, then names it', async () => {
     const bad = 'arn:aws:iam::111928029897:role/astro-new-1';
     proxy.faults.push({ action: 'UpdateAssumeRolePolicy', times: 99, status: 400, code: 'MalformedPolicyDocument', message: `Invalid principal in policy: "AWS":"${bad}"` });
-    const err = await new IamTrustStore(iam, { ...FAST, principalAttempts: 3 }).writeTrust('r1', doc(bad)).catch((e) => e);
+    const err = await new IamTrustStore(iam, { ...FAST, principalAttempts: 3 }).writeTrust('r1', owned(doc(bad))).catch((e) => e);
     expect(err).toBeInstanceOf(InvalidPrincipalError);
     expect(err.principal).toBe(bad);
-    expect(proxy.actions).toEqual(['UpdateAssumeRolePolicy', 'UpdateAssumeRolePolicy', 'UpdateAssumeRolePolicy']);
+    expect(proxy.actions.filter((a) => a === 'UpdateAssumeRolePolicy')).toHaveLength(3);
   });
 
   it('succeeds when the new principal propagates during the retries', async () => {
     proxy.faults.push({ action: 'UpdateAssumeRolePolicy', times: 2, status: 400, code: 'MalformedPolicyDocument', message: 'Invalid principal in policy: "AWS":"arn:aws:iam::111928029897:role/astro-new-2"' });
-    await new IamTrustStore(iam, FAST).writeTrust('r1', doc('arn:aws:iam::111928029897:role/astro-new-2'));
+    await new IamTrustStore(iam, FAST).writeTrust('r1', owned(doc('arn:aws:iam::111928029897:role/astro-new-2')));
     expect(proxy.actions.slice(-1)).toEqual(['GetRole']);
+  });
+
+  it.each([
+    ['Throttling', 400, 'Throttling', 'Rate exceeded'],
+    ['Invalid principal (a new Astro role propagating)', 400, 'MalformedPolicyDocument', 'Invalid principal in policy: "AWS":"arn:aws:iam::111928029897:role/astro-new-3"'],
+  ])('a statement added while a write is retried after %s is kept (read-merge-write on every attempt)', async (_l, status, code, message) => {
+    const direct = moto.iam();
+    proxy.faults.push({
+      action: 'UpdateAssumeRolePolicy', times: 1, status, code, message,
+      before: async () => {
+        const now = parseTrustPolicy((await direct.send(new GetRoleCommand({ RoleName: 'r1' }))).Role!.AssumeRolePolicyDocument);
+        await direct.send(new UpdateAssumeRolePolicyCommand({ RoleName: 'r1', PolicyDocument: JSON.stringify({ ...now, Statement: [...now.Statement, partner] }) }));
+      },
+    });
+    const target = doc('arn:aws:iam::111928029897:role/astro-new-3');
+    expect(await new IamTrustStore(iam, FAST).writeTrust('r1', owned(target))).toBe('written');
+    const back = parseTrustPolicy((await direct.send(new GetRoleCommand({ RoleName: 'r1' }))).Role!.AssumeRolePolicyDocument);
+    expect(back.Statement).toEqual([partner, ...target.Statement]);
+  });
+
+  it('keeps the policy Id exactly as read (a missing Version: see the domain tests; moto refuses one)', async () => {
+    const direct = moto.iam();
+    const original = { Version: '2012-10-17', Id: 'team-a-trust', Statement: [partner, ...doc('arn:aws:iam::111928029897:role/astro-a').Statement] };
+    await direct.send(new UpdateAssumeRolePolicyCommand({ RoleName: 'r1', PolicyDocument: JSON.stringify(original) }));
+    await new IamTrustStore(iam, FAST).writeTrust('r1', owned(doc('arn:aws:iam::111928029897:role/astro-b')));
+    const back = parseTrustPolicy((await direct.send(new GetRoleCommand({ RoleName: 'r1' }))).Role!.AssumeRolePolicyDocument);
+    expect(back.Id).toBe('team-a-trust');
+    expect(back.Version).toBe('2012-10-17');
+    expect(back.Statement).toEqual([partner, ...doc('arn:aws:iam::111928029897:role/astro-b').Statement]);
+  });
+
+  it('writes nothing when the role already holds the owned statements', async () => {
+    const counts = countCommands(iam);
+    expect(await new IamTrustStore(iam, FAST).writeTrust('r1', owned(doc('arn:aws:iam::111928029897:role/astro-a')))).toBe('unchanged');
+    expect(Object.fromEntries(counts)).toEqual({ GetRoleCommand: 1 });
+  });
+
+  it('retries a throttled CreateOpenIDConnectProvider, and reports it retryable when it keeps failing', async () => {
+    const issuer = 'oidc.eks.us-east-1.amazonaws.com/id/ABCDEF0123456789ABCDEF0123456789';
+    proxy.faults.push({ action: 'CreateOpenIDConnectProvider', times: 2, status: 400, code: 'Throttling', message: 'Rate exceeded' });
+    expect(await new IamTrustStore(iam, FAST).ensureOidcProviders('aws', '123456789012', [issuer])).toEqual({ created: [issuer] });
+    expect(proxy.actions.filter((a) => a === 'CreateOpenIDConnectProvider')).toHaveLength(3);
+    const other = 'oidc.eks.us-east-1.amazonaws.com/id/00000000000000000000000000000000';
+    proxy.faults.push({ action: 'CreateOpenIDConnectProvider', times: 99, status: 400, code: 'Throttling', message: 'Rate exceeded' });
+    const err = await new IamTrustStore(iam, { ...FAST, attempts: 2 }).ensureOidcProviders('aws', '123456789012', [other]).catch((e) => e);
+    expect(err).toBeInstanceOf(IamUnavailableError);
+    expect(isRetryable(err)).toBe(true);
   });
 
   it('creates a missing OIDC provider once, with audience sts.amazonaws.com', async () => {

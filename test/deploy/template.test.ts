@@ -2,6 +2,7 @@
  * The packaged CloudFormation template (`osls package`, offline): each function's IAM statements are
  * exactly what it uses, IAM writes only on the declared roles, the webhook function cannot touch IAM.
  */
+import { runSimulation } from '@cloud-copilot/iam-simulate';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -42,7 +43,7 @@ describe('packaged template', () => {
     ['Webhook', ['logs:CreateLogStream', 'logs:PutLogEvents', 'sqs:SendMessage', 'ssm:GetParameters']],
     ['IamChange', ['logs:CreateLogStream', 'logs:PutLogEvents', 'sqs:SendMessage']],
     ['Reconcile', ['dynamodb:GetItem', 'events:PutEvents', 'iam:CreateOpenIDConnectProvider', 'iam:GetRole', 'iam:ListOpenIDConnectProviders', 'iam:UpdateAssumeRolePolicy', 'logs:CreateLogStream', 'logs:PutLogEvents', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage', 'ssm:GetParameters']],
-    ['Backfill', ['dynamodb:GetItem', 'events:PutEvents', 'iam:CreateOpenIDConnectProvider', 'iam:GetRole', 'iam:ListOpenIDConnectProviders', 'iam:UpdateAssumeRolePolicy', 'logs:CreateLogStream', 'logs:PutLogEvents', 'ssm:GetParameters']],
+    ['Backfill', ['dynamodb:GetItem', 'events:PutEvents', 'iam:GetRole', 'iam:ListOpenIDConnectProviders', 'logs:CreateLogStream', 'logs:PutLogEvents', 'sqs:SendMessage', 'ssm:GetParameters']],
     ['Notify', ['logs:CreateLogStream', 'logs:PutLogEvents', 'ssm:GetParameters']],
     ['Watch', ['dynamodb:GetItem', 'dynamodb:PutItem', 'events:PutEvents', 'logs:CreateLogStream', 'logs:PutLogEvents', 'sqs:SendMessage', 'ssm:GetParameters']],
   ])('%s has only the actions it uses', (fn, expected) => {
@@ -50,12 +51,30 @@ describe('packaged template', () => {
     for (const s of statements(fn)) expect(s.Effect).toBe('Allow');
   });
 
-  it('writes IAM trust only on the ARNs of the declared roles, never with a wildcard', () => {
-    const declared = loadConfig(CONFIG).roles.map((r) => ({ 'Fn::Sub': `arn:\${AWS::Partition}:iam::\${AWS::AccountId}:role/${r.name}` }));
-    for (const fn of ['Reconcile', 'Backfill']) {
-      expect(resourcesOf(fn, 'iam:UpdateAssumeRolePolicy')).toEqual(declared);
-      expect(resourcesOf(fn, 'iam:GetRole')).toEqual(declared);
-    }
+  it('writes IAM trust only in the reconcile function (one writer per role), on the declared roles with or without a path', async () => {
+    const names = loadConfig(CONFIG).roles.map((r) => r.name);
+    const declared = names.flatMap((n) => [{ 'Fn::Sub': `arn:\${AWS::Partition}:iam::\${AWS::AccountId}:role/${n}` }, { 'Fn::Sub': `arn:\${AWS::Partition}:iam::\${AWS::AccountId}:role/*/${n}` }]);
+    expect(resourcesOf('Reconcile', 'iam:UpdateAssumeRolePolicy')).toEqual(declared);
+    expect(resourcesOf('Reconcile', 'iam:GetRole')).toEqual(declared);
+    expect(resourcesOf('Backfill', 'iam:GetRole')).toEqual(declared);
+    for (const fn of ['Webhook', 'IamChange', 'Backfill', 'Notify', 'Watch']) expect(resourcesOf(fn, 'iam:UpdateAssumeRolePolicy')).toEqual([]);
+
+    // What the packaged policy allows, judged by an IAM policy evaluator.
+    const resolve = (r: unknown) => JSON.stringify(r).replace(/\$\{AWS::Partition\}/g, 'aws').replace(/\$\{AWS::AccountId\}/g, '123456789012');
+    // The IAM statements, with CloudFormation's Fn::Sub resolved for one account (other intrinsics are not about IAM).
+    const iamStatements = statements('Reconcile').filter((s) => s.Action.every((a) => a.startsWith('iam:')));
+    const policy = { Version: '2012-10-17', Statement: iamStatements.map((s) => ({ ...s, Resource: [].concat(s.Resource as never).map((r) => (typeof r === 'string' ? r : JSON.parse(resolve(r))['Fn::Sub'])) })) };
+    const can = async (role: string) => {
+      const r = await runSimulation({ identityPolicies: [{ name: 'reconcile', policy: policy as never }], serviceControlPolicies: [], resourceControlPolicies: [], request: { action: 'iam:UpdateAssumeRolePolicy', principal: 'arn:aws:iam::123456789012:role/astro-trust-reconcile', resource: { accountId: '123456789012', resource: `arn:aws:iam::123456789012:role/${role}` }, contextVariables: {} } }, {});
+      return r.resultType !== 'error' && r.overallResult === 'Allowed';
+    };
+    const name = names[0]!;
+    expect(await can(name)).toBe(true);
+    expect(await can(`team-a/${name}`)).toBe(true);
+    expect(await can(`team-a/b/${name}`)).toBe(true);
+    expect(await can(`evil-${name}`)).toBe(false);
+    expect(await can(`${name}-2`)).toBe(false);
+    expect(await can('some-other-role')).toBe(false);
   });
 
   it('has no iam:* action and no write on Resource "*"', () => {

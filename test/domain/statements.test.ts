@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { entryKey, type TrustEntry } from '../../src/domain/desired';
 import { policyChars, type Statement } from '../../src/domain/policy';
-import { entriesInOwned, oidcSid, ownedStatements, packTrust } from '../../src/domain/statements';
+import { entriesInOwned, NO_TRUST_SID, oidcSid, ownedStatements, packTrust, withOwned } from '../../src/domain/statements';
 
 const entryArb: fc.Arbitrary<TrustEntry> = fc.oneof(
   fc.tuple(fc.stringMatching(/^[a-z]{3,20}-\d{4}$/), fc.integer({ min: 0, max: 30 })).map(([ns, d]) => ({
@@ -19,7 +19,8 @@ const foreignArb: fc.Arbitrary<Statement[]> = fc.array(
   { maxLength: 2 },
 );
 
-const ACCT = { version: '2012-10-17', partition: 'aws', accountId: '123456789012' };
+const ACCT = { partition: 'aws', accountId: '123456789012' };
+const doc = (statements: Statement[]) => ({ Version: '2012-10-17', Statement: statements });
 const depIds = (entries: TrustEntry[]) => [...new Set(entries.flatMap((e) => e.deploymentIds))];
 
 describe('packTrust (properties): size without hostages (DESIGN 6.1)', () => {
@@ -41,7 +42,7 @@ describe('packTrust (properties): size without hostages (DESIGN 6.1)', () => {
         const trusted = new Set([...trustedDesired, ...staleOnly].map(entryKey));
         const order = depIds(entries).sort((a, b) => ((a.charCodeAt(3) * 31 + seed) % 97) - ((b.charCodeAt(3) * 31 + seed) % 97) || (a < b ? -1 : 1));
         const currentChars = policyChars({ Version: '2012-10-17', Statement: [...foreign, ...ownedStatements('aws', ACCT.accountId, [...trustedDesired, ...staleOnly])] });
-        const r = packTrust({ ...ACCT, foreign, entries, trusted, order, maxPolicyChars: limit, currentChars });
+        const r = packTrust({ ...ACCT, current: doc(foreign), entries, trusted, order, maxPolicyChars: limit, currentChars });
         const inDoc = new Set(entriesInOwned(r.document.Statement).map(entryKey));
 
         expect(r.chars).toBe(policyChars(r.document));
@@ -79,7 +80,7 @@ describe('packTrust (properties): size without hostages (DESIGN 6.1)', () => {
     const limit = policyChars({ Version: '2012-10-17', Statement: ownedStatements('aws', ACCT.accountId, today) });
     const desired = [...today.slice(1), ...Array.from({ length: 8 }, (_, i) => aws(100 + i))];
     const order = desired.flatMap((e) => e.deploymentIds);
-    const r = packTrust({ ...ACCT, foreign: [], entries: desired, trusted: new Set(today.map(entryKey)), order, maxPolicyChars: limit, currentChars: limit });
+    const r = packTrust({ ...ACCT, current: doc([]), entries: desired, trusted: new Set(today.map(entryKey)), order, maxPolicyChars: limit, currentChars: limit });
     const inDoc = new Set(entriesInOwned(r.document.Statement).map(entryKey));
     expect(inDoc.has(entryKey(today[0]!))).toBe(false);
     expect(r.writable).toBe(true);
@@ -92,7 +93,7 @@ describe('packTrust (properties): size without hostages (DESIGN 6.1)', () => {
   it('packs all principals of a kind into one statement, one per OIDC issuer', () => {
     fc.assert(
       fc.property(fc.uniqueArray(entryArb, { selector: entryKey, minLength: 1, maxLength: 40 }), (entries) => {
-        const r = packTrust({ ...ACCT, foreign: [], entries, trusted: new Set(), order: [], maxPolicyChars: 100_000 });
+        const r = packTrust({ ...ACCT, current: doc([]), entries, trusted: new Set(), order: [], maxPolicyChars: 100_000 });
         const issuers = new Set(entries.flatMap((e) => (e.kind === 'oidc' ? [e.issuer] : [])));
         const hasAws = entries.some((e) => e.kind === 'aws');
         expect(r.document.Statement).toHaveLength(issuers.size + (hasAws ? 1 : 0));
@@ -100,6 +101,28 @@ describe('packTrust (properties): size without hostages (DESIGN 6.1)', () => {
       }),
       { numRuns: 200 },
     );
+  });
+});
+
+describe('withOwned (DESIGN 6.3)', () => {
+  const glue: Statement = { Sid: 'AllowGlue', Effect: 'Allow', Principal: { Service: 'glue.amazonaws.com' }, Action: 'sts:AssumeRole' };
+  const mine: Statement = { Sid: 'AstroTrustWorkloadIdentity', Effect: 'Allow', Principal: { AWS: ['arn:aws:iam::111928029897:role/astro-a'] }, Action: 'sts:AssumeRole' };
+  const stale: Statement = { ...mine, Principal: { AWS: ['arn:aws:iam::111928029897:role/astro-old'] } };
+
+  it.each<[string, Record<string, unknown>]>([
+    ['no Version (IAM reads it as 2008-10-17, where ${aws:username} is literal text)', {}],
+    ['Version 2008-10-17', { Version: '2008-10-17' }],
+    ['Version 2012-10-17 and an Id', { Version: '2012-10-17', Id: 'team-a' }],
+  ])('keeps %s and every foreign statement, in order, replacing only owned ones', (_l, top) => {
+    const current = { ...top, Statement: [glue, stale, { ...glue, Sid: 'Second' }] };
+    const out = withOwned(current, [mine]);
+    expect(out).toEqual({ ...top, Statement: [glue, { ...glue, Sid: 'Second' }, mine] });
+  });
+
+  it('writes a deny-only placeholder rather than an empty policy, and drops it once there is something', () => {
+    const empty = withOwned({ Version: '2012-10-17', Statement: [stale] }, []);
+    expect(empty.Statement).toEqual([{ Sid: NO_TRUST_SID, Effect: 'Deny', Principal: { AWS: '*' }, Action: 'sts:AssumeRole' }]);
+    expect(withOwned(empty, [mine]).Statement).toEqual([mine]);
   });
 });
 

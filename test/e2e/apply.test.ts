@@ -2,7 +2,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateRoleCommand, GetRoleCommand, ListOpenIDConnectProvidersCommand, type IAMClient } from '@aws-sdk/client-iam';
+import { CreateRoleCommand, GetRoleCommand, ListOpenIDConnectProvidersCommand, UpdateAssumeRolePolicyCommand, type IAMClient } from '@aws-sdk/client-iam';
 import { countCommands, IamTrustStore } from '../../src/adapters/iam';
 import { isOwned, policyChars, parseTrustPolicy, type PolicyDocument, type Statement } from '../../src/domain/policy';
 import { runSimulation } from '@cloud-copilot/iam-simulate';
@@ -169,6 +169,7 @@ describe('astro-trust against moto', () => {
     const byRole = Object.fromEntries(doc.roles.map((x: { role: string }) => [x.role, x]));
     expect(byRole['wi-reader']).toMatchObject({ status: 'in-sync', add: [], remove: [], policy: { limit: 2048 } });
     expect(byRole['big-role']).toMatchObject({ status: 'blocked', guard: { kind: 'policy-too-large' } });
+    expect(byRole['big-role'].notFitting).toHaveLength(6);
     expect(byRole['purge-role'].remove).toHaveLength(3);
     expect(doc.summary).toMatchObject({ inSync: 2, blocked: 2, observeOnly: 1 });
   });
@@ -177,6 +178,24 @@ describe('astro-trust against moto', () => {
     const r = await cli(['plan', '--config', cfg(), '--role', 'nope'], adapters());
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/--role nope: not declared in .*declared roles: wi-reader, oidc-runner, observer, big-role, purge-role/);
+  });
+
+  it('a statement a colleague adds while apply waits for "yes" is kept: the plan is merged into the role as read at write time', async () => {
+    const breakGlass: Statement = { Sid: 'BreakGlass', Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT}:role/break-glass` }, Action: 'sts:AssumeRole' };
+    await iam.send(new UpdateAssumeRolePolicyCommand({ RoleName: 'wi-reader', PolicyDocument: JSON.stringify(policy(glue, owned(astroRole('stellar-orbit-1001')))) }));
+    const r = await cli(['apply', '--config', cfg(), '--role', 'wi-reader'], {
+      ...adapters(),
+      stdinIsTTY: true,
+      confirm: async () => {
+        const now = await trust('wi-reader');
+        await iam.send(new UpdateAssumeRolePolicyCommand({ RoleName: 'wi-reader', PolicyDocument: JSON.stringify({ ...now, Statement: [...now.Statement, breakGlass] }) }));
+        return true;
+      },
+    });
+    expect(r.code).toBe(0);
+    const after = await trust('wi-reader');
+    expect(after.Statement.filter((s) => !isOwned(s))).toEqual([glue, breakGlass]);
+    expect(after.Statement.find(isOwned)!.Principal).toEqual({ AWS: [astroRole('stellar-orbit-1001'), astroRole('stellar-orbit-1002')] });
   });
 
   it('a role missing in IAM fails plan and apply', async () => {

@@ -5,7 +5,7 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CreateEventBusCommand, EventBridgeClient, PutRuleCommand, PutTargetsCommand } from '@aws-sdk/client-eventbridge';
-import { CreateQueueCommand, GetQueueAttributesCommand, PurgeQueueCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { CreateQueueCommand, DeleteMessageCommand, GetQueueAttributesCommand, PurgeQueueCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Context } from 'aws-lambda';
@@ -28,6 +28,7 @@ let sqs: SQSClient;
 let queueUrl: string;
 let busTapUrl: string;
 const fns: Record<string, Handler> = {};
+type SQSRecordLike = { messageId: string; body: string; attributes: { MessageGroupId: string } };
 const covered = new Set<string>();
 
 function load(path: string) {
@@ -214,20 +215,37 @@ describe('backfill', () => {
     expect(out.roles.map((r) => r.role)).toEqual(['data-lake-reader', 'archive-writer']);
     expect(out.roles.find((r) => r.role === 'archive-writer')!.status).toBe('changes');
     expect(ownedArns(await world.trust('archive-writer'))).toContain('arn:aws:iam::111928029897:role/astro-deleted-nova-9999');
+    expect((out as unknown as { enqueued: string[] }).enqueued).toEqual([]);
+    expect(await messages(queueUrl)).toEqual([]);
   });
 
-  it('schedule: converges every enforce role and publishes what it did', async () => {
-    const out = (await fns.backfill!(load('backfill/schedule.json'), context)) as { outcomes: { role: string; result: string }[] };
-    const by = Object.fromEntries(out.outcomes.map((o) => [o.role, o.result]));
-    expect(by).toMatchObject({ 'archive-writer': 'written', 's3-exporter': 'written', 'etl-runner': 'observed', 'reports-reader': 'unchanged' });
+  it('schedule: queues one request per role on the FIFO queue (grouped by role) and writes nothing itself', async () => {
+    const before = await world.trust('archive-writer');
+    const out = (await fns.backfill!(load('backfill/schedule.json'), context)) as { enqueued: string[] };
+    const roles = parseConfig(readFileSync(world.configFile, 'utf8'), world.configFile).roles.map((r) => r.name);
+    expect(out.enqueued).toEqual(roles);
+    expect(await world.trust('archive-writer')).toEqual(before);
+    const queued: SQSRecordLike[] = [];
+    for (let m = await messages(queueUrl); m.length > 0; m = await messages(queueUrl)) {
+      for (const x of m) {
+        queued.push({ messageId: x.MessageId!, body: x.Body!, attributes: { MessageGroupId: x.Attributes!.MessageGroupId! } });
+        await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: x.ReceiptHandle! }));
+      }
+    }
+    expect(queued.map((q) => q.attributes.MessageGroupId).sort()).toEqual([...roles].sort());
+    expect(queued.map((q) => JSON.parse(q.body).reason)).toEqual(roles.map(() => 'resync'));
+    // The single writer converges them: the reconcile function, one message per role.
+    for (const record of queued) await fns.reconcile!({ Records: [{ ...record, eventSource: 'aws:sqs' }] }, context);
     expect(ownedArns(await world.trust('archive-writer'))).not.toContain('arn:aws:iam::111928029897:role/astro-deleted-nova-9999');
     const types = (await messages(busTapUrl)).map((m) => JSON.parse(m.Body!)['detail-type']);
     expect(types).toContain('TrustPolicyUpdated');
   });
 
-  it('manual-apply ({}): a converged account makes no write', async () => {
-    const out = (await fns.backfill!(load('backfill/manual-apply.json'), context)) as { outcomes: { result: string }[] };
-    expect(out.outcomes.filter((o) => o.result === 'written')).toEqual([]);
+  it('manual-apply ({}): returns the plan and queues every role', async () => {
+    const out = (await fns.backfill!(load('backfill/manual-apply.json'), context)) as { dryRun: boolean; roles: { status: string }[]; enqueued: string[] };
+    expect(out.dryRun).toBe(false);
+    expect(out.enqueued.length).toBe(out.roles.length);
+    expect((await messages(queueUrl)).length).toBeGreaterThan(0);
   });
 
   it('rejects input it does not understand, naming the field', async () => {

@@ -51,7 +51,7 @@ beforeAll(async () => {
   for (const role of ['conc', 'conc-small']) await iam.send(new CreateRoleCommand({ RoleName: role, AssumeRolePolicyDocument: JSON.stringify(glue) }));
   counts.clear();
   const notifier: Notifier = { notify: async (e): Promise<Delivery> => (events.push(e), 'logged') };
-  server = await startServer({ config, store: new IamTrustStore(iam, { verifyDelayMs: 1 }), inventory: new FileInventory(join(dir, 'deployments.json')), notifier, secrets: ['s'], selfArns: [], port: 0, resyncIntervalMs: 0 });
+  server = await startServer({ config, store: new IamTrustStore(iam, { verifyDelayMs: 1 }), inventory: new FileInventory(join(dir, 'deployments.json')), notifier, secrets: ['s'], selfArns: [], port: 0, resyncIntervalMs: 0, resyncAtStart: false });
 });
 afterAll(async () => {
   await server?.close();

@@ -27,7 +27,7 @@ beforeAll(async () => {
   counts = countCommands(iam);
   server = await startServer({
     config: loadConfig(world.configFile), store: new IamTrustStore(iam), inventory: new FileInventory(world.inventoryFile),
-    notifier: new LogNotifier(() => {}), secrets: [SECRET], selfArns: [], port: 0, resyncIntervalMs: 0, now: () => nowMs,
+    notifier: new LogNotifier(() => {}), secrets: [SECRET], selfArns: [], port: 0, resyncIntervalMs: 0, resyncAtStart: false, now: () => nowMs,
   });
 });
 afterAll(async () => {

@@ -11,6 +11,8 @@ export interface Fault {
   status: number;
   code: string;
   message: string;
+  /** Runs before the fault is answered: a person editing the role while astro-trust's call fails. */
+  before?: () => Promise<void>;
 }
 
 export type ChaosKind = 'throttle' | '500' | 'slow' | 'drop';
@@ -68,20 +70,26 @@ export async function faultProxy(target: string): Promise<FaultProxy> {
           res.end(errorXml(code, kind === 'throttle' ? 'Rate exceeded' : 'internal error', status));
           return;
         }
-        await new Promise((r) => setTimeout(r, chaos.slowMs));
+        await new Promise((r) => setTimeout(r, chaos.slowMs).unref());
       }
     }
     const fault = faults.find((f) => f.action === action && f.times > 0);
     if (fault) {
       fault.times--;
+      await fault.before?.();
       res.writeHead(fault.status, { 'content-type': 'text/xml' });
       res.end(errorXml(fault.code, fault.message, fault.status));
       return;
     }
     const headers = Object.fromEntries(Object.entries(req.headers).filter(([k]) => !['host', 'content-length', 'connection'].includes(k))) as Record<string, string>;
-    const upstream = await fetch(`${target}${req.url}`, { method: req.method, headers, body: req.method === 'GET' ? undefined : req.body });
-    res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'text/xml' });
-    res.end(Buffer.from(await upstream.arrayBuffer()));
+    try {
+      const upstream = await fetch(`${target}${req.url}`, { method: req.method, headers, body: req.method === 'GET' ? undefined : req.body });
+      res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'text/xml' });
+      res.end(Buffer.from(await upstream.arrayBuffer()));
+    } catch {
+      // The emulator is gone (a test ended while this call was held back): drop the connection.
+      res.socket?.destroy();
+    }
   });
   return Object.assign(proxy, svc);
 }
