@@ -5,7 +5,12 @@ import ssm from '@middy/ssm';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { reconcileRole } from '../src/app/reconcile.js';
 import type { ReconcileRequest } from '../src/domain/events.js';
-import { describeError, isRetryable } from '../src/errors.js';
+import { describeError, isRetryable, RetryableError } from '../src/errors.js';
+
+/** A retryable failure handed back to SQS: the message becomes visible again (then the dead-letter queue). */
+class ReconcileRetryError extends RetryableError {
+  override name = 'ReconcileRetryError';
+}
 import { runtime, ssmFetchData } from '../src/lambda/runtime.js';
 
 
@@ -30,7 +35,7 @@ async function one(record: SQSRecord, context: Context & { astroApiToken?: strin
     return 'failed';
   }
   console.log(JSON.stringify({ msg: 'reconciled', role: request.role, reason: request.reason, status: result.plan?.status ?? 'not declared', outcome: result.outcome?.result ?? 'ignored', events: result.events.map((e) => e.type) }));
-  if (result.outcome?.result === 'failed' && result.outcome.retryable) throw new Error(`reconcile ${request.role} failed: ${result.outcome.message}`);
+  if (result.outcome?.result === 'failed' && result.outcome.retryable) throw new ReconcileRetryError(`reconcile ${request.role} failed: ${result.outcome.message}`);
   return result.outcome?.result ?? 'ignored';
 }
 

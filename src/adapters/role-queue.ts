@@ -4,7 +4,13 @@
  * for the same role is merged with later ones: one reconcile reads fresh state and serves them all.
  */
 import type { ReconcileRequest } from '../domain/events.js';
+import { RetryableError } from '../errors.js';
 import type { ReconcileQueue } from './ports.js';
+
+/** `serve` is stopping: the request was not taken (the webhook answers 503: retry). */
+export class QueueClosedError extends RetryableError {
+  override name = 'QueueClosedError';
+}
 
 export type Worker = (request: ReconcileRequest) => Promise<void>;
 
@@ -28,7 +34,7 @@ export class RoleQueue implements ReconcileQueue {
   ) {}
 
   async enqueue(requests: ReconcileRequest[]): Promise<void> {
-    if (this.closed) throw new Error('the queue is shutting down');
+    if (this.closed) throw new QueueClosedError('the reconcile queue is shutting down; send again once astro-trust is back');
     for (const r of requests) {
       const waiting = this.pending.get(r.role);
       this.pending.set(r.role, waiting ? merge(waiting, r) : r);
