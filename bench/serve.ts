@@ -36,6 +36,7 @@ export async function benchServe(events: number) {
     slackWaiter?.();
   });
   const server = await startServer({
+    eventsToken: 'bench-events-token',
     config, store: new IamTrustStore(iam, { verifyDelayMs: 5 }), inventory: new FileInventory(inventoryFile),
     notifier: new SlackNotifier({ webhookUrl: slack.url, dedupWindowMs: 0 }), secrets: ['bench'], selfArns: [], port: 0, resyncIntervalMs: 0, resyncAtStart: false,
   });
@@ -61,7 +62,7 @@ export async function benchServe(events: number) {
       const envelope = { source: 'aws.iam', 'detail-type': 'AWS API Call via CloudTrail', detail: { eventName: 'UpdateAssumeRolePolicy', eventTime: new Date().toISOString(), eventID: `bench-${i}`, sourceIPAddress: '203.0.113.24', userAgent: 'bench', requestParameters: { roleName: 'bench-wi' }, userIdentity: { type: 'IAMUser', arn: 'arn:aws:iam::123456789012:user/bench' } } };
       const received = new Promise<void>((r) => (slackWaiter = r));
       const started = performance.now();
-      await fetch(`${server.url}/events/eventbridge`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(envelope) });
+      await fetch(`${server.url}/events/eventbridge`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer bench-events-token' }, body: JSON.stringify(envelope) });
       await received;
       drift.push(performance.now() - started);
       await server.queue.drained();

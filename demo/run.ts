@@ -70,6 +70,7 @@ async function main() {
   });
   const config = loadConfig(join(dir, 'astro-trust.yaml'));
   const server = await startServer({
+    eventsToken: 'demo-events-token',
     config,
     store: new IamTrustStore(iam),
     inventory: new FileInventory(join(dir, 'deployments.json')),
@@ -102,7 +103,7 @@ async function main() {
     const envelope = JSON.parse(readFileSync('events/iamChange/update-assume-role-policy.json', 'utf8'));
     envelope.detail.requestParameters.policyDocument = JSON.stringify(edited);
     say('  CloudTrail reports UpdateAssumeRolePolicy (moto emits none, so the demo posts the EventBridge event itself):');
-    await fetch(`${server.url}/events/eventbridge`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(envelope) });
+    await fetch(`${server.url}/events/eventbridge`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer demo-events-token' }, body: JSON.stringify(envelope) });
     await server.queue.drained();
     showTrust('data-lake-reader after astro-trust', await trust('data-lake-reader'));
 
@@ -114,7 +115,7 @@ async function main() {
     await iam.send(new UpdateAssumeRolePolicyCommand({ RoleName: 'etl-runner', PolicyDocument: JSON.stringify(etl) }));
     showTrust('etl-runner after the hand edit', await trust('etl-runner'));
     envelope.detail.requestParameters.roleName = 'etl-runner';
-    await fetch(`${server.url}/events/eventbridge`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(envelope) });
+    await fetch(`${server.url}/events/eventbridge`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer demo-events-token' }, body: JSON.stringify(envelope) });
     await server.queue.drained();
     showTrust('etl-runner after astro-trust (unchanged)', await trust('etl-runner'));
 

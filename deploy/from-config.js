@@ -90,6 +90,8 @@ module.exports = {
     ...trustWriter(),
     publish,
     lastListing,
+    // The flap guard's memory: an item per role in the same table.
+    { Effect: 'Allow', Action: ['dynamodb:PutItem'], Resource: { 'Fn::GetAtt': ['WatchTable', 'Arn'] } },
     { Effect: 'Allow', Action: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes'], Resource: { 'Fn::GetAtt': ['ReconcileQueue', 'Arn'] } },
   ],
   // The backfill plans (reads) and queues; only the reconcile function writes IAM.
@@ -101,7 +103,12 @@ module.exports = {
     publish,
     { Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:PutItem'], Resource: { 'Fn::GetAtt': ['WatchTable', 'Arn'] } },
   ],
-  notify: async (ctx) => [logs('notify'), ssmRead(await prefixOf(ctx), 'slack-webhook-url')],
+  // What was posted, remembered across cold starts (conditional PutItem; DeleteItem when a post fails).
+  notify: async (ctx) => [
+    logs('notify'),
+    ssmRead(await prefixOf(ctx), 'slack-webhook-url'),
+    { Effect: 'Allow', Action: ['dynamodb:DeleteItem', 'dynamodb:PutItem'], Resource: { 'Fn::GetAtt': ['WatchTable', 'Arn'] } },
+  ],
   declaredRoles,
   packageFiles: async () => {
     const config = readConfig();

@@ -1,12 +1,14 @@
 /** EventBridge (default bus, us-east-1): IAM CloudTrail events for managed roles become drift checks. */
 import middy from '@middy/core';
 import type { EventBridgeEvent } from 'aws-lambda';
+import { parseIamEvent } from '../src/app/cloudtrail.js';
 import { onIamChange, type IamChangeVerdict } from '../src/app/intake.js';
 import { runtime } from '../src/lambda/runtime.js';
 
 export async function iamChange(event: EventBridgeEvent<string, unknown>): Promise<IamChangeVerdict> {
   const rt = runtime();
-  const verdict = await onIamChange({ config: rt.config, queue: rt.queue(), selfArns: rt.env.selfArns }, event as never);
+  const parsed = parseIamEvent(event);
+  const verdict: IamChangeVerdict = parsed.ok ? await onIamChange({ config: rt.config, queue: rt.queue(), selfArns: rt.env.selfArns }, parsed.envelope) : { ignored: parsed.error };
   console.log(JSON.stringify({ msg: 'iam change', id: event.id, ...verdict }));
   return verdict;
 }

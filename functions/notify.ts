@@ -7,17 +7,22 @@ import ssm from '@middy/ssm';
 import type { Context, EventBridgeEvent } from 'aws-lambda';
 import { LogNotifier, SlackNotifier, type Delivery, type Notifier } from '../src/adapters/slack.js';
 import type { AstroTrustEvent } from '../src/domain/events.js';
-import { ssmFetchData } from '../src/lambda/runtime.js';
+import { runtime, ssmFetchData } from '../src/lambda/runtime.js';
 
 const TYPES = new Set(['TrustPolicyUpdated', 'DriftDetected', 'ReconcileFailed', 'TrustPolicyTooLarge', 'GuardStopped', 'InventoryRefused']);
-// Kept across invocations of a warm container so its dedup window holds (the function has reserved concurrency 1).
+// Kept across invocations of a warm container; what was posted is remembered in the watch table across cold starts.
 let notifier: { url: string; notifier: Notifier } | undefined;
 
 export async function notify(event: EventBridgeEvent<string, AstroTrustEvent['detail']>, context: Context & { slackWebhookUrl?: string }): Promise<Delivery | 'ignored'> {
   if (event.source !== 'astro-trust' || !TYPES.has(event['detail-type'])) return 'ignored';
   const url = String(context.slackWebhookUrl ?? '');
   if (!notifier || notifier.url !== url) {
-    notifier = { url, notifier: url ? new SlackNotifier({ webhookUrl: url, log: (l) => console.log(l) }) : new LogNotifier((l) => console.log(l)) };
+    const rt = runtime();
+    const dedup = rt.dedup();
+    notifier = {
+      url,
+      notifier: url ? new SlackNotifier({ webhookUrl: url, log: (l) => console.log(l), configPath: rt.env.configFile, ...(dedup ? { dedup } : {}) }) : new LogNotifier((l) => console.log(l)),
+    };
   }
   const delivery = await notifier.notifier.notify({ type: event['detail-type'], detail: event.detail } as AstroTrustEvent);
   console.log(JSON.stringify({ msg: 'notify', type: event['detail-type'], role: event.detail.role ?? null, delivery }));

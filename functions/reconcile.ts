@@ -26,7 +26,7 @@ async function one(record: SQSRecord, context: Context & { astroApiToken?: strin
   const rt = runtime();
   let result;
   try {
-    result = await reconcileRole({ config: rt.config, inventory: rt.inventory(context), store: rt.store(), events: rt.events(), snapshots: rt.lastListing() }, request);
+    result = await reconcileRole({ config: rt.config, inventory: rt.inventory(context), store: rt.store(), events: rt.events(), snapshots: rt.lastListing(), reverts: rt.reverts() }, request);
   } catch (err) {
     // Retrying cannot help a terminal error (a refused listing, a policy IAM handed back unparsable): it was
     // alerted; let the message go instead of cycling it into the dead-letter queue.

@@ -48,3 +48,10 @@ export interface InventorySnapshotStore {
   load(): Promise<Deployment[] | undefined>;
   save(deployments: Deployment[]): Promise<void>;
 }
+
+/** When astro-trust reverted each role (the flap guard's memory: in process in `serve`, DynamoDB on Lambda). */
+export interface RevertLog {
+  /** Reverts of the role at or after `sinceMs`. */
+  count(role: string, sinceMs: number): Promise<number>;
+  record(role: string, atMs: number): Promise<void>;
+}

@@ -5,8 +5,11 @@
  */
 import { appendFile, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { driftFingerprint, subjectOf, type AstroTrustEvent, type DriftDetected } from '../domain/events.js';
-import type { PrincipalChange } from '../domain/plan.js';
+import { driftFingerprint, subjectOf, type AstroTrustEvent } from '../domain/events.js';
+import { MemoryDedup, type DedupStore } from './dedup.js';
+import { renderSlack } from './slack-message.js';
+
+export { renderSlack };
 import { RetryableError, TerminalError } from '../errors.js';
 import { withRetry } from './retry.js';
 
@@ -36,110 +39,12 @@ export class FileDeadLetters implements DeadLetterStore {
   }
 }
 
-interface Block {
-  type: string;
-  [k: string]: unknown;
-}
-
-const md = (text: string): Block => ({ type: 'section', text: { type: 'mrkdwn', text: text.slice(0, 2900) } });
-const fields = (pairs: [string, string][]): Block => ({ type: 'section', fields: pairs.slice(0, 10).map(([k, v]) => ({ type: 'mrkdwn', text: `*${k}*\n${v}`.slice(0, 1900) })) });
-const list = (title: string, changes: PrincipalChange[]) =>
-  changes.length === 0 ? [] : [md(`*${title}*\n${changes.slice(0, 20).map((c) => `• \`${c.principal}\`${c.issuer ? ` on \`${c.issuer}\`` : ''}${c.deploymentIds.length ? ` (Deployment ${c.deploymentIds.join(', ')})` : ''}`).join('\n')}${changes.length > 20 ? `\n… and ${changes.length - 20} more` : ''}`)];
-
-function planCommand(role: string) {
-  return `astro-trust plan --config astro-trust.yaml --role ${role}`;
-}
-
-function driftText(d: DriftDetected): string {
-  if (d.roleDeleted) return `Managed role *${d.role}* was deleted`;
-  const done =
-    d.action === 'reverted' ? 'reverted (enforce mode)'
-    : d.action === 'blocked' ? 'not reverted: a guard stopped the write'
-    : d.action === 'failed' ? 'the revert failed'
-    : d.mode === 'observe' ? 'reported only (observe mode)'
-    : 'reported only (statements astro-trust does not own are never edited)';
-  return `Trust drift on *${d.role}*: ${done}`;
-}
-
-/** Slack mrkdwn control characters: a name from the inventory must not become a mention or a link. */
-const esc = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-
-/** A bulleted list that always says how many were left out. */
-function bullets(items: string[], max = 20): string {
-  return `${items.slice(0, max).map((i) => `• ${i}`).join('\n')}${items.length > max ? `\n… and ${items.length - max} more` : ''}`;
-}
-
-/** The Block Kit message for one event: what happened, role and account, principals, who, when, from where, what was done. */
-export function renderSlack(event: AstroTrustEvent): { text: string; blocks: Block[] } {
-  if (event.type === 'InventoryRefused') {
-    const x = event.detail;
-    const text = `Deployment listing refused (${x.kind}): nothing was changed`;
-    return {
-      text,
-      blocks: [
-        { type: 'header', text: { type: 'plain_text', text: 'astro-trust: Deployment listing refused' } },
-        md(`*${text}*\n${esc(x.message)}`),
-        fields([['Check', x.kind], ['Trigger', x.reason], ...(x.role ? [['Role', `\`${esc(x.role)}\``] as [string, string]] : [])]),
-      ],
-    };
-  }
-  const d = event.detail;
-  const who: [string, string][] = [
-    ['Role', `\`${d.role}\``],
-    ['Account', d.accountId ?? 'unknown'],
-    ['Mode', d.mode],
-    ['Trigger', d.reason],
-  ];
-  const footer: Block = { type: 'context', elements: [{ type: 'mrkdwn', text: `See the plan: \`${planCommand(d.role)}\`` }] };
-  switch (event.type) {
-    case 'DriftDetected': {
-      const x = event.detail;
-      const text = driftText(x);
-      const actor: [string, string][] = x.actor
-        ? [
-            ['Changed by', `\`${x.actor.arn}\`${x.actor.type ? ` (${x.actor.type})` : ''}`],
-            ['When', `${x.actor.eventTime} (${x.actor.eventName})`],
-            ['From', `${x.actor.sourceIp ?? 'unknown'}${x.actor.userAgent ? ` · ${x.actor.userAgent.slice(0, 120)}` : ''}`],
-          ]
-        : [];
-      const blocks = [
-        { type: 'header', text: { type: 'plain_text', text: `astro-trust: drift on ${x.role}`.slice(0, 150) } },
-        md(text),
-        fields([...who, ...actor]),
-        ...list('Undeclared principals in astro-trust statements', x.undeclaredInOwned),
-        ...list('Declared principals that were missing', x.missingDeclared),
-        ...(x.rewritesOwned ? [md('*astro-trust statements were edited by hand* (Effect, Action or Condition)')] : []),
-        ...(x.missingOidcProviders?.length ? [md(`*IAM OIDC provider missing* (trust through it is broken)${x.action === 'reverted' ? ', recreated' : ''}\n${x.missingOidcProviders.map((i) => `• \`${i}\``).join('\n')}`)] : []),
-        ...(x.unexpected.length
-          ? [md(`*Undeclared trust in statements astro-trust does not own* (never edited)\n${x.unexpected.slice(0, 20).map((f) => `• ${f.kind}: \`${f.principal}\`${f.sid ? ` in \`${f.sid}\`` : ''}`).join('\n')}`)]
-          : []),
-        footer,
-      ];
-      return { text, blocks };
-    }
-    case 'TrustPolicyUpdated': {
-      const x = event.detail;
-      const text = `Trust policy of *${x.role}* updated: +${x.added.length} -${x.removed.length} (${x.policyChars}/${x.limit} characters)`;
-      return { text, blocks: [md(text), fields(who), ...list('Added', x.added), ...list('Removed', x.removed), footer] };
-    }
-    case 'ReconcileFailed': {
-      const text = `Reconcile of *${event.detail.role}* failed${event.detail.retryable ? ' (will be retried)' : ''}: ${event.detail.error}`;
-      return { text, blocks: [md(text), fields(who), footer] };
-    }
-    case 'TrustPolicyTooLarge':
-    case 'GuardStopped': {
-      const text = `${event.type === 'GuardStopped' ? 'Guard stopped' : 'Trust policy too large for'} *${event.detail.role}*: ${esc(event.detail.message)}`;
-      const notFitting = event.detail.deploymentsNotFitting ?? [];
-      const left = notFitting.length
-        ? [md(`*Not trusted for lack of room* (${notFitting.length})\n${bullets(notFitting.map((n) => `${esc(n.name)} (\`${esc(n.id)}\`)`))}`)]
-        : [];
-      return { text, blocks: [md(text), fields(who), ...left, footer] };
-    }
-  }
-}
-
 export interface SlackOptions {
   webhookUrl: string;
+  /** The config path shown in each alert's "see the plan" footer. */
+  configPath?: string;
+  /** Where "posted already" is remembered (default: in memory). */
+  dedup?: DedupStore;
   timeoutMs?: number;
   attempts?: number;
   baseDelayMs?: number;
@@ -158,44 +63,41 @@ export function lastResortLine(event: AstroTrustEvent, error: string): string {
   return JSON.stringify({ level: 'error', msg: 'astro-trust alert not delivered', error, alert: event });
 }
 
+/** Standing findings (no new IAM event) are posted once per fingerprint per day (DESIGN 3.5). */
+export const STANDING_WINDOW_MS = 24 * 60 * 60_000;
+
+/**
+ * When an alert counts as posted already (DESIGN 3.5): an IAM change once per CloudTrail event id (two
+ * actors are two alerts, whatever they changed); standing findings, guards and full roles once per
+ * fingerprint per day; failures and refused listings once per `windowMs`; updates always.
+ */
+export function alertKey(event: AstroTrustEvent, windowMs: number): { key: string; windowMs: number } | undefined {
+  switch (event.type) {
+    case 'DriftDetected': {
+      const eventId = event.detail.actor?.eventId;
+      if (event.detail.actor) return { key: `iam-change|${event.detail.role}|${eventId ?? driftFingerprint(event.detail)}`, windowMs: STANDING_WINDOW_MS };
+      return { key: `findings|${driftFingerprint(event.detail)}`, windowMs: STANDING_WINDOW_MS };
+    }
+    case 'ReconcileFailed':
+      return { key: `failed|${event.detail.role}|${event.detail.error}`, windowMs };
+    case 'TrustPolicyTooLarge':
+      // A standing condition like a finding: once a day while the same Deployments wait, at once when they change.
+      return { key: `${event.type}|${event.detail.role}|${(event.detail.deploymentsNotFitting ?? []).map((n) => n.id).join(',')}`, windowMs: STANDING_WINDOW_MS };
+    case 'GuardStopped':
+      return { key: `${event.type}|${event.detail.role}|${event.detail.message}`, windowMs: STANDING_WINDOW_MS };
+    case 'InventoryRefused':
+      return { key: `inventory|${event.detail.kind}|${event.detail.message}`, windowMs };
+    default:
+      return undefined;
+  }
+}
+
 export class SlackNotifier implements Notifier {
-  private readonly seen = new Map<string, number>();
   private readonly o: Required<Omit<SlackOptions, 'deadLetters'>> & { deadLetters?: DeadLetterStore };
 
   constructor(options: SlackOptions) {
-    this.o = { timeoutMs: 5_000, attempts: 5, baseDelayMs: 500, maxRetryAfterMs: 30_000, dedupWindowMs: 60 * 60_000, now: Date.now, log: () => {}, ...options };
-  }
-
-  /** Alerts that repeat while nothing changes (drift, failures, guards) are posted once per window; updates always. */
-  private key(event: AstroTrustEvent): string | undefined {
-    switch (event.type) {
-      case 'DriftDetected':
-        return `drift|${driftFingerprint(event.detail)}`;
-      case 'ReconcileFailed':
-        return `failed|${event.detail.role}|${event.detail.error}`;
-      case 'TrustPolicyTooLarge':
-      case 'GuardStopped':
-        return `${event.type}|${event.detail.role}|${event.detail.message}|${(event.detail.deploymentsNotFitting ?? []).map((n) => n.id).join(',')}`;
-      case 'InventoryRefused':
-        return `inventory|${event.detail.kind}|${event.detail.message}`;
-      default:
-        return undefined;
-    }
-  }
-
-  private duplicate(event: AstroTrustEvent): boolean {
-    const key = this.key(event);
-    if (!key) return false;
-    const now = this.o.now();
-    for (const [k, at] of this.seen) if (now - at > this.o.dedupWindowMs) this.seen.delete(k);
-    if (this.seen.has(key)) return true;
-    this.seen.set(key, now);
-    return false;
-  }
-
-  private forget(event: AstroTrustEvent) {
-    const key = this.key(event);
-    if (key) this.seen.delete(key);
+    const now = options.now ?? Date.now;
+    this.o = { timeoutMs: 5_000, attempts: 5, baseDelayMs: 500, maxRetryAfterMs: 30_000, dedupWindowMs: 60 * 60_000, now, log: () => {}, configPath: 'astro-trust.yaml', dedup: new MemoryDedup(now), ...options };
   }
 
   private async post(body: string): Promise<void> {
@@ -227,12 +129,13 @@ export class SlackNotifier implements Notifier {
   }
 
   async notify(event: AstroTrustEvent): Promise<Delivery> {
-    if (this.duplicate(event)) return 'duplicate';
+    const claim = alertKey(event, this.o.dedupWindowMs);
+    if (claim && !(await this.o.dedup.claim(claim.key, claim.windowMs))) return 'duplicate';
     try {
-      await this.post(JSON.stringify(renderSlack(event)));
+      await this.post(JSON.stringify(renderSlack(event, { configPath: this.o.configPath })));
       return 'sent';
     } catch (err) {
-      this.forget(event);
+      if (claim) await this.o.dedup.release(claim.key).catch(() => {});
       if (!this.o.deadLetters) throw err;
       try {
         await this.o.deadLetters.put(event, (err as Error).message);
@@ -249,7 +152,7 @@ export class SlackNotifier implements Notifier {
 export class LogNotifier implements Notifier {
   constructor(private readonly log: (line: string) => void) {}
   async notify(event: AstroTrustEvent): Promise<Delivery> {
-    this.log(`alert ${event.type}: ${renderSlack(event).text.replace(/\*/g, '')}`);
+    this.log(`alert ${event.type}: ${renderSlack(event).text.replace(/\*/g, '').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&')}`);
     return 'logged';
   }
 }

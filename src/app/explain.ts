@@ -90,7 +90,7 @@ export async function explainRole(deps: Deps, roleName: string): Promise<RolePla
   const spec = selectRoles(deps.config, [roleName])[0]!;
   const { inventory, states } = await load(deps, [spec]);
   const rules = deps.config.identityRules;
-  return planRole({ spec, deployments: inventory.deployments, state: states.get(spec.name), knownIssuers: knownIssuersOf(inventory.deployments, rules), rules });
+  return planRole({ spec, deployments: inventory.deployments, state: states.get(spec.name), knownIssuers: knownIssuersOf(inventory.deployments, rules), rules, findingRules: deps.config.findings, nowMs: Date.now() });
 }
 
 export interface AirflowConnection {

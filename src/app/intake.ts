@@ -7,6 +7,7 @@ import { matchingSelector, type RoleSpec } from '../domain/desired.js';
 import { parseRoleArn, type Deployment } from '../domain/deployment.js';
 import type { Actor, ReconcileRequest } from '../domain/events.js';
 import type { InventorySource, ReconcileQueue } from '../adapters/ports.js';
+import type { CloudTrailDetail, CloudTrailEnvelope } from './cloudtrail.js';
 import type { WebhookEvent } from './webhook.js';
 
 /** Could this role's declared set include the Deployment? (Selectors, or the Deployment uses the role as its identity.) */
@@ -38,21 +39,10 @@ export const IAM_EVENT_NAMES = ['UpdateAssumeRolePolicy', 'CreateRole', 'DeleteR
 
 export type IamChangeVerdict = { enqueued: ReconcileRequest } | { ignored: string };
 
-interface CloudTrailDetail {
-  eventName?: string;
-  eventTime?: string;
-  eventID?: string;
-  errorCode?: string;
-  sourceIPAddress?: string;
-  userAgent?: string;
-  requestParameters?: { roleName?: string } | null;
-  userIdentity?: { type?: string; arn?: string; sessionContext?: { sessionIssuer?: { arn?: string } } };
-}
-
-/** The CloudTrail identity of an IAM call: the session issuer's role ARN for an assumed role. */
-export function actorOf(detail: CloudTrailDetail): { arn: string; issuerArn?: string; type?: string } {
+/** The CloudTrail identity of an IAM call: the session issuer's role ARN for an assumed role; the service for an `AWSService` caller. */
+export function actorOf(detail: CloudTrailDetail): { arn: string; issuerArn?: string; type?: string; invokedBy?: string } {
   const u = detail.userIdentity ?? {};
-  return { arn: u.arn ?? 'unknown', issuerArn: u.sessionContext?.sessionIssuer?.arn, type: u.type };
+  return { arn: u.arn ?? 'unknown', issuerArn: u.sessionContext?.sessionIssuer?.arn, type: u.type, invokedBy: u.invokedBy };
 }
 
 /**
@@ -61,7 +51,7 @@ export function actorOf(detail: CloudTrailDetail): { arn: string; issuerArn?: st
  */
 export async function onIamChange(
   deps: { config: Config; queue: ReconcileQueue; selfArns: string[] },
-  envelope: { source?: string; 'detail-type'?: string; detail?: CloudTrailDetail },
+  envelope: CloudTrailEnvelope,
 ): Promise<IamChangeVerdict> {
   const detail = envelope.detail ?? {};
   if (envelope.source !== 'aws.iam') return { ignored: `source ${envelope.source ?? '(none)'} is not aws.iam` };
@@ -76,6 +66,7 @@ export async function onIamChange(
   const drift: Actor = {
     arn: actor.arn,
     ...(actor.type ? { type: actor.type } : {}),
+    ...(actor.invokedBy ? { invokedBy: actor.invokedBy } : {}),
     ...(detail.sourceIPAddress ? { sourceIp: detail.sourceIPAddress } : {}),
     ...(detail.userAgent ? { userAgent: detail.userAgent } : {}),
     eventName: detail.eventName!,

@@ -9,7 +9,7 @@ import { knownIssuersOf, planRole, type RolePlan } from '../domain/plan.js';
 import { samePolicy } from '../domain/policy.js';
 import { ownedOf } from '../domain/statements.js';
 import { describeError, isRetryable, UsageError } from '../errors.js';
-import type { EventPublisher, TrustStore } from '../adapters/ports.js';
+import type { EventPublisher, RevertLog, TrustStore } from '../adapters/ports.js';
 import { listInventory, refusalEvent, type ListingDeps } from './inventory.js';
 import { eventsForReconcile, type AstroTrustEvent, type ReconcileRequest } from '../domain/events.js';
 
@@ -26,6 +26,8 @@ export interface Progress {
 export interface PlanDeps extends ListingDeps {
   store: TrustStore;
   progress?: Progress;
+  /** The clock acknowledgements expire by (tests run a day on a fake one). */
+  now?: () => number;
 }
 
 /** Selects the declared roles to work on; an undeclared name is a usage error that lists the declared ones. */
@@ -54,12 +56,16 @@ export async function planRoles(deps: PlanDeps, only?: string[]): Promise<Plan> 
   return {
     organizationId: deps.config.organizationId,
     inventory: { source: deps.inventory.description, deployments: inventory.deployments.length, warnings: inventory.warnings },
-    roles: specs.map((spec) => planRole({ spec, deployments: inventory.deployments, state: states.get(spec.name), knownIssuers, oidcProviders, rules })),
+    roles: specs.map((spec) =>
+      planRole({ spec, deployments: inventory.deployments, state: states.get(spec.name), knownIssuers, oidcProviders, rules, findingRules: deps.config.findings, nowMs: (deps.now ?? Date.now)() }),
+    ),
   };
 }
 
 export type RoleOutcome =
   | { role: string; result: 'unchanged' | 'written' | 'observed' }
+  /** The flap guard held a revert: another writer keeps changing the role (DESIGN 3.5). */
+  | { role: string; result: 'held'; message: string }
   | { role: string; result: 'blocked' | 'failed'; message: string; retryable?: boolean };
 
 export interface ApplyResult {
@@ -72,11 +78,13 @@ export interface ApplyResult {
 }
 
 /** Applies a plan as planned: writes each `enforce` role with changes, one write per role, guards honoured. */
-export async function applyPlan(plan: Plan, store: TrustStore, opts: { progress?: Progress; concurrency?: number } = {}): Promise<ApplyResult> {
+export async function applyPlan(plan: Plan, store: TrustStore, opts: { progress?: Progress; concurrency?: number; hold?: Map<string, string> } = {}): Promise<ApplyResult> {
   const outcomes = new Map<string, RoleOutcome>();
   const toWrite: RolePlan[] = [];
   for (const r of plan.roles) {
+    const held = opts.hold?.get(r.role);
     if (r.status === 'in-sync') outcomes.set(r.role, { role: r.role, result: 'unchanged' });
+    else if (held && r.status === 'changes' && r.mode === 'enforce') outcomes.set(r.role, { role: r.role, result: 'held', message: held });
     else if (r.status === 'missing') outcomes.set(r.role, { role: r.role, result: 'failed', message: 'the role does not exist in IAM; astro-trust never creates roles' });
     else if (r.status === 'blocked') outcomes.set(r.role, { role: r.role, result: 'blocked', message: r.guard!.message });
     else if (r.mode === 'observe') outcomes.set(r.role, { role: r.role, result: 'observed' });
@@ -127,13 +135,17 @@ export async function applyPlan(plan: Plan, store: TrustStore, opts: { progress?
     outcomes: ordered,
     createdOidcProviders: created,
     notFitting,
-    converged: notFitting === 0 && ordered.every((o) => o.result !== 'blocked' && o.result !== 'failed'),
+    converged: notFitting === 0 && ordered.every((o) => o.result !== 'blocked' && o.result !== 'failed' && o.result !== 'held'),
   };
 }
 
 export interface ReconcileDeps extends PlanDeps {
   events: EventPublisher;
+  /** The flap guard's memory; without it, reverts are not limited. */
+  reverts?: RevertLog;
 }
+
+const HOUR_MS = 60 * 60_000;
 
 export interface ReconcileResult {
   plan: RolePlan | undefined;
@@ -162,7 +174,17 @@ export async function reconcileRole(deps: ReconcileDeps, request: ReconcileReque
     await deps.events.publish([failed]).catch(() => {});
     throw err;
   }
-  const [result] = await convergeAndReport(deps, plan, (role) => ({ ...request, role }));
+  // Flap guard: a drift revert beyond maxRevertsPerHour means another writer (Terraform, CloudFormation)
+  // re-applies its version each time; stop fighting for the rest of the hour and say so.
+  const rolePlan = plan.roles[0]!;
+  const now = (deps.now ?? Date.now)();
+  const reverting = request.drift !== undefined && rolePlan.status === 'changes' && rolePlan.mode === 'enforce';
+  const hold = new Map<string, string>();
+  if (reverting && deps.reverts && (await deps.reverts.count(spec.name, now - HOUR_MS)) >= spec.maxRevertsPerHour) {
+    hold.set(spec.name, `not reverted: ${spec.maxRevertsPerHour} reverts of this role in the last hour (maxRevertsPerHour); another writer keeps changing it`);
+  }
+  const [result] = await convergeAndReport(deps, plan, (role) => ({ ...request, role }), hold);
+  if (reverting && result!.outcome?.result === 'written') await deps.reverts?.record(spec.name, now);
   return result!;
 }
 
@@ -184,15 +206,15 @@ export async function reconcileAll(
   return { plan, results };
 }
 
-async function convergeAndReport(deps: ReconcileDeps, plan: Plan, requestFor: (role: string) => ReconcileRequest): Promise<ReconcileResult[]> {
-  const applied = await applyPlan(plan, deps.store, { progress: deps.progress });
+async function convergeAndReport(deps: ReconcileDeps, plan: Plan, requestFor: (role: string) => ReconcileRequest, hold?: Map<string, string>): Promise<ReconcileResult[]> {
+  const applied = await applyPlan(plan, deps.store, { progress: deps.progress, ...(hold ? { hold } : {}) });
   const results = plan.roles.map((rolePlan, i) => {
     const outcome = applied.outcomes[i]!;
     const error =
       outcome.result === 'failed' && rolePlan.status !== 'missing'
         ? { message: outcome.message, retryable: outcome.retryable ?? false }
         : undefined;
-    const events = eventsForReconcile(rolePlan, requestFor(rolePlan.role), { written: outcome.result === 'written', ...(error ? { error } : {}) });
+    const events = eventsForReconcile(rolePlan, requestFor(rolePlan.role), { written: outcome.result === 'written', flapping: outcome.result === 'held', ...(error ? { error } : {}) });
     return { plan: rolePlan, outcome, events };
   });
   await deps.events.publish(results.flatMap((r) => r.events));

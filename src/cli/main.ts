@@ -9,12 +9,14 @@ import type { InventorySource, TrustStore } from '../adapters/ports.js';
 import { applyPlan, planRoles, type Progress } from '../app/reconcile.js';
 import { ConfigError, loadConfig, type Config } from '../config/config.js';
 import { AstroTrustError, describeError, UsageError } from '../errors.js';
+import { FileDedup } from '../adapters/dedup.js';
 import { FileDeadLetters, LogNotifier, SlackNotifier } from '../adapters/slack.js';
+import { dirname, join } from 'node:path';
 import { startServer } from './serve.js';
 import { FileSnapshotStore } from '../adapters/snapshot-file.js';
 import { sendEvent } from '../app/send.js';
 import { WEBHOOK_TYPES, type WebhookEvent } from '../app/webhook.js';
-import { coloured, hasPending, plain, planJson, rolePlanJson, renderApply, renderConnectionsEnv, renderDeploymentExplanation, renderPlan, renderRoleExplanation } from './render.js';
+import { coloured, detailedExitCode, plain, planJson, rolePlanJson, renderApply, renderConnectionsEnv, renderDeploymentExplanation, renderPlan, renderRoleExplanation } from './render.js';
 import { CONNECTION_PRECEDENCE, connectionsFor, explainDeployment, explainRole } from '../app/explain.js';
 
 export interface Io {
@@ -115,7 +117,7 @@ async function runPlan(opts: PlanOpts, io: Io): Promise<number> {
   if (opts.json) io.stdout(`${JSON.stringify(planJson(plan), null, 2)}\n`);
   else io.stdout(`${renderPlan(plan, paintFor(io))}\n`);
   if (plan.roles.some((r) => r.status === 'missing')) return 1;
-  return opts.detailedExitcode && hasPending(plan) ? 2 : 0;
+  return opts.detailedExitcode ? detailedExitCode(plan) : 0;
 }
 
 async function runApply(opts: PlanOpts, io: Io): Promise<number> {
@@ -169,7 +171,7 @@ async function runServe(opts: ServeOpts, io: Io): Promise<number> {
   const log = (line: string) => io.stderr(`${new Date().toISOString()} ${line}\n`);
   const slackUrl = io.env.SLACK_WEBHOOK_URL;
   const notifier = slackUrl
-    ? new SlackNotifier({ webhookUrl: slackUrl, deadLetters: new FileDeadLetters(opts.deadLetters), log })
+    ? new SlackNotifier({ webhookUrl: slackUrl, deadLetters: new FileDeadLetters(opts.deadLetters), log, configPath: opts.config, dedup: new FileDedup(join(dirname(opts.snapshot), 'alerts-posted.json')) })
     : new LogNotifier(log);
   const server = await startServer({
     config,
@@ -178,6 +180,7 @@ async function runServe(opts: ServeOpts, io: Io): Promise<number> {
     notifier,
     secrets,
     selfArns: list(io.env.ASTRO_TRUST_SELF_ARNS),
+    eventsToken: io.env.ASTRO_TRUST_EVENTS_TOKEN || undefined,
     port,
     host: opts.host,
     resyncIntervalMs: minutes * 60_000,
@@ -186,6 +189,7 @@ async function runServe(opts: ServeOpts, io: Io): Promise<number> {
     log,
   });
   log(`astro-trust serve: listening on ${server.url} (POST /webhooks/astro, POST /events/eventbridge, GET /healthz); ${config.roles.length} roles; resync every ${minutes} min; inventory watch every ${watchSeconds} s; alerts to ${slackUrl ? 'Slack' : 'the log'}`);
+  if (!io.env.ASTRO_TRUST_EVENTS_TOKEN) log('IAM-change intake is off: POST /events/eventbridge answers 401 until ASTRO_TRUST_EVENTS_TOKEN is set (the bearer token an EventBridge API destination sends)');
   io.onListening?.(server.url);
   await (io.untilStopped ?? (() => new Promise<void>(() => {})))();
   log('stopping: draining the reconcile queue');
@@ -307,8 +311,14 @@ function program(io: Io, setCode: (code: number) => void): Command {
   common(p.command('plan'))
     .description('Read IAM and the Deployment inventory; print what apply would change and all drift. Writes nothing.')
     .option('--iam-snapshot <file>', 'offline: actual state from `aws iam get-account-authorization-details` output instead of IAM')
-    .option('--detailed-exitcode', 'exit 0 when in sync, 2 when changes or drift are pending (as Terraform)')
-    .addHelpText('after', '\nExit: 0 success, 1 error (or a declared role missing in IAM); with --detailed-exitcode 0 in sync, 2 pending.')
+    .option('--detailed-exitcode', 'exit 0 when nothing is to do, 2 when apply would write, 3 when a person must act (as Terraform, plus 3)')
+    .addHelpText(
+      'after',
+      '\nExit: 0 success, 1 error (a refused listing, or a declared role missing in IAM). With --detailed-exitcode:\n' +
+        '  0 nothing to do; 2 apply would write (an enforce role changes or an OIDC provider is missing);\n' +
+        '  3 apply has nothing to do but a person must act (an observe role differs, a guard stopped a role,\n' +
+        '    Deployments do not fit, an unacknowledged finding: acknowledge it under findings.acknowledge).',
+    )
     .action(async (opts: PlanOpts) => setCode(await runPlan(opts, io)));
 
   common(p.command('apply'))
@@ -364,6 +374,7 @@ function program(io: Io, setCode: (code: number) => void): Command {
       'after',
       '\nEndpoints: POST /webhooks/astro (signed, DESIGN 3.3), POST /events/eventbridge (CloudTrail IAM events), GET /healthz.\n' +
         'Environment: ASTRO_TRUST_WEBHOOK_SECRET (required), SLACK_WEBHOOK_URL (unset: alerts to the log),\n' +
+        '  ASTRO_TRUST_EVENTS_TOKEN (POST /events/eventbridge requires Authorization: Bearer <it>; unset: that route is off),\n' +
         '  ASTRO_TRUST_SELF_ARNS (comma-separated ARNs whose IAM changes are astro-trust\'s own).\n' +
         'Stops on SIGINT/SIGTERM after draining the reconcile queue.',
     )

@@ -1,6 +1,7 @@
 /** How a plan and an apply look to a person (text, colour on a TTY) and to a program (`--json`). */
 import { styleText } from 'node:util';
 import type { PrincipalChange, RolePlan } from '../domain/plan.js';
+import { EXPIRY_WARNING_DAYS, standing } from '../domain/findings.js';
 import type { ApplyResult, Plan } from '../app/reconcile.js';
 import type { ConnectionsAnswer, DeploymentExplanation } from '../app/explain.js';
 
@@ -62,12 +63,15 @@ export function renderRole(r: RolePlan, paint: Paint): string {
     if (r.notFitting.length > 20) lines.push(paint('yellow', `      ... and ${r.notFitting.length - 20} more`));
   }
   for (const f of r.unexpected) {
-    if (f.kind === 'shared-identity') {
-      lines.push(paint('magenta', `    ! ${f.kind}: ${f.principal}: ${f.detail}`));
+    const where = f.kind === 'shared-identity' ? '' : f.sid ? ` in statement ${JSON.stringify(f.sid)}` : ' in a statement without Sid';
+    const text = `${f.kind}: ${f.principal}${where}: ${f.detail}${f.kind === 'shared-identity' ? '' : ' (not owned by astro-trust: alert only)'}`;
+    const ack = f.acknowledgement;
+    if (!ack) {
+      lines.push(paint('magenta', `    ! ${text}`));
       continue;
     }
-    const where = f.sid ? ` in statement ${JSON.stringify(f.sid)}` : ' in a statement without Sid';
-    lines.push(paint('magenta', `    ! ${f.kind}: ${f.principal}${where}: ${f.detail} (not owned by astro-trust: alert only)`));
+    lines.push(paint('dim', `    ✓ acknowledged until ${ack.expires} (${ack.reason}): ${text}`));
+    if (ack.daysLeft <= EXPIRY_WARNING_DAYS) lines.push(paint('yellow', `      the acknowledgement expires in ${ack.daysLeft} day${ack.daysLeft === 1 ? '' : 's'}: renew it in findings.acknowledge, or fix the finding`));
   }
   for (const s of r.skipped) lines.push(paint('yellow', `    ? Deployment ${s.name} (${s.deploymentId}) is declared but not trusted: ${s.reason}`));
   return lines.join('\n');
@@ -81,11 +85,14 @@ export interface PlanSummary {
   observeOnly: number;
   add: number;
   remove: number;
+  /** Findings that need a person (not acknowledged). */
   unexpected: number;
+  acknowledged: number;
+  notFitting: number;
 }
 
 export function summarize(plan: Plan): PlanSummary {
-  const s: PlanSummary = { toChange: 0, inSync: 0, blocked: 0, missing: 0, observeOnly: 0, add: 0, remove: 0, unexpected: 0 };
+  const s: PlanSummary = { toChange: 0, inSync: 0, blocked: 0, missing: 0, observeOnly: 0, add: 0, remove: 0, unexpected: 0, acknowledged: 0, notFitting: 0 };
   for (const r of plan.roles) {
     if (r.status === 'in-sync') s.inSync++;
     else if (r.status === 'blocked') s.blocked++;
@@ -97,15 +104,22 @@ export function summarize(plan: Plan): PlanSummary {
       s.add += r.add.length;
       s.remove += r.remove.length;
     }
-    s.unexpected += r.unexpected.length;
+    s.unexpected += standing(r.unexpected).length;
+    s.acknowledged += r.unexpected.length - standing(r.unexpected).length;
+    s.notFitting += r.notFitting.length;
   }
   return s;
 }
 
-/** True when applying would change something or drift needs a person: `--detailed-exitcode` answers 2. */
-export function hasPending(plan: Plan): boolean {
+/**
+ * `plan --detailed-exitcode` (DESIGN 3.2): 2 when apply would write (an enforce role changes, or an OIDC
+ * provider is missing); else 3 when apply has nothing to do but a person must act (an observe role differs,
+ * a guard stopped a role, Deployments do not fit, an unacknowledged finding); else 0.
+ */
+export function detailedExitCode(plan: Plan): 0 | 2 | 3 {
   const s = summarize(plan);
-  return s.toChange + s.blocked + s.observeOnly + s.unexpected > 0;
+  if (s.toChange > 0) return 2;
+  return s.observeOnly + s.blocked + s.unexpected + s.notFitting > 0 ? 3 : 0;
 }
 
 export function renderPlan(plan: Plan, paint: Paint): string {
@@ -124,6 +138,7 @@ export function renderPlan(plan: Plan, paint: Paint): string {
     s.blocked ? paint('red', `${s.blocked} blocked by a guard`) : '',
     s.missing ? paint('red', `${s.missing} missing in IAM`) : '',
     s.unexpected ? paint('magenta', `${s.unexpected} unexpected trust finding${s.unexpected === 1 ? '' : 's'}`) : '',
+    s.acknowledged ? `${s.acknowledged} acknowledged` : '',
   ].filter(Boolean);
   out.push(`${paint('bold', 'Plan:')} ${parts.join(', ')}.`);
   return out.join('\n');
@@ -137,6 +152,7 @@ export function renderApply(result: ApplyResult, paint: Paint): string {
     else if (o.result === 'observed') out.push(paint('yellow', `skipped ${o.role}: observe mode, not written`));
     else if (o.result === 'blocked') out.push(paint('red', `blocked ${o.role}: ${o.message}`));
     else if (o.result === 'failed') out.push(paint('red', `failed  ${o.role}: ${o.message}`));
+    else if (o.result === 'held') out.push(paint('yellow', `held    ${o.role}: ${o.message}`));
   }
   const count = (k: string) => result.outcomes.filter((o) => o.result === k).length;
   if (result.notFitting > 0) out.push(paint('yellow', `${result.notFitting} declared Deployment${result.notFitting === 1 ? ' was' : 's were'} left out for lack of room (see the plan above).`));
@@ -171,8 +187,7 @@ export function rolePlanJson(r: RolePlan) {
     remove: r.remove,
     rewritesOwned: r.rewritesOwned,
     unexpected: r.unexpected,
-    // Acknowledging findings is not supported yet: every finding stands.
-    findings: r.unexpected.map((f) => ({ ...f, acknowledged: false })),
+    findings: r.unexpected.map(({ acknowledgement, ...f }) => ({ ...f, acknowledged: acknowledgement !== undefined, ...(acknowledgement ? { acknowledgement } : {}) })),
     skipped: r.skipped,
     notFitting: r.notFitting,
     guard: r.guard ?? null,

@@ -2,14 +2,17 @@
  * `astro-trust serve`: the whole system in one process. Webhook endpoint, IAM-change intake, periodic
  * resync, Slack alerts, one writer per role; the same use cases the Lambda functions call.
  */
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { SingleFlightInventory } from '../adapters/inventory-single-flight.js';
 import { AlertOutbox } from '../adapters/outbox.js';
+import { MemoryRevertLog } from '../adapters/revert-log.js';
 import type { InventorySnapshotStore, InventorySource, TrustStore } from '../adapters/ports.js';
 import { watchInventory } from '../app/watch.js';
 import { RoleQueue } from '../adapters/role-queue.js';
 import { lastResortLine, type Notifier } from '../adapters/slack.js';
+import { parseIamEvent } from '../app/cloudtrail.js';
 import { onDeploymentEvent, onIamChange } from '../app/intake.js';
 import { reconcileRole, type ReconcileResult } from '../app/reconcile.js';
 import { checkWebhook, MAX_BODY_BYTES } from '../app/webhook.js';
@@ -26,6 +29,8 @@ export interface ServeOptions {
   secrets: string[];
   /** ARNs whose IAM changes are astro-trust's own (not alerted). */
   selfArns: string[];
+  /** `POST /events/eventbridge` requires `Authorization: Bearer <this>`; unset: the route answers 401. */
+  eventsToken?: string;
   port?: number;
   host?: string;
   /** 0 disables the periodic resync. */
@@ -77,6 +82,13 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   });
 }
 
+/** Constant-time: both sides hashed to the same length first, so neither length nor content leaks. */
+export function bearerMatches(header: string | undefined, token: string): boolean {
+  const given = /^Bearer (.+)$/i.exec(header ?? '')?.[1] ?? '';
+  const digest = (v: string) => createHash('sha256').update(v).digest();
+  return timingSafeEqual(digest(given), digest(token)) && given.length > 0;
+}
+
 function send(res: ServerResponse, status: number, body: unknown) {
   res.writeHead(status, { 'content-type': 'application/json' });
   res.end(JSON.stringify(body));
@@ -96,7 +108,7 @@ export async function startServer(o: ServeOptions): Promise<Server> {
     },
   );
   // The watch's snapshot is the last known listing: a reconcile refuses one that shrank past maxShrinkPercent.
-  const deps = { config: o.config, inventory, store: o.store, events, snapshots: o.snapshots };
+  const deps = { config: o.config, inventory, store: o.store, events, snapshots: o.snapshots, reverts: new MemoryRevertLog(), ...(o.now ? { now: o.now } : {}) };
   const queue = new RoleQueue(
     async (request) => {
       const result = await reconcileRole(deps, request);
@@ -120,15 +132,23 @@ export async function startServer(o: ServeOptions): Promise<Server> {
       send(res, 202, { accepted: verdict.event.id, roles: requests.map((r) => r.role) });
     },
     'POST /events/eventbridge': async (req, res) => {
+      // Authenticated before anything is read: a forged CloudTrail event must cause no write and no alert.
+      if (!o.eventsToken) return send(res, 401, { error: 'IAM-change intake is off: set ASTRO_TRUST_EVENTS_TOKEN' });
+      if (!bearerMatches(req.headers.authorization, o.eventsToken)) {
+        log('IAM event rejected 401: missing or wrong bearer token');
+        return send(res, 401, { error: 'missing or wrong Authorization: Bearer token' });
+      }
       const raw = await readBody(req, MAX_EVENT_BYTES);
-      let envelope: unknown;
+      let body: unknown;
       try {
-        envelope = JSON.parse(raw.toString('utf8'));
+        body = JSON.parse(raw.toString('utf8'));
       } catch {
         return send(res, 400, { error: 'body is not valid JSON' });
       }
-      if (typeof envelope !== 'object' || envelope === null || Array.isArray(envelope)) return send(res, 400, { error: 'expected one EventBridge event object' });
-      const verdict = await onIamChange({ config: o.config, queue, selfArns: o.selfArns }, envelope);
+      if (typeof body !== 'object' || body === null || Array.isArray(body)) return send(res, 400, { error: 'expected one EventBridge event object' });
+      const parsed = parseIamEvent(body);
+      if (!parsed.ok) return send(res, 400, { error: parsed.error });
+      const verdict = await onIamChange({ config: o.config, queue, selfArns: o.selfArns }, parsed.envelope);
       if ('ignored' in verdict) log(`IAM event ignored: ${verdict.ignored}`);
       send(res, 202, verdict);
     },

@@ -8,6 +8,7 @@ import picomatch from 'picomatch';
 import { LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
 import { COMPONENTS, type IdentityRules, type RoleSpec } from '../domain/desired.js';
+import type { FindingRules } from '../domain/findings.js';
 import { ConfigError } from '../errors.js';
 
 export { ConfigError };
@@ -42,6 +43,16 @@ const issuer = z
 const mode = z.enum(['enforce', 'observe']);
 const maxPolicyChars = z.number().int().min(200).max(100_000);
 const maxRemovals = z.number().int().min(0);
+const maxReverts = z.number().int().min(1);
+const account = z.string().regex(/^\d{12}$/, 'an AWS account id: 12 digits (quote it in YAML)');
+
+const acknowledgement = z.strictObject({
+  role: z.string().regex(ROLE_NAME, 'a declared role name'),
+  principal: z.string().min(1),
+  reason: z.string().min(3, 'say why (a ticket, a plan), at least 3 characters'),
+  // YAML reads 2027-03-01 as a date; a quoted string works too.
+  expires: z.union([z.date(), z.iso.date()]).transform((v) => (typeof v === 'string' ? v : v.toISOString().slice(0, 10))),
+});
 
 const role = z
   .strictObject({
@@ -52,6 +63,7 @@ const role = z
     mode: mode.optional(),
     maxPolicyChars: maxPolicyChars.optional(),
     maxRemovals: maxRemovals.optional(),
+    maxRevertsPerHour: maxReverts.optional(),
   })
   .superRefine((r, ctx) => {
     if (r.trust === 'workload-identity' && r.deployments === undefined) {
@@ -73,7 +85,7 @@ const schema = z.strictObject({
     .strictObject({
       source: z.enum(['api', 'file']),
       path: z.string().min(1).optional(),
-      identityAccounts: z.array(z.string().regex(/^\d{12}$/, 'an AWS account id: 12 digits (quote it in YAML)')).min(1).optional(),
+      identityAccounts: z.array(account).min(1).optional(),
       oidcIssuers: z.array(issuer).optional(),
       maxShrinkPercent: z.number().min(0).max(100).optional(),
     })
@@ -81,7 +93,13 @@ const schema = z.strictObject({
       if (inv.source === 'file' && !inv.path) ctx.addIssue({ code: 'custom', path: ['path'], message: 'is required with source: file (a JSON file in the Astro API page shape)' });
     }),
   defaults: z
-    .strictObject({ mode: mode.optional(), maxPolicyChars: maxPolicyChars.optional(), maxRemovals: maxRemovals.optional() })
+    .strictObject({ mode: mode.optional(), maxPolicyChars: maxPolicyChars.optional(), maxRemovals: maxRemovals.optional(), maxRevertsPerHour: maxReverts.optional() })
+    .optional(),
+  findings: z
+    .strictObject({
+      trustedAccounts: z.array(account).optional(),
+      acknowledge: z.array(acknowledgement).optional(),
+    })
     .optional(),
   roles: z
     .array(role)
@@ -104,10 +122,12 @@ export interface Config {
   inventory: ({ source: 'api' } | { source: 'file'; path: string }) & { maxShrinkPercent: number };
   /** Which Deployment identities and OIDC issuers may be trusted at all (DESIGN 6.2). */
   identityRules: IdentityRules;
+  /** Accounts allowed in foreign statements, and findings a person has acknowledged (DESIGN 3.5). */
+  findings: FindingRules;
   roles: RoleSpec[];
 }
 
-export const DEFAULTS = { mode: 'enforce', maxPolicyChars: 2048, maxRemovals: 5, maxShrinkPercent: 50 } as const;
+export const DEFAULTS = { mode: 'enforce', maxPolicyChars: 2048, maxRemovals: 5, maxShrinkPercent: 50, maxRevertsPerHour: 3 } as const;
 
 function pathText(path: PropertyKey[]): string {
   return path.reduce<string>((acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${String(p)}` : String(p)), '') || '(top level)';
@@ -154,6 +174,7 @@ export function parseConfig(text: string, file: string): Config {
       raw.inventory.source === 'file'
         ? { source: 'file', path: resolve(dirname(file), raw.inventory.path!), maxShrinkPercent }
         : { source: 'api', maxShrinkPercent },
+    findings: { trustedAccounts: [...new Set(raw.findings?.trustedAccounts ?? [])], acknowledge: raw.findings?.acknowledge ?? [] },
     identityRules: {
       ...(raw.inventory.identityAccounts ? { identityAccounts: [...new Set(raw.inventory.identityAccounts)] } : {}),
       oidcIssuers: [...new Set(raw.inventory.oidcIssuers ?? [])],
@@ -164,6 +185,7 @@ export function parseConfig(text: string, file: string): Config {
       mode: r.mode ?? d.mode,
       maxPolicyChars: r.maxPolicyChars ?? d.maxPolicyChars,
       maxRemovals: r.maxRemovals ?? d.maxRemovals,
+      maxRevertsPerHour: r.maxRevertsPerHour ?? d.maxRevertsPerHour,
       ...(r.deployments ? { deployments: r.deployments } : {}),
       serviceAccounts:
         r.serviceAccounts === undefined || r.serviceAccounts === 'all'

@@ -24,6 +24,8 @@ export interface RoleSpec {
   mode: Mode;
   maxPolicyChars: number;
   maxRemovals: number;
+  /** Flap guard: more reverts of this role in an hour mean another writer fights astro-trust; it stops reverting. */
+  maxRevertsPerHour: number;
   /** Undefined: every Deployment whose workload identity is this role (customer-managed identity). */
   deployments?: Selector[];
   serviceAccounts: 'all' | Component[];

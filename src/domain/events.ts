@@ -2,12 +2,15 @@
  * What comes in (reconcile requests: a hint naming a role and why) and what goes out (astro-trust's own
  * events, published on its bus and rendered to Slack). Level-triggered: a request never carries state.
  */
+import { standing } from './findings.js';
 import type { Finding, PrincipalChange, RolePlan } from './plan.js';
 
 /** Who changed IAM, from CloudTrail's `detail.userIdentity` and friends. */
 export interface Actor {
   arn: string;
   type?: string;
+  /** For an `AWSService` caller (CloudFormation, ...): the service, from `userIdentity.invokedBy`. */
+  invokedBy?: string;
   sourceIp?: string;
   userAgent?: string;
   eventName: string;
@@ -79,7 +82,10 @@ export interface DriftDetected extends RoleRef {
   unexpected: Finding[];
   /** Owned statements edited by hand (Effect, Action, Condition). */
   rewritesOwned: boolean;
-  action: 'reverted' | 'none' | 'blocked' | 'failed';
+  /** `not-reverted-flapping`: the flap guard stopped reverting a role another writer keeps changing. */
+  action: 'reverted' | 'none' | 'blocked' | 'failed' | 'not-reverted-flapping';
+  /** Findings acknowledged in the config: not listed, counted. */
+  acknowledged?: number;
   roleDeleted?: boolean;
   /** OIDC issuers the role trusts whose IAM identity provider is gone: the trust is broken (recreated in enforce). */
   missingOidcProviders?: string[];
@@ -93,6 +99,8 @@ export interface ReconcileFailed extends RoleRef {
 export interface GuardDetail extends RoleRef {
   guard: string;
   message: string;
+  /** GuardStopped: the identities the stopped plan would have removed. */
+  identities?: string[];
   /** Declared Deployments left untrusted for lack of room: exactly the ones IAM does not trust afterwards. */
   deploymentsNotFitting?: { id: string; name: string }[];
   policyChars: number;
@@ -125,7 +133,7 @@ function ref(plan: RolePlan, reason: ReconcileReason): RoleRef {
 export function eventsForReconcile(
   plan: RolePlan,
   request: ReconcileRequest,
-  outcome: { written: boolean; error?: { message: string; retryable: boolean } },
+  outcome: { written: boolean; error?: { message: string; retryable: boolean }; flapping?: boolean },
 ): AstroTrustEvent[] {
   const events: AstroTrustEvent[] = [];
   const base = ref(plan, request.reason);
@@ -140,11 +148,18 @@ export function eventsForReconcile(
     events.push({ type: 'ReconcileFailed', detail: { ...base, error: 'the role does not exist in IAM', retryable: false } });
     return events;
   }
-  const drifted = request.drift !== undefined && (plan.status !== 'in-sync' || plan.unexpected.length > 0);
-  const foreignOnly = request.drift === undefined && (plan.unexpected.length > 0 || plan.missingOidcProviders.length > 0);
+  // Acknowledged findings are not alerted until their acknowledgement expires.
+  const findings = standing(plan.unexpected);
+  const drifted = request.drift !== undefined && (plan.status !== 'in-sync' || findings.length > 0);
+  const foreignOnly = request.drift === undefined && (findings.length > 0 || plan.missingOidcProviders.length > 0);
   if (drifted || foreignOnly) {
     const action: DriftDetected['action'] =
-      plan.status === 'in-sync' ? 'none' : plan.status === 'blocked' ? 'blocked' : outcome.error ? 'failed' : outcome.written ? 'reverted' : 'none';
+      plan.status === 'in-sync' ? 'none'
+      : outcome.flapping ? 'not-reverted-flapping'
+      : plan.status === 'blocked' ? 'blocked'
+      : outcome.error ? 'failed'
+      : outcome.written ? 'reverted'
+      : 'none';
     events.push({
       type: 'DriftDetected',
       detail: {
@@ -153,7 +168,8 @@ export function eventsForReconcile(
         // Without an IAM event behind it, a plan's changes are onboarding/offboarding, not drift.
         undeclaredInOwned: request.drift ? plan.remove : [],
         missingDeclared: request.drift ? plan.add : [],
-        unexpected: plan.unexpected,
+        unexpected: findings,
+        ...(plan.unexpected.length > findings.length ? { acknowledged: plan.unexpected.length - findings.length } : {}),
         rewritesOwned: request.drift ? plan.rewritesOwned : false,
         action,
         ...(plan.missingOidcProviders.length ? { missingOidcProviders: plan.missingOidcProviders } : {}),
@@ -171,7 +187,9 @@ export function eventsForReconcile(
       `Narrow the role's selectors, or ask AWS to raise the "Role trust policy length" quota and set maxPolicyChars to it.`;
     events.push({ type: 'TrustPolicyTooLarge', detail: { ...base, guard: 'policy-too-large', message, deploymentsNotFitting: plan.notFitting, ...size } });
   }
-  if (plan.guard?.kind === 'too-many-removals') events.push({ type: 'GuardStopped', detail: { ...base, guard: plan.guard.kind, message: plan.guard.message, ...size } });
+  if (plan.guard?.kind === 'too-many-removals') {
+    events.push({ type: 'GuardStopped', detail: { ...base, guard: plan.guard.kind, message: plan.guard.message, identities: plan.remove.map((r) => (r.issuer ? `${r.issuer}:sub=${r.principal}` : r.principal)), ...size } });
+  }
   if (outcome.error) events.push({ type: 'ReconcileFailed', detail: { ...base, error: outcome.error.message, retryable: outcome.error.retryable } });
   return events;
 }

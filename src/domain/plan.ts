@@ -4,29 +4,11 @@
  */
 import type { Deployment, RoleArn } from './deployment.js';
 import { desiredTrust, entryKey, issuerAllowed, NO_RULES, type DeclaredDeployment, type IdentityRules, type Mode, type RoleSpec, type SkippedDeployment, type TrustEntry, type TrustKind } from './desired.js';
-import { asList, canonicalKey, isOwned, policyChars, type PolicyDocument, type Statement } from './policy.js';
-import { entriesInOwned, issuerOfProviderArn, packTrust, subjectsOf } from './statements.js';
+import { canonicalKey, isOwned, policyChars, type PolicyDocument } from './policy.js';
+import { entriesInOwned, packTrust } from './statements.js';
+import { acknowledge, ASTRO_IDENTITY, findUnexpected, isWildcardSubject, namespaceOf, NO_FINDING_RULES, UNIQUE_ID, type Finding, type FindingRules } from './findings.js';
 
-export type FindingKind =
-  | 'undeclared-astro-identity'
-  | 'undeclared-namespace'
-  | 'namespace-wildcard'
-  | 'orphaned-principal'
-  | 'wildcard-principal'
-  | 'shared-identity';
-
-/**
- * Trust a person must look at: found in a statement astro-trust does not own (alerted, never edited), or a
- * declared identity that undeclared Deployments share (`shared-identity`: trusting it trusts them too).
- */
-export interface Finding {
-  kind: FindingKind;
-  principal: string;
-  sid?: string;
-  detail: string;
-  /** shared-identity: the Deployments that use the identity without being declared for the role. */
-  deployments?: { id: string; name: string }[];
-}
+export type { Finding, FindingKind } from './findings.js';
 
 export type GuardKind = 'policy-too-large' | 'too-many-removals';
 export interface Guard {
@@ -49,6 +31,8 @@ export interface PrincipalChange {
   /** For OIDC: the issuer the subject belongs to. */
   issuer?: string;
   deploymentIds: string[];
+  /** The same Deployments with their names, for people. */
+  deployments?: { id: string; name: string }[];
   reason?: string;
 }
 
@@ -82,74 +66,15 @@ export interface RoleState {
   document: PolicyDocument;
 }
 
-const UNIQUE_ID = /^A[A-Z0-9]{3}[A-Z0-9]{12,}$/;
-const ASTRO_IDENTITY = /^arn:[a-z-]+:iam::\d{12}:role\/(?:.*\/)?astro-[^/]+$/;
-
 /** Identities counted against `maxRemovals`: one per role ARN, one per (issuer, namespace) for OIDC. */
 function removalUnits(entries: TrustEntry[]): number {
   return new Set(entries.map((e) => (e.kind === 'aws' ? e.arn : `${e.issuer} ${namespaceOf(e.sub) ?? e.sub}`))).size;
 }
 
-/** Namespace of a `system:serviceaccount:<ns>:<name>` subject. */
-export function namespaceOf(sub: string): string | undefined {
-  const m = /^system:serviceaccount:([^:]*)(?::|$)/.exec(sub);
-  return m ? m[1] : undefined;
-}
-
-function isWildcardSubject(sub: string): boolean {
-  const ns = namespaceOf(sub);
-  return ns === undefined ? /[*?]/.test(sub) : /[*?]/.test(ns) || ns === '';
-}
-
-/**
- * Inspects statements astro-trust does not own: an undeclared Astro identity (`role/astro-*`), a subject of
- * a known Astro issuer in an undeclared namespace, a namespace wildcard (it trusts every tenant of a
- * shared cluster), an orphaned principal (a deleted role shows as its unique id `AROA...`) or `*`.
- */
-export function findUnexpected(
-  foreign: Statement[],
-  desired: TrustEntry[],
-  knownIssuers: Set<string>,
-): Finding[] {
-  const out: Finding[] = [];
-  const desiredArns = new Set(desired.flatMap((e) => (e.kind === 'aws' ? [e.arn] : [])));
-  const desiredNs = new Set(desired.flatMap((e) => (e.kind === 'oidc' ? [`${e.issuer} ${namespaceOf(e.sub)}`] : [])));
-  for (const s of foreign) {
-    if (s.Effect !== 'Allow' || s.Principal === undefined) continue;
-    const sid = s.Sid;
-    const principal = s.Principal === '*' ? { AWS: '*' } : s.Principal;
-    for (const p of asList(principal.AWS)) {
-      if (p === '*') {
-        out.push({ kind: 'wildcard-principal', principal: p, sid, detail: 'trusts every AWS principal' });
-      } else if (UNIQUE_ID.test(p)) {
-        out.push({ kind: 'orphaned-principal', principal: p, sid, detail: 'a unique id in place of an ARN: the trusted role or user was deleted, so this trust is broken' });
-      } else if (ASTRO_IDENTITY.test(p) && !desiredArns.has(p)) {
-        out.push({ kind: 'undeclared-astro-identity', principal: p, sid, detail: 'an Astro Deployment identity that the config does not declare for this role' });
-      }
-    }
-    for (const fed of asList(principal.Federated)) {
-      const issuer = issuerOfProviderArn(fed);
-      if (!issuer) continue;
-      const subs = subjectsOf(s, issuer);
-      const astro = knownIssuers.has(issuer);
-      if (subs.length === 0 && astro) {
-        out.push({ kind: 'namespace-wildcard', principal: fed, sid, detail: 'no sub condition: every service account of the Astro cluster can assume this role' });
-      }
-      for (const sub of subs) {
-        if (isWildcardSubject(sub)) {
-          out.push({ kind: 'namespace-wildcard', principal: `${issuer}:sub=${sub}`, sid, detail: 'a namespace wildcard trusts every tenant of the cluster' });
-        } else if (astro && !desiredNs.has(`${issuer} ${namespaceOf(sub)}`)) {
-          out.push({ kind: 'undeclared-namespace', principal: `${issuer}:sub=${sub}`, sid, detail: `namespace ${namespaceOf(sub) ?? '?'} on an Astro cluster issuer is not declared for this role` });
-        }
-      }
-    }
-  }
-  return out;
-}
-
-function change(e: TrustEntry, reason?: string): PrincipalChange {
+function change(e: TrustEntry, names: Map<string, string>, reason?: string): PrincipalChange {
   const base = e.kind === 'aws' ? { principal: e.arn } : { principal: e.sub, issuer: e.issuer };
-  return { ...base, deploymentIds: e.deploymentIds, ...(reason ? { reason } : {}) };
+  const deployments = e.deploymentIds.map((id) => ({ id, name: names.get(id) ?? id }));
+  return { ...base, deploymentIds: e.deploymentIds, ...(deployments.length ? { deployments } : {}), ...(reason ? { reason } : {}) };
 }
 
 function removalReason(e: TrustEntry, knownIssuers: Set<string>): string {
@@ -173,6 +98,10 @@ export interface PlanRoleInput {
   oidcProviders?: Set<string>;
   /** Which identities and issuers may be trusted at all (6.2); default: Astro-managed identities and EKS issuers. */
   rules?: IdentityRules;
+  /** Trusted accounts and acknowledged findings (3.5). */
+  findingRules?: FindingRules;
+  /** Now, in ms: when acknowledgements expire. */
+  nowMs?: number;
 }
 
 /** Deployment ids oldest first (`createdAt`, then id; no `createdAt` counts as newest): who gets room first. */
@@ -194,7 +123,7 @@ function sharedFindings(shared: ReturnType<typeof desiredTrust>['shared']): Find
 }
 
 /** Plans one role: desired trust vs the owned statements in IAM, foreign statements kept and inspected, guards applied. */
-export function planRole({ spec, deployments, state, knownIssuers, oidcProviders, rules = NO_RULES }: PlanRoleInput): RolePlan {
+export function planRole({ spec, deployments, state, knownIssuers, oidcProviders, rules = NO_RULES, findingRules = NO_FINDING_RULES, nowMs = 0 }: PlanRoleInput): RolePlan {
   const base = { role: spec.name, trust: spec.trust, mode: spec.mode };
   if (!state) {
     return {
@@ -223,6 +152,7 @@ export function planRole({ spec, deployments, state, knownIssuers, oidcProviders
   const add = packed.kept.filter((e) => !actualKeys.has(entryKey(e)));
   const removed = actual.filter((e) => !keptKeys.has(entryKey(e)));
   const byId = new Map(desired.declared.map((d) => [d.deployment.id, d.deployment]));
+  const names = new Map(deployments.map((d) => [d.id, d.name]));
   const notFitting = packed.notFitting.map((id) => ({ id, name: byId.get(id)?.name ?? id }));
   const oidcIssuers = [...new Set(packed.kept.flatMap((e) => (e.kind === 'oidc' ? [e.issuer] : [])))].sort();
   const missingOidcProviders = oidcProviders ? oidcIssuers.filter((i) => !oidcProviders.has(i)) : [];
@@ -268,10 +198,15 @@ export function planRole({ spec, deployments, state, knownIssuers, oidcProviders
     arn: arn.arn,
     status: guard ? 'blocked' : changed ? 'changes' : 'in-sync',
     declared: declared.map(({ deployment, matchedBy }) => ({ id: deployment.id, name: deployment.name, matchedBy })),
-    add: add.map((e) => change(e)),
-    remove: removed.map((e) => change(e, removalReason(e, knownIssuers))),
+    add: add.map((e) => change(e, names)),
+    remove: removed.map((e) => change(e, names, removalReason(e, knownIssuers))),
     rewritesOwned: policyChanges && add.length === 0 && removed.length === 0,
-    unexpected: [...findUnexpected(foreign, desired.entries, knownIssuers), ...sharedFindings(desired.shared)],
+    unexpected: acknowledge(
+      [...findUnexpected(foreign, { desired: desired.entries, knownIssuers, roleAccount: arn.accountId, trustedAccounts: findingRules.trustedAccounts }), ...sharedFindings(desired.shared)],
+      spec.name,
+      findingRules.acknowledge,
+      nowMs,
+    ),
     skipped: desired.skipped,
     notFitting,
     ...(guard ? { guard } : {}),

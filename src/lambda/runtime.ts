@@ -13,6 +13,8 @@ import { FileInventory } from '../adapters/inventory-file.js';
 import type { InventorySource } from '../adapters/ports.js';
 import { SqsReconcileQueue } from '../adapters/sqs-queue.js';
 import { DynamoDbSnapshotStore } from '../adapters/snapshot-dynamodb.js';
+import { DynamoDbDedup } from '../adapters/dedup.js';
+import { DynamoDbRevertLog } from '../adapters/revert-log.js';
 import { loadConfig, type Config } from '../config/config.js';
 import { UsageError } from '../errors.js';
 
@@ -86,6 +88,20 @@ export class Runtime {
   /** The watch's last listing, when the stack has the watch table: reconciles refuse a listing that shrank past it. */
   lastListing() {
     return this.env.watchTable ? this.snapshots() : undefined;
+  }
+
+  /** The flap guard's memory, shared by every reconcile container through the watch table. */
+  reverts() {
+    if (!this.env.watchTable) return undefined;
+    this.clients.dynamodb ??= new DynamoDBClient({});
+    return new DynamoDbRevertLog(this.clients.dynamodb, this.env.watchTable);
+  }
+
+  /** What the notifier posted, remembered across cold starts in the watch table (in memory without one). */
+  dedup() {
+    if (!this.env.watchTable) return undefined;
+    this.clients.dynamodb ??= new DynamoDBClient({});
+    return new DynamoDbDedup(this.clients.dynamodb, this.env.watchTable);
   }
 
   store() {

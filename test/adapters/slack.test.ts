@@ -1,8 +1,9 @@
 import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { FileDedup } from '../../src/adapters/dedup';
 import { FileDeadLetters, renderSlack, SlackNotifier } from '../../src/adapters/slack';
-import type { AstroTrustEvent } from '../../src/domain/events';
+import type { AstroTrustEvent, DriftDetected } from '../../src/domain/events';
 import { fakeService, type FakeService } from '../support/http';
 
 const updated = (role: string): AstroTrustEvent => ({
@@ -69,19 +70,48 @@ describe('SlackNotifier', () => {
     expect(existsSync(file)).toBe(true);
   });
 
-  it('posts the same drift once per window, a different drift at once, and the same drift again after the window', async () => {
+  it('posts a standing finding once per fingerprint per 24 h, a different one at once, and again the next day', async () => {
     svc = await fakeService((_req, res) => {
       res.writeHead(200);
       res.end('ok');
     });
     let now = 0;
-    const n = new SlackNotifier({ webhookUrl: svc.url, dedupWindowMs: 60_000, now: () => now });
+    const n = new SlackNotifier({ webhookUrl: svc.url, now: () => now });
     expect(await n.notify(drift('x'))).toBe('sent');
+    now = 23 * 3_600_000;
     expect(await n.notify(drift('x'))).toBe('duplicate');
     expect(await n.notify(drift('y'))).toBe('sent');
-    now = 61_000;
+    now = 24 * 3_600_000 + 1;
     expect(await n.notify(drift('x'))).toBe('sent');
     expect(svc.requests).toHaveLength(3);
+  });
+
+  it('posts an IAM change once per CloudTrail event id: two actors making the same change are two alerts (a forged event cannot hide the real one)', async () => {
+    svc = await fakeService((_req, res) => {
+      res.writeHead(200);
+      res.end('ok');
+    });
+    const change = (eventId: string, arn: string): AstroTrustEvent => ({
+      type: 'DriftDetected',
+      detail: { ...(drift('x').detail as DriftDetected), actor: { arn, eventName: 'UpdateAssumeRolePolicy', eventTime: '2026-11-25T19:00:00Z', eventId } },
+    });
+    const n = new SlackNotifier({ webhookUrl: svc.url });
+    expect(await n.notify(change('e-forged', 'arn:aws:iam::123456789012:user/innocent'))).toBe('sent');
+    expect(await n.notify(change('e-real', 'arn:aws:iam::123456789012:user/mallory'))).toBe('sent');
+    // The same event delivered twice (EventBridge retries) is one alert.
+    expect(await n.notify(change('e-real', 'arn:aws:iam::123456789012:user/mallory'))).toBe('duplicate');
+    expect(svc.requests.map((r) => r.body).join()).toContain('user/mallory');
+  });
+
+  it('remembers what it posted across restarts (a file in serve)', async () => {
+    svc = await fakeService((_req, res) => {
+      res.writeHead(200);
+      res.end('ok');
+    });
+    const path = join(mkdtempSync(join(tmpdir(), 'astro-trust-dedup-')), 'alerts-posted.json');
+    expect(await new SlackNotifier({ webhookUrl: svc.url, dedup: new FileDedup(path) }).notify(drift('x'))).toBe('sent');
+    expect(await new SlackNotifier({ webhookUrl: svc.url, dedup: new FileDedup(path) }).notify(drift('x'))).toBe('duplicate');
+    expect(svc.requests).toHaveLength(1);
   });
 
   it('posts a repeated failure of the same role once per window (SQS retries would otherwise repeat it)', async () => {
@@ -111,7 +141,7 @@ describe('renderSlack', () => {
       },
     });
     const text = JSON.stringify(m);
-    for (const s of ['reverted (enforce mode)', '123456789012', 'arn:aws:iam::123456789012:user/jo', '2026-11-25T19:00:00Z', '203.0.113.9', 'astro-x', 'namespace-wildcard', 'astro-trust plan --config astro-trust.yaml --role data-lake-reader']) {
+    for (const s of ['statements restored (enforce mode); 1 finding in statements astro-trust does not own remains: a person must act', '123456789012', 'arn:aws:iam::123456789012:user/jo', '2026-11-25T19:00:00Z', '203.0.113.9', 'astro-x', 'namespace-wildcard', 'astro-trust plan --config astro-trust.yaml --role data-lake-reader']) {
       expect(text).toContain(s);
     }
     expect(m.blocks[0]).toMatchObject({ type: 'header' });

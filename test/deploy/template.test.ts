@@ -42,9 +42,9 @@ describe('packaged template', () => {
   it.each([
     ['Webhook', ['logs:CreateLogStream', 'logs:PutLogEvents', 'sqs:SendMessage', 'ssm:GetParameters']],
     ['IamChange', ['logs:CreateLogStream', 'logs:PutLogEvents', 'sqs:SendMessage']],
-    ['Reconcile', ['dynamodb:GetItem', 'events:PutEvents', 'iam:CreateOpenIDConnectProvider', 'iam:GetRole', 'iam:ListOpenIDConnectProviders', 'iam:UpdateAssumeRolePolicy', 'logs:CreateLogStream', 'logs:PutLogEvents', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage', 'ssm:GetParameters']],
+    ['Reconcile', ['dynamodb:GetItem', 'dynamodb:PutItem', 'events:PutEvents', 'iam:CreateOpenIDConnectProvider', 'iam:GetRole', 'iam:ListOpenIDConnectProviders', 'iam:UpdateAssumeRolePolicy', 'logs:CreateLogStream', 'logs:PutLogEvents', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage', 'ssm:GetParameters']],
     ['Backfill', ['dynamodb:GetItem', 'events:PutEvents', 'iam:GetRole', 'iam:ListOpenIDConnectProviders', 'logs:CreateLogStream', 'logs:PutLogEvents', 'sqs:SendMessage', 'ssm:GetParameters']],
-    ['Notify', ['logs:CreateLogStream', 'logs:PutLogEvents', 'ssm:GetParameters']],
+    ['Notify', ['dynamodb:DeleteItem', 'dynamodb:PutItem', 'logs:CreateLogStream', 'logs:PutLogEvents', 'ssm:GetParameters']],
     ['Watch', ['dynamodb:GetItem', 'dynamodb:PutItem', 'events:PutEvents', 'logs:CreateLogStream', 'logs:PutLogEvents', 'sqs:SendMessage', 'ssm:GetParameters']],
   ])('%s has only the actions it uses', (fn, expected) => {
     expect(actions(fn)).toEqual(expected.sort());

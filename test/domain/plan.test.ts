@@ -30,7 +30,7 @@ describe('planRole: workload-identity', () => {
   it('onboards a new Deployment and keeps foreign statements exactly', () => {
     const p = plan(spec({ deployments: [{ workspaceId: 'clws0000000001' }, { name: 'prod-*' }] }), [glue, ...owned(aws(astroRole(ns(d1)), astroRole(ns(d2))))]);
     expect(p.status).toBe('changes');
-    expect(p.add).toEqual([{ principal: astroRole(ns(d3)), deploymentIds: [d3.id] }]);
+    expect(p.add).toEqual([{ principal: astroRole(ns(d3)), deploymentIds: [d3.id], deployments: [{ id: d3.id, name: 'prod-billing' }] }]);
     expect(p.proposed!.Statement[0]).toEqual(glue);
     expect(p.proposed!.Statement).toHaveLength(2);
   });

@@ -39,6 +39,7 @@ beforeAll(async () => {
     res.end('ok');
   });
   server = await startServer({
+    eventsToken: 'test-events-token',
     config: loadConfig(world.configFile),
     store: new IamTrustStore(iam, { baseDelayMs: 1, verifyDelayMs: 1 }),
     inventory: new FileInventory(world.inventoryFile),
@@ -78,6 +79,63 @@ describe('serve', () => {
     expect(posts().at(-1)!.text).toMatch(/Trust policy of \*data-lake-reader\* updated: \+1 -0/);
   });
 
+  it.each([
+    ['no Authorization header', {}],
+    ['a wrong bearer token', { authorization: 'Bearer guessed' }],
+    ['another scheme', { authorization: 'Basic dGVzdC1ldmVudHMtdG9rZW4=' }],
+  ])('a forged CloudTrail event with %s: 401, no IAM call, no Slack post', async (_l, auth) => {
+    const envelope = fixture('iamChange/update-assume-role-policy.json');
+    const slackBefore = slack.requests.length;
+    counts.clear();
+    const r = await post('/events/eventbridge', JSON.stringify(envelope), { 'content-type': 'application/json', ...auth });
+    expect(r.status).toBe(401);
+    await server.settled();
+    expect(counts.size).toBe(0);
+    expect(slack.requests.length).toBe(slackBefore);
+  });
+
+  it('the Stratus Red Team backdoor (an outside account root) on an enforce role: an external-account finding, alerted with its actor, never "reverted"', async () => {
+    const envelope = fixture<{ detail: { eventID: string } }>('iamChange/update-assume-role-policy.json');
+    envelope.detail.eventID = 'stratus-backdoor-1';
+    const declared = await world.trust('archive-writer');
+    const backdoor = { Sid: 'Backdoor', Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::999988887777:root' }, Action: 'sts:AssumeRole' };
+    await world.handEdit('archive-writer', { ...declared, Statement: [...declared.Statement, backdoor] });
+    (envelope.detail as unknown as { requestParameters: { roleName: string } }).requestParameters.roleName = 'archive-writer';
+    const slackBefore = slack.requests.length;
+    counts.clear();
+    expect((await post('/events/eventbridge', JSON.stringify(envelope), { 'content-type': 'application/json', authorization: 'Bearer test-events-token' })).status).toBe(202);
+    await server.settled();
+    // Never edited (not astro-trust's statement), never claimed as reverted, left for a person.
+    expect((await world.trust('archive-writer')).Statement).toContainEqual(backdoor);
+    const drift = posts().slice(slackBefore).find((a) => a.text.includes('drift'))!;
+    expect(drift.text).not.toMatch(/revert/i);
+    expect(drift.text).toMatch(/^Trust drift on \*archive-writer\*: .*1 finding in statements astro-trust does not own .*a person must act$/);
+    expect(JSON.stringify(drift.blocks)).toContain('external-account: `arn:aws:iam::999988887777:root` in `Backdoor`');
+    expect(JSON.stringify(drift.blocks)).toContain('jane.doe@example.com');
+    await world.handEdit('archive-writer', declared);
+  });
+
+  it('flap guard: after maxRevertsPerHour (3) reverts of a role CloudFormation keeps re-applying, astro-trust stops and names the other writer', async () => {
+    const declared = await world.trust('reports-reader');
+    const theirs = { ...declared, Statement: declared.Statement.map((st) => (isOwned(st) ? { ...st, Principal: { AWS: ['arn:aws:iam::111928029897:role/astro-cfn-version'] } } : st)) };
+    const texts: string[] = [];
+    for (let round = 1; round <= 4; round++) {
+      await world.handEdit('reports-reader', theirs);
+      const envelope = fixture<{ detail: Record<string, unknown> }>('iamChange/update-assume-role-policy.json');
+      envelope.detail.eventID = `cfn-round-${round}`;
+      envelope.detail.requestParameters = { roleName: 'reports-reader' };
+      envelope.detail.userIdentity = { type: 'AWSService', invokedBy: 'cloudformation.amazonaws.com' };
+      const before = slack.requests.length;
+      expect((await post('/events/eventbridge', JSON.stringify(envelope), { 'content-type': 'application/json', authorization: 'Bearer test-events-token' })).status).toBe(202);
+      await server.settled();
+      texts.push(posts().slice(before).find((a) => a.text.includes('drift'))!.text);
+    }
+    expect(texts.slice(0, 3)).toEqual(Array(3).fill('Trust drift on *reports-reader*: astro-trust statements restored (enforce mode)'));
+    expect(texts[3]).toBe('Trust drift on *reports-reader*: not reverted: astro-trust is fighting another writer (cloudformation.amazonaws.com) that keeps changing this role (flap guard)');
+    expect(JSON.stringify((await world.trust('reports-reader')).Statement)).toContain('astro-cfn-version');
+    await world.handEdit('reports-reader', declared);
+  });
+
   it('a hand edit seen through CloudTrail is reverted in enforce mode and alerted with the actor and the principal', async () => {
     const envelope = fixture<{ detail: { requestParameters: { policyDocument: string } } }>('iamChange/update-assume-role-policy.json');
     const declared = await world.trust('data-lake-reader');
@@ -87,7 +145,7 @@ describe('serve', () => {
     const slackBefore = slack.requests.length;
     counts.clear();
 
-    const r = await post('/events/eventbridge', JSON.stringify(envelope), { 'content-type': 'application/json' });
+    const r = await post('/events/eventbridge', JSON.stringify(envelope), { 'content-type': 'application/json', authorization: 'Bearer test-events-token' });
     expect(r.status).toBe(202);
     expect(r.body.enqueued).toMatchObject({ role: 'data-lake-reader', reason: 'iam-change' });
     await server.settled();
@@ -97,7 +155,7 @@ describe('serve', () => {
     const alerts = posts().slice(slackBefore);
     const drift = alerts.find((a) => a.text.includes('drift'))!;
     const text = JSON.stringify(drift.blocks);
-    expect(drift.text).toBe('Trust drift on *data-lake-reader*: reverted (enforce mode)');
+    expect(drift.text).toBe('Trust drift on *data-lake-reader*: astro-trust statements restored (enforce mode)');
     expect(text).toContain('arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_AdministratorAccess_5f1c0b7e2a9d4c3b/jane.doe@example.com');
     expect(text).toContain('astro-intruder-0666');
     expect(text).toContain('203.0.113.24');
@@ -115,20 +173,20 @@ describe('serve', () => {
     envelope.detail.requestParameters.roleName = 'etl-runner';
     const slackBefore = slack.requests.length;
     counts.clear();
-    const r = await post('/events/eventbridge', JSON.stringify(envelope), { 'content-type': 'application/json' });
+    const r = await post('/events/eventbridge', JSON.stringify(envelope), { 'content-type': 'application/json', authorization: 'Bearer test-events-token' });
     expect(r.status).toBe(202);
     await server.settled();
     expect(counts.get('UpdateAssumeRolePolicyCommand') ?? 0).toBe(0);
     expect(JSON.stringify(await world.trust('etl-runner'))).toContain('intruder-ns');
     const drift = posts().slice(slackBefore).find((a) => a.text.includes('drift'))!;
-    expect(drift.text).toBe('Trust drift on *etl-runner*: reported only (observe mode)');
+    expect(drift.text).toBe('Trust drift on *etl-runner*: reported only (observe mode); 1 finding in statements astro-trust does not own remains: a person must act');
     expect(JSON.stringify(drift.blocks)).toContain('system:serviceaccount:intruder-ns:*');
   });
 
   it("astro-trust's own change produces no alert and no reconcile", async () => {
     const slackBefore = slack.requests.length;
     const processed = server.queue.processed;
-    const r = await post('/events/eventbridge', readFileSync('events/iamChange/update-by-astro-trust.json'), { 'content-type': 'application/json' });
+    const r = await post('/events/eventbridge', readFileSync('events/iamChange/update-by-astro-trust.json'), { 'content-type': 'application/json', authorization: 'Bearer test-events-token' });
     expect(r.body).toEqual({ ignored: 'changed by astro-trust itself' });
     await server.settled();
     expect(server.queue.processed).toBe(processed);
@@ -138,7 +196,7 @@ describe('serve', () => {
   it.each([
     ['a failed call', 'iamChange/update-failed-access-denied.json', /the call failed \(AccessDenied\)/],
   ])('ignores %s', async (_l, path, reason) => {
-    const r = await post('/events/eventbridge', readFileSync(`events/${path}`), { 'content-type': 'application/json' });
+    const r = await post('/events/eventbridge', readFileSync(`events/${path}`), { 'content-type': 'application/json', authorization: 'Bearer test-events-token' });
     expect(r.body.ignored).toMatch(reason);
   });
 

@@ -255,7 +255,7 @@ describe('backfill', () => {
 
 describe('notify', () => {
   it.each([
-    ['notify/drift-detected.json', ['astro-intruder-0666', 'jane.doe@example.com', '203.0.113.24', 'reverted (enforce mode)']],
+    ['notify/drift-detected.json', ['astro-intruder-0666', 'jane.doe@example.com', '203.0.113.24', 'statements restored (enforce mode); 1 finding in statements astro-trust does not own remains: a person must act']],
     ['notify/trust-policy-updated.json', ['astro-stellar-comet-3141', '+1 -0']],
   ])('%s reaches Slack as Block Kit', async (path, texts) => {
     const before = slack.requests.length;

@@ -51,7 +51,7 @@ beforeAll(async () => {
   for (const role of ['conc', 'conc-small']) await iam.send(new CreateRoleCommand({ RoleName: role, AssumeRolePolicyDocument: JSON.stringify(glue) }));
   counts.clear();
   const notifier: Notifier = { notify: async (e): Promise<Delivery> => (events.push(e), 'logged') };
-  server = await startServer({ config, store: new IamTrustStore(iam, { verifyDelayMs: 1 }), inventory: new FileInventory(join(dir, 'deployments.json')), notifier, secrets: ['s'], selfArns: [], port: 0, resyncIntervalMs: 0, resyncAtStart: false });
+  server = await startServer({ eventsToken: 'test-events-token', config, store: new IamTrustStore(iam, { verifyDelayMs: 1 }), inventory: new FileInventory(join(dir, 'deployments.json')), notifier, secrets: ['s'], selfArns: [], port: 0, resyncIntervalMs: 0, resyncAtStart: false });
 });
 afterAll(async () => {
   await server?.close();
@@ -113,7 +113,7 @@ describe('concurrency', () => {
         const envelope = { source: 'aws.iam', 'detail-type': 'AWS API Call via CloudTrail', detail: { eventName: 'UpdateAssumeRolePolicy', eventTime: new Date().toISOString(), eventID: `ct-${i}`, requestParameters: { roleName: 'conc' }, userIdentity: { type: 'IAMUser', arn: 'arn:aws:iam::123456789012:user/someone' } } };
         const body = JSON.stringify({ id: `evt_i${i}`, type: 'deployment.updated', deploymentId: dep(i).id, organizationId: 'org', occurredAt: new Date().toISOString() });
         await Promise.all([
-          fetch(`${server.url}/events/eventbridge`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(envelope) }),
+          fetch(`${server.url}/events/eventbridge`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer test-events-token' }, body: JSON.stringify(envelope) }),
           fetch(`${server.url}/webhooks/astro`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-astro-trust-signature': signWebhook('s', body, now) }, body }),
           server.queue.enqueue([{ role: 'conc', reason: 'resync' }]),
         ]);

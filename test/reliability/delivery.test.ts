@@ -62,6 +62,7 @@ describe('alert delivery', () => {
   it('a Slack that never answers does not delay IAM: 12 roles from one webhook are all written within 15 s', async () => {
     const lastResort: string[] = [];
     server = await startServer({
+      eventsToken: 'test-events-token',
       config: config(), store: new IamTrustStore(iam, { verifyDelayMs: 1 }), inventory: new FileInventory(join(dir, 'deployments.json')),
       notifier: new SlackNotifier({ webhookUrl: hanging.url, timeoutMs: 10_000, attempts: 3 }),
       secrets: ['s'], selfArns: [], port: 0, resyncIntervalMs: 0, resyncAtStart: false, alertDrainMs: 200, lastResort: (l) => lastResort.push(l),
@@ -87,6 +88,7 @@ describe('alert delivery', () => {
     const logs: string[] = [];
     writeFileSync(join(dir, 'not-a-dir'), '');
     server = await startServer({
+      eventsToken: 'test-events-token',
       config: config(), store: new IamTrustStore(iam, { verifyDelayMs: 1 }), inventory: new FileInventory(join(dir, 'deployments.json')),
       notifier: new SlackNotifier({ webhookUrl: failing.url, attempts: 2, baseDelayMs: 1, deadLetters: new FileDeadLetters(join(dir, 'not-a-dir', 'dead-letters.jsonl')) }),
       secrets: ['s'], selfArns: [], port: 0, resyncIntervalMs: 0, resyncAtStart: false, lastResort: (l) => lastResort.push(l), log: (l) => logs.push(l),
@@ -99,7 +101,7 @@ describe('alert delivery', () => {
       source: 'aws.iam', 'detail-type': 'AWS API Call via CloudTrail',
       detail: { eventName: 'UpdateAssumeRolePolicy', eventID: 'evt-lost-1', eventTime: new Date().toISOString(), requestParameters: { roleName: 'deliver-0' }, userIdentity: { type: 'AssumedRole', arn: actor } },
     };
-    expect((await fetch(`${server.url}/events/eventbridge`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(envelope) })).status).toBe(202);
+    expect((await fetch(`${server.url}/events/eventbridge`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer test-events-token' }, body: JSON.stringify(envelope) })).status).toBe(202);
     await server.settled();
     expect(await trusted('deliver-0')).not.toContain(intruder);
     const drift = lastResort.map((l) => JSON.parse(l)).find((l) => l.alert.type === 'DriftDetected');

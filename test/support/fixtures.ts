@@ -42,6 +42,7 @@ export function spec(over: Partial<RoleSpec> = {}): RoleSpec {
     mode: 'enforce',
     maxPolicyChars: 2048,
     maxRemovals: 5,
+    maxRevertsPerHour: 3,
     deployments: [{ workspaceId: 'clws0000000001' }],
     serviceAccounts: 'all',
     ...over,
