@@ -3,8 +3,7 @@ import middy from '@middy/core';
 import ssm from '@middy/ssm';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { onDeploymentEvent } from '../src/app/intake.js';
-import { checkWebhook } from '../src/app/webhook.js';
-import { describeError } from '../src/errors.js';
+import { answerWebhook } from '../src/app/webhook.js';
 import { runtime, ssmFetchData } from '../src/lambda/runtime.js';
 
 type Secrets = { webhookSecret?: string; astroApiToken?: string };
@@ -19,20 +18,12 @@ export async function webhook(event: APIGatewayProxyEventV2, context: Context & 
     console.error('webhook secret is empty: set the SSM parameter named by WEBHOOK_SECRET_PARAM');
     return reply(503, { error: 'webhook not configured' });
   }
-  const verdict = checkWebhook({ headers, rawBody, nowSeconds: Math.floor(Date.now() / 1000) }, secrets, rt.config.organizationId);
-  if (verdict.status !== 202) {
-    console.log(JSON.stringify({ msg: 'webhook rejected', status: verdict.status, error: verdict.error, sourceIp: event.requestContext?.http?.sourceIp }));
-    return reply(verdict.status, { error: verdict.error });
-  }
-  try {
-    const requests = await onDeploymentEvent({ config: rt.config, inventory: rt.inventory(context), queue: rt.queue() }, verdict.event);
-    console.log(JSON.stringify({ msg: 'webhook accepted', id: verdict.event.id, type: verdict.event.type, deploymentId: verdict.event.deploymentId, roles: requests.length }));
-    return reply(202, { accepted: verdict.event.id, roles: requests.map((r) => r.role) });
-  } catch (err) {
-    // The Astro API or SQS failed, not the sender: 503 tells it to retry.
-    console.error(JSON.stringify({ msg: 'webhook failed', error: describeError(err) }));
-    return reply(503, { error: 'temporarily unable to process; retry' });
-  }
+  const answer = await answerWebhook(
+    { headers, rawBody, nowSeconds: Math.floor(Date.now() / 1000) },
+    { secrets, organizationId: rt.config.organizationId, accept: (e) => onDeploymentEvent({ config: rt.config, inventory: rt.inventory(context), queue: rt.queue() }, e) },
+  );
+  (answer.status === 503 ? console.error : console.log)(JSON.stringify({ ...answer.log, sourceIp: event.requestContext?.http?.sourceIp }));
+  return reply(answer.status, answer.body);
 }
 
 export const handler = middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>()

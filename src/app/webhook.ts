@@ -77,3 +77,33 @@ export function checkWebhook(req: WebhookRequest, secrets: string[], organizatio
   if (parsed.data.organizationId !== organizationId) return { status: 400, error: 'organizationId: not the organization this astro-trust manages' };
   return { status: 202, event: parsed.data };
 }
+
+export interface WebhookHttpAnswer {
+  status: 202 | 400 | 401 | 413 | 415 | 503;
+  body: Record<string, unknown>;
+  /** One structured log line for the runtime to write. */
+  log: Record<string, unknown>;
+}
+
+/**
+ * The webhook's whole HTTP mapping, for every runtime (the Lambda function, `serve`): check the request,
+ * queue the reconciles, and answer 202; 4xx for bad input (never 5xx); 503 when the Astro API or the queue
+ * is down, so the sender retries.
+ */
+export async function answerWebhook(
+  req: WebhookRequest,
+  deps: { secrets: string[]; organizationId: string; accept: (event: WebhookEvent) => Promise<{ role: string }[]> },
+): Promise<WebhookHttpAnswer> {
+  const verdict = checkWebhook(req, deps.secrets, deps.organizationId);
+  if (verdict.status !== 202) return { status: verdict.status, body: { error: verdict.error }, log: { msg: 'webhook rejected', status: verdict.status, error: verdict.error } };
+  try {
+    const roles = (await deps.accept(verdict.event)).map((r) => r.role);
+    return {
+      status: 202,
+      body: { accepted: verdict.event.id, roles },
+      log: { msg: 'webhook accepted', id: verdict.event.id, type: verdict.event.type, deploymentId: verdict.event.deploymentId, roles: roles.length },
+    };
+  } catch (err) {
+    return { status: 503, body: { error: 'temporarily unable to process; retry' }, log: { msg: 'webhook failed', id: verdict.event.id, error: err instanceof Error ? err.message : String(err) } };
+  }
+}

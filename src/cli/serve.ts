@@ -15,7 +15,7 @@ import { lastResortLine, type Notifier } from '../adapters/slack.js';
 import { parseIamEvent } from '../app/cloudtrail.js';
 import { onDeploymentEvent, onIamChange } from '../app/intake.js';
 import { reconcileRole, type ReconcileResult } from '../app/reconcile.js';
-import { checkWebhook, MAX_BODY_BYTES } from '../app/webhook.js';
+import { answerWebhook, MAX_BODY_BYTES } from '../app/webhook.js';
 import type { Config } from '../config/config.js';
 import { subjectOf, type ReconcileRequest } from '../domain/events.js';
 import { describeError, PayloadTooLargeError } from '../errors.js';
@@ -122,14 +122,12 @@ export async function startServer(o: ServeOptions): Promise<Server> {
   const routes: Record<string, (req: IncomingMessage, res: ServerResponse) => Promise<void>> = {
     'POST /webhooks/astro': async (req, res) => {
       const rawBody = await readBody(req, MAX_BODY_BYTES);
-      const verdict = checkWebhook({ headers: req.headers as Record<string, string>, rawBody, nowSeconds: Math.floor(now() / 1000) }, o.secrets, o.config.organizationId);
-      if (verdict.status !== 202) {
-        log(`webhook rejected ${verdict.status}: ${verdict.error}`);
-        return send(res, verdict.status, { error: verdict.error });
-      }
-      const requests = await onDeploymentEvent({ config: o.config, inventory, queue }, verdict.event);
-      log(`webhook ${verdict.event.type} ${verdict.event.deploymentId}: ${requests.length} roles queued`);
-      send(res, 202, { accepted: verdict.event.id, roles: requests.map((r) => r.role) });
+      const answer = await answerWebhook(
+        { headers: req.headers as Record<string, string>, rawBody, nowSeconds: Math.floor(now() / 1000) },
+        { secrets: o.secrets, organizationId: o.config.organizationId, accept: (event) => onDeploymentEvent({ config: o.config, inventory, queue }, event) },
+      );
+      log(JSON.stringify(answer.log));
+      send(res, answer.status, answer.body);
     },
     'POST /events/eventbridge': async (req, res) => {
       // Authenticated before anything is read: a forged CloudTrail event must cause no write and no alert.
