@@ -82,7 +82,13 @@ function trustWriter() {
 }
 
 module.exports = {
-  webhook: async (ctx) => [logs('webhook'), ssmRead(await prefixOf(ctx), 'webhook-secret', 'astro-api-token'), enqueue],
+  // webhook-ids seen (Standard Webhooks): a resend within the tolerance does no new work.
+  webhook: async (ctx) => [
+    logs('webhook'),
+    ssmRead(await prefixOf(ctx), 'webhook-secret', 'astro-api-token'),
+    enqueue,
+    { Effect: 'Allow', Action: ['dynamodb:PutItem'], Resource: { 'Fn::GetAtt': ['WatchTable', 'Arn'] } },
+  ],
   iamChange: async () => [logs('iamChange'), enqueue],
   reconcile: async (ctx) => [
     logs('reconcile'),

@@ -20,7 +20,7 @@ export async function webhook(event: APIGatewayProxyEventV2, context: Context & 
   }
   const answer = await answerWebhook(
     { headers, rawBody, nowSeconds: Math.floor(Date.now() / 1000) },
-    { secrets, organizationId: rt.config.organizationId, accept: (e) => onDeploymentEvent({ config: rt.config, inventory: rt.inventory(context), queue: rt.queue() }, e) },
+    { secrets, organizationId: rt.config.organizationId, ...(rt.dedup() ? { seen: rt.dedup()! } : {}), accept: (e) => onDeploymentEvent({ config: rt.config, inventory: rt.inventory(context), queue: rt.queue() }, e) },
   );
   (answer.status === 503 ? console.error : console.log)(JSON.stringify({ ...answer.log, sourceIp: event.requestContext?.http?.sourceIp }));
   return reply(answer.status, answer.body);

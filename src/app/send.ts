@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { withRetry } from '../adapters/retry.js';
 import { RetryableError, TerminalError, UsageError } from '../errors.js';
-import { signWebhook, SIGNATURE_HEADER, webhookEvent, type WebhookEvent } from './webhook.js';
+import { signStandard, webhookEvent, type WebhookEvent } from './webhook.js';
 
 export class SendRejectedError extends TerminalError {
   override name = 'SendRejectedError';
@@ -41,7 +41,8 @@ export async function sendEvent(o: SendOptions): Promise<{ status: number; body:
         // Signed per attempt: a retry minutes later must not carry a stale timestamp.
         res = await fetch(o.url, {
           method: 'POST',
-          headers: { 'content-type': 'application/json', [SIGNATURE_HEADER]: signWebhook(o.secret, body, Math.floor(now() / 1000)), 'user-agent': 'astro-trust-send' },
+          // Standard Webhooks; the webhook-id is the event id, so a resend of the same event is recognised.
+          headers: { 'content-type': 'application/json', ...signStandard(o.secret, event.id, body, Math.floor(now() / 1000)), 'user-agent': 'astro-trust-send' },
           body,
           signal: AbortSignal.timeout(o.timeoutMs ?? 10_000),
         });

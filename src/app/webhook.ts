@@ -1,13 +1,19 @@
 /**
  * The Deployment webhook (DESIGN 3.3): size, content type and signature are checked on the raw body
  * before anything is parsed; the signature with a constant-time compare. Answers never 5xx for bad input.
+ * Signatures are Standard Webhooks (standardwebhooks.com: `webhook-id`, `webhook-timestamp`,
+ * `webhook-signature: v1,<base64>`, secret `whsec_<base64>`), so any language's library can sign; the
+ * release-1 header `X-Astro-Trust-Signature` stays accepted until release 3.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { Webhook } from 'standardwebhooks';
 import { z } from 'zod';
 
 export const MAX_BODY_BYTES = 64 * 1024;
 export const MAX_SKEW_SECONDS = 300;
+/** Release 1's header: `t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>`. Accepted until release 3. */
 export const SIGNATURE_HEADER = 'x-astro-trust-signature';
+export const STANDARD_HEADERS = { id: 'webhook-id', timestamp: 'webhook-timestamp', signature: 'webhook-signature' } as const;
 export const WEBHOOK_TYPES = ['deployment.created', 'deployment.updated', 'deployment.deleted'] as const;
 
 export const webhookEvent = z.strictObject({
@@ -25,7 +31,42 @@ export function signWebhook(secret: string, rawBody: string, unixSeconds: number
   return `t=${unixSeconds},v1=${mac}`;
 }
 
-export type SignatureCheck = { ok: true } | { ok: false; reason: string };
+export type SignatureCheck = { ok: true; webhookId?: string } | { ok: false; reason: string };
+
+/** The Standard Webhooks signer for a secret: `whsec_<base64>` as the standard says; any other value as raw bytes. */
+export function standardWebhook(secret: string): Webhook {
+  return secret.startsWith('whsec_') ? new Webhook(secret) : new Webhook(secret, { format: 'raw' });
+}
+
+/** The three Standard Webhooks headers for a body (what `astro-trust send` and the tests send). */
+export function signStandard(secret: string, webhookId: string, rawBody: string, unixSeconds: number): Record<string, string> {
+  return {
+    [STANDARD_HEADERS.id]: webhookId,
+    [STANDARD_HEADERS.timestamp]: String(unixSeconds),
+    [STANDARD_HEADERS.signature]: standardWebhook(secret).sign(webhookId, new Date(unixSeconds * 1000), rawBody),
+  };
+}
+
+/**
+ * Verifies Standard Webhooks headers. The library computes the signature; the timestamp window is checked
+ * here against the caller's clock (the library's own `verify` reads the system clock, which tests and the
+ * replay window must not depend on).
+ */
+export function verifyStandard(secrets: string[], headers: Record<string, string | undefined>, rawBody: Buffer, nowSeconds: number): SignatureCheck {
+  const id = headers[STANDARD_HEADERS.id];
+  const ts = headers[STANDARD_HEADERS.timestamp];
+  const sigs = headers[STANDARD_HEADERS.signature];
+  if (!id || !ts || !sigs) return { ok: false, reason: `missing signature: webhook-id, webhook-timestamp and webhook-signature (Standard Webhooks), or ${SIGNATURE_HEADER}` };
+  if (id.length > 256 || !/^\d{1,12}$/.test(ts)) return { ok: false, reason: 'malformed webhook-id or webhook-timestamp header' };
+  if (Math.abs(nowSeconds - Number(ts)) > MAX_SKEW_SECONDS) return { ok: false, reason: 'stale signature timestamp' };
+  const given = sigs.split(' ').flatMap((s) => (s.startsWith('v1,') ? [Buffer.from(s.slice(3))] : []));
+  if (given.length === 0) return { ok: false, reason: 'malformed signature header (expected v1,<base64>)' };
+  for (const secret of secrets) {
+    const expected = Buffer.from(standardWebhook(secret).sign(id, new Date(Number(ts) * 1000), rawBody.toString('utf8')).slice(3));
+    if (given.some((g) => g.length === expected.length && timingSafeEqual(g, expected))) return { ok: true, webhookId: id };
+  }
+  return { ok: false, reason: 'signature does not match' };
+}
 
 /** Verifies the signature header over the raw body; several v1 values are allowed (secret rotation). */
 export function verifySignature(secrets: string[], header: string | undefined, rawBody: Buffer | string, nowSeconds: number): SignatureCheck {
@@ -51,7 +92,7 @@ export interface WebhookRequest {
 }
 
 export type WebhookVerdict =
-  | { status: 202; event: WebhookEvent }
+  | { status: 202; event: WebhookEvent; webhookId?: string }
   | { status: 400 | 401 | 413 | 415; error: string };
 
 /** Checks a webhook request in the order that keeps unauthenticated input unparsed: size, type, signature, body. */
@@ -59,7 +100,9 @@ export function checkWebhook(req: WebhookRequest, secrets: string[], organizatio
   if (req.rawBody.length > MAX_BODY_BYTES) return { status: 413, error: `body over ${MAX_BODY_BYTES} bytes` };
   const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
   if (type !== 'application/json') return { status: 415, error: 'content-type must be application/json' };
-  const sig = verifySignature(secrets, req.headers[SIGNATURE_HEADER], req.rawBody, req.nowSeconds);
+  const sig = req.headers[STANDARD_HEADERS.signature] !== undefined || req.headers[SIGNATURE_HEADER] === undefined
+    ? verifyStandard(secrets, req.headers, req.rawBody, req.nowSeconds)
+    : verifySignature(secrets, req.headers[SIGNATURE_HEADER], req.rawBody, req.nowSeconds);
   if (!sig.ok) return { status: 401, error: sig.reason };
   let body: unknown;
   try {
@@ -75,7 +118,7 @@ export function checkWebhook(req: WebhookRequest, secrets: string[], organizatio
     return { status: 400, error: `${field}: ${what}` };
   }
   if (parsed.data.organizationId !== organizationId) return { status: 400, error: 'organizationId: not the organization this astro-trust manages' };
-  return { status: 202, event: parsed.data };
+  return { status: 202, event: parsed.data, ...(sig.webhookId ? { webhookId: sig.webhookId } : {}) };
 }
 
 export interface WebhookHttpAnswer {
@@ -92,11 +135,20 @@ export interface WebhookHttpAnswer {
  */
 export async function answerWebhook(
   req: WebhookRequest,
-  deps: { secrets: string[]; organizationId: string; accept: (event: WebhookEvent) => Promise<{ role: string }[]> },
+  deps: {
+    secrets: string[];
+    organizationId: string;
+    accept: (event: WebhookEvent) => Promise<{ role: string }[]>;
+    /** A `webhook-id` seen within the tolerance is answered 202 and does no new work (a resend, or a replay). */
+    seen?: { claim(key: string, windowMs: number): Promise<boolean> };
+  },
 ): Promise<WebhookHttpAnswer> {
   const verdict = checkWebhook(req, deps.secrets, deps.organizationId);
   if (verdict.status !== 202) return { status: verdict.status, body: { error: verdict.error }, log: { msg: 'webhook rejected', status: verdict.status, error: verdict.error } };
   try {
+    if (verdict.webhookId && deps.seen && !(await deps.seen.claim(`webhook|${verdict.webhookId}`, 2 * MAX_SKEW_SECONDS * 1000))) {
+      return { status: 202, body: { accepted: verdict.event.id, duplicate: true }, log: { msg: 'webhook duplicate', webhookId: verdict.webhookId, id: verdict.event.id } };
+    }
     const roles = (await deps.accept(verdict.event)).map((r) => r.role);
     return {
       status: 202,

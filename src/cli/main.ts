@@ -372,7 +372,8 @@ function program(io: Io, setCode: (code: number) => void): Command {
     .option('--dead-letters <file>', 'Slack alerts that could not be delivered, as JSON lines', '.astro-trust/dead-letters.jsonl')
     .addHelpText(
       'after',
-      '\nEndpoints: POST /webhooks/astro (signed, DESIGN 3.3), POST /events/eventbridge (CloudTrail IAM events), GET /healthz.\n' +
+      '\nEndpoints: POST /webhooks/astro (Standard Webhooks signature, see docs/onboarding.md), POST /events/eventbridge\n' +
+        '  (CloudTrail IAM events; Authorization: Bearer ASTRO_TRUST_EVENTS_TOKEN), GET /healthz.\n' +
         'Environment: ASTRO_TRUST_WEBHOOK_SECRET (required), SLACK_WEBHOOK_URL (unset: alerts to the log),\n' +
         '  ASTRO_TRUST_EVENTS_TOKEN (POST /events/eventbridge requires Authorization: Bearer <it>; unset: that route is off),\n' +
         '  ASTRO_TRUST_SELF_ARNS (comma-separated ARNs whose IAM changes are astro-trust\'s own).\n' +

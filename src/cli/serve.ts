@@ -7,6 +7,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo, Socket } from 'node:net';
 import { SingleFlightInventory } from '../adapters/inventory-single-flight.js';
 import { AlertOutbox } from '../adapters/outbox.js';
+import { MemoryDedup } from '../adapters/dedup.js';
 import { MemoryRevertLog } from '../adapters/revert-log.js';
 import type { InventorySnapshotStore, InventorySource, TrustStore } from '../adapters/ports.js';
 import { watchInventory } from '../app/watch.js';
@@ -119,12 +120,13 @@ export async function startServer(o: ServeOptions): Promise<Server> {
     (request, err) => log(`reconcile ${request.role} failed: ${describeError(err)}`),
   );
 
+  const webhookIds = new MemoryDedup(now);
   const routes: Record<string, (req: IncomingMessage, res: ServerResponse) => Promise<void>> = {
     'POST /webhooks/astro': async (req, res) => {
       const rawBody = await readBody(req, MAX_BODY_BYTES);
       const answer = await answerWebhook(
         { headers: req.headers as Record<string, string>, rawBody, nowSeconds: Math.floor(now() / 1000) },
-        { secrets: o.secrets, organizationId: o.config.organizationId, accept: (event) => onDeploymentEvent({ config: o.config, inventory, queue }, event) },
+        { secrets: o.secrets, organizationId: o.config.organizationId, seen: webhookIds, accept: (event) => onDeploymentEvent({ config: o.config, inventory, queue }, event) },
       );
       log(JSON.stringify(answer.log));
       send(res, answer.status, answer.body);
