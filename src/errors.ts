@@ -66,6 +66,11 @@ export class InvalidPrincipalError extends RetryableError {
   }
 }
 
+/** No AWS credentials (or none that may call IAM): says what to set. */
+export class AwsAccessError extends TerminalError {
+  override name = 'AwsAccessError';
+}
+
 /** IAM kept throttling or failing past the bounded retries. */
 export class IamUnavailableError extends RetryableError {
   override name = 'IamUnavailableError';

@@ -14,7 +14,7 @@ import { parseRoleArn } from '../domain/deployment.js';
 import type { RoleState } from '../domain/plan.js';
 import { parseTrustPolicy, policyChars, samePolicy, serializePolicy, type PolicyDocument } from '../domain/policy.js';
 import { issuerOfProviderArn, withOwned } from '../domain/statements.js';
-import { AstroTrustError, ConcurrentEditError, IamUnavailableError, IamWriteError, InvalidPrincipalError, RoleMissingError, VerifyError } from '../errors.js';
+import { AstroTrustError, AwsAccessError, ConcurrentEditError, IamUnavailableError, IamWriteError, InvalidPrincipalError, RoleMissingError, VerifyError } from '../errors.js';
 import type { OwnedTrust, TrustStore } from './ports.js';
 import { pool } from '../pool.js';
 import { sleep, withRetry } from './retry.js';
@@ -31,6 +31,8 @@ export interface IamTimings {
   verifyAttempts: number;
   verifyDelayMs: number;
   concurrency: number;
+  /** Log each retry, not only the summary. */
+  verbose?: boolean;
 }
 
 export const DEFAULT_IAM_TIMINGS: IamTimings = {
@@ -60,6 +62,13 @@ function isTransient(err: unknown): boolean {
   if (status !== undefined) return status >= 500 || status === 429;
   // No HTTP answer at all: connection reset, refused, timed out.
   return /ECONNRESET|ECONNREFUSED|EPIPE|socket hang up|timeout|TimeoutError|other side closed/i.test(`${e.name} ${e.message}`);
+}
+
+/** A short name for a failure: the AWS error code, or the network error's code. */
+function reasonOf(err: unknown): string {
+  const e = err as AwsErrorLike & { code?: string; cause?: { code?: string } };
+  const code = e.code ?? e.cause?.code ?? /\b(E[A-Z]{4,})\b/.exec(e.message ?? '')?.[1];
+  return code && (!e.name || e.name === 'Error' || e.name === 'TypeError') ? code : (e.name ?? 'Error');
 }
 
 function isInvalidPrincipal(err: unknown): boolean {
@@ -103,17 +112,42 @@ export class IamTrustStore implements TrustStore {
     this.t = { ...DEFAULT_IAM_TIMINGS, ...timings };
   }
 
-  private transient<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    return withRetry(fn, {
-      attempts: this.t.attempts,
-      baseDelayMs: this.t.baseDelayMs,
-      maxDelayMs: this.t.maxDelayMs,
-      classify: (err) => (isTransient(err) ? { retry: true } : { retry: false }),
-      onRetry: (err, attempt, delay) => this.log(`${what}: ${(err as Error).name}, retry ${attempt} in ${delay} ms`),
-    }).catch((err) => {
-      if (isTransient(err)) throw new IamUnavailableError(`${what}: IAM still failing after ${this.t.attempts} attempts`, { cause: err });
-      throw err;
-    });
+  /**
+   * Retries throttling, 5xx and dropped connections with backoff. One summary line when it had to retry
+   * (each retry only with `verbose`); no credentials, or no IAM at the endpoint, end in one short message
+   * that says what to do.
+   */
+  private async transient<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    const seen: string[] = [];
+    try {
+      const out = await withRetry(fn, {
+        attempts: this.t.attempts,
+        baseDelayMs: this.t.baseDelayMs,
+        maxDelayMs: this.t.maxDelayMs,
+        classify: (err) => (isTransient(err) ? { retry: true } : { retry: false }),
+        onRetry: (err, attempt, delay) => {
+          seen.push(reasonOf(err));
+          if (this.t.verbose) this.log(`${what}: ${reasonOf(err)}, retry ${attempt} in ${delay} ms`);
+        },
+      });
+      if (seen.length > 0) this.log(`${what}: succeeded after ${seen.length} ${seen.length === 1 ? 'retry' : 'retries'} (${[...new Set(seen)].join(', ')})`);
+      return out;
+    } catch (err) {
+      if ((err as AwsErrorLike).name === 'CredentialsProviderError') {
+        throw new AwsAccessError(
+          'no AWS credentials found: set AWS_PROFILE (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), point AWS_ENDPOINT_URL at moto for a local run, or plan offline with --iam-snapshot',
+          { cause: err },
+        );
+      }
+      if (!isTransient(err)) throw err;
+      const reason = reasonOf(err);
+      const unreachable = /ECONNREFUSED|ENOTFOUND|EAI_AGAIN/.test(reason);
+      throw new IamUnavailableError(
+        `${what}: IAM still failing after ${this.t.attempts} attempts (${reason})` +
+          (unreachable ? '; nothing answers at the IAM endpoint: check AWS_ENDPOINT_URL (for moto: is moto_server running?) and the network, or plan offline with --iam-snapshot' : ''),
+        { cause: err },
+      );
+    }
   }
 
   /** One GetRole, no retry: undefined when the role does not exist. */

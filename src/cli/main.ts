@@ -11,6 +11,7 @@ import { ConfigError, loadConfig, type Config } from '../config/config.js';
 import { AstroTrustError, describeError, UsageError } from '../errors.js';
 import { FileDedup } from '../adapters/dedup.js';
 import { FileDeadLetters, LogNotifier, SlackNotifier } from '../adapters/slack.js';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { startServer } from './serve.js';
 import { FileSnapshotStore } from '../adapters/snapshot-file.js';
@@ -31,6 +32,8 @@ export interface Io {
   confirm: (question: string) => Promise<boolean>;
   /** Overrides for tests: the adapters to use instead of the real ones. */
   adapters?: { store?: TrustStore; inventory?: InventorySource };
+  /** `--verbose`: every retry, not only a summary line. */
+  verbose?: boolean;
   /** Resolves when a long-running command (serve) should stop: SIGINT or SIGTERM. */
   untilStopped?: () => Promise<void>;
   /** Told the server's address once it listens. */
@@ -81,7 +84,7 @@ function storeFor(io: Io, snapshot: string | undefined): TrustStore {
   if (io.adapters?.store) return io.adapters.store;
   if (snapshot) return new IamSnapshotStore(snapshot);
   const region = io.env.AWS_REGION || io.env.AWS_DEFAULT_REGION || 'us-east-1';
-  return new IamTrustStore(createIamClient({ region }), {}, (l) => io.stderr(`${l}\n`));
+  return new IamTrustStore(createIamClient({ region }), { verbose: io.verbose }, (l) => io.stderr(`${l}\n`));
 }
 
 /** Colour for a person at a terminal, unless NO_COLOR is set (no-color.org). */
@@ -290,7 +293,12 @@ function program(io: Io, setCode: (code: number) => void): Command {
     )
     .configureOutput({ writeOut: (s) => io.stdout(s), writeErr: (s) => io.stderr(s) })
     .exitOverride()
+    .option('-v, --verbose', 'log every retry of an AWS or Astro API call, not only a summary line')
+    .hook('preAction', (cmd) => {
+      io.verbose = Boolean(cmd.opts().verbose);
+    })
     .showHelpAfterError('(run astro-trust --help for usage)');
+  p.version(packageVersion(), '-V, --version', 'print the version of astro-trust');
   p.addHelpText(
     'after',
     '\nEnvironment:\n' +
@@ -330,6 +338,17 @@ function program(io: Io, setCode: (code: number) => void): Command {
       if (opts.iamSnapshot) throw new UsageError('apply writes to IAM and cannot use --iam-snapshot; run plan --iam-snapshot to preview offline');
       setCode(await runApply(opts, io));
     });
+  p.command('validate')
+    .description('Check a config file: syntax, keys, values. Reads nothing from AWS or Astro.')
+    .requiredOption('-c, --config <file>', 'the astro-trust.yaml config file')
+    .addHelpText('after', '\nExit: 0 valid, 1 invalid (each problem names the key path, the line and what was expected).\nEditors: schema/astro-trust.schema.json is the same rules as a JSON Schema.')
+    .action(async (opts: { config: string }) => {
+      const config = loadConfig(opts.config);
+      const acks = config.findings.acknowledge.length;
+      io.stdout(`${opts.config}: valid: ${config.roles.length} role${config.roles.length === 1 ? '' : 's'}, inventory from ${config.inventory.source}${acks ? `, ${acks} acknowledged finding${acks === 1 ? '' : 's'}` : ''}\n`);
+      setCode(0);
+    });
+
   p.command('send')
     .description('Sign one Deployment event (secret from ASTRO_TRUST_WEBHOOK_SECRET) and send it to an astro-trust webhook, with retries.')
     .requiredOption('--url <url>', 'the webhook, e.g. https://<api>/webhooks/astro')
@@ -381,6 +400,19 @@ function program(io: Io, setCode: (code: number) => void): Command {
     )
     .action(async (opts: ServeOpts) => setCode(await runServe(opts, io)));
   return p;
+}
+
+/** The version in package.json (two levels up from src/cli in a checkout, three from dist/src/cli when built). */
+function packageVersion(): string {
+  for (const rel of ['../../package.json', '../../../package.json']) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(__dirname, rel), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'astro-trust' && pkg.version) return pkg.version;
+    } catch {
+      // next candidate
+    }
+  }
+  return 'unknown';
 }
 
 /** Runs the command line and returns the exit code; never throws. */

@@ -116,6 +116,18 @@ const schema = z.strictObject({
 
 export type RawConfig = z.infer<typeof schema>;
 
+/**
+ * The config's JSON Schema, generated from the same zod schema the loader uses (editors: the
+ * `yaml-language-server: $schema=` comment). `npm run schema` writes it to schema/astro-trust.schema.json.
+ */
+export function configJsonSchema(): Record<string, unknown> {
+  return {
+    ...z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }),
+    title: 'astro-trust.yaml',
+    description: 'Which Astro Deployments each IAM role trusts (astro-trust, DESIGN 3.1).',
+  };
+}
+
 export interface Config {
   file: string;
   organizationId: string;
