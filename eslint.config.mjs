@@ -16,7 +16,8 @@ export default tseslint.config(
     // The domain core stays pure: no SDK, no network, no environment.
     files: ['src/domain/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: ['@aws-sdk/*', 'node:fs', 'node:http', 'node:https', 'fs', 'http', 'https'] }],
+      // ...and knows nothing of the layers around it (use cases, adapters, the CLI, Lambda wiring).
+      'no-restricted-imports': ['error', { patterns: ['@aws-sdk/*', 'node:fs', 'node:http', 'node:https', 'fs', 'http', 'https', '../app/*', '../adapters/*', '../cli/*', '../lambda/*', '../config/*'] }],
       'no-restricted-globals': ['error', 'fetch', 'process'],
     },
   },

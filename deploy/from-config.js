@@ -25,6 +25,18 @@ function declaredRoles() {
   return roles;
 }
 
+// The example config trusts example Deployments: packaging it for a real stage is a mistake unless asked.
+async function refuseExampleOutsideLocal(ctx) {
+  const stage = ctx && ctx.resolveVariable ? await ctx.resolveVariable('sls:stage') : undefined;
+  const isExample = relative(process.cwd(), configFile()).replace(/\\/g, '/') === 'examples/astro-trust.yaml';
+  if (isExample && stage !== 'local' && process.env.ASTRO_TRUST_ALLOW_EXAMPLE_CONFIG !== '1') {
+    throw new Error(
+      `deploy/from-config.js: refusing to package the example config (examples/astro-trust.yaml) for stage ${stage}: ` +
+        'set ASTRO_TRUST_CONFIG to your astro-trust.yaml (default ./astro-trust.yaml), or ASTRO_TRUST_ALLOW_EXAMPLE_CONFIG=1 to package the example anyway',
+    );
+  }
+}
+
 const sub = (s) => ({ 'Fn::Sub': s });
 const logs = (fn) => ({
   Effect: 'Allow',
@@ -116,7 +128,9 @@ module.exports = {
     { Effect: 'Allow', Action: ['dynamodb:DeleteItem', 'dynamodb:PutItem'], Resource: { 'Fn::GetAtt': ['WatchTable', 'Arn'] } },
   ],
   declaredRoles,
-  packageFiles: async () => {
+  refuseExampleOutsideLocal,
+  packageFiles: async (ctx) => {
+    await refuseExampleOutsideLocal(ctx);
     const config = readConfig();
     const files = ['!**', configFile()];
     const inv = config && config.inventory;

@@ -5,14 +5,13 @@
  * (`{"dryRun": true, "roles": ["..."]}`, both optional) also returns the plan, and with `dryRun` queues nothing.
  */
 import middy from '@middy/core';
-import ssm from '@middy/ssm';
 import type { Context } from 'aws-lambda';
 import { z } from 'zod';
 import { reconcileAll, selectRoles } from '../src/app/reconcile.js';
 import { planJson } from '../src/cli/render.js';
 import type { ReconcileRequest } from '../src/domain/events.js';
 import { UsageError } from '../src/errors.js';
-import { runtime, ssmFetchData } from '../src/lambda/runtime.js';
+import { runtime, secrets } from '../src/lambda/runtime.js';
 
 const manual = z.strictObject({ dryRun: z.boolean().optional(), roles: z.array(z.string().min(1)).optional() });
 
@@ -48,5 +47,5 @@ export async function backfill(event: unknown, context: Context & { astroApiToke
 }
 
 export const handler = middy()
-  .use(ssm({ fetchData: ssmFetchData(['astroApiToken']), setToContext: true, cacheKey: 'ssm-backfill', cacheExpiry: 5 * 60_000 }))
+  .use(secrets(['astroApiToken'], 'ssm-backfill'))
   .handler(backfill as never);

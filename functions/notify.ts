@@ -3,11 +3,10 @@
  * EventBridge retries it, then puts it in the rule's dead-letter queue. Nothing is dropped silently.
  */
 import middy from '@middy/core';
-import ssm from '@middy/ssm';
 import type { Context, EventBridgeEvent } from 'aws-lambda';
 import { LogNotifier, SlackNotifier, type Delivery, type Notifier } from '../src/adapters/slack.js';
 import type { AstroTrustEvent } from '../src/domain/events.js';
-import { runtime, ssmFetchData } from '../src/lambda/runtime.js';
+import { runtime, secrets } from '../src/lambda/runtime.js';
 
 const TYPES = new Set(['TrustPolicyUpdated', 'DriftDetected', 'ReconcileFailed', 'TrustPolicyTooLarge', 'GuardStopped', 'InventoryRefused']);
 // Kept across invocations of a warm container; what was posted is remembered in the watch table across cold starts.
@@ -30,5 +29,5 @@ export async function notify(event: EventBridgeEvent<string, AstroTrustEvent['de
 }
 
 export const handler = middy<EventBridgeEvent<string, AstroTrustEvent['detail']>, Delivery | 'ignored'>()
-  .use(ssm({ fetchData: ssmFetchData(['slackWebhookUrl']), setToContext: true, cacheKey: 'ssm-notify', cacheExpiry: 5 * 60_000 }))
+  .use(secrets(['slackWebhookUrl'], 'ssm-notify'))
   .handler(notify as never);

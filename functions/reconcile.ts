@@ -1,7 +1,6 @@
 /** SQS FIFO (MessageGroupId = role, batch size 1): the single writer of each role. Partial batch failures reported. */
 import middy from '@middy/core';
 import sqsPartialBatchFailure from '@middy/sqs-partial-batch-failure';
-import ssm from '@middy/ssm';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { reconcileRole } from '../src/app/reconcile.js';
 import type { ReconcileRequest } from '../src/domain/events.js';
@@ -11,7 +10,7 @@ import { describeError, isRetryable, RetryableError } from '../src/errors.js';
 class ReconcileRetryError extends RetryableError {
   override name = 'ReconcileRetryError';
 }
-import { runtime, ssmFetchData } from '../src/lambda/runtime.js';
+import { runtime, secrets } from '../src/lambda/runtime.js';
 
 
 async function one(record: SQSRecord, context: Context & { astroApiToken?: string }) {
@@ -44,6 +43,6 @@ export async function reconcile(event: SQSEvent, context: Context & { astroApiTo
 }
 
 export const handler = middy<SQSEvent>()
-  .use(ssm({ fetchData: ssmFetchData(['astroApiToken']), setToContext: true, cacheKey: 'ssm-reconcile', cacheExpiry: 5 * 60_000 }))
+  .use(secrets(['astroApiToken'], 'ssm-reconcile'))
   .use(sqsPartialBatchFailure())
   .handler(reconcile as never);

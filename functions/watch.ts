@@ -3,10 +3,9 @@
  * reconciles for the roles the changes affect. Astro sends no lifecycle webhooks; this makes its own.
  */
 import middy from '@middy/core';
-import ssm from '@middy/ssm';
 import type { Context } from 'aws-lambda';
 import { watchInventory, type WatchResult } from '../src/app/watch.js';
-import { runtime, ssmFetchData } from '../src/lambda/runtime.js';
+import { runtime, secrets } from '../src/lambda/runtime.js';
 
 export async function watch(_event: unknown, context: Context & { astroApiToken?: string }): Promise<Omit<WatchResult, 'changes'> & { changes: { type: string; deploymentId: string; changed: string[] }[] }> {
   const rt = runtime();
@@ -17,5 +16,5 @@ export async function watch(_event: unknown, context: Context & { astroApiToken?
 }
 
 export const handler = middy()
-  .use(ssm({ fetchData: ssmFetchData(['astroApiToken']), setToContext: true, cacheKey: 'ssm-watch', cacheExpiry: 5 * 60_000 }))
+  .use(secrets(['astroApiToken'], 'ssm-watch'))
   .handler(watch as never);

@@ -1,10 +1,9 @@
 /** POST /webhooks/astro (HTTP API, payload v2): verify, validate, enqueue reconciles for the affected roles. */
 import middy from '@middy/core';
-import ssm from '@middy/ssm';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { onDeploymentEvent } from '../src/app/intake.js';
 import { answerWebhook } from '../src/app/webhook.js';
-import { runtime, ssmFetchData } from '../src/lambda/runtime.js';
+import { runtime, secrets } from '../src/lambda/runtime.js';
 
 type Secrets = { webhookSecret?: string; astroApiToken?: string };
 const reply = (statusCode: number, body: unknown): APIGatewayProxyStructuredResultV2 => ({ statusCode, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
@@ -13,19 +12,19 @@ export async function webhook(event: APIGatewayProxyEventV2, context: Context & 
   const rawBody = Buffer.from(event.body ?? '', event.isBase64Encoded ? 'base64' : 'utf8');
   const headers = Object.fromEntries(Object.entries(event.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
   const rt = runtime();
-  const secrets = String(context.webhookSecret ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-  if (secrets.length === 0) {
+  const keys = String(context.webhookSecret ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  if (keys.length === 0) {
     console.error('webhook secret is empty: set the SSM parameter named by WEBHOOK_SECRET_PARAM');
     return reply(503, { error: 'webhook not configured' });
   }
   const answer = await answerWebhook(
     { headers, rawBody, nowSeconds: Math.floor(Date.now() / 1000) },
-    { secrets, organizationId: rt.config.organizationId, ...(rt.dedup() ? { seen: rt.dedup()! } : {}), accept: (e) => onDeploymentEvent({ config: rt.config, inventory: rt.inventory(context), queue: rt.queue() }, e) },
+    { secrets: keys, organizationId: rt.config.organizationId, ...(rt.dedup() ? { seen: rt.dedup()! } : {}), accept: (e) => onDeploymentEvent({ config: rt.config, inventory: rt.inventory(context), queue: rt.queue() }, e) },
   );
   (answer.status === 503 ? console.error : console.log)(JSON.stringify({ ...answer.log, sourceIp: event.requestContext?.http?.sourceIp }));
   return reply(answer.status, answer.body);
 }
 
 export const handler = middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>()
-  .use(ssm({ fetchData: ssmFetchData(['webhookSecret', 'astroApiToken']), setToContext: true, cacheKey: 'ssm-webhook', cacheExpiry: 5 * 60_000 }))
+  .use(secrets(['webhookSecret', 'astroApiToken'], 'ssm-webhook'))
   .handler(webhook as never);

@@ -16,6 +16,8 @@ import { DynamoDbSnapshotStore } from '../adapters/snapshot-dynamodb.js';
 import { DynamoDbDedup } from '../adapters/dedup.js';
 import { DynamoDbRevertLog } from '../adapters/revert-log.js';
 import { loadConfig, type Config } from '../config/config.js';
+import type middy from '@middy/core';
+import ssm from '@middy/ssm';
 import { UsageError } from '../errors.js';
 
 export interface LambdaEnv {
@@ -123,6 +125,37 @@ export function resetRuntime() {
 }
 
 type SecretKey = keyof LambdaEnv['params'];
+
+/**
+ * How long secrets are cached: 5 minutes on Lambda (rotation is picked up), for the whole process under
+ * `osls invoke local` (IS_LOCAL), where middy's refresh timer would keep Node from exiting.
+ */
+export function secretsCacheMs(env: NodeJS.ProcessEnv = process.env): number {
+  return env.IS_LOCAL === 'true' ? -1 : 5 * 60_000;
+}
+
+/**
+ * The middy `ssm` middleware for a function's secrets, with an error that names the SSM parameters and
+ * says how to create them instead of middy's "Failed to resolve internal values".
+ */
+export function secrets(keys: SecretKey[], cacheKey: string): middy.MiddlewareObj {
+  const fetchData = ssmFetchData(keys);
+  const inner = ssm({ fetchData, setToContext: true, cacheKey, cacheExpiry: secretsCacheMs() });
+  return {
+    before: async (request) => {
+      try {
+        return await inner.before!(request as never);
+      } catch (err) {
+        const causes = ((err as { cause?: { data?: unknown[] } }).cause?.data ?? []).map((e) => (e as Error).message ?? String(e));
+        throw new UsageError(
+          `cannot read the SSM parameter${Object.keys(fetchData).length === 1 ? '' : 's'} ${Object.values(fetchData).join(', ')}` +
+            `${causes.length ? ` (${causes.join('; ')})` : ''}: create ${Object.keys(fetchData).length === 1 ? 'it' : 'them'} as SecureString (docs/deploy.md, "Secrets"), or npm run local:up for a local run`,
+          { cause: err },
+        );
+      }
+    },
+  };
+}
 
 /**
  * middy `ssm` fetchData for the secrets a function needs: each SSM parameter named in the environment,

@@ -23,7 +23,7 @@ let dir: string;
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'astro-trust-package-'));
-  execFileSync('npx', ['osls', 'package', '--stage', 'test', '--package', dir], { env: { ...process.env, ASTRO_TRUST_CONFIG: CONFIG, SLS_TELEMETRY_DISABLED: '1' }, stdio: 'pipe' });
+  execFileSync('npx', ['osls', 'package', '--stage', 'test', '--package', dir], { env: { ...process.env, ASTRO_TRUST_CONFIG: CONFIG, ASTRO_TRUST_ALLOW_EXAMPLE_CONFIG: '1', SLS_TELEMETRY_DISABLED: '1' }, stdio: 'pipe' });
   template = JSON.parse(readFileSync(join(dir, 'cloudformation-template-update-stack.json'), 'utf8'));
 }, 180_000);
 
@@ -37,6 +37,32 @@ function statements(fn: string): Statement[] {
 }
 const actions = (fn: string) => statements(fn).flatMap((s) => s.Action).sort();
 const resourcesOf = (fn: string, action: string) => statements(fn).filter((s) => s.Action.includes(action)).flatMap((s) => [].concat(s.Resource as never));
+
+describe('packaging the example config', () => {
+  // deploy/from-config.js is plain CommonJS that osls loads; its path is a variable so TypeScript does not type it.
+  const fromConfig = '../../deploy/from-config.js';
+  const refuseExampleOutsideLocal = async (ctx: unknown) => ((await import(fromConfig)) as { refuseExampleOutsideLocal: (c: unknown) => Promise<void> }).refuseExampleOutsideLocal(ctx);
+  const stage = (name: string) => ({ resolveVariable: async () => name });
+  const withEnv = async (env: Record<string, string | undefined>, fn: () => Promise<void>) => {
+    const saved = { ...process.env };
+    Object.assign(process.env, env);
+    for (const [k, v] of Object.entries(env)) if (v === undefined) delete process.env[k];
+    try {
+      await fn();
+    } finally {
+      process.env = saved;
+    }
+  };
+
+  it('is refused outside --stage local unless asked, naming the variable to set', async () => {
+    await withEnv({ ASTRO_TRUST_CONFIG: CONFIG, ASTRO_TRUST_ALLOW_EXAMPLE_CONFIG: undefined }, async () => {
+      await expect(refuseExampleOutsideLocal(stage('prod'))).rejects.toThrow(/refusing to package the example config .* for stage prod: set ASTRO_TRUST_CONFIG/);
+      await expect(refuseExampleOutsideLocal(stage('local'))).resolves.toBeUndefined();
+    });
+    await withEnv({ ASTRO_TRUST_CONFIG: CONFIG, ASTRO_TRUST_ALLOW_EXAMPLE_CONFIG: '1' }, () => expect(refuseExampleOutsideLocal(stage('prod'))).resolves.toBeUndefined());
+    await withEnv({ ASTRO_TRUST_CONFIG: 'astro-trust.yaml', ASTRO_TRUST_ALLOW_EXAMPLE_CONFIG: undefined }, () => expect(refuseExampleOutsideLocal(stage('prod'))).resolves.toBeUndefined());
+  });
+});
 
 describe('packaged template', () => {
   it.each([
@@ -75,6 +101,22 @@ describe('packaged template', () => {
     expect(await can(`evil-${name}`)).toBe(false);
     expect(await can(`${name}-2`)).toBe(false);
     expect(await can('some-other-role')).toBe(false);
+  });
+
+  it("alarms on each dead-letter queue and on every function's errors, to the optional SNS topic", () => {
+    const alarms = Object.values(template.Resources).filter((r) => r.Type === 'AWS::CloudWatch::Alarm').map((r) => r.Properties as { MetricName: string; Dimensions: { Value: unknown }[]; AlarmActions: unknown });
+    const watched = alarms.map((a) => JSON.stringify(a.Dimensions[0]!.Value));
+    for (const q of ['ReconcileDeadLetterQueue', 'NotifyDeadLetterQueue']) expect(watched).toContain(JSON.stringify({ 'Fn::GetAtt': [q, 'QueueName'] }));
+    for (const fn of ['Webhook', 'IamChange', 'Reconcile', 'Backfill', 'Notify', 'Watch']) expect(watched).toContain(JSON.stringify({ Ref: `${fn}LambdaFunction` }));
+    for (const a of alarms) expect(a.AlarmActions).toEqual({ 'Fn::If': ['HasAlarmTopic', [{ Ref: 'AlarmTopicArn' }], { Ref: 'AWS::NoValue' }] });
+  });
+
+  it('bundles source maps and turns them on, so errors name the function and the line', () => {
+    for (const fn of ['Webhook', 'IamChange', 'Reconcile', 'Backfill', 'Notify', 'Watch']) {
+      expect((template.Resources[`${fn}LambdaFunction`]!.Properties.Environment as { Variables: Record<string, string> }).Variables.NODE_OPTIONS).toBe('--enable-source-maps');
+    }
+    const listing = execFileSync('python3', ['-m', 'zipfile', '-l', join(dir, 'iamChange.zip')], { encoding: 'utf8' });
+    expect(listing).toMatch(/\.js\.map/);
   });
 
   it('has no iam:* action and no write on Resource "*"', () => {

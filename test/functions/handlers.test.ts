@@ -10,7 +10,7 @@ import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Context } from 'aws-lambda';
 import { isOwned, type PolicyDocument } from '../../src/domain/policy';
-import { resetRuntime } from '../../src/lambda/runtime';
+import { resetRuntime, secrets, secretsCacheMs } from '../../src/lambda/runtime';
 import { parseConfig } from '../../src/config/config';
 import { fakeService, type FakeService } from '../support/http';
 import { startMoto, TEST_CREDENTIALS, type Moto } from '../support/moto';
@@ -205,6 +205,25 @@ describe('reconcile', () => {
       process.env.AWS_ENDPOINT_URL = previous;
       resetRuntime();
     }
+  });
+});
+
+describe('secrets from SSM', () => {
+  it('a missing parameter is named, with how to create it; under osls invoke local nothing keeps Node alive', async () => {
+    const saved = process.env.WEBHOOK_SECRET_PARAM;
+    process.env.WEBHOOK_SECRET_PARAM = '/astro-trust/test/no-such-parameter';
+    resetRuntime();
+    try {
+      const mw = secrets(['webhookSecret'], 'ssm-missing-test');
+      await expect(mw.before!({ event: {}, context: {}, internal: {}, response: undefined, error: undefined } as never)).rejects.toThrow(
+        /cannot read the SSM parameter \/astro-trust\/test\/no-such-parameter .*create it as SecureString/,
+      );
+    } finally {
+      process.env.WEBHOOK_SECRET_PARAM = saved;
+      resetRuntime();
+    }
+    expect(secretsCacheMs({ IS_LOCAL: 'true' })).toBe(-1);
+    expect(secretsCacheMs({})).toBe(5 * 60_000);
   });
 });
 
