@@ -9,10 +9,15 @@ import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { deflateRawSync } from 'node:zlib';
-import { build } from 'esbuild';
+import { build, type Metafile } from 'esbuild';
 import { median, ms, table } from './lib';
 
 const FUNCTIONS = ['webhook', 'iamChange', 'reconcile', 'backfill', 'notify', 'watch'];
+
+/** The AWS SDK clients a bundle contains (from esbuild's metafile): `iam`, `sqs`, ... */
+export function awsClientsIn(metafile: Metafile): string[] {
+  return [...new Set(Object.keys(metafile.inputs).flatMap((p) => /@aws-sdk\/client-([a-z0-9-]+)\//.exec(p)?.[1] ?? []))].sort();
+}
 
 export async function benchFunctions(runs: number) {
   const dir = mkdtempSync(join(tmpdir(), 'astro-trust-bundles-'));
@@ -22,7 +27,8 @@ export async function benchFunctions(runs: number) {
   let emptyInit = 0;
   for (const [name, entry] of entries) {
     const outfile = join(dir, `${name.replace(/\W/g, '')}.js`);
-    await build({ entryPoints: [entry], outfile, bundle: true, minify: true, platform: 'node', target: 'node22', format: 'cjs', mainFields: ['module', 'main'], logLevel: 'error' });
+    const built = await build({ entryPoints: [entry], outfile, bundle: true, minify: true, keepNames: true, platform: 'node', target: 'node22', format: 'cjs', mainFields: ['module', 'main'], logLevel: 'error', metafile: true });
+    const clients = awsClientsIn(built.metafile!);
     const bytes = statSync(outfile).size;
     const zipped = deflateRawSync(readFileSync(outfile), { level: 9 }).length;
     const times: number[] = [];
@@ -34,7 +40,7 @@ export async function benchFunctions(runs: number) {
     }
     const init = median(times);
     if (name === '(empty function)') emptyInit = init;
-    rows.push([name, (bytes / 1024).toFixed(1), (zipped / 1024).toFixed(1), ms(init), name === '(empty function)' ? '-' : `+${ms(init - emptyInit)}`]);
+    rows.push([name, clients.join(' ') || '-', (bytes / 1024).toFixed(1), (zipped / 1024).toFixed(1), ms(init), name === '(empty function)' ? '-' : `+${ms(init - emptyInit)}`]);
   }
-  table(`Lambda bundles (esbuild, minified, node22, cjs, ESM entry points for tree shaking) and module init, median of ${runs} fresh node ${process.version} processes`, ['function', 'bundle KiB', 'deflated KiB', 'init ms', 'vs empty ms'], rows);
+  table(`Lambda bundles (esbuild, minified, kept names, node22, cjs, ESM entry points for tree shaking) and module init, median of ${runs} fresh node ${process.version} processes`, ['function', 'AWS clients', 'bundle KiB', 'deflated KiB', 'init ms', 'vs empty ms'], rows);
 }

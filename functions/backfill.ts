@@ -11,7 +11,12 @@ import { reconcileAll, selectRoles } from '../src/app/reconcile.js';
 import { planJson } from '../src/cli/render.js';
 import type { ReconcileRequest } from '../src/domain/events.js';
 import { UsageError } from '../src/errors.js';
-import { runtime, secrets } from '../src/lambda/runtime.js';
+import { runtime } from '../src/lambda/runtime.js';
+import { secrets } from '../src/lambda/secrets.js';
+import { reconcileQueue } from '../src/lambda/aws/sqs.js';
+import { eventPublisher } from '../src/lambda/aws/eventbridge.js';
+import { trustStore } from '../src/lambda/aws/iam.js';
+import { lastListing } from '../src/lambda/aws/dynamodb.js';
 
 const manual = z.strictObject({ dryRun: z.boolean().optional(), roles: z.array(z.string().min(1)).optional() });
 
@@ -32,16 +37,16 @@ export async function backfill(event: unknown, context: Context & { astroApiToke
   const requests = roles.map((role): ReconcileRequest => ({ role, reason, sourceEventId: `${reason}:${requestId}` }));
   if (scheduled) {
     // Every reconcile reads fresh state anyway: planning here too would only read every role twice.
-    await rt.queue().enqueue(requests);
+    await reconcileQueue(rt).enqueue(requests);
     console.log(JSON.stringify({ msg: 'backfill', scheduled, enqueued: roles.length }));
     return { scheduled, enqueued: roles };
   }
   const { plan } = await reconcileAll(
-    { config: rt.config, inventory: rt.inventory(context), store: rt.store(), events: rt.events(), snapshots: rt.lastListing() },
+    { config: rt.config, inventory: rt.inventory(context), store: trustStore(rt), events: eventPublisher(rt), snapshots: lastListing(rt) },
     { roles: opts.roles, dryRun: true, reason },
   );
   const dryRun = opts.dryRun ?? false;
-  if (!dryRun) await rt.queue().enqueue(requests);
+  if (!dryRun) await reconcileQueue(rt).enqueue(requests);
   console.log(JSON.stringify({ msg: 'backfill', scheduled, dryRun, enqueued: dryRun ? 0 : roles.length }));
   return { dryRun, ...planJson(plan), enqueued: dryRun ? [] : roles };
 }

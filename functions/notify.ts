@@ -6,7 +6,9 @@ import middy from '@middy/core';
 import type { Context, EventBridgeEvent } from 'aws-lambda';
 import { LogNotifier, SlackNotifier, type Delivery, type Notifier } from '../src/adapters/slack.js';
 import type { AstroTrustEvent } from '../src/domain/events.js';
-import { runtime, secrets } from '../src/lambda/runtime.js';
+import { runtime } from '../src/lambda/runtime.js';
+import { secrets } from '../src/lambda/secrets.js';
+import { dedup } from '../src/lambda/aws/dynamodb.js';
 
 const TYPES = new Set(['TrustPolicyUpdated', 'DriftDetected', 'ReconcileFailed', 'TrustPolicyTooLarge', 'GuardStopped', 'InventoryRefused']);
 // Kept across invocations of a warm container; what was posted is remembered in the watch table across cold starts.
@@ -17,10 +19,10 @@ export async function notify(event: EventBridgeEvent<string, AstroTrustEvent['de
   const url = String(context.slackWebhookUrl ?? '');
   if (!notifier || notifier.url !== url) {
     const rt = runtime();
-    const dedup = rt.dedup();
+    const posted = dedup(rt);
     notifier = {
       url,
-      notifier: url ? new SlackNotifier({ webhookUrl: url, log: (l) => console.log(l), configPath: rt.env.configFile, ...(dedup ? { dedup } : {}) }) : new LogNotifier((l) => console.log(l)),
+      notifier: url ? new SlackNotifier({ webhookUrl: url, log: (l) => console.log(l), configPath: rt.env.configFile, ...(posted ? { dedup: posted } : {}) }) : new LogNotifier((l) => console.log(l)),
     };
   }
   const delivery = await notifier.notifier.notify({ type: event['detail-type'], detail: event.detail } as AstroTrustEvent);

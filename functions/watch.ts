@@ -5,11 +5,15 @@
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { watchInventory, type WatchResult } from '../src/app/watch.js';
-import { runtime, secrets } from '../src/lambda/runtime.js';
+import { runtime } from '../src/lambda/runtime.js';
+import { secrets } from '../src/lambda/secrets.js';
+import { reconcileQueue } from '../src/lambda/aws/sqs.js';
+import { eventPublisher } from '../src/lambda/aws/eventbridge.js';
+import { snapshots } from '../src/lambda/aws/dynamodb.js';
 
 export async function watch(_event: unknown, context: Context & { astroApiToken?: string }): Promise<Omit<WatchResult, 'changes'> & { changes: { type: string; deploymentId: string; changed: string[] }[] }> {
   const rt = runtime();
-  const result = await watchInventory({ config: rt.config, inventory: rt.inventory(context), snapshots: rt.snapshots(), queue: rt.queue(), events: rt.events() });
+  const result = await watchInventory({ config: rt.config, inventory: rt.inventory(context), snapshots: snapshots(rt), queue: reconcileQueue(rt), events: eventPublisher(rt) });
   const changes = result.changes.map((c) => ({ type: c.type, deploymentId: c.deploymentId, changed: c.changed }));
   console.log(JSON.stringify({ msg: 'watch', firstRun: result.firstRun, changes, roles: result.requests.map((r) => r.role) }));
   return { ...result, changes };

@@ -1,0 +1,11 @@
+/** IAM, for the functions that read or write trust policies (reconcile, backfill). */
+import { createIamClient, IamTrustStore } from '../../adapters/iam.js';
+import type { Runtime } from '../runtime.js';
+
+const stores = new WeakMap<Runtime, IamTrustStore>();
+
+export function trustStore(rt: Runtime): IamTrustStore {
+  const store = stores.get(rt) ?? new IamTrustStore(createIamClient({}), {}, (l) => console.log(l));
+  stores.set(rt, store);
+  return store;
+}
