@@ -22,6 +22,11 @@ export default tseslint.config(
     },
   },
   {
+    // Use cases reach the network through adapters (src/adapters/http.ts), never with fetch themselves.
+    files: ['src/app/**/*.ts'],
+    rules: { 'no-restricted-globals': ['error', 'fetch'] },
+  },
+  {
     files: ['**/*.js', '**/*.cjs'],
     languageOptions: { sourceType: 'commonjs', globals: { module: 'writable', require: 'readonly', process: 'readonly', __dirname: 'readonly', console: 'readonly' } },
     rules: { '@typescript-eslint/no-require-imports': 'off' },

@@ -8,6 +8,7 @@ import { normalizeDeployments, type NormalizedInventory } from '../domain/deploy
 import { assembleListing, type ListingPage } from '../domain/listing.js';
 import { AstroApiAuthError, AstroApiError, InconsistentListingError } from '../errors.js';
 import type { InventorySource } from './ports.js';
+import { request, retryableStatus, retryAfterMs } from './http.js';
 import { sleep, withRetry } from './retry.js';
 
 export interface AstroApiOptions {
@@ -35,14 +36,6 @@ class HttpStatusError extends AstroApiError {
   }
 }
 
-function retryAfter(header: string | null): number | undefined {
-  if (!header) return undefined;
-  const seconds = Number(header);
-  if (Number.isFinite(seconds)) return Math.min(seconds * 1000, 60_000);
-  const at = Date.parse(header);
-  return Number.isNaN(at) ? undefined : Math.max(0, Math.min(at - Date.now(), 60_000));
-}
-
 export class AstroApiInventory implements InventorySource {
   private readonly o: Required<Omit<AstroApiOptions, 'log'>> & { log: (line: string) => void };
 
@@ -63,13 +56,9 @@ export class AstroApiInventory implements InventorySource {
       async () => {
         let res: Response;
         try {
-          res = await fetch(url, {
-            headers: { Authorization: `Bearer ${this.o.token}`, Accept: 'application/json' },
-            signal: AbortSignal.timeout(this.o.timeoutMs),
-          });
+          res = await request(url, { headers: { Authorization: `Bearer ${this.o.token}`, Accept: 'application/json' } }, this.o.timeoutMs);
         } catch (err) {
-          const reason = (err as Error).name === 'TimeoutError' ? `no answer within ${this.o.timeoutMs} ms` : (err as Error).message;
-          throw new AstroApiError(`GET deployments offset ${offset}: ${reason}`, { cause: err });
+          throw new AstroApiError(`GET deployments offset ${offset}: ${(err as Error).message}`, { cause: err });
         }
         if (res.status === 401 || res.status === 403) {
           throw new AstroApiAuthError(
@@ -79,7 +68,7 @@ export class AstroApiInventory implements InventorySource {
         }
         if (!res.ok) {
           await res.body?.cancel();
-          throw new HttpStatusError(res.status, retryAfter(res.headers.get('retry-after')), `GET deployments offset ${offset}: HTTP ${res.status}`);
+          throw new HttpStatusError(res.status, retryAfterMs(res.headers.get('retry-after'), 60_000), `GET deployments offset ${offset}: HTTP ${res.status}`);
         }
         let body: unknown;
         try {
@@ -99,7 +88,7 @@ export class AstroApiInventory implements InventorySource {
         maxDelayMs: this.o.maxDelayMs,
         classify: (err) => {
           if (err instanceof HttpStatusError) {
-            return err.status === 429 || err.status >= 500 ? { retry: true, delayMs: err.retryAfterMs } : { retry: false };
+            return retryableStatus(err.status) ? { retry: true, delayMs: err.retryAfterMs } : { retry: false };
           }
           return err instanceof AstroApiAuthError ? { retry: false } : { retry: true };
         },

@@ -11,6 +11,7 @@ import { renderSlack } from './slack-message.js';
 
 export { renderSlack };
 import { RetryableError, TerminalError } from '../errors.js';
+import { request, retryableStatus, retryAfterMs } from './http.js';
 import { withRetry } from './retry.js';
 
 export class SlackDeliveryError extends RetryableError {
@@ -105,15 +106,14 @@ export class SlackNotifier implements Notifier {
       async () => {
         let res: Response;
         try {
-          res = await fetch(this.o.webhookUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body, signal: AbortSignal.timeout(this.o.timeoutMs) });
+          res = await request(this.o.webhookUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body }, this.o.timeoutMs);
         } catch (err) {
-          throw new SlackDeliveryError(`Slack webhook: ${(err as Error).name === 'TimeoutError' ? `no answer within ${this.o.timeoutMs} ms` : (err as Error).message}`, { cause: err });
+          throw new SlackDeliveryError(`Slack webhook: ${(err as Error).message}`, { cause: err });
         }
         const text = await res.text().catch(() => '');
         if (res.ok) return;
-        if (res.status === 429 || res.status >= 500) {
-          const after = Number(res.headers.get('retry-after'));
-          throw Object.assign(new SlackDeliveryError(`Slack webhook answered ${res.status}`), { retryAfterMs: Number.isFinite(after) && after >= 0 ? Math.min(after * 1000, this.o.maxRetryAfterMs) : undefined });
+        if (retryableStatus(res.status)) {
+          throw Object.assign(new SlackDeliveryError(`Slack webhook answered ${res.status}`), { retryAfterMs: retryAfterMs(res.headers.get('retry-after'), this.o.maxRetryAfterMs) });
         }
         // invalid_payload, no_service, channel_is_archived...: retrying will not help.
         throw new SlackRejectedError(`Slack webhook answered ${res.status} ${text.slice(0, 100)}`);
@@ -151,8 +151,10 @@ export class SlackNotifier implements Notifier {
 /** Without SLACK_WEBHOOK_URL, alerts go to the log. */
 export class LogNotifier implements Notifier {
   constructor(private readonly log: (line: string) => void) {}
+  /** The headline, then the whole alert as JSON: without Slack, the log is where a person reads it. */
   async notify(event: AstroTrustEvent): Promise<Delivery> {
-    this.log(`alert ${event.type}: ${renderSlack(event).text.replace(/\*/g, '').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&')}`);
+    const headline = renderSlack(event).text.replace(/\*/g, '').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+    this.log(`alert ${event.type}: ${headline} ${JSON.stringify(event.detail)}`);
     return 'logged';
   }
 }

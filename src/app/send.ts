@@ -1,5 +1,6 @@
 /** `astro-trust send`: sign one Deployment event and deliver it to an astro-trust webhook, with retries. */
 import { randomUUID } from 'node:crypto';
+import { request, retryableStatus, retryAfterMs } from '../adapters/http.js';
 import { withRetry } from '../adapters/retry.js';
 import { RetryableError, TerminalError, UsageError } from '../errors.js';
 import { signStandard, webhookEvent, type WebhookEvent } from './webhook.js';
@@ -39,21 +40,19 @@ export async function sendEvent(o: SendOptions): Promise<{ status: number; body:
       let res: Response;
       try {
         // Signed per attempt: a retry minutes later must not carry a stale timestamp.
-        res = await fetch(o.url, {
+        res = await request(o.url, {
           method: 'POST',
           // Standard Webhooks; the webhook-id is the event id, so a resend of the same event is recognised.
           headers: { 'content-type': 'application/json', ...signStandard(o.secret, event.id, body, Math.floor(now() / 1000)), 'user-agent': 'astro-trust-send' },
           body,
-          signal: AbortSignal.timeout(o.timeoutMs ?? 10_000),
-        });
+        }, o.timeoutMs ?? 10_000);
       } catch (err) {
-        throw new SendRetryableError(`POST ${o.url}: ${(err as Error).name === 'TimeoutError' ? 'no answer in time' : (err as Error).message}`);
+        throw new SendRetryableError(`POST ${o.url}: ${(err as Error).message}`);
       }
       const text = await res.text();
       if (res.ok) return { status: res.status, body: text, event };
-      if (res.status === 429 || res.status >= 500) {
-        const after = Number(res.headers.get('retry-after'));
-        throw new SendRetryableError(`POST ${o.url}: HTTP ${res.status} ${text.slice(0, 200)}`, Number.isFinite(after) && after >= 0 ? Math.min(after * 1000, 30_000) : undefined);
+      if (retryableStatus(res.status)) {
+        throw new SendRetryableError(`POST ${o.url}: HTTP ${res.status} ${text.slice(0, 200)}`, retryAfterMs(res.headers.get('retry-after'), 30_000));
       }
       throw new SendRejectedError(`POST ${o.url}: HTTP ${res.status} ${text.slice(0, 200)}`);
     },

@@ -124,7 +124,7 @@ export function configJsonSchema(): Record<string, unknown> {
   return {
     ...z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }),
     title: 'astro-trust.yaml',
-    description: 'Which Astro Deployments each IAM role trusts (astro-trust, DESIGN 3.1).',
+    description: 'Which Astro Deployments each IAM role trusts (astro-trust; README "Config").',
   };
 }
 
@@ -148,7 +148,7 @@ function pathText(path: PropertyKey[]): string {
 function describeIssue(issue: z.core.$ZodIssue): string {
   switch (issue.code) {
     case 'unrecognized_keys':
-      return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}; check the spelling against DESIGN 3.1`;
+      return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}; check the spelling (README "Config", or schema/astro-trust.schema.json in an editor)`;
     case 'invalid_value':
       return `expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
     case 'invalid_type':
