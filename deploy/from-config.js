@@ -99,7 +99,8 @@ module.exports = {
     logs('webhook'),
     ssmRead(await prefixOf(ctx), 'webhook-secret', 'astro-api-token'),
     enqueue,
-    { Effect: 'Allow', Action: ['dynamodb:PutItem'], Resource: { 'Fn::GetAtt': ['WatchTable', 'Arn'] } },
+    // webhook-ids seen (PutItem); the watch's last listing (GetItem), to queue only the roles an update or delete affects.
+    { Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:PutItem'], Resource: { 'Fn::GetAtt': ['WatchTable', 'Arn'] } },
   ],
   iamChange: async () => [logs('iamChange'), enqueue],
   reconcile: async (ctx) => [

@@ -6,7 +6,7 @@ import type { Config } from '../config/config.js';
 import { matchingSelector, type RoleSpec } from '../domain/desired.js';
 import { parseRoleArn, type Deployment } from '../domain/deployment.js';
 import type { Actor, ReconcileRequest } from '../domain/events.js';
-import type { InventorySource, ReconcileQueue } from '../adapters/ports.js';
+import type { InventorySnapshotStore, InventorySource, ReconcileQueue } from '../adapters/ports.js';
 import type { CloudTrailDetail, CloudTrailEnvelope } from './cloudtrail.js';
 import type { WebhookEvent } from './webhook.js';
 
@@ -19,17 +19,22 @@ export function mayDeclare(spec: RoleSpec, d: Deployment): boolean {
 }
 
 /**
- * Roles a Deployment event can affect. A created Deployment found in the fresh inventory affects the roles
- * that declare it; an update or delete (identity, name or workspace may have changed, or it is gone) and a
- * Deployment the inventory does not show yet affect every role: each reconcile reads fresh state anyway.
+ * Roles a Deployment event can affect: those that declare the Deployment as the fresh inventory shows it
+ * (after) or as the last listing showed it (before: the watch's snapshot), since an update may move it out of
+ * a role's selectors and a delete leaves only the before. Without a known before (no snapshot, or a
+ * Deployment neither listing shows), an update or delete affects every role: each reconcile reads fresh
+ * state anyway, and a role that needs nothing writes nothing.
  */
 export async function onDeploymentEvent(
-  deps: { config: Config; inventory: InventorySource; queue: ReconcileQueue },
+  deps: { config: Config; inventory: InventorySource; queue: ReconcileQueue; snapshots?: InventorySnapshotStore },
   event: WebhookEvent,
 ): Promise<ReconcileRequest[]> {
   const { deployments } = await deps.inventory.list();
-  const d = deployments.find((x) => x.id === event.deploymentId);
-  const roles = event.type === 'deployment.created' && d ? deps.config.roles.filter((r) => mayDeclare(r, d)) : deps.config.roles;
+  const after = deployments.find((x) => x.id === event.deploymentId);
+  const previous = event.type === 'deployment.created' ? undefined : await deps.snapshots?.load();
+  const before = previous?.find((x) => x.id === event.deploymentId);
+  const known = event.type === 'deployment.created' ? after !== undefined : previous !== undefined && (before !== undefined || after !== undefined);
+  const roles = known ? deps.config.roles.filter((r) => [before, after].some((d) => d !== undefined && mayDeclare(r, d))) : deps.config.roles;
   const requests = roles.map((r): ReconcileRequest => ({ role: r.name, reason: 'webhook', deploymentId: event.deploymentId, sourceEventId: event.id }));
   await deps.queue.enqueue(requests);
   return requests;

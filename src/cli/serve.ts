@@ -126,7 +126,7 @@ export async function startServer(o: ServeOptions): Promise<Server> {
       const rawBody = await readBody(req, MAX_BODY_BYTES);
       const answer = await answerWebhook(
         { headers: req.headers as Record<string, string>, rawBody, nowSeconds: Math.floor(now() / 1000) },
-        { secrets: o.secrets, organizationId: o.config.organizationId, seen: webhookIds, accept: (event) => onDeploymentEvent({ config: o.config, inventory, queue }, event) },
+        { secrets: o.secrets, organizationId: o.config.organizationId, seen: webhookIds, accept: (event) => onDeploymentEvent({ config: o.config, inventory, queue, ...(o.snapshots ? { snapshots: o.snapshots } : {}) }, event) },
       );
       log(JSON.stringify(answer.log));
       send(res, answer.status, answer.body);

@@ -66,7 +66,7 @@ describe('packaging the example config', () => {
 
 describe('packaged template', () => {
   it.each([
-    ['Webhook', ['dynamodb:PutItem', 'logs:CreateLogStream', 'logs:PutLogEvents', 'sqs:SendMessage', 'ssm:GetParameters']],
+    ['Webhook', ['dynamodb:GetItem', 'dynamodb:PutItem', 'logs:CreateLogStream', 'logs:PutLogEvents', 'sqs:SendMessage', 'ssm:GetParameters']],
     ['IamChange', ['logs:CreateLogStream', 'logs:PutLogEvents', 'sqs:SendMessage']],
     ['Reconcile', ['dynamodb:GetItem', 'dynamodb:PutItem', 'events:PutEvents', 'iam:CreateOpenIDConnectProvider', 'iam:GetRole', 'iam:ListOpenIDConnectProviders', 'iam:UpdateAssumeRolePolicy', 'logs:CreateLogStream', 'logs:PutLogEvents', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage', 'ssm:GetParameters']],
     ['Backfill', ['dynamodb:GetItem', 'events:PutEvents', 'iam:GetRole', 'iam:ListOpenIDConnectProviders', 'logs:CreateLogStream', 'logs:PutLogEvents', 'sqs:SendMessage', 'ssm:GetParameters']],
