@@ -14,7 +14,7 @@ import { runtime } from '../src/lambda/runtime.js';
 import { secrets } from '../src/lambda/secrets.js';
 import { eventPublisher } from '../src/lambda/aws/eventbridge.js';
 import { trustStore } from '../src/lambda/aws/iam.js';
-import { lastListing, reverts } from '../src/lambda/aws/dynamodb.js';
+import { lastListing, reverts, sharedInventory } from '../src/lambda/aws/dynamodb.js';
 
 
 async function one(record: SQSRecord, context: Context & { astroApiToken?: string }) {
@@ -29,7 +29,7 @@ async function one(record: SQSRecord, context: Context & { astroApiToken?: strin
   const rt = runtime();
   let result;
   try {
-    result = await reconcileRole({ config: rt.config, inventory: rt.inventory(context), store: trustStore(rt), events: eventPublisher(rt), snapshots: lastListing(rt), reverts: reverts(rt) }, request);
+    result = await reconcileRole({ config: rt.config, inventory: sharedInventory(rt, rt.inventory(context)), store: trustStore(rt), events: eventPublisher(rt), snapshots: lastListing(rt), reverts: reverts(rt) }, request);
   } catch (err) {
     // Retrying cannot help a terminal error (a refused listing, a policy IAM handed back unparsable): it was
     // alerted; let the message go instead of cycling it into the dead-letter queue.

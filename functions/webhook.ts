@@ -6,7 +6,7 @@ import { answerWebhook } from '../src/app/webhook.js';
 import { runtime } from '../src/lambda/runtime.js';
 import { secrets } from '../src/lambda/secrets.js';
 import { reconcileQueue } from '../src/lambda/aws/sqs.js';
-import { dedup, lastListing } from '../src/lambda/aws/dynamodb.js';
+import { dedup, freshSharedInventory, lastListing } from '../src/lambda/aws/dynamodb.js';
 
 type Secrets = { webhookSecret?: string; astroApiToken?: string };
 const reply = (statusCode: number, body: unknown): APIGatewayProxyStructuredResultV2 => ({ statusCode, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
@@ -22,7 +22,7 @@ export async function webhook(event: APIGatewayProxyEventV2, context: Context & 
   }
   const answer = await answerWebhook(
     { headers, rawBody, nowSeconds: Math.floor(Date.now() / 1000) },
-    { secrets: keys, organizationId: rt.config.organizationId, ...(rt.env.watchTable ? { seen: dedup(rt)! } : {}), accept: (e) => onDeploymentEvent({ config: rt.config, inventory: rt.inventory(context), queue: reconcileQueue(rt), ...(lastListing(rt) ? { snapshots: lastListing(rt)! } : {}) }, e) },
+    { secrets: keys, organizationId: rt.config.organizationId, ...(rt.env.watchTable ? { seen: dedup(rt)! } : {}), accept: (e) => onDeploymentEvent({ config: rt.config, inventory: freshSharedInventory(rt, rt.inventory(context)), queue: reconcileQueue(rt), ...(lastListing(rt) ? { snapshots: lastListing(rt)! } : {}) }, e) },
   );
   (answer.status === 503 ? console.error : console.log)(JSON.stringify({ ...answer.log, sourceIp: event.requestContext?.http?.sourceIp }));
   return reply(answer.status, answer.body);

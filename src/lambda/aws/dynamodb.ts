@@ -6,6 +6,8 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDbDedup } from '../../adapters/dedup.js';
 import { DynamoDbRevertLog } from '../../adapters/revert-log.js';
 import { DynamoDbSnapshotStore } from '../../adapters/snapshot-dynamodb.js';
+import { DynamoDbListingStore, RecentListingInventory } from '../../adapters/recent-listing.js';
+import type { InventorySource } from '../../adapters/ports.js';
 import { required, type Runtime } from '../runtime.js';
 
 // One client per container's runtime (tests build a new runtime to read a new environment).
@@ -33,4 +35,19 @@ export function reverts(rt: Runtime): DynamoDbRevertLog | undefined {
 /** What was posted or seen, remembered across cold starts (in memory without the table). */
 export function dedup(rt: Runtime): DynamoDbDedup | undefined {
   return rt.env.watchTable ? new DynamoDbDedup(dynamodb(rt), rt.env.watchTable) : undefined;
+}
+
+/** How long one listing serves the reconciles a webhook or a resync fans out to (issue 11: one listing per event). */
+export const SHARED_LISTING_MAX_AGE_MS = 120_000;
+
+/** The inventory through the shared recent listing, when the stack has the watch table. */
+export function sharedInventory(rt: Runtime, source: InventorySource): InventorySource {
+  return rt.env.watchTable ? new RecentListingInventory(source, new DynamoDbListingStore(dynamodb(rt), rt.env.watchTable), SHARED_LISTING_MAX_AGE_MS) : source;
+}
+
+/** The webhook's inventory: always listed fresh (its Deployment may be seconds old), then shared with the reconciles it queues. */
+export function freshSharedInventory(rt: Runtime, source: InventorySource): InventorySource {
+  if (!rt.env.watchTable) return source;
+  const shared = new RecentListingInventory(source, new DynamoDbListingStore(dynamodb(rt), rt.env.watchTable), SHARED_LISTING_MAX_AGE_MS);
+  return { description: shared.description, list: () => shared.fresh() };
 }
