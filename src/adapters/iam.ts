@@ -7,6 +7,7 @@ import {
   GetRoleCommand,
   IAMClient,
   ListOpenIDConnectProvidersCommand,
+  ListRolesCommand,
   UpdateAssumeRolePolicyCommand,
   type IAMClientConfig,
 } from '@aws-sdk/client-iam';
@@ -31,6 +32,8 @@ export interface IamTimings {
   verifyAttempts: number;
   verifyDelayMs: number;
   concurrency: number;
+  /** From this many roles on, read them with ListRoles pages instead of one GetRole each. */
+  listRolesFrom: number;
   /** Log each retry, not only the summary. */
   verbose?: boolean;
 }
@@ -44,6 +47,7 @@ export const DEFAULT_IAM_TIMINGS: IamTimings = {
   verifyAttempts: 4,
   verifyDelayMs: 500,
   concurrency: 8,
+  listRolesFrom: 20,
 };
 
 interface AwsErrorLike {
@@ -168,7 +172,13 @@ export class IamTrustStore implements TrustStore {
     return this.transient(`GetRole ${name}`, () => this.readRole(name));
   }
 
+  /**
+   * Reads the named roles: one GetRole each for a few; for many, ListRoles pages (up to 1,000 roles and their
+   * trust policies a call) until every name is found, which is fewer calls unless the account has over
+   * 1,000 roles per name asked for. Role names match case-insensitively, as IAM matches them.
+   */
   async readRoles(names: string[], onProgress?: (done: number, total: number) => void) {
+    if (names.length >= this.t.listRolesFrom) return this.listRoles(names, onProgress);
     const out = new Map<string, RoleState | undefined>();
     let done = 0;
     await pool(names, this.t.concurrency, async (name) => {
@@ -176,6 +186,25 @@ export class IamTrustStore implements TrustStore {
       onProgress?.(++done, names.length);
     });
     return new Map(names.map((n) => [n, out.get(n)]));
+  }
+
+  private async listRoles(names: string[], onProgress?: (done: number, total: number) => void) {
+    const wanted = new Map(names.map((n) => [n.toLowerCase(), n]));
+    const found = new Map<string, RoleState>();
+    let marker: string | undefined;
+    do {
+      const page = await this.transient('ListRoles', () => this.client.send(new ListRolesCommand({ MaxItems: 1000, ...(marker ? { Marker: marker } : {}) })));
+      for (const role of page.Roles ?? []) {
+        const name = role.RoleName ? wanted.get(role.RoleName.toLowerCase()) : undefined;
+        const arn = role.Arn ? parseRoleArn(role.Arn) : undefined;
+        if (!name || !arn) continue;
+        found.set(name, { arn, document: parseTrustPolicy(role.AssumeRolePolicyDocument ?? '{"Statement":[]}') });
+      }
+      onProgress?.(found.size, names.length);
+      marker = page.IsTruncated ? page.Marker : undefined;
+    } while (marker && found.size < names.length);
+    onProgress?.(names.length, names.length);
+    return new Map(names.map((n) => [n, found.get(n)]));
   }
 
   /**

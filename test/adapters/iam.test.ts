@@ -44,6 +44,23 @@ describe('IamTrustStore against moto', () => {
     expect(states.get('nope')).toBeUndefined();
   });
 
+  it('reads many roles with ListRoles pages instead of one GetRole each, matching names case-insensitively', async () => {
+    const direct = moto.iam();
+    const names = Array.from({ length: 24 }, (_, i) => `many-${i}`);
+    for (const n of names) await direct.send(new CreateRoleCommand({ RoleName: n, AssumeRolePolicyDocument: JSON.stringify(doc(`arn:aws:iam::111928029897:role/astro-${n}`)) }));
+    const counts = countCommands(iam);
+    const asked = [...names.slice(0, 20).map((n, i) => (i === 3 ? n.toUpperCase() : n)), 'no-such-role'];
+    const states = await new IamTrustStore(iam, FAST).readRoles(asked);
+    expect(Object.fromEntries(counts)).toEqual({ ListRolesCommand: 1 });
+    expect(samePolicy(states.get('MANY-3')!.document, doc('arn:aws:iam::111928029897:role/astro-many-3'))).toBe(true);
+    expect(states.get('many-19')!.arn.name).toBe('many-19');
+    expect(states.get('no-such-role')).toBeUndefined();
+    // Below the threshold: one GetRole each.
+    counts.clear();
+    await new IamTrustStore(iam, FAST).readRoles(['many-1', 'many-2']);
+    expect(Object.fromEntries(counts)).toEqual({ GetRoleCommand: 2 });
+  });
+
   it('writes minified JSON and verifies by reading back', async () => {
     const counts = countCommands(iam);
     const target = doc('arn:aws:iam::111928029897:role/astro-a', 'arn:aws:iam::111928029897:role/astro-b');

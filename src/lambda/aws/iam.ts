@@ -5,7 +5,8 @@ import type { Runtime } from '../runtime.js';
 const stores = new WeakMap<Runtime, IamTrustStore>();
 
 export function trustStore(rt: Runtime): IamTrustStore {
-  const store = stores.get(rt) ?? new IamTrustStore(createIamClient({}), {}, (l) => console.log(l));
+  // GetRole per role, never ListRoles: the functions' policies name the declared roles only (least privilege).
+  const store = stores.get(rt) ?? new IamTrustStore(createIamClient({}), { listRolesFrom: Number.POSITIVE_INFINITY }, (l) => console.log(l));
   stores.set(rt, store);
   return store;
 }
