@@ -22,7 +22,7 @@ export async function webhook(event: APIGatewayProxyEventV2, context: Context & 
   }
   const answer = await answerWebhook(
     { headers, rawBody, nowSeconds: Math.floor(Date.now() / 1000) },
-    { secrets: keys, organizationId: rt.config.organizationId, ...(rt.env.watchTable ? { seen: dedup(rt)! } : {}), accept: (e) => onDeploymentEvent({ config: rt.config, inventory: freshSharedInventory(rt, rt.inventory(context)), queue: reconcileQueue(rt), ...(lastListing(rt) ? { snapshots: lastListing(rt)! } : {}) }, e) },
+    { secrets: keys, organizationId: rt.config.organizationId, ...(rt.env.watchTable ? { seen: dedup(rt)! } : {}), accept: (e) => onDeploymentEvent({ config: rt.config, inventory: freshSharedInventory(rt, rt.inventory(context)), queue: reconcileQueue(rt), ...(rt.env.watchTable ? { snapshots: lastListing(rt)! } : {}) }, e) },
   );
   (answer.status === 503 ? console.error : console.log)(JSON.stringify({ ...answer.log, sourceIp: event.requestContext?.http?.sourceIp }));
   return reply(answer.status, answer.body);
