@@ -3,9 +3,10 @@ import { MemoryListingStore, RecentListingInventory } from '../../src/adapters/r
 import { onDeploymentEvent } from '../../src/app/intake';
 import { reconcileRole } from '../../src/app/reconcile';
 import { parseConfig } from '../../src/config/config';
-import type { InventorySource, TrustStore } from '../../src/adapters/ports';
+import type { InventorySource } from '../../src/adapters/ports';
 import type { ReconcileRequest } from '../../src/domain/events';
 import { apiDeployment, deployments, roleState } from '../support/fixtures';
+import { memoryTrustStore } from '../support/memory-store';
 
 const ROLES = 200;
 const config = parseConfig(
@@ -23,7 +24,7 @@ describe('a shared recent listing', () => {
     const queued: ReconcileRequest[] = [];
     await onDeploymentEvent({ config, inventory: { description: 'fresh', list: () => shared.fresh() }, queue: { enqueue: async (r) => void queued.push(...r) } }, { id: 'e', type: 'deployment.deleted', deploymentId: 'x', organizationId: 'o', occurredAt: '2026-11-26T00:00:00Z' });
     expect(queued).toHaveLength(ROLES);
-    const iam = { readRoles: async (names: string[]) => new Map(names.map((n) => [n, roleState(n, [])])), listOidcProviders: async () => new Set<string>(), writeTrust: async () => 'written' as const, ensureOidcProviders: async () => ({ created: [] }) } satisfies TrustStore;
+    const iam = memoryTrustStore(new Map(config.roles.map((r) => [r.name, roleState(r.name, [])])));
     for (const request of queued) await reconcileRole({ config, inventory: shared, store: iam, events: { publish: async () => {} } }, request);
     expect(listings).toBe(1);
     now += 120_001;

@@ -15,6 +15,13 @@ const drift = (principal: string): AstroTrustEvent => ({
   detail: { role: 'r', mode: 'observe', reason: 'iam-change', undeclaredInOwned: [{ principal, deploymentIds: [] }], missingDeclared: [], unexpected: [], rewritesOwned: false, action: 'none' },
 });
 
+/** A Slack incoming webhook that accepts everything. */
+const okSlack = () =>
+  fakeService((_req, res) => {
+    res.writeHead(200);
+    res.end('ok');
+  });
+
 let svc: FakeService | undefined;
 afterEach(async () => {
   await svc?.close();
@@ -71,10 +78,7 @@ describe('SlackNotifier', () => {
   });
 
   it('posts a standing finding once per fingerprint per 24 h, a different one at once, and again the next day', async () => {
-    svc = await fakeService((_req, res) => {
-      res.writeHead(200);
-      res.end('ok');
-    });
+    svc = await okSlack();
     let now = 0;
     const n = new SlackNotifier({ webhookUrl: svc.url, now: () => now });
     expect(await n.notify(drift('x'))).toBe('sent');
@@ -87,10 +91,7 @@ describe('SlackNotifier', () => {
   });
 
   it('posts an IAM change once per CloudTrail event id: two actors making the same change are two alerts (a forged event cannot hide the real one)', async () => {
-    svc = await fakeService((_req, res) => {
-      res.writeHead(200);
-      res.end('ok');
-    });
+    svc = await okSlack();
     const change = (eventId: string, arn: string): AstroTrustEvent => ({
       type: 'DriftDetected',
       detail: { ...(drift('x').detail as DriftDetected), actor: { arn, eventName: 'UpdateAssumeRolePolicy', eventTime: '2026-11-25T19:00:00Z', eventId } },
@@ -104,10 +105,7 @@ describe('SlackNotifier', () => {
   });
 
   it('remembers what it posted across restarts (a file in serve)', async () => {
-    svc = await fakeService((_req, res) => {
-      res.writeHead(200);
-      res.end('ok');
-    });
+    svc = await okSlack();
     const path = join(mkdtempSync(join(tmpdir(), 'astro-trust-dedup-')), 'alerts-posted.json');
     expect(await new SlackNotifier({ webhookUrl: svc.url, dedup: new FileDedup(path) }).notify(drift('x'))).toBe('sent');
     expect(await new SlackNotifier({ webhookUrl: svc.url, dedup: new FileDedup(path) }).notify(drift('x'))).toBe('duplicate');
@@ -115,10 +113,7 @@ describe('SlackNotifier', () => {
   });
 
   it('posts a repeated failure of the same role once per window (SQS retries would otherwise repeat it)', async () => {
-    svc = await fakeService((_req, res) => {
-      res.writeHead(200);
-      res.end('ok');
-    });
+    svc = await okSlack();
     const failed = (error: string): AstroTrustEvent => ({ type: 'ReconcileFailed', detail: { role: 'r', mode: 'enforce', reason: 'webhook', error, retryable: true } });
     const n = new SlackNotifier({ webhookUrl: svc.url });
     expect(await n.notify(failed('IAM still failing'))).toBe('sent');

@@ -8,14 +8,14 @@ import { resolve } from 'node:path';
 import { MemoryDedup } from '../../src/adapters/dedup';
 import { IamSnapshotStore } from '../../src/adapters/iam-snapshot';
 import { FileInventory } from '../../src/adapters/inventory-file';
-import type { OwnedTrust, TrustStore } from '../../src/adapters/ports';
+import type { TrustStore } from '../../src/adapters/ports';
 import { SlackNotifier } from '../../src/adapters/slack';
 import { reconcileAll } from '../../src/app/reconcile';
 import { parseConfig } from '../../src/config/config';
 import { driftFingerprint, type AstroTrustEvent } from '../../src/domain/events';
 import type { RoleState } from '../../src/domain/plan';
-import { withOwned } from '../../src/domain/statements';
 import { fakeService, type FakeService } from '../support/http';
+import { memoryTrustStore } from '../support/memory-store';
 
 const DAY_MS = 24 * 60 * 60_000;
 const EVERY_MS = 15 * 60_000;
@@ -26,16 +26,7 @@ async function memoryAccount(): Promise<TrustStore> {
   const snapshot = new IamSnapshotStore('examples/iam-snapshot.json');
   const names = (JSON.parse(readFileSync('examples/iam-snapshot.json', 'utf8')).RoleDetailList as { RoleName: string }[]).map((r) => r.RoleName);
   const roles = new Map<string, RoleState>([...(await snapshot.readRoles(names))].flatMap(([n, s]) => (s ? [[n, s] as [string, RoleState]] : [])));
-  return {
-    readRoles: async (wanted) => new Map(wanted.map((n) => [n, roles.get(n)])),
-    writeTrust: async (name: string, owned: OwnedTrust) => {
-      const state = roles.get(name)!;
-      roles.set(name, { ...state, document: withOwned(state.document, owned.statements) });
-      return 'written';
-    },
-    listOidcProviders: async () => new Set(['oidc.eks.us-east-1.amazonaws.com/id/5C1F3A6B9D2E4F7081A2B3C4D5E6F708', 'oidc.eks.us-west-2.amazonaws.com/id/9A8B7C6D5E4F3A2B1C0D9E8F7A6B5C4D']),
-    ensureOidcProviders: async () => ({ created: [] }),
-  };
+  return memoryTrustStore(roles, new Set(['oidc.eks.us-east-1.amazonaws.com/id/5C1F3A6B9D2E4F7081A2B3C4D5E6F708', 'oidc.eks.us-west-2.amazonaws.com/id/9A8B7C6D5E4F3A2B1C0D9E8F7A6B5C4D']));
 }
 
 let slack: FakeService;

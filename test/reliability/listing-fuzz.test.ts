@@ -16,6 +16,7 @@ import { ownedStatements } from '../../src/domain/statements';
 import { InconsistentListingError, InventoryRefusedError } from '../../src/errors';
 import { apiDeployment, astroRole } from '../support/fixtures';
 import { fakeService, json, type FakeService } from '../support/http';
+import { memoryTrustStore } from '../support/memory-store';
 
 const CASES = 1000;
 const ATTACKER = 'arn:aws:iam::999999999999:role/astro-attacker';
@@ -90,14 +91,7 @@ function storeTrusting(arns: string[]): TrustStore {
     arn: parseRoleArn('arn:aws:iam::123456789012:role/all-deployments')!,
     document: { Version: '2012-10-17', Statement: ownedStatements('aws', '123456789012', arns.map((arn) => ({ kind: 'aws', arn, deploymentIds: [] }))) },
   };
-  return {
-    readRoles: async (names) => new Map(names.map((n) => [n, n === 'all-deployments' ? state : undefined])),
-    listOidcProviders: async () => new Set(),
-    writeTrust: async () => {
-      throw new Error('the fuzz plans only');
-    },
-    ensureOidcProviders: async () => ({ created: [] }),
-  };
+  return memoryTrustStore(new Map([['all-deployments', state]]));
 }
 
 describe(`hostile Deployment listings (${CASES} generated cases)`, () => {
