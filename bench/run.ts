@@ -1,10 +1,11 @@
 /**
- * `npm run bench [-- --only apply|functions|serve] [--roles 200] [--deployments 500] [--repeat 3] [--events 100] [--runs 7]`
+ * `npm run bench [-- --only apply|cost|functions|serve] [--roles 200] [--deployments 500] [--repeat 3] [--events 100] [--runs 7]`
  * Prints tables; nothing here is asserted as a timing in tests.
  */
 import { parseArgs } from 'node:util';
 import '../test/support/env';
 import { benchApply } from './apply';
+import { benchCost } from './cost';
 import { benchFunctions } from './functions';
 import { benchServe } from './serve';
 
@@ -22,6 +23,7 @@ const { values } = parseArgs({
 async function main() {
   const want = (name: string) => !values.only || values.only === name;
   if (want('apply')) await benchApply(Number(values.roles), Number(values.deployments), Number(values.repeat));
+  if (want('cost')) await benchCost(Number(values.roles), Number(values.deployments));
   if (want('functions')) await benchFunctions(Number(values.runs));
   if (want('serve')) await benchServe(Number(values.events));
 }

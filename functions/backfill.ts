@@ -12,6 +12,7 @@ import { planJson } from '../src/cli/render.js';
 import type { ReconcileRequest } from '../src/domain/events.js';
 import { UsageError } from '../src/errors.js';
 import { runtime } from '../src/lambda/runtime.js';
+import { logger, observed } from '../src/lambda/observability.js';
 import { secrets } from '../src/lambda/secrets.js';
 import { reconcileQueue } from '../src/lambda/aws/sqs.js';
 import { eventPublisher } from '../src/lambda/aws/eventbridge.js';
@@ -38,7 +39,7 @@ export async function backfill(event: unknown, context: Context & { astroApiToke
   if (scheduled) {
     // Every reconcile reads fresh state anyway: planning here too would only read every role twice.
     await reconcileQueue(rt).enqueue(requests);
-    console.log(JSON.stringify({ msg: 'backfill', scheduled, enqueued: roles.length }));
+    logger.info('backfill queued', { scheduled, enqueued: roles.length });
     return { scheduled, enqueued: roles };
   }
   const { plan } = await reconcileAll(
@@ -47,10 +48,11 @@ export async function backfill(event: unknown, context: Context & { astroApiToke
   );
   const dryRun = opts.dryRun ?? false;
   if (!dryRun) await reconcileQueue(rt).enqueue(requests);
-  console.log(JSON.stringify({ msg: 'backfill', scheduled, dryRun, enqueued: dryRun ? 0 : roles.length }));
+  logger.info(dryRun ? 'backfill planned' : 'backfill queued', { scheduled, dryRun, enqueued: dryRun ? 0 : roles.length });
   return { dryRun, ...planJson(plan), enqueued: dryRun ? [] : roles };
 }
 
 export const handler = middy()
+  .use(observed())
   .use(secrets(['astroApiToken'], 'ssm-backfill'))
   .handler(backfill as never);

@@ -4,14 +4,16 @@ import type { EventBridgeEvent } from 'aws-lambda';
 import { parseIamEvent } from '../src/app/cloudtrail.js';
 import { onIamChange, type IamChangeVerdict } from '../src/app/intake.js';
 import { runtime } from '../src/lambda/runtime.js';
+import { logger, observed } from '../src/lambda/observability.js';
 import { reconcileQueue } from '../src/lambda/aws/sqs.js';
 
 export async function iamChange(event: EventBridgeEvent<string, unknown>): Promise<IamChangeVerdict> {
   const rt = runtime();
   const parsed = parseIamEvent(event);
   const verdict: IamChangeVerdict = parsed.ok ? await onIamChange({ config: rt.config, queue: reconcileQueue(rt), selfArns: rt.env.selfArns }, parsed.envelope) : { ignored: parsed.error };
-  console.log(JSON.stringify({ msg: 'iam change', id: event.id, ...verdict }));
+  if (parsed.ok && parsed.envelope.detail?.eventID) logger.appendKeys({ eventId: parsed.envelope.detail.eventID });
+  logger.info('ignored' in verdict ? 'IAM event ignored' : 'IAM event accepted', { eventBridgeId: event.id, account: event.account, ...verdict });
   return verdict;
 }
 
-export const handler = middy<EventBridgeEvent<string, unknown>, IamChangeVerdict>().handler(iamChange);
+export const handler = middy<EventBridgeEvent<string, unknown>, IamChangeVerdict>().use(observed()).handler(iamChange);

@@ -7,6 +7,7 @@ import type { Context, EventBridgeEvent } from 'aws-lambda';
 import { LogNotifier, SlackNotifier, type Delivery, type Notifier } from '../src/adapters/slack.js';
 import type { AstroTrustEvent } from '../src/domain/events.js';
 import { runtime } from '../src/lambda/runtime.js';
+import { logger, logLine, observed } from '../src/lambda/observability.js';
 import { secrets } from '../src/lambda/secrets.js';
 import { dedup } from '../src/lambda/aws/dynamodb.js';
 
@@ -22,14 +23,15 @@ export async function notify(event: EventBridgeEvent<string, AstroTrustEvent['de
     const posted = dedup(rt);
     notifier = {
       url,
-      notifier: url ? new SlackNotifier({ webhookUrl: url, log: (l) => console.log(l), configPath: rt.env.configFile, ...(posted ? { dedup: posted } : {}) }) : new LogNotifier((l) => console.log(l)),
+      notifier: url ? new SlackNotifier({ webhookUrl: url, log: logLine, configPath: rt.env.configFile, ...(posted ? { dedup: posted } : {}) }) : new LogNotifier(logLine),
     };
   }
   const delivery = await notifier.notifier.notify({ type: event['detail-type'], detail: event.detail } as AstroTrustEvent);
-  console.log(JSON.stringify({ msg: 'notify', type: event['detail-type'], role: event.detail.role ?? null, delivery }));
+  logger.info('notify', { type: event['detail-type'], role: event.detail.role ?? null, delivery });
   return delivery;
 }
 
 export const handler = middy<EventBridgeEvent<string, AstroTrustEvent['detail']>, Delivery | 'ignored'>()
+  .use(observed())
   .use(secrets(['slackWebhookUrl'], 'ssm-notify'))
   .handler(notify as never);

@@ -11,6 +11,7 @@ class ReconcileRetryError extends RetryableError {
   override name = 'ReconcileRetryError';
 }
 import { runtime } from '../src/lambda/runtime.js';
+import { logger, observed } from '../src/lambda/observability.js';
 import { secrets } from '../src/lambda/secrets.js';
 import { eventPublisher } from '../src/lambda/aws/eventbridge.js';
 import { trustStore } from '../src/lambda/aws/iam.js';
@@ -23,9 +24,11 @@ async function one(record: SQSRecord, context: Context & { astroApiToken?: strin
     request = JSON.parse(record.body);
   } catch {
     // A message that is not a request can never succeed: log it and let it go.
-    console.error(JSON.stringify({ msg: 'unreadable reconcile request dropped', messageId: record.messageId }));
+    logger.error('unreadable reconcile request dropped', { messageId: record.messageId });
     return 'dropped';
   }
+  // Each line about this record names the role and what caused the request (the webhook's id, the CloudTrail event's).
+  const log = logger.createChild({ persistentKeys: { role: request.role, reason: request.reason, messageId: record.messageId, ...(request.sourceEventId ? { sourceEventId: request.sourceEventId } : {}), ...(request.drift?.eventId ? { eventId: request.drift.eventId } : {}) } });
   const rt = runtime();
   let result;
   try {
@@ -34,10 +37,10 @@ async function one(record: SQSRecord, context: Context & { astroApiToken?: strin
     // Retrying cannot help a terminal error (a refused listing, a policy IAM handed back unparsable): it was
     // alerted; let the message go instead of cycling it into the dead-letter queue.
     if (isRetryable(err)) throw err;
-    console.error(JSON.stringify({ msg: 'reconcile failed, not retried', role: request.role, error: describeError(err) }));
+    log.error('reconcile failed, not retried', { error: describeError(err) });
     return 'failed';
   }
-  console.log(JSON.stringify({ msg: 'reconciled', role: request.role, reason: request.reason, status: result.plan?.status ?? 'not declared', outcome: result.outcome?.result ?? 'ignored', events: result.events.map((e) => e.type) }));
+  log.info('reconciled', { status: result.plan?.status ?? 'not declared', outcome: result.outcome?.result ?? 'ignored', events: result.events.map((e) => e.type) });
   if (result.outcome?.result === 'failed' && result.outcome.retryable) throw new ReconcileRetryError(`reconcile ${request.role} failed: ${result.outcome.message}`);
   return result.outcome?.result ?? 'ignored';
 }
@@ -47,6 +50,7 @@ export async function reconcile(event: SQSEvent, context: Context & { astroApiTo
 }
 
 export const handler = middy<SQSEvent>()
+  .use(observed())
   .use(secrets(['astroApiToken'], 'ssm-reconcile'))
   .use(sqsPartialBatchFailure())
   .handler(reconcile as never);

@@ -6,6 +6,7 @@ import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { watchInventory, type WatchResult } from '../src/app/watch.js';
 import { runtime } from '../src/lambda/runtime.js';
+import { logger, observed } from '../src/lambda/observability.js';
 import { secrets } from '../src/lambda/secrets.js';
 import { reconcileQueue } from '../src/lambda/aws/sqs.js';
 import { eventPublisher } from '../src/lambda/aws/eventbridge.js';
@@ -15,10 +16,11 @@ export async function watch(_event: unknown, context: Context & { astroApiToken?
   const rt = runtime();
   const result = await watchInventory({ config: rt.config, inventory: rt.inventory(context), snapshots: snapshots(rt), queue: reconcileQueue(rt), events: eventPublisher(rt) });
   const changes = result.changes.map((c) => ({ type: c.type, deploymentId: c.deploymentId, changed: c.changed }));
-  console.log(JSON.stringify({ msg: 'watch', firstRun: result.firstRun, changes, roles: result.requests.map((r) => r.role) }));
+  logger.info('watch', { firstRun: result.firstRun, changes, roles: result.requests.map((r) => r.role) });
   return { ...result, changes };
 }
 
 export const handler = middy()
+  .use(observed())
   .use(secrets(['astroApiToken'], 'ssm-watch'))
   .handler(watch as never);

@@ -4,6 +4,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import { onDeploymentEvent } from '../src/app/intake.js';
 import { answerWebhook } from '../src/app/webhook.js';
 import { runtime } from '../src/lambda/runtime.js';
+import { logger, observed } from '../src/lambda/observability.js';
 import { secrets } from '../src/lambda/secrets.js';
 import { reconcileQueue } from '../src/lambda/aws/sqs.js';
 import { dedup, freshSharedInventory, lastListing } from '../src/lambda/aws/dynamodb.js';
@@ -17,17 +18,19 @@ export async function webhook(event: APIGatewayProxyEventV2, context: Context & 
   const rt = runtime();
   const keys = String(context.webhookSecret ?? '').split(',').map((s) => s.trim()).filter(Boolean);
   if (keys.length === 0) {
-    console.error('webhook secret is empty: set the SSM parameter named by WEBHOOK_SECRET_PARAM');
+    logger.error('webhook secret is empty: set the SSM parameter named by WEBHOOK_SECRET_PARAM');
     return reply(503, { error: 'webhook not configured' });
   }
   const answer = await answerWebhook(
     { headers, rawBody, nowSeconds: Math.floor(Date.now() / 1000) },
     { secrets: keys, organizationId: rt.config.organizationId, ...(rt.env.watchTable ? { seen: dedup(rt)! } : {}), accept: (e) => onDeploymentEvent({ config: rt.config, inventory: freshSharedInventory(rt, rt.inventory(context)), queue: reconcileQueue(rt), ...(rt.env.watchTable ? { snapshots: lastListing(rt)! } : {}) }, e) },
   );
-  (answer.status === 503 ? console.error : console.log)(JSON.stringify({ ...answer.log, sourceIp: event.requestContext?.http?.sourceIp }));
+  const { msg, ...fields } = answer.log;
+  (answer.status >= 500 ? logger.error : answer.status >= 400 ? logger.warn : logger.info).call(logger, msg, { ...fields, status: answer.status, sourceIp: event.requestContext?.http?.sourceIp });
   return reply(answer.status, answer.body);
 }
 
 export const handler = middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>()
+  .use(observed())
   .use(secrets(['webhookSecret', 'astroApiToken'], 'ssm-webhook'))
   .handler(webhook as never);

@@ -86,17 +86,22 @@ function principalIn(message: string): string | undefined {
   return /Invalid principal in policy: "?(?:AWS|Federated)"?:"?([^"\s]+)"?/i.exec(message)?.[1];
 }
 
+/** Calls `onCommand` with the name of every SDK command the client sends (retries of one command count once). */
+export function onCommand(client: IAMClient, onCommand: (name: string) => void): void {
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      onCommand((context as { commandName?: string }).commandName ?? 'unknown');
+      return next(args);
+    },
+    { step: 'initialize', name: `astroTrustCommandListener${++listeners}` },
+  );
+}
+let listeners = 0;
+
 /** Counts SDK commands by name (for `bench/` and the tests that assert "zero writes"). */
 export function countCommands(client: IAMClient): Map<string, number> {
   const counts = new Map<string, number>();
-  client.middlewareStack.add(
-    (next, context) => async (args) => {
-      const name = (context as { commandName?: string }).commandName ?? 'unknown';
-      counts.set(name, (counts.get(name) ?? 0) + 1);
-      return next(args);
-    },
-    { step: 'initialize', name: 'astroTrustCommandCounter' },
-  );
+  onCommand(client, (name) => counts.set(name, (counts.get(name) ?? 0) + 1));
   return counts;
 }
 

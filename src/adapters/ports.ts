@@ -55,3 +55,24 @@ export interface RevertLog {
   count(role: string, sinceMs: number): Promise<number>;
   record(role: string, atMs: number): Promise<void>;
 }
+
+/** Fields a log line carries besides its message: correlation (role, webhookId, eventId...) and outcome. */
+export type LogFields = Record<string, unknown>;
+
+/**
+ * Structured logs: `serve` writes them as JSON lines or text (src/adapters/log.ts), the Lambda functions
+ * through the Powertools Logger, which has this shape.
+ */
+export interface Logger {
+  debug(message: string, fields?: LogFields): void;
+  info(message: string, fields?: LogFields): void;
+  warn(message: string, fields?: LogFields): void;
+  error(message: string, fields?: LogFields): void;
+}
+
+/** Counts for dashboards and alarms (CloudWatch EMF through the Powertools Metrics on Lambda). */
+export interface Meter {
+  count(name: MetricName, value?: number): void;
+}
+
+export type MetricName = 'TrustWrites' | 'Drift' | 'Failures' | 'NotFitting' | 'InventoryRefused' | 'AstroListings' | 'IamCalls';

@@ -124,8 +124,8 @@ export function checkWebhook(req: WebhookRequest, secrets: string[], organizatio
 export interface WebhookHttpAnswer {
   status: 202 | 400 | 401 | 413 | 415 | 503;
   body: Record<string, unknown>;
-  /** One structured log line for the runtime to write. */
-  log: Record<string, unknown>;
+  /** One structured log entry for the runtime to write: its message, and correlation fields. */
+  log: { msg: string } & Record<string, unknown>;
 }
 
 /**
@@ -149,13 +149,14 @@ export async function answerWebhook(
     if (verdict.webhookId && deps.seen && !(await deps.seen.claim(`webhook|${verdict.webhookId}`, 2 * MAX_SKEW_SECONDS * 1000))) {
       return { status: 202, body: { accepted: verdict.event.id, duplicate: true }, log: { msg: 'webhook duplicate', webhookId: verdict.webhookId, id: verdict.event.id } };
     }
+    const webhookId = verdict.webhookId ? { webhookId: verdict.webhookId } : {};
     const roles = (await deps.accept(verdict.event)).map((r) => r.role);
     return {
       status: 202,
       body: { accepted: verdict.event.id, roles },
-      log: { msg: 'webhook accepted', id: verdict.event.id, type: verdict.event.type, deploymentId: verdict.event.deploymentId, roles: roles.length },
+      log: { msg: 'webhook accepted', ...webhookId, id: verdict.event.id, type: verdict.event.type, deploymentId: verdict.event.deploymentId, roles: roles.length },
     };
   } catch (err) {
-    return { status: 503, body: { error: 'temporarily unable to process; retry' }, log: { msg: 'webhook failed', id: verdict.event.id, error: err instanceof Error ? err.message : String(err) } };
+    return { status: 503, body: { error: 'temporarily unable to process; retry' }, log: { msg: 'webhook failed', ...(verdict.webhookId ? { webhookId: verdict.webhookId } : {}), id: verdict.event.id, error: err instanceof Error ? err.message : String(err) } };
   }
 }

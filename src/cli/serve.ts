@@ -9,7 +9,8 @@ import { SingleFlightInventory } from '../adapters/inventory-single-flight.js';
 import { AlertOutbox } from '../adapters/outbox.js';
 import { MemoryDedup } from '../adapters/dedup.js';
 import { MemoryRevertLog } from '../adapters/revert-log.js';
-import type { InventorySnapshotStore, InventorySource, TrustStore } from '../adapters/ports.js';
+import type { InventorySnapshotStore, InventorySource, Logger, TrustStore } from '../adapters/ports.js';
+import { silentLogger } from '../adapters/log.js';
 import { watchInventory } from '../app/watch.js';
 import { RoleQueue } from '../adapters/role-queue.js';
 import { lastResortLine, type Notifier } from '../adapters/slack.js';
@@ -40,7 +41,8 @@ export interface ServeOptions {
   watchIntervalMs?: number;
   snapshots?: InventorySnapshotStore;
   concurrency?: number;
-  log?: (line: string) => void;
+  /** Structured logs (JSON lines or text, `--log-format`). */
+  logger?: Logger;
   /** Where an alert that neither Slack nor the dead letters took is written whole (default: standard error). */
   lastResort?: (line: string) => void;
   /** How long stopping waits for queued alerts before writing them to the last resort. */
@@ -95,16 +97,21 @@ function send(res: ServerResponse, status: number, body: unknown) {
   res.end(JSON.stringify(body));
 }
 
+/** The ids that tie a reconcile to what caused it: the webhook id, the CloudTrail event id, the resync. */
+function correlation(request: ReconcileRequest) {
+  return { ...(request.sourceEventId ? { sourceEventId: request.sourceEventId } : {}), ...(request.drift?.eventId ? { eventId: request.drift.eventId } : {}) };
+}
+
 export async function startServer(o: ServeOptions): Promise<Server> {
-  const log = o.log ?? (() => {});
+  const logger = o.logger ?? silentLogger;
   const now = o.now ?? (() => Date.now());
   const inventory = new SingleFlightInventory(o.inventory);
   // Reconciles only queue their events; this worker delivers them, so a hanging Slack never delays IAM.
   const lastResort = o.lastResort ?? ((line: string) => process.stderr.write(`${line}\n`));
   const events = new AlertOutbox(
-    async (e) => log(`event ${e.type} ${subjectOf(e)}: ${await o.notifier.notify(e)}`),
+    async (e) => logger.info('alert', { event: e.type, role: subjectOf(e), delivery: await o.notifier.notify(e) }),
     (e, error) => {
-      log(`event ${e.type} ${subjectOf(e)}: not delivered (${error}); written to standard error`);
+      logger.error('alert not delivered; written to standard error', { event: e.type, role: subjectOf(e), error });
       lastResort(lastResortLine(e, error));
     },
   );
@@ -113,11 +120,11 @@ export async function startServer(o: ServeOptions): Promise<Server> {
   const queue = new RoleQueue(
     async (request) => {
       const result = await reconcileRole(deps, request);
-      log(`reconciled ${request.role} (${request.reason}): ${result.plan?.status ?? 'not declared'} -> ${result.outcome?.result ?? 'ignored'}`);
+      logger.info('reconciled', { role: request.role, reason: request.reason, status: result.plan?.status ?? 'not declared', outcome: result.outcome?.result ?? 'ignored', ...correlation(request), events: result.events.map((e) => e.type) });
       o.onReconciled?.(request, result);
     },
     o.concurrency ?? 4,
-    (request, err) => log(`reconcile ${request.role} failed: ${describeError(err)}`),
+    (request, err) => logger.error('reconcile failed', { role: request.role, reason: request.reason, ...correlation(request), error: describeError(err) }),
   );
 
   const webhookIds = new MemoryDedup(now);
@@ -128,14 +135,15 @@ export async function startServer(o: ServeOptions): Promise<Server> {
         { headers: req.headers as Record<string, string>, rawBody, nowSeconds: Math.floor(now() / 1000) },
         { secrets: o.secrets, organizationId: o.config.organizationId, seen: webhookIds, accept: (event) => onDeploymentEvent({ config: o.config, inventory, queue, ...(o.snapshots ? { snapshots: o.snapshots } : {}) }, event) },
       );
-      log(JSON.stringify(answer.log));
+      const { msg, ...fields } = answer.log;
+      (answer.status >= 500 ? logger.error : answer.status >= 400 ? logger.warn : logger.info)(String(msg), fields);
       send(res, answer.status, answer.body);
     },
     'POST /events/eventbridge': async (req, res) => {
       // Authenticated before anything is read: a forged CloudTrail event must cause no write and no alert.
       if (!o.eventsToken) return send(res, 401, { error: 'IAM-change intake is off: set ASTRO_TRUST_EVENTS_TOKEN' });
       if (!bearerMatches(req.headers.authorization, o.eventsToken)) {
-        log('IAM event rejected 401: missing or wrong bearer token');
+        logger.warn('IAM event rejected: missing or wrong bearer token', { status: 401 });
         return send(res, 401, { error: 'missing or wrong Authorization: Bearer token' });
       }
       const raw = await readBody(req, MAX_EVENT_BYTES);
@@ -149,7 +157,9 @@ export async function startServer(o: ServeOptions): Promise<Server> {
       const parsed = parseIamEvent(body);
       if (!parsed.ok) return send(res, 400, { error: parsed.error });
       const verdict = await onIamChange({ config: o.config, queue, selfArns: o.selfArns }, parsed.envelope);
-      if ('ignored' in verdict) log(`IAM event ignored: ${verdict.ignored}`);
+      const eventId = parsed.envelope.detail?.eventID;
+      if ('ignored' in verdict) logger.info('IAM event ignored', { eventId, reason: verdict.ignored });
+      else logger.info('IAM event accepted', { eventId, ...verdict });
       send(res, 202, verdict);
     },
     'GET /healthz': async (_req, res) => send(res, 200, { status: 'ok', queued: queue.size(), processed: queue.processed, alertsQueued: events.size() }),
@@ -162,7 +172,7 @@ export async function startServer(o: ServeOptions): Promise<Server> {
     route(req, res).catch((err) => {
       if (err instanceof PayloadTooLargeError) return send(res, 413, { error: 'body too large' });
       // Bad input never gets here; an Astro API or queue failure does: the sender should retry.
-      log(`request ${req.method} ${req.url} failed: ${describeError(err)}`);
+      logger.error('request failed', { method: req.method, path: req.url, error: describeError(err) });
       if (!res.headersSent) send(res, 503, { error: 'temporarily unable to process; retry' });
     });
   });
@@ -193,11 +203,11 @@ export async function startServer(o: ServeOptions): Promise<Server> {
   const watchOnce = () => {
     watching ??= watchInventory({ config: o.config, inventory, snapshots: o.snapshots!, queue, events })
       .then((r) => {
-        if (r.firstRun) log('watch: first run, inventory snapshot taken');
-        for (const c of r.changes) log(`watch: ${c.type} ${c.deploymentId}${c.changed.length ? ` (${c.changed.join(', ')})` : ''}`);
-        if (r.requests.length) log(`watch: ${r.requests.length} roles queued`);
+        if (r.firstRun) logger.info('watch: first run, inventory snapshot taken');
+        for (const c of r.changes) logger.info('watch: Deployment changed', { change: c.type, deploymentId: c.deploymentId, changed: c.changed });
+        if (r.requests.length) logger.info('watch: roles queued', { roles: r.requests.map((q) => q.role) });
       })
-      .catch((err) => log(`watch: listing failed, nothing emitted: ${describeError(err)}`))
+      .catch((err) => logger.error('watch: listing failed, nothing emitted', { error: describeError(err) }))
       .finally(() => {
         watching = undefined;
       });

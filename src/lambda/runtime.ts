@@ -5,11 +5,12 @@
  * IAM client). Secrets come from SSM through the middy `ssm` middleware at invocation, never from the
  * environment and never logged.
  */
-import { AstroApiInventory } from '../adapters/astro-api.js';
-import { FileInventory } from '../adapters/inventory-file.js';
+import { meteredInventory } from '../adapters/metered.js';
 import type { InventorySource } from '../adapters/ports.js';
 import { loadConfig, type Config } from '../config/config.js';
 import { UsageError } from '../errors.js';
+import { DEFAULT_ASTRO_API_URL, inventorySource } from '../wiring/inventory.js';
+import { logLine, meter } from './observability.js';
 
 export interface LambdaEnv {
   configFile: string;
@@ -28,7 +29,7 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): LambdaEnv {
     queueUrl: env.RECONCILE_QUEUE_URL || undefined,
     busName: env.EVENT_BUS_NAME || undefined,
     watchTable: env.WATCH_TABLE || undefined,
-    astroApiUrl: env.ASTRO_API_URL || 'https://api.astronomer.io',
+    astroApiUrl: env.ASTRO_API_URL || DEFAULT_ASTRO_API_URL,
     selfArns: (env.ASTRO_TRUST_SELF_ARNS ?? '').split(',').map((s) => s.trim()).filter(Boolean),
     params: {
       webhookSecret: env.WEBHOOK_SECRET_PARAM || undefined,
@@ -51,15 +52,11 @@ export class Runtime {
     this.config = loadConfig(env.configFile);
   }
 
-  /** The Deployment inventory: the Astro API with the token from SSM, or the bundled file. */
+  /** The Deployment inventory: the Astro API with the token from SSM, or the bundled file; each listing counted. */
   inventory(secrets: { astroApiToken?: string }): InventorySource {
-    if (this.config.inventory.source === 'file') return new FileInventory(this.config.inventory.path);
-    return new AstroApiInventory({
-      baseUrl: this.env.astroApiUrl,
-      organizationId: this.config.organizationId,
-      token: String(required(secrets.astroApiToken, 'the Astro API token (SSM parameter ASTRO_API_TOKEN_PARAM)')),
-      log: (l) => console.log(l),
-    });
+    const token = secrets.astroApiToken === undefined ? undefined : String(secrets.astroApiToken);
+    const tokenFrom = `the Astro API token (the SSM parameter ${this.env.params.astroApiToken ?? 'named by ASTRO_API_TOKEN_PARAM'})`;
+    return meteredInventory(inventorySource(this.config, { token, tokenFrom, baseUrl: this.env.astroApiUrl, log: logLine }), meter);
   }
 }
 

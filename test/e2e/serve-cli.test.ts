@@ -3,7 +3,9 @@ import { IamTrustStore } from '../../src/adapters/iam';
 import { isOwned } from '../../src/domain/policy';
 import { cli } from '../support/cli';
 import { startMoto, type Moto } from '../support/moto';
-import { exampleWorld, type World } from '../support/world';
+import { exampleWorld, FIXTURE_SECRET, type World } from '../support/world';
+import { signStandard } from '../../src/app/webhook';
+import { loadConfig } from '../../src/config/config';
 
 let moto: Moto;
 let world: World;
@@ -46,8 +48,45 @@ describe('astro-trust serve', () => {
     const r = await running;
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(/listening on http:\/\/127\.0\.0\.1:\d+/);
-    expect(r.stderr).toMatch(/reconciled archive-writer \(resync\): changes -> written/);
-    expect(r.stderr).toMatch(/stopping: draining the reconcile queue\n[\s\S]*Z stopped\n$/);
+    expect(r.stderr).toMatch(/Z INFO {2}reconciled role=archive-writer reason=resync status=changes outcome=written/);
+    expect(r.stderr).toMatch(/stopping: draining the reconcile queue\n[\s\S]*Z INFO {2}stopped\n$/);
     await expect(fetch(`${url}/healthz`)).rejects.toThrow();
+  });
+
+  it('--log-format json: one JSON object per line with level, message and the ids that tie a reconcile to its webhook', async () => {
+    let stop!: () => void;
+    const stopped = new Promise<void>((r) => (stop = r));
+    let url = '';
+    const running = cli(['serve', '--config', world.configFile, '--port', '0', '--resync-interval', '0', '--watch-interval', '0', '--log-format', 'json', '--snapshot', `${world.dir}/snapshot-json.json`], {
+      env: { ASTRO_TRUST_WEBHOOK_SECRET: FIXTURE_SECRET },
+      adapters: { store: new IamTrustStore(moto.iam(), { verifyDelayMs: 1 }) },
+      untilStopped: () => stopped,
+      onListening: (u) => (url = u),
+    });
+    while (!url) await new Promise((r) => setTimeout(r, 20));
+    try {
+      const deploymentId = String(world.inventory().deployments[0]!.id);
+      const body = JSON.stringify({ id: 'evt-log-1', type: 'deployment.created', deploymentId, organizationId: loadConfig(world.configFile).organizationId, occurredAt: new Date().toISOString() });
+      const sent = await fetch(`${url}/webhooks/astro`, { method: 'POST', headers: { 'content-type': 'application/json', ...signStandard(FIXTURE_SECRET, 'msg_log_1', body, Math.floor(Date.now() / 1000)) }, body });
+      expect(sent.status).toBe(202);
+      const forged = await fetch(`${url}/webhooks/astro`, { method: 'POST', headers: { 'content-type': 'application/json', 'webhook-id': 'x', 'webhook-timestamp': '1', 'webhook-signature': 'v1,AAAA' }, body });
+      expect(forged.status).toBe(401);
+    } finally {
+      stop();
+    }
+    const r = await running;
+    expect(r.code).toBe(0);
+    const lines = r.stderr.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+    for (const l of lines) {
+      expect(['DEBUG', 'INFO', 'WARN', 'ERROR']).toContain(l.level);
+      expect(typeof l.message).toBe('string');
+      expect(Number.isNaN(Date.parse(String(l.timestamp)))).toBe(false);
+    }
+    const accepted = lines.find((l) => l.message === 'webhook accepted')!;
+    expect(accepted).toMatchObject({ level: 'INFO', webhookId: 'msg_log_1', id: 'evt-log-1', type: 'deployment.created' });
+    const reconciled = lines.filter((l) => l.message === 'reconciled' && l.reason === 'webhook');
+    expect(reconciled.length).toBe(accepted.roles);
+    for (const l of reconciled) expect(l).toMatchObject({ sourceEventId: 'evt-log-1', role: expect.any(String) });
+    expect(lines.find((l) => l.message === 'webhook rejected')).toMatchObject({ level: 'WARN', status: 401 });
   });
 });

@@ -32,11 +32,10 @@ async function within(ms: number, check: () => Promise<boolean>) {
 beforeAll(async () => {
   moto = await startMoto();
   world = await exampleWorld(moto.iam(), { withoutDeployments: [BILLING] });
-  const logs: string[] = [];
   server = await startServer({
     config: loadConfig(world.configFile), store: new IamTrustStore(moto.iam(), { verifyDelayMs: 1 }), inventory: new FileInventory(world.inventoryFile),
     notifier: new LogNotifier((l) => alerts.push(l)), secrets: ['x'], selfArns: [], port: 0, resyncIntervalMs: 0,
-    watchIntervalMs: INTERVAL, snapshots: new FileSnapshotStore(join(world.dir, 'snapshot.json')), log: (l) => logs.push(l),
+    watchIntervalMs: INTERVAL, snapshots: new FileSnapshotStore(join(world.dir, 'snapshot.json')),
   });
   await server.watchOnce();
 });

@@ -31,6 +31,17 @@ let busTapUrl: string;
 const fns: Record<string, Handler> = {};
 type SQSRecordLike = { messageId: string; body: string; attributes: { MessageGroupId: string } };
 const covered = new Set<string>();
+const stdout: string[] = [];
+/** What the functions wrote since the last call, as parsed JSON lines. */
+function written(): Record<string, unknown>[] {
+  return stdout.splice(0).flatMap((l) => {
+    try {
+      return [JSON.parse(l) as Record<string, unknown>];
+    } catch {
+      return [];
+    }
+  });
+}
 
 function load(path: string) {
   covered.add(path);
@@ -47,7 +58,12 @@ async function drain(url: string) {
 const ownedArns = (doc: PolicyDocument) => (doc.Statement.find(isOwned)?.Principal as { AWS: string[] } | undefined)?.AWS ?? [];
 
 beforeAll(async () => {
-  // The functions log one JSON line per invocation (CloudWatch); keep the test output readable.
+  // The functions write JSON log lines and EMF metrics to standard output (CloudWatch); keep them for the
+  // assertions and out of the test output.
+  jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    stdout.push(...String(chunk).split('\n').filter(Boolean));
+    return true;
+  });
   jest.spyOn(console, 'log').mockImplementation(() => {});
   jest.spyOn(console, 'error').mockImplementation(() => {});
   moto = await startMoto();
@@ -173,8 +189,20 @@ describe('reconcile', () => {
     (edited.Statement.find(isOwned)!.Principal as { AWS: string[] }).AWS.push('arn:aws:iam::111928029897:role/astro-intruder-0666');
     await world.handEdit('data-lake-reader', edited);
 
+    written();
     const out = await fns.reconcile!(load('reconcile/sqs-drift-check.json'), context);
     expect(out).toEqual({ batchItemFailures: [] });
+    // Powertools: JSON lines with level, the request id and the correlation; metrics as CloudWatch EMF.
+    const lines = written();
+    expect(lines.find((l) => l.message === 'reconciled')).toMatchObject({ level: 'INFO', service: 'astro-trust', function_request_id: 'req-1', role: 'data-lake-reader', reason: 'iam-change', eventId: expect.any(String), outcome: 'written' });
+    const emf = lines.find((l) => l._aws) as { _aws: { CloudWatchMetrics: { Namespace: string; Metrics: { Name: string }[] }[] } } & Record<string, number | number[]>;
+    // A metric added several times in one invocation is an array of values; CloudWatch sums them.
+    const total = (name: string) => [emf[name] ?? []].flat().reduce((a, b) => a + b, 0);
+    expect(emf._aws.CloudWatchMetrics[0]!.Namespace).toBe('AstroTrust');
+    expect(emf._aws.CloudWatchMetrics[0]!.Metrics.map((m) => m.Name)).toEqual(expect.arrayContaining(['Drift', 'IamCalls', 'AstroListings']));
+    expect(total('Drift')).toBe(1);
+    // GetRole, UpdateAssumeRolePolicy, then GetRole again at least (re-read before the write, read-back after).
+    expect(total('IamCalls')).toBeGreaterThanOrEqual(3);
     expect(ownedArns(await world.trust('data-lake-reader'))).not.toContain('arn:aws:iam::111928029897:role/astro-intruder-0666');
     const published = (await messages(busTapUrl)).map((m) => JSON.parse(m.Body!));
     const drift = published.find((e) => e['detail-type'] === 'DriftDetected');
@@ -183,12 +211,11 @@ describe('reconcile', () => {
   });
 
   it('sqs-webhook-two-roles: reconciles the declared role, ignores one no longer declared', async () => {
-    const log = jest.mocked(console.log);
-    log.mockClear();
+    written();
     const out = await fns.reconcile!(load('reconcile/sqs-webhook-two-roles.json'), context);
     expect(out).toEqual({ batchItemFailures: [] });
     // The function's own log line says what it did with each record (the IAM client inside is not reachable from here).
-    const lines = log.mock.calls.map(([l]) => JSON.parse(String(l)) as { msg: string; role: string; outcome: string }).filter((l) => l.msg === 'reconciled');
+    const lines = written().filter((l) => l.message === 'reconciled');
     expect(lines.find((l) => l.role === 'no-longer-declared')).toMatchObject({ status: 'not declared', outcome: 'ignored' });
     expect(lines.find((l) => l.role === 'data-lake-reader')).toMatchObject({ outcome: expect.stringMatching(/^(written|unchanged)$/) });
     expect(ownedArns(await world.trust('data-lake-reader'))).toContain('arn:aws:iam::111928029897:role/astro-stellar-comet-3141');

@@ -17,6 +17,7 @@ import { isOwned, parseTrustPolicy } from '../../src/domain/policy';
 import { apiDeployment, astroRole } from '../support/fixtures';
 import { fakeService, type FakeService } from '../support/http';
 import { startMoto, type Moto } from '../support/moto';
+import { lineLogger } from '../../src/adapters/log';
 
 const ROLES = Array.from({ length: 12 }, (_, i) => `deliver-${i}`);
 const glue = { Sid: 'AllowGlue', Effect: 'Allow', Principal: { Service: 'glue.amazonaws.com' }, Action: 'sts:AssumeRole' };
@@ -91,7 +92,7 @@ describe('alert delivery', () => {
       eventsToken: 'test-events-token',
       config: config(), store: new IamTrustStore(iam, { verifyDelayMs: 1 }), inventory: new FileInventory(join(dir, 'deployments.json')),
       notifier: new SlackNotifier({ webhookUrl: failing.url, attempts: 2, baseDelayMs: 1, deadLetters: new FileDeadLetters(join(dir, 'not-a-dir', 'dead-letters.jsonl')) }),
-      secrets: ['s'], selfArns: [], port: 0, resyncIntervalMs: 0, resyncAtStart: false, lastResort: (l) => lastResort.push(l), log: (l) => logs.push(l),
+      secrets: ['s'], selfArns: [], port: 0, resyncIntervalMs: 0, resyncAtStart: false, lastResort: (l) => lastResort.push(l), logger: lineLogger({ format: 'text', write: (l) => logs.push(l) }),
     });
     const intruder = astroRole('intruder-7');
     const handEdited = { Sid: 'AstroTrustWorkloadIdentity', Effect: 'Allow', Principal: { AWS: [astroRole('stellar-orbit-1001'), intruder] }, Action: 'sts:AssumeRole' };
@@ -110,6 +111,6 @@ describe('alert delivery', () => {
       error: expect.stringMatching(/Slack webhook answered 500; dead letters: (EEXIST|ENOTDIR)/),
       alert: { detail: { role: 'deliver-0', actor: { arn: actor, eventId: 'evt-lost-1' }, undeclaredInOwned: [{ principal: intruder }], action: 'reverted' } },
     });
-    expect(logs.some((l) => /event DriftDetected deliver-0: not delivered .*written to standard error/.test(l))).toBe(true);
+    expect(logs.some((l) => /ERROR alert not delivered; written to standard error event=DriftDetected role=deliver-0 error=/.test(l))).toBe(true);
   });
 });

@@ -1,0 +1,69 @@
+/** `astro-trust explain` and `connections`: why a Deployment is trusted, and the Airflow connections it needs. */
+import type { Command } from 'commander';
+import { CONNECTION_PRECEDENCE, connectionsFor, explainDeployment, explainRole } from '../../app/explain.js';
+import { loadConfig } from '../../config/config.js';
+import { UsageError } from '../../errors.js';
+import { inventoryFor, paintFor, regionOf, storeFor, type Io, type SetCode } from '../io.js';
+import { renderConnectionsEnv, renderDeploymentExplanation, renderRoleExplanation, rolePlanJson } from '../render.js';
+
+interface ExplainOpts {
+  config: string;
+  deployment?: string;
+  role?: string;
+  json?: boolean;
+  iamSnapshot?: string;
+  format?: string;
+  region?: string;
+}
+
+async function runExplain(opts: ExplainOpts, io: Io): Promise<number> {
+  if (!opts.deployment === !opts.role) throw new UsageError('explain needs exactly one of --deployment ID or --role NAME');
+  const config = loadConfig(opts.config);
+  const deps = { config, inventory: inventoryFor(config, io), store: storeFor(io, opts.iamSnapshot) };
+  const paint = paintFor(io);
+  if (opts.role) {
+    const plan = await explainRole(deps, opts.role);
+    if (opts.json) io.stdout(`${JSON.stringify(rolePlanJson(plan), null, 2)}\n`);
+    else io.stdout(`${renderRoleExplanation(plan, paint)}\n`);
+    return plan.status === 'missing' ? 1 : 0;
+  }
+  const answer = await explainDeployment(deps, opts.deployment!);
+  if (opts.json) io.stdout(`${JSON.stringify(answer, null, 2)}\n`);
+  else io.stdout(`${renderDeploymentExplanation(answer, paint)}\n`);
+  return 0;
+}
+
+async function runConnections(opts: ExplainOpts, io: Io): Promise<number> {
+  if (opts.format !== 'json' && opts.format !== 'env') throw new UsageError(`--format ${opts.format}: expected json or env`);
+  const config = loadConfig(opts.config);
+  const region = opts.region || regionOf(io);
+  const answer = await connectionsFor({ config, inventory: inventoryFor(config, io), store: storeFor(io, opts.iamSnapshot) }, opts.deployment!, region);
+  if (opts.format === 'json') {
+    io.stdout(`${JSON.stringify({ deployment: { id: answer.deployment.id, name: answer.deployment.name }, connections: answer.connections.map((c) => ({ conn_id: c.connId, role: c.role, ...c.connection, note: c.note })), noConnectionNeeded: answer.noConnectionNeeded, precedence: answer.precedence }, null, 2)}\n`);
+  } else {
+    io.stdout(`${renderConnectionsEnv(answer)}\n`);
+  }
+  return 0;
+}
+
+export function register(p: Command, io: Io, setCode: SetCode) {
+  p.command('connections')
+    .description('The Airflow connections (Amazon Web Services) a Deployment needs: one per role it is declared on.')
+    .requiredOption('-c, --config <file>', 'the astro-trust.yaml config file')
+    .requiredOption('-d, --deployment <id>', 'the Astro Deployment id')
+    .option('--format <format>', 'json (connection JSON) or env (AIRFLOW_CONN_* lines)', 'json')
+    .option('--region <region>', 'region_name for the connections (default: AWS_REGION, else us-east-1)')
+    .option('--iam-snapshot <file>', 'offline: role ARNs and live state from `aws iam get-account-authorization-details` output')
+    .addHelpText('after', `\nExit: 0, 1 unknown Deployment.\n${CONNECTION_PRECEDENCE}`)
+    .action(async (opts: ExplainOpts) => setCode(await runConnections(opts, io)));
+
+  p.command('explain')
+    .description('Why a Deployment is or is not trusted by each role (selector, identity, namespace, live state in IAM); or what a role trusts and why.')
+    .requiredOption('-c, --config <file>', 'the astro-trust.yaml config file')
+    .option('-d, --deployment <id>', 'explain one Deployment across all roles')
+    .option('-r, --role <name>', 'explain one role')
+    .option('--json', 'print one JSON document')
+    .option('--iam-snapshot <file>', 'offline: live state from `aws iam get-account-authorization-details` output')
+    .addHelpText('after', '\nExit: 0, 1 error (unknown Deployment or role, role missing in IAM).')
+    .action(async (opts: ExplainOpts) => setCode(await runExplain(opts, io)));
+}

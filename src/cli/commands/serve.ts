@@ -1,0 +1,94 @@
+/** `astro-trust serve`: the whole system in one process (src/cli/serve.ts), wired from the environment. */
+import type { Command } from 'commander';
+import { dirname, join } from 'node:path';
+import { FileDedup } from '../../adapters/dedup.js';
+import { LOG_FORMATS, lineLogger, type LogFormat } from '../../adapters/log.js';
+import { FileDeadLetters, LogNotifier, SlackNotifier } from '../../adapters/slack.js';
+import { FileSnapshotStore } from '../../adapters/snapshot-file.js';
+import { loadConfig } from '../../config/config.js';
+import { UsageError } from '../../errors.js';
+import { inventoryFor, list, storeFor, type Io, type SetCode } from '../io.js';
+import { startServer } from '../serve.js';
+
+interface ServeOpts {
+  config: string;
+  port: string;
+  host: string;
+  resyncInterval: string;
+  watchInterval: string;
+  snapshot: string;
+  deadLetters: string;
+  logFormat: string;
+}
+
+async function runServe(opts: ServeOpts, io: Io): Promise<number> {
+  const config = loadConfig(opts.config);
+  const secrets = list(io.env.ASTRO_TRUST_WEBHOOK_SECRET);
+  if (secrets.length === 0) throw new UsageError('ASTRO_TRUST_WEBHOOK_SECRET is not set: serve verifies every webhook with it (comma-separate two while rotating)');
+  const port = Number(opts.port);
+  const minutes = Number(opts.resyncInterval);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port ${opts.port}: expected a port number`);
+  if (!Number.isFinite(minutes) || minutes < 0) throw new UsageError(`--resync-interval ${opts.resyncInterval}: expected minutes (0 disables)`);
+  const watchSeconds = Number(opts.watchInterval);
+  if (!Number.isFinite(watchSeconds) || watchSeconds < 0) throw new UsageError(`--watch-interval ${opts.watchInterval}: expected seconds (0 disables)`);
+  if (!(LOG_FORMATS as readonly string[]).includes(opts.logFormat)) throw new UsageError(`--log-format ${opts.logFormat}: expected ${LOG_FORMATS.join(' or ')}`);
+  const logger = lineLogger({ format: opts.logFormat as LogFormat, write: (line) => io.stderr(`${line}\n`), debug: io.verbose });
+  // Adapters report retries and summaries as lines; they become entries of the same log.
+  const log = (line: string) => logger.info(line);
+  const slackUrl = io.env.SLACK_WEBHOOK_URL;
+  const notifier = slackUrl
+    ? new SlackNotifier({ webhookUrl: slackUrl, deadLetters: new FileDeadLetters(opts.deadLetters), log, configPath: opts.config, dedup: new FileDedup(join(dirname(opts.snapshot), 'alerts-posted.json')) })
+    : new LogNotifier(log);
+  const server = await startServer({
+    config,
+    store: storeFor(io, undefined),
+    inventory: inventoryFor(config, io),
+    notifier,
+    secrets,
+    selfArns: list(io.env.ASTRO_TRUST_SELF_ARNS),
+    eventsToken: io.env.ASTRO_TRUST_EVENTS_TOKEN || undefined,
+    port,
+    host: opts.host,
+    resyncIntervalMs: minutes * 60_000,
+    watchIntervalMs: watchSeconds * 1000,
+    snapshots: new FileSnapshotStore(opts.snapshot),
+    logger,
+  });
+  logger.info(`astro-trust serve: listening on ${server.url}`, {
+    endpoints: ['POST /webhooks/astro', 'POST /events/eventbridge', 'GET /healthz'],
+    roles: config.roles.length,
+    resyncMinutes: minutes,
+    watchSeconds,
+    alerts: slackUrl ? 'Slack' : 'log',
+  });
+  if (!io.env.ASTRO_TRUST_EVENTS_TOKEN) logger.warn('IAM-change intake is off: POST /events/eventbridge answers 401 until ASTRO_TRUST_EVENTS_TOKEN is set (the bearer token an EventBridge API destination sends)');
+  io.onListening?.(server.url);
+  await (io.untilStopped ?? (() => new Promise<void>(() => {})))();
+  logger.info('stopping: draining the reconcile queue');
+  await server.close();
+  logger.info('stopped');
+  return 0;
+}
+
+export function register(p: Command, io: Io, setCode: SetCode) {
+  p.command('serve')
+    .description('Run astro-trust in one process: webhook endpoint, IAM-change intake, periodic resync, Slack alerts.')
+    .requiredOption('-c, --config <file>', 'the astro-trust.yaml config file')
+    .option('-p, --port <port>', 'port to listen on', '8787')
+    .option('-H, --host <host>', 'address to bind (loopback unless told otherwise)', '127.0.0.1')
+    .option('--resync-interval <minutes>', 'full resync every N minutes (0: never)', '15')
+    .option('--watch-interval <seconds>', 'list the Deployments every N seconds and reconcile the roles changes affect (0: never)', '60')
+    .option('--snapshot <file>', 'where the watch keeps the last inventory it saw', '.astro-trust/inventory-snapshot.json')
+    .option('--dead-letters <file>', 'Slack alerts that could not be delivered, as JSON lines', '.astro-trust/dead-letters.jsonl')
+    .option('--log-format <format>', 'json (one JSON object per line: level, message, timestamp, role, webhookId, eventId...) or text', 'text')
+    .addHelpText(
+      'after',
+      '\nEndpoints: POST /webhooks/astro (Standard Webhooks signature, see docs/onboarding.md), POST /events/eventbridge\n' +
+        '  (CloudTrail IAM events; Authorization: Bearer ASTRO_TRUST_EVENTS_TOKEN), GET /healthz.\n' +
+        'Environment: ASTRO_TRUST_WEBHOOK_SECRET (required), SLACK_WEBHOOK_URL (unset: alerts to the log),\n' +
+        '  ASTRO_TRUST_EVENTS_TOKEN (POST /events/eventbridge requires Authorization: Bearer <it>; unset: that route is off),\n' +
+        '  ASTRO_TRUST_SELF_ARNS (comma-separated ARNs whose IAM changes are astro-trust\'s own).\n' +
+        'Logs go to standard error; --verbose adds debug entries. Stops on SIGINT/SIGTERM after draining the reconcile queue.',
+    )
+    .action(async (opts: ServeOpts) => setCode(await runServe(opts, io)));
+}

@@ -1,0 +1,97 @@
+/** What a command sees of the process (streams, environment, terminal), and the adapters it builds from it. */
+import { createInterface } from 'node:readline/promises';
+import { createIamClient, IamTrustStore } from '../adapters/iam.js';
+import { IamSnapshotStore } from '../adapters/iam-snapshot.js';
+import type { InventorySource, TrustStore } from '../adapters/ports.js';
+import type { Progress } from '../app/reconcile.js';
+import type { Config } from '../config/config.js';
+import { inventorySource } from '../wiring/inventory.js';
+import { coloured, plain } from './render.js';
+
+export interface Io {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  /** Colour and progress only for a person at a terminal. */
+  stdoutIsTTY: boolean;
+  stderrIsTTY: boolean;
+  stdinIsTTY: boolean;
+  env: NodeJS.ProcessEnv;
+  /** Asks a yes/no question on the terminal. */
+  confirm: (question: string) => Promise<boolean>;
+  /** Overrides for tests: the adapters to use instead of the real ones. */
+  adapters?: { store?: TrustStore; inventory?: InventorySource };
+  /** `--verbose`: every retry, not only a summary line. */
+  verbose?: boolean;
+  /** Resolves when a long-running command (serve) should stop: SIGINT or SIGTERM. */
+  untilStopped?: () => Promise<void>;
+  /** Told the server's address once it listens. */
+  onListening?: (url: string) => void;
+}
+
+/** A command's body: parsed options in, exit code out. */
+export type SetCode = (code: number) => void;
+
+export function processIo(): Io {
+  return {
+    stdout: (t) => process.stdout.write(t),
+    stderr: (t) => process.stderr.write(t),
+    stdoutIsTTY: Boolean(process.stdout.isTTY),
+    stderrIsTTY: Boolean(process.stderr.isTTY),
+    stdinIsTTY: Boolean(process.stdin.isTTY),
+    env: process.env,
+    untilStopped: () =>
+      new Promise((resolve) => {
+        process.once('SIGINT', () => resolve());
+        process.once('SIGTERM', () => resolve());
+      }),
+    confirm: async (question) => {
+      const rl = createInterface({ input: process.stdin, output: process.stderr });
+      try {
+        return (await rl.question(question)).trim().toLowerCase() === 'yes';
+      } finally {
+        rl.close();
+      }
+    },
+  };
+}
+
+/** The Deployment inventory the config names, with the token from ASTRO_API_TOKEN. */
+export function inventoryFor(config: Config, io: Io): InventorySource {
+  if (io.adapters?.inventory) return io.adapters.inventory;
+  return inventorySource(config, { token: io.env.ASTRO_API_TOKEN, tokenFrom: 'ASTRO_API_TOKEN', baseUrl: io.env.ASTRO_API_URL, log: (l) => io.stderr(`${l}\n`) });
+}
+
+export function regionOf(io: Io): string {
+  return io.env.AWS_REGION || io.env.AWS_DEFAULT_REGION || 'us-east-1';
+}
+
+/** IAM with the SDK's credentials, or an offline snapshot. */
+export function storeFor(io: Io, snapshot: string | undefined): TrustStore {
+  if (io.adapters?.store) return io.adapters.store;
+  if (snapshot) return new IamSnapshotStore(snapshot);
+  return new IamTrustStore(createIamClient({ region: regionOf(io) }), { verbose: io.verbose }, (l) => io.stderr(`${l}\n`));
+}
+
+/** Colour for a person at a terminal, unless NO_COLOR is set (no-color.org). */
+export function paintFor(io: Io) {
+  return io.stdoutIsTTY && !io.env.NO_COLOR ? coloured : plain;
+}
+
+export function progressFor(io: Io): Progress | undefined {
+  if (!io.stderrIsTTY) return undefined;
+  const label = { inventory: 'listing Deployments', read: 'reading trust policies', write: 'writing trust policies' };
+  return (phase, done, total) => {
+    io.stderr(`\r\x1b[2K${label[phase]} ${done}/${total}`);
+    if (done === total) io.stderr('\r\x1b[2K');
+  };
+}
+
+/** Comma-separated values, trimmed, empties dropped. */
+export function list(value: string | undefined): string[] {
+  return (value ?? '').split(',').map((v) => v.trim()).filter(Boolean);
+}
+
+/** commander: a repeatable option that also takes comma-separated values. */
+export function collect(value: string, previous: string[] = []) {
+  return [...previous, ...list(value)];
+}
