@@ -1,9 +1,10 @@
 /**
- * `npm run bench [-- --only apply|cost|functions|serve] [--roles 200] [--deployments 500] [--repeat 3] [--events 100] [--runs 7]`
+ * `npm run bench [-- --only apply|accounts|cost|functions|serve] [--roles 200] [--roles-per-account 70] [--deployments 500] [--repeat 3] [--events 100] [--runs 7]`
  * Prints tables; nothing here is asserted as a timing in tests.
  */
 import { parseArgs } from 'node:util';
 import '../test/support/env';
+import { benchAccounts } from './accounts';
 import { benchApply } from './apply';
 import { benchCost } from './cost';
 import { benchFunctions } from './functions';
@@ -17,12 +18,14 @@ const { values } = parseArgs({
     repeat: { type: 'string', default: '3' },
     events: { type: 'string', default: '100' },
     runs: { type: 'string', default: '7' },
+    'roles-per-account': { type: 'string', default: '70' },
   },
 });
 
 async function main() {
   const want = (name: string) => !values.only || values.only === name;
   if (want('apply')) await benchApply(Number(values.roles), Number(values.deployments), Number(values.repeat));
+  if (want('accounts')) await benchAccounts(Number(values['roles-per-account']), Number(values.deployments));
   if (want('cost')) await benchCost(Number(values.roles), Number(values.deployments));
   if (want('functions')) await benchFunctions(Number(values.runs));
   if (want('serve')) await benchServe(Number(values.events));

@@ -58,13 +58,33 @@ const lastListing = { Effect: 'Allow', Action: ['dynamodb:GetItem'], Resource: {
 
 // A role may live under a path (role/team-a/<name>); IAM role names are unique in an account whatever the
 // path, so role/*/<name> can only match that one role (the * never ends inside <name>: a / comes first).
+// Only the roles of this (the hub's) account: a role with `account` is reached through that account's member role.
 const roleArns = (roles) =>
-  roles.flatMap((r) => [sub(`arn:\${AWS::Partition}:iam::\${AWS::AccountId}:role/${r.name}`), sub(`arn:\${AWS::Partition}:iam::\${AWS::AccountId}:role/*/${r.name}`)]);
+  roles
+    .filter((r) => !r.account)
+    .flatMap((r) => [sub(`arn:\${AWS::Partition}:iam::\${AWS::AccountId}:role/${r.name}`), sub(`arn:\${AWS::Partition}:iam::\${AWS::AccountId}:role/*/${r.name}`)]);
+
+/** The accounts the config's roles name (DESIGN 3.6), and the role astro-trust assumes in each. */
+function members() {
+  const config = readConfig();
+  const accounts = [...new Set(declaredRoles().flatMap((r) => (r.account === undefined ? [] : [String(r.account)])))].sort();
+  const bad = accounts.find((a) => !/^\d{12}$/.test(a));
+  if (bad) throw new Error(`deploy/from-config.js: ${configFile()}: account ${bad} is not 12 digits (quote it in YAML); run astro-trust validate --config ${configFile()}`);
+  const roleName = (config && config.memberRoleName) || 'astro-trust-member';
+  return { accounts, roleName };
+}
+
+// sts:AssumeRole on exactly the member roles of the accounts the config names, and nothing else.
+function assumeMembers() {
+  const { accounts, roleName } = members();
+  if (accounts.length === 0) return [];
+  return [{ Sid: 'AssumeMemberRoles', Effect: 'Allow', Action: ['sts:AssumeRole'], Resource: accounts.map((a) => sub(`arn:\${AWS::Partition}:iam::${a}:role/${roleName}`)) }];
+}
 
 function trustReader() {
   const roles = declaredRoles();
-  const statements = [{ Sid: 'ManagedRoleRead', Effect: 'Allow', Action: ['iam:GetRole'], Resource: roleArns(roles) }];
-  if (roles.some((r) => r.trust === 'oidc')) {
+  const statements = roleArns(roles).length ? [{ Sid: 'ManagedRoleRead', Effect: 'Allow', Action: ['iam:GetRole'], Resource: roleArns(roles) }] : [];
+  if (roles.some((r) => r.trust === 'oidc' && !r.account)) {
     statements.push({ Sid: 'OidcProviderList', Effect: 'Allow', Action: ['iam:ListOpenIDConnectProviders'], Resource: '*' });
   }
   return statements;
@@ -72,15 +92,9 @@ function trustReader() {
 
 function trustWriter() {
   const roles = declaredRoles();
-  const statements = [
-    {
-      Sid: 'ManagedRoleTrust',
-      Effect: 'Allow',
-      Action: ['iam:GetRole', 'iam:UpdateAssumeRolePolicy'],
-      Resource: roleArns(roles),
-    },
-  ];
-  if (roles.some((r) => r.trust === 'oidc')) {
+  const home = roleArns(roles);
+  const statements = home.length ? [{ Sid: 'ManagedRoleTrust', Effect: 'Allow', Action: ['iam:GetRole', 'iam:UpdateAssumeRolePolicy'], Resource: home }] : [];
+  if (roles.some((r) => r.trust === 'oidc' && !r.account)) {
     // Listing has no resource-level permission; creation is limited to EKS cluster issuers.
     statements.push({ Sid: 'OidcProviderList', Effect: 'Allow', Action: ['iam:ListOpenIDConnectProviders'], Resource: '*' });
     statements.push({
@@ -107,6 +121,7 @@ module.exports = {
     logs('reconcile'),
     ssmRead(await prefixOf(ctx), 'astro-api-token'),
     ...trustWriter(),
+    ...assumeMembers(),
     publish,
     lastListing,
     // The flap guard's memory: an item per role in the same table.
@@ -114,7 +129,7 @@ module.exports = {
     { Effect: 'Allow', Action: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes'], Resource: { 'Fn::GetAtt': ['ReconcileQueue', 'Arn'] } },
   ],
   // The backfill plans (reads) and queues; only the reconcile function writes IAM.
-  backfill: async (ctx) => [logs('backfill'), ssmRead(await prefixOf(ctx), 'astro-api-token'), ...trustReader(), enqueue, publish, lastListing],
+  backfill: async (ctx) => [logs('backfill'), ssmRead(await prefixOf(ctx), 'astro-api-token'), ...trustReader(), ...assumeMembers(), enqueue, publish, lastListing],
   watch: async (ctx) => [
     logs('watch'),
     ssmRead(await prefixOf(ctx), 'astro-api-token'),
@@ -128,7 +143,14 @@ module.exports = {
     ssmRead(await prefixOf(ctx), 'slack-webhook-url'),
     { Effect: 'Allow', Action: ['dynamodb:DeleteItem', 'dynamodb:PutItem'], Resource: { 'Fn::GetAtt': ['WatchTable', 'Arn'] } },
   ],
+  // The hub's bus accepts PutEvents from the member accounts (their IAM CloudTrail events, forwarded by
+  // deploy/member-account.yml); with no member account, from this account only.
+  memberBusPrincipals: async () => {
+    const { accounts } = members();
+    return accounts.length ? accounts.map((a) => sub(`arn:\${AWS::Partition}:iam::${a}:root`)) : [sub('arn:${AWS::Partition}:iam::${AWS::AccountId}:root')];
+  },
   declaredRoles,
+  members,
   refuseExampleOutsideLocal,
   packageFiles: async (ctx) => {
     await refuseExampleOutsideLocal(ctx);

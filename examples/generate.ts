@@ -62,9 +62,9 @@ const deployments = [
 const aws = (...arns: string[]): TrustEntry[] => arns.map((arn) => ({ kind: 'aws', arn, deploymentIds: [] }));
 const oidc = (issuer: string, ...subs: string[]): TrustEntry[] => subs.map((sub) => ({ kind: 'oidc', issuer, sub, deploymentIds: [] }));
 const owned = (entries: TrustEntry[]) => ownedStatements('aws', ACCOUNT, entries);
-const role = (name: string, statements: Statement[]) => ({
-  Path: '/', RoleName: name, RoleId: `AROA${Buffer.from(name).toString('hex').toUpperCase().slice(0, 17).padEnd(17, 'X')}`,
-  Arn: `arn:aws:iam::${ACCOUNT}:role/${name}`, CreateDate: '2026-06-01T09:00:00+00:00',
+const role = (name: string, statements: Statement[], account = ACCOUNT) => ({
+  Path: '/', RoleName: name, RoleId: `AROA${Buffer.from(`${account === ACCOUNT ? '' : account}${name}`).toString('hex').toUpperCase().slice(0, 17).padEnd(17, 'X')}`,
+  Arn: `arn:aws:iam::${account}:role/${name}`, CreateDate: '2026-06-01T09:00:00+00:00',
   AssumeRolePolicyDocument: { Version: '2012-10-17', Statement: statements },
   InstanceProfileList: [], RolePolicyList: [], AttachedManagedPolicies: [], Tags: [],
 });
@@ -108,7 +108,18 @@ const snapshot = {
   Policies: [],
 };
 
+// A second account (DESIGN 3.6): the data account's own data-lake-reader, read through its member role.
+// It still trusts prod-ingest, which only the hub's role declares, and not yet prod-reports.
+const DATA = '444455556666';
+const memberSnapshot = {
+  RoleDetailList: [role('data-lake-reader', [glue, ...ownedStatements('aws', DATA, aws(astroRole('galactian-element-5125')))], DATA)],
+  GroupDetailList: [],
+  UserDetailList: [],
+  Policies: [],
+};
+
 const dir = __dirname;
 writeFileSync(join(dir, 'deployments.json'), `${JSON.stringify({ deployments, limit: 1000, offset: 0, totalCount: deployments.length }, null, 2)}\n`);
 writeFileSync(join(dir, 'iam-snapshot.json'), `${JSON.stringify(snapshot, null, 2)}\n`);
+writeFileSync(join(dir, `iam-snapshot-${DATA}.json`), `${JSON.stringify(memberSnapshot, null, 2)}\n`);
 console.log(`wrote ${deployments.length} Deployments and ${snapshot.RoleDetailList.length} roles`);

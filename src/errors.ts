@@ -140,3 +140,28 @@ export function describeError(err: unknown): string {
   }
   return parts.join(': ');
 }
+
+/**
+ * The member role of another account could not be assumed (DESIGN 3.6): only that account's roles fail.
+ * Retryable when STS throttled or the network failed; terminal when STS refused (deploy the member stack).
+ */
+export class MemberAccountError extends AstroTrustError {
+  override name = 'MemberAccountError';
+  override readonly retryable: boolean;
+  constructor(
+    readonly account: string,
+    readonly memberRoleArn: string,
+    cause: unknown,
+  ) {
+    const e = cause as { name?: string; message?: string; code?: string };
+    const transient = /Throttl|RequestLimitExceeded|ServiceUnavailable|InternalFailure|TimeoutError/.test(e?.name ?? '') || /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EAI_AGAIN|ENOTFOUND/.test(`${e?.code ?? ''} ${e?.message ?? ''}`);
+    super(
+      `cannot assume ${memberRoleArn} (${e?.name ?? 'Error'}): ` +
+        (transient
+          ? 'STS did not answer; the next reconcile tries again'
+          : `deploy deploy/member-account.yml in account ${account} with HubRoleArns naming the roles astro-trust runs as (docs/accounts.md), or remove that account's roles from the config`),
+      { cause },
+    );
+    this.retryable = transient;
+  }
+}

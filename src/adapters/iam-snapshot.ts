@@ -38,6 +38,13 @@ export class IamSnapshotStore implements TrustStore {
     });
   }
 
+  /** The account the snapshot was taken in (its roles' ARNs), when it holds any role. */
+  account(): string | undefined {
+    const accounts = new Set([...this.roles.values()].map((r) => r.arn.accountId));
+    if (accounts.size > 1) throw new IamSnapshotError(`${this.file}: holds roles of ${accounts.size} accounts (${[...accounts].join(', ')}); take one snapshot per account and pass each as --iam-snapshot ACCOUNT=FILE`);
+    return [...accounts][0];
+  }
+
   async readRoles(names: string[]) {
     return new Map(names.map((n) => [n, this.roles.get(n)]));
   }

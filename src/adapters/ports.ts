@@ -1,21 +1,24 @@
 /** The small interfaces the use cases need from the outside world. */
 import type { Deployment, NormalizedInventory } from '../domain/deployment.js';
 import type { AstroTrustEvent, ReconcileRequest } from '../domain/events.js';
-import type { RoleState } from '../domain/plan.js';
+import type { RoleRead } from '../domain/plan.js';
 import type { Statement } from '../domain/policy.js';
 
 /** Where the actual trust policies live: IAM, or an offline snapshot of it. */
 export interface TrustStore {
-  /** Reads the named roles (one read each at most); undefined for a role that does not exist. */
-  readRoles(names: string[], onProgress?: (done: number, total: number) => void): Promise<Map<string, RoleState | undefined>>;
+  /**
+   * Reads the named roles (one read each at most); undefined for a role that does not exist, `Unreachable`
+   * for a role in an account that could not be read (the other accounts' roles are still read).
+   */
+  readRoles(names: string[], onProgress?: (done: number, total: number) => void): Promise<Map<string, RoleRead>>;
   /**
    * Replaces the owned statements of a role's trust policy (DESIGN 6.3): before every attempt (the first and
    * each retry) the role is read again and only its owned statements are replaced, so a statement someone
    * added meanwhile is kept; then it is read back and checked. `unchanged` when IAM already held them.
    */
   writeTrust(roleName: string, owned: OwnedTrust): Promise<'written' | 'unchanged'>;
-  /** Issuers (host/path) that have an IAM OIDC provider in the account, read fresh; undefined when unknown. */
-  listOidcProviders(): Promise<Set<string> | undefined>;
+  /** Issuers (host/path) that have an IAM OIDC provider in the account (a role's `account`; default the home account), read fresh; undefined when unknown. */
+  listOidcProviders(account?: string): Promise<Set<string> | undefined>;
   /** Makes sure the account has an IAM OIDC provider for each issuer (audience sts.amazonaws.com). */
   ensureOidcProviders(partition: string, accountId: string, issuers: string[]): Promise<{ created: string[] }>;
 }

@@ -7,6 +7,7 @@
 import type { ContextBlock, HeaderBlock, KnownBlock, SectionBlock } from '@slack/types';
 import type { AstroTrustEvent, DriftDetected } from '../domain/events.js';
 import type { Finding, PrincipalChange } from '../domain/plan.js';
+import { splitRoleKey } from '../domain/role-key.js';
 
 export const LIMITS = { sectionText: 3000, fieldText: 2000, headerText: 150, fields: 10, blocks: 50, text: 3000 } as const;
 
@@ -62,8 +63,9 @@ const changes = (title: string, list: PrincipalChange[]) => (list.length === 0 ?
 const findingLine = (f: Finding) =>
   `${f.kind}: ${code(f.principal)}${f.sid ? ` in ${code(f.sid)}` : ''}${f.deployments?.length ? ` (shared with ${f.deployments.map((d) => `${esc(d.name)} ${code(d.id)}`).join(', ')})` : ''}`;
 
+/** The role's trust relationships in the IAM console (signed in to the role's account). */
 export function consoleUrl(role: string): string {
-  return `https://console.aws.amazon.com/iam/home#/roles/details/${encodeURIComponent(role)}?section=trust_relationships`;
+  return `https://console.aws.amazon.com/iam/home#/roles/details/${encodeURIComponent(splitRoleKey(role).name)}?section=trust_relationships`;
 }
 
 export function cloudTrailUrl(eventId: string, region = 'us-east-1'): string {

@@ -6,7 +6,7 @@ import type { InventorySource, TrustStore } from '../adapters/ports.js';
 import type { Config } from '../config/config.js';
 import { parseRoleArn, type Deployment, type RoleArn } from '../domain/deployment.js';
 import { declaredDeployments, desiredTrust, entryKey, usesRoleAsIdentity, type RoleSpec } from '../domain/desired.js';
-import { knownIssuersOf, planRole, type RolePlan } from '../domain/plan.js';
+import { isUnreachable, knownIssuersOf, planRole, type RolePlan } from '../domain/plan.js';
 import { entriesInOwned } from '../domain/statements.js';
 import { UsageError } from '../errors.js';
 import { selectRoles } from './reconcile.js';
@@ -29,7 +29,7 @@ export interface DeploymentOnRole {
   principals: { principal: string; issuer?: string; inIam: boolean }[];
   skipped: string[];
   /** Live: all of them trusted now, some missing, or the role does not exist. */
-  live: 'trusted' | 'partly trusted' | 'not trusted' | 'role missing in IAM';
+  live: 'trusted' | 'partly trusted' | 'not trusted' | 'role missing in IAM' | 'account not read';
   usesRoleAsIdentity: boolean;
 }
 
@@ -61,8 +61,9 @@ export async function explainDeployment(deps: Deps, deploymentId: string): Promi
   const { inventory, states } = await load(deps, deps.config.roles);
   const d = findDeployment(inventory.deployments, deploymentId, deps.inventory.description);
   const roles = deps.config.roles.map((spec): DeploymentOnRole => {
-    const state = states.get(spec.name);
-    const arn: RoleArn = state?.arn ?? parseRoleArn(`arn:aws:iam::000000000000:role/${spec.name}`)!;
+    const read = states.get(spec.name);
+    const state = isUnreachable(read) ? undefined : read;
+    const arn: RoleArn = state?.arn ?? parseRoleArn(`arn:aws:iam::${spec.account ?? '000000000000'}:role/${spec.roleName}`)!;
     const match = declaredDeployments(spec, [d], arn)[0];
     // The whole inventory decides what may be trusted (shared identities, namespace look-alikes); keep this Deployment's part.
     const desired = desiredTrust(spec, inventory.deployments, arn, deps.config.identityRules);
@@ -78,7 +79,7 @@ export async function explainDeployment(deps: Deps, deploymentId: string): Promi
       why: match ? match.matchedBy : whyNot(spec, d),
       principals,
       skipped: desired.skipped.filter((s) => s.deploymentId === d.id).map((s) => s.reason),
-      live: !state ? 'role missing in IAM' : principals.length > 0 && inIam === principals.length ? 'trusted' : inIam > 0 ? 'partly trusted' : 'not trusted',
+      live: isUnreachable(read) ? 'account not read' : !state ? 'role missing in IAM' : principals.length > 0 && inIam === principals.length ? 'trusted' : inIam > 0 ? 'partly trusted' : 'not trusted',
       usesRoleAsIdentity: state ? usesRoleAsIdentity(d, state.arn) : false,
     };
   });
@@ -87,7 +88,9 @@ export async function explainDeployment(deps: Deps, deploymentId: string): Promi
 
 /** What a role trusts and why: its plan (declared Deployments with the selector that matched, changes, findings). */
 export async function explainRole(deps: Deps, roleName: string): Promise<RolePlan> {
-  const spec = selectRoles(deps.config, [roleName])[0]!;
+  const matches = selectRoles(deps.config, [roleName]);
+  if (matches.length > 1) throw new UsageError(`--role ${roleName} is declared in ${matches.length} accounts: name one of ${matches.map((r) => r.name).join(', ')}`);
+  const spec = matches[0]!;
   const { inventory, states } = await load(deps, [spec]);
   const rules = deps.config.identityRules;
   return planRole({ spec, deployments: inventory.deployments, state: states.get(spec.name), knownIssuers: knownIssuersOf(inventory.deployments, rules), rules, findingRules: deps.config.findings, nowMs: Date.now() });

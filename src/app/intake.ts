@@ -13,7 +13,10 @@ import type { WebhookEvent } from './webhook.js';
 /** Could this role's declared set include the Deployment? (Selectors, or the Deployment uses the role as its identity.) */
 export function mayDeclare(spec: RoleSpec, d: Deployment): boolean {
   if (!spec.deployments) {
-    return [d.workloadIdentity, d.drWorkloadIdentity].some((arn) => arn !== undefined && parseRoleArn(arn)?.name === spec.name);
+    return [d.workloadIdentity, d.drWorkloadIdentity].some((arn) => {
+      const role = arn === undefined ? undefined : parseRoleArn(arn);
+      return role !== undefined && role.name === spec.roleName && (spec.account === undefined || role.accountId === spec.account);
+    });
   }
   return matchingSelector(spec, d) !== undefined;
 }
@@ -51,11 +54,35 @@ export function actorOf(detail: CloudTrailDetail): { arn: string; issuerArn?: st
 }
 
 /**
+ * Is a role declared in this event's account? A role with `account` lives there; a role without it lives
+ * in the home account: the one astro-trust knows it runs in, else any account no role names.
+ */
+function inAccount(spec: RoleSpec, account: string | undefined, deps: { config: Config; homeAccount?: string }): boolean {
+  if (spec.account) return spec.account === account;
+  if (account === undefined) return true;
+  if (deps.homeAccount) return account === deps.homeAccount;
+  return !deps.config.roles.some((r) => r.account === account);
+}
+
+/** The member role astro-trust assumes in an account its config names (its own writes there, DESIGN 3.6). */
+function isMemberRole(issuerArn: string | undefined, account: string, config: Config): boolean {
+  if (!issuerArn || !config.roles.some((r) => r.account === account)) return false;
+  const role = parseRoleArn(issuerArn);
+  return role !== undefined && role.accountId === account && role.name === config.memberRoleName;
+}
+
+/**
  * An IAM change seen through CloudTrail (EventBridge `AWS API Call via CloudTrail`): a managed role changed
  * by someone other than astro-trust itself becomes a drift check for that role.
  */
 export async function onIamChange(
-  deps: { config: Config; queue: ReconcileQueue; selfArns: string[] },
+  deps: {
+    config: Config;
+    queue: ReconcileQueue;
+    selfArns: string[];
+    /** The account astro-trust runs in, when known: the roles without `account` are there (DESIGN 3.6). */
+    homeAccount?: string;
+  },
   envelope: CloudTrailEnvelope,
 ): Promise<IamChangeVerdict> {
   const detail = envelope.detail ?? {};
@@ -63,11 +90,14 @@ export async function onIamChange(
   if (!IAM_EVENT_NAMES.includes(detail.eventName as (typeof IAM_EVENT_NAMES)[number])) return { ignored: `event ${detail.eventName ?? '(none)'} does not change trust` };
   if (detail.errorCode) return { ignored: `the call failed (${detail.errorCode})` };
   const named = detail.requestParameters?.roleName;
-  // IAM role names are case-insensitive: a call for Data-Lake-Reader changed data-lake-reader.
-  const role = typeof named === 'string' ? deps.config.roles.find((r) => r.name.toLowerCase() === named.toLowerCase())?.name : undefined;
-  if (!role) return { ignored: `role ${typeof named === 'string' ? named : '(none)'} is not managed` };
+  const account = envelope.account;
+  // IAM role names are case-insensitive: a call for Data-Lake-Reader changed data-lake-reader. The event's
+  // account (a member account's events arrive forwarded to the hub) picks which of same-named roles changed.
+  const role = typeof named === 'string' ? deps.config.roles.find((r) => r.roleName.toLowerCase() === named.toLowerCase() && inAccount(r, account, deps))?.name : undefined;
+  if (!role) return { ignored: `role ${typeof named === 'string' ? named : '(none)'}${account ? ` in account ${account}` : ''} is not managed` };
   const actor = actorOf(detail);
   if (deps.selfArns.some((self) => self === actor.arn || self === actor.issuerArn)) return { ignored: 'changed by astro-trust itself' };
+  if (account && isMemberRole(actor.issuerArn, account, deps.config)) return { ignored: 'changed by astro-trust itself (its member role)' };
   const drift: Actor = {
     arn: actor.arn,
     ...(actor.type ? { type: actor.type } : {}),

@@ -30,14 +30,18 @@ export interface PlanDeps extends ListingDeps {
   now?: () => number;
 }
 
-/** Selects the declared roles to work on; an undeclared name is a usage error that lists the declared ones. */
+/**
+ * Selects the declared roles to work on: by `<account>/<name>`, or by name (that name in every account).
+ * An undeclared name is a usage error that lists the declared ones.
+ */
 export function selectRoles(config: Config, only?: string[]) {
   if (!only || only.length === 0) return config.roles;
-  const unknown = only.filter((n) => !config.roles.some((r) => r.name === n));
+  const picks = (r: Config['roles'][number], n: string) => r.name === n || r.roleName === n;
+  const unknown = only.filter((n) => !config.roles.some((r) => picks(r, n)));
   if (unknown.length > 0) {
     throw new UsageError(`--role ${unknown.join(', ')}: not declared in ${config.file}; declared roles: ${config.roles.map((r) => r.name).join(', ')}`);
   }
-  return config.roles.filter((r) => only.includes(r.name));
+  return config.roles.filter((r) => only.some((n) => picks(r, n)));
 }
 
 /** Reads fresh state and plans every selected role. Writes nothing. */
@@ -52,12 +56,16 @@ export async function planRoles(deps: PlanDeps, only?: string[]): Promise<Plan> 
   );
   const rules = deps.config.identityRules;
   const knownIssuers = knownIssuersOf(inventory.deployments, rules);
-  const oidcProviders = specs.some((s) => s.trust === 'oidc') ? await deps.store.listOidcProviders() : undefined;
+  // OIDC providers are per account: read once for each account that has an oidc role.
+  const providers = new Map<string, Set<string> | undefined>();
+  for (const account of new Set(specs.filter((s) => s.trust === 'oidc').map((s) => s.account ?? ''))) {
+    providers.set(account, await deps.store.listOidcProviders(account || undefined));
+  }
   return {
     organizationId: deps.config.organizationId,
     inventory: { source: deps.inventory.description, deployments: inventory.deployments.length, warnings: inventory.warnings },
     roles: specs.map((spec) =>
-      planRole({ spec, deployments: inventory.deployments, state: states.get(spec.name), knownIssuers, oidcProviders, rules, findingRules: deps.config.findings, nowMs: (deps.now ?? Date.now)() }),
+      planRole({ spec, deployments: inventory.deployments, state: states.get(spec.name), knownIssuers, oidcProviders: providers.get(spec.account ?? ''), rules, findingRules: deps.config.findings, nowMs: (deps.now ?? Date.now)() }),
     ),
   };
 }
@@ -86,6 +94,7 @@ export async function applyPlan(plan: Plan, store: TrustStore, opts: { progress?
     if (r.status === 'in-sync') outcomes.set(r.role, { role: r.role, result: 'unchanged' });
     else if (held && r.status === 'changes' && r.mode === 'enforce') outcomes.set(r.role, { role: r.role, result: 'held', message: held });
     else if (r.status === 'missing') outcomes.set(r.role, { role: r.role, result: 'failed', message: 'the role does not exist in IAM; astro-trust never creates roles' });
+    else if (r.status === 'unreachable') outcomes.set(r.role, { role: r.role, result: 'failed', message: r.error!.message, retryable: r.error!.retryable });
     else if (r.status === 'blocked') outcomes.set(r.role, { role: r.role, result: 'blocked', message: r.guard!.message });
     else if (r.mode === 'observe') outcomes.set(r.role, { role: r.role, result: 'observed' });
     else toWrite.push(r);
@@ -211,7 +220,7 @@ async function convergeAndReport(deps: ReconcileDeps, plan: Plan, requestFor: (r
   const results = plan.roles.map((rolePlan, i) => {
     const outcome = applied.outcomes[i]!;
     const error =
-      outcome.result === 'failed' && rolePlan.status !== 'missing'
+      outcome.result === 'failed' && rolePlan.status !== 'missing' && rolePlan.status !== 'unreachable'
         ? { message: outcome.message, retryable: outcome.retryable ?? false }
         : undefined;
     const events = eventsForReconcile(rolePlan, requestFor(rolePlan.role), { written: outcome.result === 'written', flapping: outcome.result === 'held', ...(error ? { error } : {}) });

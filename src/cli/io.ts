@@ -1,10 +1,11 @@
 /** What a command sees of the process (streams, environment, terminal), and the adapters it builds from it. */
 import { createInterface } from 'node:readline/promises';
 import { createIamClient, IamTrustStore } from '../adapters/iam.js';
-import { IamSnapshotStore } from '../adapters/iam-snapshot.js';
+import { memberTrustStore } from '../adapters/accounts.js';
 import type { InventorySource, TrustStore } from '../adapters/ports.js';
 import type { Progress } from '../app/reconcile.js';
 import type { Config } from '../config/config.js';
+import { callerAccount, routedTrustStore, snapshotTrustStore } from '../wiring/accounts.js';
 import { inventorySource } from '../wiring/inventory.js';
 import { coloured, plain } from './render.js';
 
@@ -65,11 +66,20 @@ export function regionOf(io: Io): string {
   return io.env.AWS_REGION || io.env.AWS_DEFAULT_REGION || 'us-east-1';
 }
 
-/** IAM with the SDK's credentials, or an offline snapshot. */
-export function storeFor(io: Io, snapshot: string | undefined): TrustStore {
+/**
+ * IAM with the SDK's credentials (and, for roles in other accounts, the member role assumed with them),
+ * or offline snapshots: `--iam-snapshot FILE` and `--iam-snapshot ACCOUNT=FILE`.
+ */
+export function storeFor(io: Io, config: Config, snapshots: string[] | undefined): TrustStore {
   if (io.adapters?.store) return io.adapters.store;
-  if (snapshot) return new IamSnapshotStore(snapshot);
-  return new IamTrustStore(createIamClient({ region: regionOf(io) }), { verbose: io.verbose }, (l) => io.stderr(`${l}\n`));
+  if (snapshots?.length) return snapshotTrustStore(config, snapshots);
+  const region = regionOf(io);
+  const log = (l: string) => io.stderr(`${l}\n`);
+  return routedTrustStore(config, {
+    home: new IamTrustStore(createIamClient({ region }), { verbose: io.verbose }, log),
+    member: (account) => memberTrustStore(account, { memberRoleName: config.memberRoleName, region, timings: { verbose: io.verbose }, log }),
+    homeAccount: callerAccount({ region }),
+  });
 }
 
 /** Colour for a person at a terminal, unless NO_COLOR is set (no-color.org). */
@@ -89,6 +99,11 @@ export function progressFor(io: Io): Progress | undefined {
 /** Comma-separated values, trimmed, empties dropped. */
 export function list(value: string | undefined): string[] {
   return (value ?? '').split(',').map((v) => v.trim()).filter(Boolean);
+}
+
+/** commander: a repeatable option, each value whole (a file name may hold a comma). */
+export function repeat(value: string, previous: string[] = []) {
+  return [...previous, value];
 }
 
 /** commander: a repeatable option that also takes comma-separated values. */

@@ -32,6 +32,9 @@ export function renderRole(r: RolePlan, paint: Paint): string {
     case 'missing':
       lines.push(`${paint('red', '?')} ${paint('bold', head)}: ${paint('red', 'the role does not exist in IAM')} (create it, or remove it from the config)`);
       return lines.join('\n');
+    case 'unreachable':
+      lines.push(`${paint('red', '!')} ${paint('bold', head)}: ${paint('red', 'not read')}: ${r.error?.message ?? 'its account could not be read'}`);
+      return lines.join('\n');
     case 'in-sync':
       lines.push(`${paint('green', '=')} ${paint('bold', head)}: in sync, ${r.declared.length} Deployment${r.declared.length === 1 ? '' : 's'}, ${sizeLine(r)}`);
       break;
@@ -82,6 +85,7 @@ export interface PlanSummary {
   inSync: number;
   blocked: number;
   missing: number;
+  unreachable: number;
   observeOnly: number;
   add: number;
   remove: number;
@@ -92,11 +96,12 @@ export interface PlanSummary {
 }
 
 export function summarize(plan: Plan): PlanSummary {
-  const s: PlanSummary = { toChange: 0, inSync: 0, blocked: 0, missing: 0, observeOnly: 0, add: 0, remove: 0, unexpected: 0, acknowledged: 0, notFitting: 0 };
+  const s: PlanSummary = { toChange: 0, inSync: 0, blocked: 0, missing: 0, unreachable: 0, observeOnly: 0, add: 0, remove: 0, unexpected: 0, acknowledged: 0, notFitting: 0 };
   for (const r of plan.roles) {
     if (r.status === 'in-sync') s.inSync++;
     else if (r.status === 'blocked') s.blocked++;
     else if (r.status === 'missing') s.missing++;
+    else if (r.status === 'unreachable') s.unreachable++;
     else if (r.mode === 'observe') s.observeOnly++;
     else s.toChange++;
     // Counted for what apply would write: enforce roles with changes.
@@ -137,6 +142,7 @@ export function renderPlan(plan: Plan, paint: Paint): string {
     s.observeOnly ? `${s.observeOnly} observe-only with changes` : '',
     s.blocked ? paint('red', `${s.blocked} blocked by a guard`) : '',
     s.missing ? paint('red', `${s.missing} missing in IAM`) : '',
+    s.unreachable ? paint('red', `${s.unreachable} not read (account unreachable)`) : '',
     s.unexpected ? paint('magenta', `${s.unexpected} unexpected trust finding${s.unexpected === 1 ? '' : 's'}`) : '',
     s.acknowledged ? `${s.acknowledged} acknowledged` : '',
   ].filter(Boolean);
@@ -178,6 +184,9 @@ export function planJson(plan: Plan) {
 export function rolePlanJson(r: RolePlan) {
   return {
     role: r.role,
+    // The role's account: from its ARN when it was read, else as the config names it (null: the home account, not read).
+    account: r.arn?.split(':')[4] ?? r.account ?? null,
+    roleName: r.role.split('/').pop()!,
     arn: r.arn ?? null,
     trust: r.trust,
     mode: r.mode,
@@ -191,6 +200,7 @@ export function rolePlanJson(r: RolePlan) {
     skipped: r.skipped,
     notFitting: r.notFitting,
     guard: r.guard ?? null,
+    error: r.error ?? null,
     policy: r.policy,
   };
 }

@@ -31,6 +31,8 @@ export interface ServeOptions {
   secrets: string[];
   /** ARNs whose IAM changes are astro-trust's own (not alerted). */
   selfArns: string[];
+  /** The account astro-trust runs in, when known: IAM events from it are about the roles without `account`. */
+  homeAccount?: string;
   /** `POST /events/eventbridge` requires `Authorization: Bearer <this>`; unset: the route answers 401. */
   eventsToken?: string;
   port?: number;
@@ -156,7 +158,7 @@ export async function startServer(o: ServeOptions): Promise<Server> {
       if (typeof body !== 'object' || body === null || Array.isArray(body)) return send(res, 400, { error: 'expected one EventBridge event object' });
       const parsed = parseIamEvent(body);
       if (!parsed.ok) return send(res, 400, { error: parsed.error });
-      const verdict = await onIamChange({ config: o.config, queue, selfArns: o.selfArns }, parsed.envelope);
+      const verdict = await onIamChange({ config: o.config, queue, selfArns: o.selfArns, ...(o.homeAccount ? { homeAccount: o.homeAccount } : {}) }, parsed.envelope);
       const eventId = parsed.envelope.detail?.eventID;
       if ('ignored' in verdict) logger.info('IAM event ignored', { eventId, reason: verdict.ignored });
       else logger.info('IAM event accepted', { eventId, ...verdict });

@@ -9,6 +9,7 @@ import { LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
 import { COMPONENTS, type IdentityRules, type RoleSpec } from '../domain/desired.js';
 import type { FindingRules } from '../domain/findings.js';
+import { roleKey } from '../domain/role-key.js';
 import { ConfigError } from '../errors.js';
 
 export { ConfigError };
@@ -47,7 +48,7 @@ const maxReverts = z.number().int().min(1);
 const account = z.string().regex(/^\d{12}$/, 'an AWS account id: 12 digits (quote it in YAML)');
 
 const acknowledgement = z.strictObject({
-  role: z.string().regex(ROLE_NAME, 'a declared role name'),
+  role: z.string().regex(/^(\d{12}\/)?[\w+=,.@-]{1,64}$/, 'a declared role: its name, or <account>/<name> for a role with account'),
   principal: z.string().min(1),
   reason: z.string().min(3, 'say why (a ticket, a plan), at least 3 characters'),
   // YAML reads 2027-03-01 as a date; a quoted string works too.
@@ -57,6 +58,7 @@ const acknowledgement = z.strictObject({
 const role = z
   .strictObject({
     name: z.string().regex(ROLE_NAME, 'an IAM role name: 1-64 of letters, digits and +=,.@_-'),
+    account: account.optional(),
     trust: z.enum(['workload-identity', 'oidc']),
     deployments: z.array(selector).min(1).optional(),
     serviceAccounts: z.union([z.literal('all'), z.array(z.enum([...COMPONENTS, 'webserver'])).min(1)]).optional(),
@@ -78,6 +80,10 @@ const role = z
     }
   });
 
+/** The role assumed in other accounts (deploy/member-account.yml creates it). */
+export const DEFAULT_MEMBER_ROLE_NAME = 'astro-trust-member';
+
+
 const schema = z.strictObject({
   version: z.literal(1),
   organizationId: z.string().min(1),
@@ -95,6 +101,7 @@ const schema = z.strictObject({
   defaults: z
     .strictObject({ mode: mode.optional(), maxPolicyChars: maxPolicyChars.optional(), maxRemovals: maxRemovals.optional(), maxRevertsPerHour: maxReverts.optional() })
     .optional(),
+  memberRoleName: z.string().regex(ROLE_NAME, 'an IAM role name').optional(),
   findings: z
     .strictObject({
       trustedAccounts: z.array(account).optional(),
@@ -105,11 +112,13 @@ const schema = z.strictObject({
     .array(role)
     .min(1)
     .superRefine((roles, ctx) => {
+      // A role is its account and name: the same name may be declared once per account (DESIGN 3.6).
       const seen = new Map<string, number>();
       roles.forEach((r, i) => {
-        const prev = seen.get(r.name);
-        if (prev !== undefined) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `duplicates roles[${prev}].name ${JSON.stringify(r.name)}: declare each role once` });
-        seen.set(r.name, i);
+        const key = roleKey(r.name, r.account);
+        const prev = seen.get(key);
+        if (prev !== undefined) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `duplicates roles[${prev}] (${key}): declare each role once per account` });
+        seen.set(key, i);
       });
     }),
 });
@@ -137,6 +146,8 @@ export interface Config {
   /** Accounts allowed in foreign statements, and findings a person has acknowledged (DESIGN 3.5). */
   findings: FindingRules;
   roles: RoleSpec[];
+  /** The role astro-trust assumes in each account a role names (DESIGN 3.6). */
+  memberRoleName: string;
 }
 
 export const DEFAULTS = { mode: 'enforce', maxPolicyChars: 2048, maxRemovals: 5, maxShrinkPercent: 50, maxRevertsPerHour: 3 } as const;
@@ -152,6 +163,7 @@ function describeIssue(issue: z.core.$ZodIssue): string {
     case 'invalid_value':
       return `expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
     case 'invalid_type':
+      if (issue.expected === 'string' && typeof issue.input === 'number') return `expected string, got number: quote it in YAML ("${issue.input}"; an account id like 012345678901 loses its leading zero otherwise)`;
       return issue.input === undefined ? `is required (expected ${issue.expected})` : `expected ${issue.expected}, got ${typeof issue.input === 'object' ? (Array.isArray(issue.input) ? 'array' : issue.input === null ? 'null' : 'object') : typeof issue.input}`;
     case 'invalid_union':
       return 'expected "all" or a list of service account components: ' + [...COMPONENTS].join(', ');
@@ -191,8 +203,11 @@ export function parseConfig(text: string, file: string): Config {
       ...(raw.inventory.identityAccounts ? { identityAccounts: [...new Set(raw.inventory.identityAccounts)] } : {}),
       oidcIssuers: [...new Set(raw.inventory.oidcIssuers ?? [])],
     },
+    memberRoleName: raw.memberRoleName ?? DEFAULT_MEMBER_ROLE_NAME,
     roles: raw.roles.map((r): RoleSpec => ({
-      name: r.name,
+      name: roleKey(r.name, r.account),
+      roleName: r.name,
+      ...(r.account ? { account: r.account } : {}),
       trust: r.trust,
       mode: r.mode ?? d.mode,
       maxPolicyChars: r.maxPolicyChars ?? d.maxPolicyChars,

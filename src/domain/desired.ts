@@ -19,7 +19,15 @@ export interface Selector {
 
 /** A role as declared in the config, with defaults applied. */
 export interface RoleSpec {
+  /**
+   * How astro-trust names the role everywhere (plan, JSON, events, Slack, queues): the IAM role name, or
+   * `<account>/<name>` for a role declared with `account` (DESIGN 3.6), so one name in two accounts is two roles.
+   */
   name: string;
+  /** The IAM role name. */
+  roleName: string;
+  /** The role's AWS account when the config names one; undefined: the account astro-trust runs in. */
+  account?: string;
   trust: TrustKind;
   mode: Mode;
   maxPolicyChars: number;

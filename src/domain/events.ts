@@ -123,7 +123,9 @@ export function driftFingerprint(d: DriftDetected): string {
 }
 
 function ref(plan: RolePlan, reason: ReconcileReason): RoleRef {
-  return { role: plan.role, ...(plan.arn ? { roleArn: plan.arn, accountId: plan.arn.split(':')[4] } : {}), mode: plan.mode, reason };
+  // Every event names the role's account: from its ARN, or from the config when the role could not be read.
+  const accountId = plan.arn ? plan.arn.split(':')[4] : plan.account;
+  return { role: plan.role, ...(plan.arn ? { roleArn: plan.arn } : {}), ...(accountId ? { accountId } : {}), mode: plan.mode, reason };
 }
 
 /**
@@ -146,6 +148,10 @@ export function eventsForReconcile(
       });
     }
     events.push({ type: 'ReconcileFailed', detail: { ...base, error: 'the role does not exist in IAM', retryable: false } });
+    return events;
+  }
+  if (plan.status === 'unreachable') {
+    events.push({ type: 'ReconcileFailed', detail: { ...base, error: plan.error!.message, retryable: plan.error!.retryable } });
     return events;
   }
   // Acknowledged findings are not alerted until their acknowledgement expires.

@@ -24,7 +24,8 @@ export interface NotFitting {
   name: string;
 }
 
-export type RoleStatus = 'in-sync' | 'changes' | 'blocked' | 'missing';
+/** `unreachable`: the role's account could not be read (its member role could not be assumed, DESIGN 3.6). */
+export type RoleStatus = 'in-sync' | 'changes' | 'blocked' | 'missing' | 'unreachable';
 
 export interface PrincipalChange {
   principal: string;
@@ -37,7 +38,10 @@ export interface PrincipalChange {
 }
 
 export interface RolePlan {
+  /** The role as the config names it: `name`, or `<account>/<name>` (DESIGN 3.6). */
   role: string;
+  /** The account the config names for the role (the ARN says it for every role that was read). */
+  account?: string;
   arn?: string;
   trust: TrustKind;
   mode: Mode;
@@ -52,6 +56,8 @@ export interface RolePlan {
   /** Declared Deployments the written policy leaves out for lack of room: exactly the ones not trusted afterwards. */
   notFitting: NotFitting[];
   guard?: Guard;
+  /** With status `unreachable`: why the role's account could not be read and what to deploy. */
+  error?: { message: string; retryable: boolean };
   policy: { currentChars?: number; proposedChars: number; limit: number };
   /** OIDC issuers whose IAM identity provider must exist before the proposed policy can be written. */
   oidcIssuers: string[];
@@ -64,6 +70,19 @@ export interface RolePlan {
 export interface RoleState {
   arn: RoleArn;
   document: PolicyDocument;
+}
+
+/** A role in an account astro-trust could not read: why, and whether trying again may help. */
+export interface Unreachable {
+  unreachable: string;
+  retryable: boolean;
+}
+
+/** What reading a role gave: its state, undefined when it does not exist, or why its account could not be read. */
+export type RoleRead = RoleState | Unreachable | undefined;
+
+export function isUnreachable(read: RoleRead): read is Unreachable {
+  return read !== undefined && 'unreachable' in read;
 }
 
 /** Identities counted against `maxRemovals`: one per role ARN, one per (issuer, namespace) for OIDC. */
@@ -91,7 +110,7 @@ export interface PlanRoleInput {
   spec: RoleSpec;
   deployments: Deployment[];
   /** Undefined when the role does not exist in IAM. */
-  state: RoleState | undefined;
+  state: RoleRead;
   /** Issuers (host/path) of every Deployment in the inventory: how Astro clusters are recognised. */
   knownIssuers: Set<string>;
   /** Issuers that have an IAM OIDC provider in the account; undefined when unknown (offline snapshot). */
@@ -124,10 +143,10 @@ function sharedFindings(shared: ReturnType<typeof desiredTrust>['shared']): Find
 
 /** Plans one role: desired trust vs the owned statements in IAM, foreign statements kept and inspected, guards applied. */
 export function planRole({ spec, deployments, state, knownIssuers, oidcProviders, rules = NO_RULES, findingRules = NO_FINDING_RULES, nowMs = 0 }: PlanRoleInput): RolePlan {
-  const base = { role: spec.name, trust: spec.trust, mode: spec.mode };
-  if (!state) {
+  const base = { role: spec.name, ...(spec.account ? { account: spec.account } : {}), trust: spec.trust, mode: spec.mode };
+  if (!state || isUnreachable(state)) {
     return {
-      ...base, status: 'missing', declared: [], add: [], remove: [], rewritesOwned: false, unexpected: [], skipped: [], notFitting: [],
+      ...base, status: state ? 'unreachable' : 'missing', ...(state ? { error: { message: state.unreachable, retryable: state.retryable } } : {}), declared: [], add: [], remove: [], rewritesOwned: false, unexpected: [], skipped: [], notFitting: [],
       policy: { proposedChars: 0, limit: spec.maxPolicyChars }, oidcIssuers: [], missingOidcProviders: [],
     };
   }

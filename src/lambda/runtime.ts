@@ -19,6 +19,8 @@ export interface LambdaEnv {
   watchTable?: string;
   astroApiUrl: string;
   selfArns: string[];
+  /** The account the stack runs in (serverless.yml: `${aws:accountId}`): roles without `account` live there. */
+  homeAccount?: string;
   /** SSM SecureString parameter names. */
   params: { webhookSecret?: string; astroApiToken?: string; slackWebhookUrl?: string };
 }
@@ -31,6 +33,7 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): LambdaEnv {
     watchTable: env.WATCH_TABLE || undefined,
     astroApiUrl: env.ASTRO_API_URL || DEFAULT_ASTRO_API_URL,
     selfArns: (env.ASTRO_TRUST_SELF_ARNS ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+    homeAccount: /^\d{12}$/.test(env.ASTRO_TRUST_HOME_ACCOUNT ?? '') ? env.ASTRO_TRUST_HOME_ACCOUNT : undefined,
     params: {
       webhookSecret: env.WEBHOOK_SECRET_PARAM || undefined,
       astroApiToken: env.ASTRO_API_TOKEN_PARAM || undefined,

@@ -51,6 +51,17 @@ describe('config', () => {
     expect(loadConfig('examples/astro-trust.yaml').roles.length).toBeGreaterThan(5);
   });
 
+  it('names a role in another account <account>/<name>: the same name may be declared once per account (DESIGN 3.6)', () => {
+    const c = parseConfig(`${valid}  - name: data-lake-reader\n    account: "444455556666"\n    trust: workload-identity\n    deployments: [{ name: "prod-*" }]\nmemberRoleName: platform-astro-trust\n`, 'f.yaml');
+    expect(c.roles.map((r) => [r.name, r.roleName, r.account])).toEqual([
+      ['data-lake-reader', 'data-lake-reader', undefined],
+      ['etl-runner', 'etl-runner', undefined],
+      ['444455556666/data-lake-reader', 'data-lake-reader', '444455556666'],
+    ]);
+    expect(c.memberRoleName).toBe('platform-astro-trust');
+    expect(parseConfig(valid, 'f.yaml').memberRoleName).toBe('astro-trust-member');
+  });
+
   it('maps webserver to apiserver (picked per Airflow version later)', () => {
     const c = parseConfig(valid.replace('serviceAccounts: all', 'serviceAccounts: [webserver, scheduler, apiserver]'), 'f.yaml');
     expect(c.roles[1]!.serviceAccounts).toEqual(['apiserver', 'scheduler']);
@@ -61,7 +72,10 @@ describe('config', () => {
     ['an unknown role key, with its line', (t) => t.replace('    trust: oidc', '    trsut: oidc\n    trust: oidc'), [/roles\[1\] \(line 17\): unknown key "trsut"/]],
     ['a bad trust kind', (t) => t.replace('trust: oidc', 'trust: federated'), [/roles\[1\]\.trust \(line 18\): expected one of "workload-identity", "oidc"/]],
     ['a bad glob', (t) => t.replace('"prod-*"', '"prod-[*"'), [/roles\[0\]\.deployments\[1\]\.name \(line 15\): is not a valid glob/]],
-    ['a duplicate role', (t) => t.replace('name: etl-runner', 'name: data-lake-reader'), [/roles\[1\]\.name \(line 17\): duplicates roles\[0\]\.name "data-lake-reader"/]],
+    ['a duplicate role', (t) => t.replace('name: etl-runner', 'name: data-lake-reader'), [/roles\[1\]\.name \(line 17\): duplicates roles\[0\] \(data-lake-reader\): declare each role once per account/]],
+    ['a duplicate role in one account', (t) => t.replace('name: etl-runner', 'name: data-lake-reader\n    account: "444455556666"').replace('  - name: data-lake-reader\n', '  - name: data-lake-reader\n    account: "444455556666"\n'), [/duplicates roles\[0\] \(444455556666\/data-lake-reader\)/]],
+    ['an unquoted account', (t) => t.replace('name: etl-runner', 'name: etl-runner\n    account: 444455556666'), [/roles\[1\]\.account \(line \d+\): expected string, got number: quote it in YAML \("444455556666"/]],
+    ['a bad member role name', (t) => `${t}memberRoleName: "astro trust"\n`, [/memberRoleName.*an IAM role name/]],
     ['a file source without path', (t) => t.replace('  path: ./deployments.json\n', ''), [/inventory\.path.*is required with source: file/]],
     ['a bad mode', (t) => t.replace('mode: observe', 'mode: dry-run'), [/roles\[1\]\.mode.*expected one of "enforce", "observe"/]],
     ['a string where a number goes', (t) => t.replace('maxPolicyChars: 2048', 'maxPolicyChars: lots'), [/defaults\.maxPolicyChars \(line 8\): expected number, got string/]],

@@ -12,8 +12,8 @@ describe('function bundles', () => {
   it.each([
     ['webhook', ['dynamodb', 'sqs', 'ssm']],
     ['iamChange', ['sqs']],
-    ['reconcile', ['dynamodb', 'eventbridge', 'iam', 'ssm']],
-    ['backfill', ['dynamodb', 'eventbridge', 'iam', 'sqs', 'ssm']],
+    ['reconcile', ['dynamodb', 'eventbridge', 'iam', 'ssm', 'sts']],
+    ['backfill', ['dynamodb', 'eventbridge', 'iam', 'sqs', 'ssm', 'sts']],
     ['watch', ['dynamodb', 'eventbridge', 'sqs', 'ssm']],
     ['notify', ['dynamodb', 'ssm']],
   ])('%s bundles exactly the clients it calls: %j', async (fn, clients) => {

@@ -68,8 +68,8 @@ describe('packaged template', () => {
   it.each([
     ['Webhook', ['dynamodb:GetItem', 'dynamodb:PutItem', 'logs:CreateLogStream', 'logs:PutLogEvents', 'sqs:SendMessage', 'ssm:GetParameters']],
     ['IamChange', ['logs:CreateLogStream', 'logs:PutLogEvents', 'sqs:SendMessage']],
-    ['Reconcile', ['dynamodb:GetItem', 'dynamodb:PutItem', 'events:PutEvents', 'iam:CreateOpenIDConnectProvider', 'iam:GetRole', 'iam:ListOpenIDConnectProviders', 'iam:UpdateAssumeRolePolicy', 'logs:CreateLogStream', 'logs:PutLogEvents', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage', 'ssm:GetParameters']],
-    ['Backfill', ['dynamodb:GetItem', 'events:PutEvents', 'iam:GetRole', 'iam:ListOpenIDConnectProviders', 'logs:CreateLogStream', 'logs:PutLogEvents', 'sqs:SendMessage', 'ssm:GetParameters']],
+    ['Reconcile', ['dynamodb:GetItem', 'dynamodb:PutItem', 'events:PutEvents', 'iam:CreateOpenIDConnectProvider', 'iam:GetRole', 'iam:ListOpenIDConnectProviders', 'iam:UpdateAssumeRolePolicy', 'logs:CreateLogStream', 'logs:PutLogEvents', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage', 'ssm:GetParameters', 'sts:AssumeRole']],
+    ['Backfill', ['dynamodb:GetItem', 'events:PutEvents', 'iam:GetRole', 'iam:ListOpenIDConnectProviders', 'logs:CreateLogStream', 'logs:PutLogEvents', 'sqs:SendMessage', 'ssm:GetParameters', 'sts:AssumeRole']],
     ['Notify', ['dynamodb:DeleteItem', 'dynamodb:PutItem', 'logs:CreateLogStream', 'logs:PutLogEvents', 'ssm:GetParameters']],
     ['Watch', ['dynamodb:GetItem', 'dynamodb:PutItem', 'events:PutEvents', 'logs:CreateLogStream', 'logs:PutLogEvents', 'sqs:SendMessage', 'ssm:GetParameters']],
   ])('%s has only the actions it uses', (fn, expected) => {
@@ -77,8 +77,10 @@ describe('packaged template', () => {
     for (const s of statements(fn)) expect(s.Effect).toBe('Allow');
   });
 
-  it('writes IAM trust only in the reconcile function (one writer per role), on the declared roles with or without a path', async () => {
-    const names = loadConfig(CONFIG).roles.map((r) => r.name);
+  it('writes IAM trust only in the reconcile function (one writer per role), on the declared roles of its own account with or without a path', async () => {
+    // A role with `account` is reached through that account's member role, never by the hub's own IAM permissions.
+    const names = loadConfig(CONFIG).roles.filter((r) => !r.account).map((r) => r.roleName);
+    expect(names.length).toBeLessThan(loadConfig(CONFIG).roles.length);
     const declared = names.flatMap((n) => [{ 'Fn::Sub': `arn:\${AWS::Partition}:iam::\${AWS::AccountId}:role/${n}` }, { 'Fn::Sub': `arn:\${AWS::Partition}:iam::\${AWS::AccountId}:role/*/${n}` }]);
     expect(resourcesOf('Reconcile', 'iam:UpdateAssumeRolePolicy')).toEqual(declared);
     expect(resourcesOf('Reconcile', 'iam:GetRole')).toEqual(declared);
@@ -101,6 +103,34 @@ describe('packaged template', () => {
     expect(await can(`evil-${name}`)).toBe(false);
     expect(await can(`${name}-2`)).toBe(false);
     expect(await can('some-other-role')).toBe(false);
+  });
+
+  it('assumes only the member role of each account the config names (DESIGN 3.6), and only in reconcile and backfill', async () => {
+    const member = [{ 'Fn::Sub': 'arn:${AWS::Partition}:iam::444455556666:role/astro-trust-member' }];
+    expect(resourcesOf('Reconcile', 'sts:AssumeRole')).toEqual(member);
+    expect(resourcesOf('Backfill', 'sts:AssumeRole')).toEqual(member);
+    for (const fn of ['Webhook', 'IamChange', 'Notify', 'Watch']) expect(actions(fn).filter((a) => a.startsWith('sts:'))).toEqual([]);
+    const policy = { Version: '2012-10-17', Statement: statements('Reconcile').filter((s) => s.Action.includes('sts:AssumeRole')).map((s) => ({ ...s, Resource: [].concat(s.Resource as never).map((r: { 'Fn::Sub': string }) => r['Fn::Sub'].replace('${AWS::Partition}', 'aws')) })) };
+    const can = async (roleArn: string) => {
+      // Every target role trusts the hub account (its root: delegated to the hub's identity policies), so the
+      // reconcile role's own policy alone decides what it may assume.
+      const trustsHub = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::123456789012:root' }, Action: 'sts:AssumeRole' }] };
+      const r = await runSimulation({ identityPolicies: [{ name: 'reconcile', policy: policy as never }], resourcePolicy: trustsHub, serviceControlPolicies: [], resourceControlPolicies: [], request: { action: 'sts:AssumeRole', principal: 'arn:aws:iam::123456789012:role/astro-trust-reconcile', resource: { accountId: roleArn.split(':')[4]!, resource: roleArn }, contextVariables: {} } }, {});
+      return r.resultType !== 'error' && r.overallResult === 'Allowed';
+    };
+    expect(await can('arn:aws:iam::444455556666:role/astro-trust-member')).toBe(true);
+    expect(await can('arn:aws:iam::444455556666:role/admin')).toBe(false);
+    expect(await can('arn:aws:iam::777788889999:role/astro-trust-member')).toBe(false);
+    expect(await can('arn:aws:iam::123456789012:role/astro-trust-member')).toBe(false);
+  });
+
+  it("accepts IAM events on its bus from the member accounts only, and sends them to iamChange", () => {
+    expect(template.Resources.MemberEventsBusPolicy!.Properties).toMatchObject({
+      EventBusName: { Ref: 'EventBus' },
+      Statement: { Effect: 'Allow', Action: 'events:PutEvents', Principal: { AWS: [{ 'Fn::Sub': 'arn:${AWS::Partition}:iam::444455556666:root' }] } },
+    });
+    expect(template.Resources.MemberIamChangeRule!.Properties).toMatchObject({ EventBusName: { Ref: 'EventBus' }, EventPattern: template.Resources.IamChangeRule!.Properties.EventPattern });
+    expect((template.Resources.MemberIamChangeRule!.Properties.Targets as Record<string, unknown>[])[0]).toMatchObject({ Arn: { 'Fn::GetAtt': ['IamChangeLambdaFunction', 'Arn'] } });
   });
 
   it("alarms on each dead-letter queue and on every function's errors, to the optional SNS topic", () => {

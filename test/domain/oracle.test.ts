@@ -129,7 +129,7 @@ describe('what astro-trust writes, judged by an IAM policy evaluator (iam-simula
         const deployments = labelled.map((l) => l.deployment);
         const ids = labelled.filter((l) => l.declared).map((l) => ({ id: l.deployment.id }));
         const spec: RoleSpec = {
-          name: ROLE.name, trust, mode: 'enforce', maxPolicyChars: 100_000, maxRemovals: 1000, maxRevertsPerHour: 3,
+          name: ROLE.name, roleName: ROLE.name, trust, mode: 'enforce', maxPolicyChars: 100_000, maxRemovals: 1000, maxRevertsPerHour: 3,
           deployments: ids.length ? ids : [{ id: 'nothing-declared' }],
           serviceAccounts: trust === 'oidc' ? serviceAccounts : 'all',
         };

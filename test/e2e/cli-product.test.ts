@@ -19,7 +19,13 @@ describe('astro-trust --version and validate', () => {
 
   it('validate: 0 for a valid config, 1 naming the key, line and fix for an invalid one; no AWS, no Astro', async () => {
     const ok = await cli(['validate', '--config', 'examples/astro-trust.yaml'], { env: {} });
-    expect(ok).toMatchObject({ code: 0, stdout: 'examples/astro-trust.yaml: valid: 9 roles, inventory from file\n' });
+    expect(ok).toMatchObject({
+      code: 0,
+      stdout:
+        'examples/astro-trust.yaml: valid: 10 roles, inventory from file\n' +
+        'member accounts: deploy deploy/member-account.yml in each (docs/accounts.md) with\n' +
+        '  444455556666: MemberRoleName=astro-trust-member ManagedRoleArns=arn:aws:iam::444455556666:role/data-lake-reader ManagesOidcProviders=false\n',
+    });
     const dir = mkdtempSync(join(tmpdir(), 'astro-trust-validate-'));
     writeFileSync(join(dir, 'bad.yaml'), 'version: 1\norganizationId: o\ninventory: { source: api, identityAccounts: ["12345"] }\nroles:\n  - { name: r, trust: oidc }\n');
     const bad = await cli(['validate', '--config', join(dir, 'bad.yaml')], { env: {} });

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { IamSnapshotStore } from '../../src/adapters/iam-snapshot';
 import { cli } from '../support/cli';
 
-const args = ['plan', '--config', 'examples/astro-trust.yaml', '--iam-snapshot', 'examples/iam-snapshot.json'];
+const MEMBER_SNAPSHOT = ['--iam-snapshot', '444455556666=examples/iam-snapshot-444455556666.json'];
+const args = ['plan', '--config', 'examples/astro-trust.yaml', '--iam-snapshot', 'examples/iam-snapshot.json', ...MEMBER_SNAPSHOT];
 
 describe('the offline example', () => {
   it('shows every plan outcome', async () => {
@@ -32,6 +33,13 @@ describe('the offline example', () => {
     ]);
     expect(roles['etl-runner'].skipped).toEqual([expect.objectContaining({ name: 'etl-selfhosted', reason: expect.stringMatching(/oidc.selfhosted.example.com\/id\/cluster-7 is not an EKS cluster issuer/) })]);
     expect(roles['hybrid-logs-reader'].findings).toEqual([expect.objectContaining({ kind: 'shared-identity', acknowledged: false, deployments: [expect.objectContaining({ name: 'hybrid-export' }), expect.objectContaining({ name: 'hybrid-audit' })] })]);
+    // DESIGN 3.6: the same role name in a second account, read from that account's snapshot, named by account.
+    expect(roles['444455556666/data-lake-reader']).toMatchObject({
+      account: '444455556666', roleName: 'data-lake-reader', arn: 'arn:aws:iam::444455556666:role/data-lake-reader', status: 'changes',
+      add: [expect.objectContaining({ principal: 'arn:aws:iam::111928029897:role/astro-nebular-quasar-2211' }), expect.objectContaining({ principal: 'arn:aws:iam::111928029897:role/astro-nebular-quasar-2211-dr' })],
+      remove: [expect.objectContaining({ principal: 'arn:aws:iam::111928029897:role/astro-galactian-element-5125' })],
+    });
+    expect(roles['data-lake-reader']).toMatchObject({ account: '123456789012', roleName: 'data-lake-reader' });
     expect(JSON.parse(r.stdout).formatVersion).toBe(1);
     expect(JSON.parse(r.stdout).inventory.warnings).toEqual([expect.objectContaining({ message: expect.stringMatching(/bad\*ns/) })]);
   });
@@ -39,7 +47,7 @@ describe('the offline example', () => {
   it('prints a readable plan with a summary line, and 2 with --detailed-exitcode', async () => {
     const r = await cli([...args, '--detailed-exitcode']);
     expect(r.code).toBe(2);
-    expect(r.stdout).toMatch(/^Plan: 4 to change \(\+9 -1 principals\), 4 in sync, 1 observe-only with changes, 4 unexpected trust findings\.$/m);
+    expect(r.stdout).toMatch(/^Plan: 5 to change \(\+11 -2 principals\), 4 in sync, 1 observe-only with changes, 4 unexpected trust findings\.$/m);
     expect(r.stdout).not.toContain(String.fromCharCode(27));
   });
 
@@ -63,10 +71,36 @@ describe('the offline example', () => {
     const apply = await cli(['apply', ...cfg, '--yes'], { adapters: { store: { readRoles: async () => { throw new Error('IAM must not be read'); } } as never } });
     expect(apply.code).toBe(1);
     expect(apply.stderr).toMatch(/--allow-empty-inventory/);
-    const allowed = await cli(['plan', ...cfg, '--iam-snapshot', 'examples/iam-snapshot.json', '--allow-empty-inventory', '--json']);
+    const allowed = await cli(['plan', ...cfg, '--iam-snapshot', 'examples/iam-snapshot.json', ...MEMBER_SNAPSHOT, '--allow-empty-inventory', '--json']);
     expect(allowed.code).toBe(0);
     const roles = JSON.parse(allowed.stdout).roles as { role: string; remove: unknown[] }[];
     expect(roles.find((x) => x.role === 'reports-reader')!.remove).toHaveLength(2);
+  });
+
+  it('a role in an account without a snapshot is not read, says which option to add, and fails only itself', async () => {
+    const r = await cli(['plan', '--config', 'examples/astro-trust.yaml', '--iam-snapshot', 'examples/iam-snapshot.json', '--json']);
+    expect(r.code).toBe(1);
+    const roles = JSON.parse(r.stdout).roles as { role: string; status: string; error: { message: string } | null }[];
+    expect(roles.filter((x) => x.status === 'unreachable')).toEqual([
+      expect.objectContaining({ role: '444455556666/data-lake-reader', error: { message: expect.stringMatching(/no IAM snapshot for account 444455556666: add --iam-snapshot 444455556666=FILE/), retryable: false } }),
+    ]);
+    expect(roles.filter((x) => x.status === 'changes')).toHaveLength(5); // the other accounts' roles are planned as usual
+    const text = await cli(['plan', '--config', 'examples/astro-trust.yaml', '--iam-snapshot', 'examples/iam-snapshot.json']);
+    expect(text.stdout).toMatch(/! 444455556666\/data-lake-reader \(workload-identity, enforce\): not read: no IAM snapshot for account 444455556666/);
+    expect(text.stdout).toMatch(/1 not read \(account unreachable\)/);
+    const wrong = await cli(['plan', '--config', 'examples/astro-trust.yaml', '--iam-snapshot', 'examples/iam-snapshot.json', '--iam-snapshot', '444455556666=examples/iam-snapshot.json']);
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toMatch(/examples\/iam-snapshot.json holds roles of account 123456789012, not 444455556666/);
+  });
+
+  it('--role takes <account>/<name> for one role, or a name for that name in every account; explain names the account', async () => {
+    const both = JSON.parse((await cli([...args, '--role', 'data-lake-reader', '--json'])).stdout).roles.map((x: { role: string }) => x.role);
+    expect(both).toEqual(['data-lake-reader', '444455556666/data-lake-reader']);
+    const one = JSON.parse((await cli([...args, '--role', '444455556666/data-lake-reader', '--json'])).stdout).roles.map((x: { role: string }) => x.role);
+    expect(one).toEqual(['444455556666/data-lake-reader']);
+    const explained = await cli(['explain', '--config', 'examples/astro-trust.yaml', '--iam-snapshot', 'examples/iam-snapshot.json', ...MEMBER_SNAPSHOT, '--role', '444455556666/data-lake-reader', '--json']);
+    expect(explained.code).toBe(0);
+    expect(JSON.parse(explained.stdout)).toMatchObject({ role: '444455556666/data-lake-reader', account: '444455556666', arn: 'arn:aws:iam::444455556666:role/data-lake-reader' });
   });
 
   it('apply refuses an IAM snapshot', async () => {

@@ -24,6 +24,6 @@ describe('npm pack', () => {
     expect((await npx('--help')).stdout).toMatch(/Usage: astro-trust \[options\] \[command\]/);
     expect((await npx('send', '--help')).stdout).toMatch(/--deployment-id <id>/);
     copyFileSync('examples/astro-trust.yaml', join(app, 'astro-trust.yaml'));
-    expect((await npx('validate', '--config', 'astro-trust.yaml')).stdout).toMatch(/astro-trust\.yaml: valid: 9 roles/);
+    expect((await npx('validate', '--config', 'astro-trust.yaml')).stdout).toMatch(/astro-trust\.yaml: valid: 10 roles/);
   }, 240_000);
 });

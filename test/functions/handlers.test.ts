@@ -64,6 +64,11 @@ beforeAll(async () => {
     stdout.push(...String(chunk).split('\n').filter(Boolean));
     return true;
   });
+  // Powertools writes WARN and ERROR lines to standard error.
+  jest.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    stdout.push(...String(chunk).split('\n').filter(Boolean));
+    return true;
+  });
   jest.spyOn(console, 'log').mockImplementation(() => {});
   jest.spyOn(console, 'error').mockImplementation(() => {});
   moto = await startMoto();
@@ -133,7 +138,7 @@ describe('webhook', () => {
   it('deployment-deleted (base64 body): every role is re-checked', async () => {
     const res = (await fns.webhook!(load('webhook/deployment-deleted-base64.json'), context)) as { statusCode: number; body: string };
     expect(res.statusCode).toBe(202);
-    expect(JSON.parse(res.body).roles).toHaveLength(parseConfig(readFileSync('examples/astro-trust.yaml', 'utf8'), 'examples/astro-trust.yaml').roles.length);
+    expect(JSON.parse(res.body).roles).toHaveLength(parseConfig(readFileSync(world.configFile, 'utf8'), world.configFile).roles.length);
   });
 
   it('bad-signature: 401 and nothing queued', async () => {

@@ -16,6 +16,7 @@ import { driftFingerprint, type AstroTrustEvent } from '../../src/domain/events'
 import type { RoleState } from '../../src/domain/plan';
 import { fakeService, type FakeService } from '../support/http';
 import { memoryTrustStore } from '../support/memory-store';
+import { homeAccountExample } from '../support/world';
 
 const DAY_MS = 24 * 60 * 60_000;
 const EVERY_MS = 15 * 60_000;
@@ -39,7 +40,7 @@ beforeAll(async () => {
 afterAll(async () => slack.close());
 
 async function day(acknowledgeAll: boolean) {
-  let text = readFileSync('examples/astro-trust.yaml', 'utf8');
+  let text = homeAccountExample();
   if (acknowledgeAll) {
     const acks = [
       ['legacy-exporter', 'arn:aws:iam::111928029897:role/astro-nebular-quasar-2211'],

@@ -13,6 +13,8 @@ export interface Fault {
   message: string;
   /** Runs before the fault is answered: a person editing the role while astro-trust's call fails. */
   before?: () => Promise<void>;
+  /** Only calls whose parameters match get the fault (e.g. AssumeRole of one account's role). */
+  match?: (params: URLSearchParams) => boolean;
 }
 
 export type ChaosKind = 'throttle' | '500' | 'slow' | 'drop';
@@ -52,7 +54,8 @@ export async function faultProxy(target: string): Promise<FaultProxy> {
   };
   const proxy = { faults, actions, injected } as FaultProxy;
   const svc = await fakeService(async (req, res) => {
-    const action = new URLSearchParams(req.body).get('Action') ?? '';
+    const params = new URLSearchParams(req.body);
+    const action = params.get('Action') ?? '';
     actions.push(action);
     const chaos = proxy.chaos;
     if (chaos) {
@@ -73,7 +76,7 @@ export async function faultProxy(target: string): Promise<FaultProxy> {
         await new Promise((r) => setTimeout(r, chaos.slowMs).unref());
       }
     }
-    const fault = faults.find((f) => f.action === action && f.times > 0);
+    const fault = faults.find((f) => f.action === action && f.times > 0 && (f.match?.(params) ?? true));
     if (fault) {
       fault.times--;
       await fault.before?.();

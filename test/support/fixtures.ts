@@ -46,6 +46,7 @@ export function spec(over: Partial<RoleSpec> = {}): RoleSpec {
     deployments: [{ workspaceId: 'clws0000000001' }],
     serviceAccounts: 'all',
     ...over,
+    roleName: over.roleName ?? (over.name ?? 'data-reader').split('/').pop()!,
   };
 }
 

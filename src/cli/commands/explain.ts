@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { CONNECTION_PRECEDENCE, connectionsFor, explainDeployment, explainRole } from '../../app/explain.js';
 import { loadConfig } from '../../config/config.js';
 import { UsageError } from '../../errors.js';
-import { inventoryFor, paintFor, regionOf, storeFor, type Io, type SetCode } from '../io.js';
+import { inventoryFor, paintFor, regionOf, repeat, storeFor, type Io, type SetCode } from '../io.js';
 import { renderConnectionsEnv, renderDeploymentExplanation, renderRoleExplanation, rolePlanJson } from '../render.js';
 
 interface ExplainOpts {
@@ -11,7 +11,7 @@ interface ExplainOpts {
   deployment?: string;
   role?: string;
   json?: boolean;
-  iamSnapshot?: string;
+  iamSnapshot?: string[];
   format?: string;
   region?: string;
 }
@@ -19,13 +19,13 @@ interface ExplainOpts {
 async function runExplain(opts: ExplainOpts, io: Io): Promise<number> {
   if (!opts.deployment === !opts.role) throw new UsageError('explain needs exactly one of --deployment ID or --role NAME');
   const config = loadConfig(opts.config);
-  const deps = { config, inventory: inventoryFor(config, io), store: storeFor(io, opts.iamSnapshot) };
+  const deps = { config, inventory: inventoryFor(config, io), store: storeFor(io, config, opts.iamSnapshot) };
   const paint = paintFor(io);
   if (opts.role) {
     const plan = await explainRole(deps, opts.role);
     if (opts.json) io.stdout(`${JSON.stringify(rolePlanJson(plan), null, 2)}\n`);
     else io.stdout(`${renderRoleExplanation(plan, paint)}\n`);
-    return plan.status === 'missing' ? 1 : 0;
+    return plan.status === 'missing' || plan.status === 'unreachable' ? 1 : 0;
   }
   const answer = await explainDeployment(deps, opts.deployment!);
   if (opts.json) io.stdout(`${JSON.stringify(answer, null, 2)}\n`);
@@ -37,7 +37,7 @@ async function runConnections(opts: ExplainOpts, io: Io): Promise<number> {
   if (opts.format !== 'json' && opts.format !== 'env') throw new UsageError(`--format ${opts.format}: expected json or env`);
   const config = loadConfig(opts.config);
   const region = opts.region || regionOf(io);
-  const answer = await connectionsFor({ config, inventory: inventoryFor(config, io), store: storeFor(io, opts.iamSnapshot) }, opts.deployment!, region);
+  const answer = await connectionsFor({ config, inventory: inventoryFor(config, io), store: storeFor(io, config, opts.iamSnapshot) }, opts.deployment!, region);
   if (opts.format === 'json') {
     io.stdout(`${JSON.stringify({ deployment: { id: answer.deployment.id, name: answer.deployment.name }, connections: answer.connections.map((c) => ({ conn_id: c.connId, role: c.role, ...c.connection, note: c.note })), noConnectionNeeded: answer.noConnectionNeeded, precedence: answer.precedence }, null, 2)}\n`);
   } else {
@@ -53,7 +53,7 @@ export function register(p: Command, io: Io, setCode: SetCode) {
     .requiredOption('-d, --deployment <id>', 'the Astro Deployment id')
     .option('--format <format>', 'json (connection JSON) or env (AIRFLOW_CONN_* lines)', 'json')
     .option('--region <region>', 'region_name for the connections (default: AWS_REGION, else us-east-1)')
-    .option('--iam-snapshot <file>', 'offline: role ARNs and live state from `aws iam get-account-authorization-details` output')
+    .option('--iam-snapshot <[account=]file>', 'offline: role ARNs and live state from `aws iam get-account-authorization-details` output (repeat as ACCOUNT=FILE per other account)', repeat)
     .addHelpText('after', `\nExit: 0, 1 unknown Deployment.\n${CONNECTION_PRECEDENCE}`)
     .action(async (opts: ExplainOpts) => setCode(await runConnections(opts, io)));
 
@@ -63,7 +63,7 @@ export function register(p: Command, io: Io, setCode: SetCode) {
     .option('-d, --deployment <id>', 'explain one Deployment across all roles')
     .option('-r, --role <name>', 'explain one role')
     .option('--json', 'print one JSON document')
-    .option('--iam-snapshot <file>', 'offline: live state from `aws iam get-account-authorization-details` output')
+    .option('--iam-snapshot <[account=]file>', 'offline: live state from `aws iam get-account-authorization-details` output (repeat as ACCOUNT=FILE per other account)', repeat)
     .addHelpText('after', '\nExit: 0, 1 error (unknown Deployment or role, role missing in IAM).')
     .action(async (opts: ExplainOpts) => setCode(await runExplain(opts, io)));
 }

@@ -41,11 +41,12 @@ async function runServe(opts: ServeOpts, io: Io): Promise<number> {
     : new LogNotifier(log);
   const server = await startServer({
     config,
-    store: storeFor(io, undefined),
+    store: storeFor(io, config, undefined),
     inventory: inventoryFor(config, io),
     notifier,
     secrets,
     selfArns: list(io.env.ASTRO_TRUST_SELF_ARNS),
+    ...(/^\d{12}$/.test(io.env.ASTRO_TRUST_HOME_ACCOUNT ?? '') ? { homeAccount: io.env.ASTRO_TRUST_HOME_ACCOUNT } : {}),
     eventsToken: io.env.ASTRO_TRUST_EVENTS_TOKEN || undefined,
     port,
     host: opts.host,
@@ -87,7 +88,8 @@ export function register(p: Command, io: Io, setCode: SetCode) {
         '  (CloudTrail IAM events; Authorization: Bearer ASTRO_TRUST_EVENTS_TOKEN), GET /healthz.\n' +
         'Environment: ASTRO_TRUST_WEBHOOK_SECRET (required), SLACK_WEBHOOK_URL (unset: alerts to the log),\n' +
         '  ASTRO_TRUST_EVENTS_TOKEN (POST /events/eventbridge requires Authorization: Bearer <it>; unset: that route is off),\n' +
-        '  ASTRO_TRUST_SELF_ARNS (comma-separated ARNs whose IAM changes are astro-trust\'s own).\n' +
+        '  ASTRO_TRUST_SELF_ARNS (comma-separated ARNs whose IAM changes are astro-trust\'s own),\n' +
+        '  ASTRO_TRUST_HOME_ACCOUNT (the account serve runs in: IAM events from it are about the roles without account).\n' +
         'Logs go to standard error; --verbose adds debug entries. Stops on SIGINT/SIGTERM after draining the reconcile queue.',
     )
     .action(async (opts: ServeOpts) => setCode(await runServe(opts, io)));

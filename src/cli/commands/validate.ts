@@ -1,6 +1,7 @@
 /** `astro-trust validate`: the config alone, nothing read from AWS or Astro. */
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/config.js';
+import { memberAccounts } from '../../wiring/accounts.js';
 import type { Io, SetCode } from '../io.js';
 
 export function register(p: Command, io: Io, setCode: SetCode) {
@@ -12,6 +13,17 @@ export function register(p: Command, io: Io, setCode: SetCode) {
       const config = loadConfig(opts.config);
       const acks = config.findings.acknowledge.length;
       io.stdout(`${opts.config}: valid: ${config.roles.length} role${config.roles.length === 1 ? '' : 's'}, inventory from ${config.inventory.source}${acks ? `, ${acks} acknowledged finding${acks === 1 ? '' : 's'}` : ''}\n`);
+      const accounts = memberAccounts(config);
+      if (accounts.length > 0) {
+        // What each member account's stack needs (docs/accounts.md); HubRoleArns and HubEventBusArn are the hub stack's outputs.
+        io.stdout(`member accounts: deploy deploy/member-account.yml in each (docs/accounts.md) with\n`);
+        for (const account of accounts) {
+          const roles = config.roles.filter((r) => r.account === account);
+          io.stdout(
+            `  ${account}: MemberRoleName=${config.memberRoleName} ManagedRoleArns=${roles.map((r) => `arn:aws:iam::${account}:role/${r.roleName}`).join(',')} ManagesOidcProviders=${roles.some((r) => r.trust === 'oidc')}\n`,
+          );
+        }
+      }
       setCode(0);
     });
 }

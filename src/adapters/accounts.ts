@@ -1,0 +1,136 @@
+/**
+ * Several AWS accounts from one astro-trust (DESIGN 3.6). A role declared with `account` is named
+ * `<account>/<name>` everywhere; this store sends each role to the store of its account: the home store
+ * (the credentials astro-trust runs with) for roles without `account` or in the home account, a member
+ * store (credentials from assuming the member role) for the others. An account whose member role cannot
+ * be assumed fails only its own roles: they read as `Unreachable`, the other accounts go on.
+ */
+import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
+import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@aws-sdk/types';
+import type { RoleRead } from '../domain/plan.js';
+import { splitRoleKey } from '../domain/role-key.js';
+import { describeError, isRetryable, MemberAccountError } from '../errors.js';
+import { createIamClient, IamTrustStore, type IamTimings } from './iam.js';
+import type { OwnedTrust, TrustStore } from './ports.js';
+
+/** The session name astro-trust assumes member roles with (CloudTrail shows it; the member role's trust requires it). */
+export const MEMBER_SESSION_NAME = 'astro-trust';
+
+
+export interface AccountRouting {
+  home: TrustStore;
+  /** A store for a member account (built once per account, on first use). */
+  member: (account: string) => TrustStore;
+  /** The home account's id when it can be known: a role whose `account` is it uses the home store. */
+  homeAccount?: () => Promise<string | undefined>;
+  /** The accounts the config names: where OIDC providers of a role ARN in one of them are created. */
+  accounts: Iterable<string>;
+}
+
+export class AccountRoutedStore implements TrustStore {
+  private readonly members = new Map<string, TrustStore>();
+  private readonly accounts: Set<string>;
+  private home?: Promise<string | undefined>;
+
+  constructor(private readonly r: AccountRouting) {
+    this.accounts = new Set(r.accounts);
+  }
+
+  private async route(account: string | undefined): Promise<{ store: TrustStore; member: boolean }> {
+    if (account === undefined) return { store: this.r.home, member: false };
+    this.home ??= (this.r.homeAccount?.() ?? Promise.resolve(undefined)).catch(() => undefined);
+    if ((await this.home) === account) return { store: this.r.home, member: false };
+    let store = this.members.get(account);
+    if (!store) this.members.set(account, (store = this.r.member(account)));
+    return { store, member: true };
+  }
+
+  async readRoles(keys: string[], onProgress?: (done: number, total: number) => void): Promise<Map<string, RoleRead>> {
+    const groups = new Map<string, { account?: string; keys: string[]; names: string[] }>();
+    for (const key of keys) {
+      const { account, name } = splitRoleKey(key);
+      const g = groups.get(account ?? '') ?? { ...(account ? { account } : {}), keys: [], names: [] };
+      g.keys.push(key);
+      g.names.push(name);
+      groups.set(account ?? '', g);
+    }
+    const out = new Map<string, RoleRead>();
+    let done = 0;
+    // Accounts one after the other: progress stays readable and each account's own reads keep their pace.
+    for (const g of groups.values()) {
+      const { store, member } = await this.route(g.account);
+      const before = done;
+      try {
+        const read = await store.readRoles(g.names, (d) => onProgress?.(before + d, keys.length));
+        g.keys.forEach((k, i) => out.set(k, read.get(g.names[i]!)));
+      } catch (err) {
+        // The home account failing is the whole run failing (no credentials, no IAM): say so once.
+        if (!member) throw err;
+        const unreachable = { unreachable: describeError(err), retryable: isRetryable(err) };
+        for (const k of g.keys) out.set(k, unreachable);
+      }
+      done += g.keys.length;
+      onProgress?.(done, keys.length);
+    }
+    return out;
+  }
+
+  async writeTrust(key: string, owned: OwnedTrust): Promise<'written' | 'unchanged'> {
+    const { account, name } = splitRoleKey(key);
+    return (await this.route(account)).store.writeTrust(name, owned);
+  }
+
+  async listOidcProviders(account?: string): Promise<Set<string> | undefined> {
+    const { store, member } = await this.route(account);
+    try {
+      return await store.listOidcProviders();
+    } catch (err) {
+      // That account's roles read as unreachable and say why; unknown providers change nothing more.
+      if (member) return undefined;
+      throw err;
+    }
+  }
+
+  async ensureOidcProviders(partition: string, accountId: string, issuers: string[]): Promise<{ created: string[] }> {
+    const { store } = await this.route(this.accounts.has(accountId) ? accountId : undefined);
+    return store.ensureOidcProviders(partition, accountId, issuers);
+  }
+}
+
+export interface MemberStoreOptions {
+  memberRoleName: string;
+  region: string;
+  /** The credentials that assume the member role (default: the SDK's chain); tests pass moto's. */
+  masterCredentials?: AwsCredentialIdentity | AwsCredentialIdentityProvider;
+  /** Extra client settings (an endpoint for moto). */
+  endpoint?: string;
+  timings?: Partial<IamTimings>;
+  log?: (line: string) => void;
+  /** Told of every IAM command the member client sends (metrics, bench). */
+  onClient?: (client: ReturnType<typeof createIamClient>) => void;
+}
+
+/**
+ * IAM in a member account, with credentials from STS AssumeRole of `arn:aws:iam::<account>:role/<memberRoleName>`
+ * (session name `astro-trust`). The SDK client keeps them until 5 minutes before they expire, then assumes
+ * again. A refusal becomes MemberAccountError, which says what to deploy. Roles are read with GetRole only:
+ * the member role may not list the account's roles.
+ */
+export function memberTrustStore(account: string, o: MemberStoreOptions): TrustStore {
+  const roleArn = `arn:aws:iam::${account}:role/${o.memberRoleName}`;
+  const assume = fromTemporaryCredentials({
+    params: { RoleArn: roleArn, RoleSessionName: MEMBER_SESSION_NAME },
+    clientConfig: { region: o.region, ...(o.endpoint ? { endpoint: o.endpoint } : {}) },
+    ...(o.masterCredentials ? { masterCredentials: o.masterCredentials } : {}),
+  });
+  const credentials: AwsCredentialIdentityProvider = async () => {
+    try {
+      return await assume();
+    } catch (err) {
+      throw new MemberAccountError(account, roleArn, err);
+    }
+  };
+  const client = createIamClient({ region: o.region, credentials, ...(o.endpoint ? { endpoint: o.endpoint } : {}) });
+  o.onClient?.(client);
+  return new IamTrustStore(client, { ...o.timings, listRolesFrom: Number.POSITIVE_INFINITY }, o.log);
+}

@@ -1,0 +1,198 @@
+/**
+ * Several AWS accounts (DESIGN 3.6, issue 12) against moto, which keeps IAM per account and lets AssumeRole
+ * credentials act in the assumed role's account. A proxy in front of moto plays STS refusing one account's
+ * member role (moto itself assumes any role). The command line does the apply, wired as a person runs it:
+ * AWS_ENDPOINT_URL, the SDK's credentials, the member role assumed per account.
+ */
+import { CreateRoleCommand, GetRoleCommand, IAMClient, ListOpenIDConnectProvidersCommand, UpdateAssumeRolePolicyCommand } from '@aws-sdk/client-iam';
+import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { memberTrustStore } from '../../src/adapters/accounts';
+import { FileInventory } from '../../src/adapters/inventory-file';
+import type { Notifier } from '../../src/adapters/slack';
+import { renderSlack } from '../../src/adapters/slack-message';
+import { storeFor } from '../../src/cli/io';
+import { startServer } from '../../src/cli/serve';
+import { loadConfig } from '../../src/config/config';
+import type { AstroTrustEvent } from '../../src/domain/events';
+import { isOwned, parseTrustPolicy, type PolicyDocument } from '../../src/domain/policy';
+import { cli } from '../support/cli';
+import { faultProxy, type FaultProxy } from '../support/fault-proxy';
+import { startMoto, TEST_CREDENTIALS, type Moto } from '../support/moto';
+
+const HOME = '123456789012'; // moto's default account: the credentials astro-trust runs with
+const DATA = '444455556666';
+const LAKE = '555566667777';
+const LOCKED = '777788889999'; // its member role cannot be assumed
+const OTHER = '666677778888'; // not in the config: its same-named role must stay as it is
+const ASTRO = '111928029897';
+const ISSUER = 'oidc.eks.us-east-1.amazonaws.com/id/5C1F3A6B9D2E4F7081A2B3C4D5E6F708';
+const GLUE = { Version: '2012-10-17', Statement: [{ Sid: 'AllowGlue', Effect: 'Allow', Principal: { Service: 'glue.amazonaws.com' }, Action: 'sts:AssumeRole' }] };
+
+let moto: Moto;
+let proxy: FaultProxy;
+let dir: string;
+let configFile: string;
+const iamIn = new Map<string, IAMClient>();
+const saved = { ...process.env };
+
+const dep = (i: number, workspaceId: string, extra: Record<string, unknown> = {}) => ({
+  id: `clacct${String(i).padStart(8, '0')}`, name: `prod-${i}`, namespace: `acct-orbit-${i}`, workspaceId, cloudProvider: 'AWS', airflowVersion: '3.0.2',
+  createdAt: new Date(Date.UTC(2026, 0, i + 1)).toISOString(), effectiveWorkloadIdentity: `arn:aws:iam::${ASTRO}:role/astro-acct-orbit-${i}`, oidcIssuerUrl: `https://${ISSUER}`, ...extra,
+});
+
+/** IAM as seen inside an account: moto's own credentials for the home account, an assumed role for the others. */
+async function iam(account: string): Promise<IAMClient> {
+  if (iamIn.has(account)) return iamIn.get(account)!;
+  let client = moto.iam();
+  if (account !== HOME) {
+    const sts = new STSClient({ region: 'us-east-1', endpoint: moto.endpoint, credentials: TEST_CREDENTIALS });
+    const c = (await sts.send(new AssumeRoleCommand({ RoleArn: `arn:aws:iam::${account}:role/test-admin`, RoleSessionName: 'test' }))).Credentials!;
+    client = new IAMClient({ region: 'us-east-1', endpoint: moto.endpoint, credentials: { accessKeyId: c.AccessKeyId!, secretAccessKey: c.SecretAccessKey!, sessionToken: c.SessionToken! } });
+  }
+  iamIn.set(account, client);
+  return client;
+}
+async function trust(account: string, role: string): Promise<PolicyDocument> {
+  return parseTrustPolicy((await (await iam(account)).send(new GetRoleCommand({ RoleName: role }))).Role!.AssumeRolePolicyDocument);
+}
+const ownedPrincipals = (doc: PolicyDocument) => JSON.stringify(doc.Statement.filter(isOwned));
+
+beforeAll(async () => {
+  moto = await startMoto();
+  proxy = await faultProxy(moto.endpoint);
+  proxy.faults.push({
+    action: 'AssumeRole', times: 1000, status: 403, code: 'AccessDenied',
+    message: `User: arn:aws:sts::${HOME}:assumed-role/astro-trust-prod-reconcile/x is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::${LOCKED}:role/astro-trust-member`,
+    match: (p) => (p.get('RoleArn') ?? '').includes(`::${LOCKED}:`),
+  });
+  for (const [account, role] of [[HOME, 'data-lake-reader'], [DATA, 'data-lake-reader'], [LAKE, 'lake-writer'], [LOCKED, 'archive-writer'], [OTHER, 'data-lake-reader']] as const) {
+    await (await iam(account)).send(new CreateRoleCommand({ RoleName: role, AssumeRolePolicyDocument: JSON.stringify(GLUE) }));
+  }
+  dir = mkdtempSync(join(tmpdir(), 'astro-trust-accounts-'));
+  writeFileSync(join(dir, 'deployments.json'), JSON.stringify({ deployments: [dep(1, 'clwsA'), dep(2, 'clwsB'), dep(3, 'clwsC')], limit: 100, offset: 0, totalCount: 3 }));
+  configFile = join(dir, 'astro-trust.yaml');
+  writeFileSync(
+    configFile,
+    `version: 1
+organizationId: org
+inventory: { source: file, path: ./deployments.json }
+roles:
+  - { name: data-lake-reader, trust: workload-identity, deployments: [{ workspaceId: clwsA }] }
+  - { name: data-lake-reader, account: "${DATA}", trust: workload-identity, deployments: [{ workspaceId: clwsB }] }
+  - { name: lake-writer, account: "${LAKE}", trust: oidc, serviceAccounts: [worker], deployments: [{ workspaceId: clwsC }] }
+  - { name: archive-writer, account: "${LOCKED}", trust: workload-identity, deployments: [{ workspaceId: clwsA }] }
+`,
+  );
+  Object.assign(process.env, { AWS_ENDPOINT_URL: proxy.url, AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey, AWS_REGION: 'us-east-1' });
+});
+afterAll(async () => {
+  process.env = saved;
+  await proxy?.close();
+  await moto?.stop();
+});
+
+describe('one astro-trust, several accounts', () => {
+  it('apply converges the roles of the home account and two member accounts, fails only the account whose member role cannot be assumed, and leaves a same-named role elsewhere alone', async () => {
+    proxy.actions.length = 0;
+    const r = await cli(['apply', '--config', configFile, '--yes', '--json']);
+    expect(r.code).toBe(1); // not converged: one account could not be reached
+    const out = JSON.parse(r.stdout) as { roles: { role: string; status: string; account?: string; error?: { message: string } }[]; apply: { outcomes: { role: string; result: string; message?: string }[] } };
+    expect(out.apply.outcomes.map((o) => [o.role, o.result])).toEqual([
+      ['data-lake-reader', 'written'],
+      [`${DATA}/data-lake-reader`, 'written'],
+      [`${LAKE}/lake-writer`, 'written'],
+      [`${LOCKED}/archive-writer`, 'failed'],
+    ]);
+    const locked = out.roles.find((x) => x.role === `${LOCKED}/archive-writer`)!;
+    expect(locked).toMatchObject({ status: 'unreachable', account: LOCKED });
+    expect(locked.error!.message).toMatch(new RegExp(`cannot assume arn:aws:iam::${LOCKED}:role/astro-trust-member \\(AccessDenied\\): deploy deploy/member-account.yml in account ${LOCKED}`));
+
+    // Each account's role trusts its own declared Deployments, written with that account's credentials.
+    expect(ownedPrincipals(await trust(HOME, 'data-lake-reader'))).toContain('astro-acct-orbit-1');
+    expect(ownedPrincipals(await trust(HOME, 'data-lake-reader'))).not.toContain('astro-acct-orbit-2');
+    expect(ownedPrincipals(await trust(DATA, 'data-lake-reader'))).toContain('astro-acct-orbit-2');
+    expect(ownedPrincipals(await trust(DATA, 'data-lake-reader'))).not.toContain('astro-acct-orbit-1');
+    expect(ownedPrincipals(await trust(LAKE, 'lake-writer'))).toContain('system:serviceaccount:acct-orbit-3:acct-orbit-3-worker-serviceaccount');
+    expect(ownedPrincipals(await trust(LAKE, 'lake-writer'))).toContain(`arn:aws:iam::${LAKE}:oidc-provider/${ISSUER}`);
+    // The OIDC provider is created in the lake account, nowhere else.
+    const providers = async (a: string) => ((await (await iam(a)).send(new ListOpenIDConnectProvidersCommand({}))).OpenIDConnectProviderList ?? []).map((p) => p.Arn);
+    expect(await providers(LAKE)).toEqual([`arn:aws:iam::${LAKE}:oidc-provider/${ISSUER}`]);
+    expect(await providers(HOME)).toEqual([]);
+    expect(await providers(DATA)).toEqual([]);
+    // Untouched: the same name in an account the config does not name, and the account that could not be reached.
+    expect(await trust(OTHER, 'data-lake-reader')).toEqual(GLUE);
+    expect(await trust(LOCKED, 'archive-writer')).toEqual(GLUE);
+    // One AssumeRole per member account for the whole run (credentials are kept), with session name astro-trust.
+    const assumed = proxy.actions.filter((a) => a === 'AssumeRole').length;
+    expect(assumed).toBeGreaterThanOrEqual(3);
+    expect(assumed).toBeLessThanOrEqual(2 + 3); // the locked account's refusal may be asked again by the SDK, never per role
+
+    const again = await cli(['plan', '--config', configFile, '--json', '--detailed-exitcode']);
+    const plan = JSON.parse(again.stdout) as { roles: { role: string; status: string }[] };
+    expect(plan.roles.map((x) => x.status)).toEqual(['in-sync', 'in-sync', 'in-sync', 'unreachable']);
+    expect(again.code).toBe(1);
+  }, 60_000);
+
+  it('keeps member credentials until shortly before they expire, then assumes the role again', async () => {
+    const store = memberTrustStore(DATA, { memberRoleName: 'astro-trust-member', region: 'us-east-1', endpoint: proxy.url, masterCredentials: TEST_CREDENTIALS, timings: { verifyDelayMs: 1 } });
+    proxy.actions.length = 0;
+    await store.readRoles(['data-lake-reader']);
+    await store.readRoles(['data-lake-reader']);
+    expect(proxy.actions.filter((a) => a === 'AssumeRole')).toHaveLength(1);
+    const realNow = Date.now;
+    // moto's credentials last an hour: two hours later they are expired and assumed again before the call.
+    jest.spyOn(Date, 'now').mockImplementation(() => realNow() + 2 * 3600_000);
+    try {
+      await store.readRoles(['data-lake-reader']);
+    } finally {
+      jest.mocked(Date.now).mockRestore();
+    }
+    const afterExpiry = proxy.actions.filter((a) => a === 'AssumeRole').length;
+    expect(afterExpiry).toBeGreaterThanOrEqual(2);
+    // Back at the real time, the credentials assumed last are fresh: kept.
+    await store.readRoles(['data-lake-reader']);
+    expect(proxy.actions.filter((a) => a === 'AssumeRole')).toHaveLength(afterExpiry);
+  });
+
+  it('a CloudTrail event from a member account is matched to that account\'s role and alerted with its account; astro-trust\'s own member-role change is not', async () => {
+    const alerts: AstroTrustEvent[] = [];
+    const notifier: Notifier = { notify: async (e) => (alerts.push(e), 'sent') };
+    const config = loadConfig(configFile);
+    const server = await startServer({
+      config, store: storeFor({ env: process.env } as never, config, undefined), inventory: new FileInventory(join(dir, 'deployments.json')), notifier,
+      secrets: ['s'], selfArns: [], homeAccount: HOME, eventsToken: 'tok', port: 0, resyncIntervalMs: 0, resyncAtStart: false,
+    });
+    try {
+      // Someone in the data account adds a principal to astro-trust's statement.
+      const doc = await trust(DATA, 'data-lake-reader');
+      const owned = doc.Statement.find(isOwned)!;
+      (owned.Principal as { AWS: string[] | string }).AWS = [...[(owned.Principal as { AWS: string[] | string }).AWS].flat(), `arn:aws:iam::${ASTRO}:role/astro-intruder-0666`];
+      await (await iam(DATA)).send(new UpdateAssumeRolePolicyCommand({ RoleName: 'data-lake-reader', PolicyDocument: JSON.stringify(doc) }));
+      const event = (account: string, issuer: string) => ({
+        source: 'aws.iam', 'detail-type': 'AWS API Call via CloudTrail', account, region: 'us-east-1',
+        detail: {
+          eventName: 'UpdateAssumeRolePolicy', eventTime: '2026-11-26T10:00:00Z', eventID: `evt-${account}-${issuer.length}`, sourceIPAddress: '203.0.113.9',
+          requestParameters: { roleName: 'data-lake-reader' },
+          userIdentity: { type: 'AssumedRole', arn: `arn:aws:sts::${account}:assumed-role/x/y`, sessionContext: { sessionIssuer: { arn: issuer } } },
+        },
+      });
+      const post = async (body: unknown) => (await fetch(`${server.url}/events/eventbridge`, { method: 'POST', headers: { authorization: 'Bearer tok', 'content-type': 'application/json' }, body: JSON.stringify(body) })).json();
+      expect(await post(event(DATA, `arn:aws:iam::${DATA}:role/AWSReservedSSO_Admin`))).toMatchObject({ enqueued: { role: `${DATA}/data-lake-reader`, reason: 'iam-change' } });
+      expect(await post(event(OTHER, `arn:aws:iam::${OTHER}:role/admin`))).toEqual({ ignored: `role data-lake-reader in account ${OTHER} is not managed` });
+      expect(await post(event(DATA, `arn:aws:iam::${DATA}:role/astro-trust-member`))).toEqual({ ignored: 'changed by astro-trust itself (its member role)' });
+      await server.settled();
+      const drift = alerts.find((a) => a.type === 'DriftDetected')!;
+      expect(drift.detail).toMatchObject({ role: `${DATA}/data-lake-reader`, accountId: DATA, action: 'reverted' });
+      const slack = renderSlack(drift);
+      expect(JSON.stringify(slack.blocks)).toContain(DATA);
+      expect(ownedPrincipals(await trust(DATA, 'data-lake-reader'))).not.toContain('astro-intruder-0666');
+      // The home account's same-named role was not touched by the member account's event.
+      expect(ownedPrincipals(await trust(HOME, 'data-lake-reader'))).not.toContain('astro-intruder-0666');
+    } finally {
+      await server.close();
+    }
+  }, 60_000);
+});
