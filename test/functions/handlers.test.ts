@@ -9,7 +9,10 @@ import { CreateQueueCommand, DeleteMessageCommand, GetQueueAttributesCommand, Pu
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Context } from 'aws-lambda';
-import { isOwned, type PolicyDocument } from '../../src/domain/policy';
+import { GetRoleCommand, IAMClient } from '@aws-sdk/client-iam';
+import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
+import { isOwned, parseTrustPolicy, type PolicyDocument } from '../../src/domain/policy';
+import { createRolesFromSnapshot } from '../support/moto-roles';
 import { resetRuntime } from '../../src/lambda/runtime';
 import { secrets, secretsCacheMs } from '../../src/lambda/secrets';
 import { parseConfig } from '../../src/config/config';
@@ -224,6 +227,35 @@ describe('reconcile', () => {
     expect(lines.find((l) => l.role === 'no-longer-declared')).toMatchObject({ status: 'not declared', outcome: 'ignored' });
     expect(lines.find((l) => l.role === 'data-lake-reader')).toMatchObject({ outcome: expect.stringMatching(/^(written|unchanged)$/) });
     expect(ownedArns(await world.trust('data-lake-reader'))).toContain('arn:aws:iam::111928029897:role/astro-stellar-comet-3141');
+  });
+
+  it('sqs-member-account: reads and writes a role in another account through its member role, and the event names that account', async () => {
+    // The example's role in 444455556666, as its snapshot has it, created with credentials of that account (moto).
+    const sts = new STSClient({ region: 'us-east-1', endpoint: moto.endpoint, credentials: TEST_CREDENTIALS });
+    const c = (await sts.send(new AssumeRoleCommand({ RoleArn: 'arn:aws:iam::444455556666:role/setup', RoleSessionName: 'setup' }))).Credentials!;
+    const member = new IAMClient({ region: 'us-east-1', endpoint: moto.endpoint, credentials: { accessKeyId: c.AccessKeyId!, secretAccessKey: c.SecretAccessKey!, sessionToken: c.SessionToken! } });
+    await createRolesFromSnapshot(member, 'examples/iam-snapshot-444455556666.json');
+    const full = `${world.dir}/with-member-account.yaml`;
+    writeFileSync(full, readFileSync('examples/astro-trust.yaml', 'utf8').replace('path: ./deployments.json', `path: ${world.inventoryFile}`));
+    const previous = { config: process.env.ASTRO_TRUST_CONFIG, home: process.env.ASTRO_TRUST_HOME_ACCOUNT };
+    Object.assign(process.env, { ASTRO_TRUST_CONFIG: full, ASTRO_TRUST_HOME_ACCOUNT: '123456789012' });
+    resetRuntime();
+    try {
+      written();
+      expect(await fns.reconcile!(load('reconcile/sqs-member-account.json'), context)).toEqual({ batchItemFailures: [] });
+      const doc = parseTrustPolicy((await member.send(new GetRoleCommand({ RoleName: 'data-lake-reader' }))).Role!.AssumeRolePolicyDocument);
+      expect(ownedArns(doc)).toEqual(['arn:aws:iam::111928029897:role/astro-nebular-quasar-2211', 'arn:aws:iam::111928029897:role/astro-nebular-quasar-2211-dr']);
+      expect(doc.Statement.find((s) => s.Sid === 'AllowGlue')).toBeDefined(); // its own statement kept
+      // The home account's same-named role is another role: untouched by this request.
+      expect(ownedArns(await world.trust('data-lake-reader'))).toContain('arn:aws:iam::111928029897:role/astro-galactian-element-5125');
+      const published = (await messages(busTapUrl)).map((m) => JSON.parse(m.Body!));
+      expect(published.find((e) => e['detail-type'] === 'TrustPolicyUpdated')).toMatchObject({ detail: { role: '444455556666/data-lake-reader', accountId: '444455556666', roleArn: 'arn:aws:iam::444455556666:role/data-lake-reader' } });
+      expect(written().find((l) => l.message === 'reconciled')).toMatchObject({ role: '444455556666/data-lake-reader', outcome: 'written' });
+    } finally {
+      Object.assign(process.env, { ASTRO_TRUST_CONFIG: previous.config });
+      if (previous.home === undefined) delete process.env.ASTRO_TRUST_HOME_ACCOUNT;
+      resetRuntime();
+    }
   });
 
   it('reports a retryable failure as a batch item failure so SQS retries it', async () => {
