@@ -10,7 +10,9 @@ import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { styleText } from 'node:util';
-import { GetRoleCommand, UpdateAssumeRolePolicyCommand } from '@aws-sdk/client-iam';
+import { GetRoleCommand, IAMClient, UpdateAssumeRolePolicyCommand } from '@aws-sdk/client-iam';
+import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
+import { memberTrustStore } from '../src/adapters/accounts';
 import { IamTrustStore } from '../src/adapters/iam';
 import { FileInventory } from '../src/adapters/inventory-file';
 import { SlackNotifier } from '../src/adapters/slack';
@@ -20,7 +22,8 @@ import { loadConfig } from '../src/config/config';
 import { asList, isOwned, parseTrustPolicy, type PolicyDocument } from '../src/domain/policy';
 import '../test/support/env';
 import { fakeService } from '../test/support/http';
-import { startMoto } from '../test/support/moto';
+import { routedTrustStore } from '../src/wiring/accounts';
+import { startMoto, TEST_CREDENTIALS } from '../test/support/moto';
 import { createRolesFromSnapshot } from '../test/support/moto-roles';
 
 const colour = process.stdout.isTTY && !process.env.NO_COLOR;
@@ -52,6 +55,11 @@ async function main() {
   const writeInventory = (deployments: unknown[]) => writeFileSync(join(dir, 'deployments.json'), JSON.stringify({ ...inventory, deployments, totalCount: deployments.length }));
   writeInventory(inventory.deployments.filter((d: { id: string }) => d.id !== newcomer.id));
   await createRolesFromSnapshot(iam, 'examples/iam-snapshot.json');
+  // The example's second account (DESIGN 3.6): moto keeps IAM per account; the member role's credentials act there.
+  const sts = new STSClient({ region: 'us-east-1', endpoint: moto.endpoint, credentials: TEST_CREDENTIALS });
+  const c = (await sts.send(new AssumeRoleCommand({ RoleArn: 'arn:aws:iam::444455556666:role/astro-trust-member', RoleSessionName: 'astro-trust' }))).Credentials!;
+  const memberIam = new IAMClient({ region: 'us-east-1', endpoint: moto.endpoint, credentials: { accessKeyId: c.AccessKeyId!, secretAccessKey: c.SecretAccessKey!, sessionToken: c.SessionToken! } });
+  await createRolesFromSnapshot(memberIam, 'examples/iam-snapshot-444455556666.json');
   const trust = async (role: string) => parseTrustPolicy((await iam.send(new GetRoleCommand({ RoleName: role }))).Role!.AssumeRolePolicyDocument);
 
   const slackMessages: { text: string; blocks: { type: string; text?: { text: string }; fields?: { text: string }[] }[] }[] = [];
@@ -72,7 +80,11 @@ async function main() {
   const server = await startServer({
     eventsToken: 'demo-events-token',
     config,
-    store: new IamTrustStore(iam),
+    store: routedTrustStore(config, {
+      home: new IamTrustStore(iam),
+      member: (account) => memberTrustStore(account, { memberRoleName: config.memberRoleName, region: 'us-east-1', endpoint: moto.endpoint, masterCredentials: TEST_CREDENTIALS }),
+      homeAccount: async () => '123456789012',
+    }),
     inventory: new FileInventory(join(dir, 'deployments.json')),
     notifier: new SlackNotifier({ webhookUrl: slack.url }),
     secrets: [secret],
@@ -118,6 +130,16 @@ async function main() {
     await fetch(`${server.url}/events/eventbridge`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer demo-events-token' }, body: JSON.stringify(envelope) });
     await server.queue.drained();
     showTrust('etl-runner after astro-trust (unchanged)', await trust('etl-runner'));
+
+    step(4, 'another AWS account: the same role name, reached through its member role (docs/accounts.md)');
+    const memberTrust = async () => parseTrustPolicy((await memberIam.send(new GetRoleCommand({ RoleName: 'data-lake-reader' }))).Role!.AssumeRolePolicyDocument);
+    showTrust('444455556666/data-lake-reader before', await memberTrust());
+    // The member account forwards its IAM CloudTrail events to the hub's bus; the event's account picks the role.
+    const forwarded = { ...envelope, account: '444455556666', detail: { ...envelope.detail, eventID: 'demo-member-1', requestParameters: { roleName: 'data-lake-reader' } } };
+    await fetch(`${server.url}/events/eventbridge`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer demo-events-token' }, body: JSON.stringify(forwarded) });
+    await server.queue.drained();
+    showTrust('444455556666/data-lake-reader after astro-trust', await memberTrust());
+    showTrust('data-lake-reader (hub account, another role) unchanged', await trust('data-lake-reader'));
 
     say(`\n${paint('bold', 'Done:')} ${slackMessages.length} Slack messages received. Try it yourself: npm run astro-trust -- serve --config examples/astro-trust.yaml --help`);
   } finally {

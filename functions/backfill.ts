@@ -7,7 +7,7 @@
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { z } from 'zod';
-import { reconcileAll, selectRoles } from '../src/app/reconcile.js';
+import { reconcileAll, roleKeysFor, selectRoles } from '../src/app/reconcile.js';
 import { planJson } from '../src/cli/render.js';
 import type { ReconcileRequest } from '../src/domain/events.js';
 import { UsageError } from '../src/errors.js';
@@ -32,7 +32,8 @@ export async function backfill(event: unknown, context: Context & { astroApiToke
     opts = parsed.data;
   }
   const rt = runtime();
-  const roles = selectRoles(rt.config, opts.roles).map((r) => r.name);
+  const keys = roleKeysFor(rt.config, opts.roles);
+  const roles = selectRoles(rt.config, keys).map((r) => r.name);
   const reason: ReconcileRequest['reason'] = scheduled ? 'resync' : 'manual';
   const requestId = context.awsRequestId ?? `backfill-${Date.now()}`;
   const requests = roles.map((role): ReconcileRequest => ({ role, reason, sourceEventId: `${reason}:${requestId}` }));
@@ -44,7 +45,7 @@ export async function backfill(event: unknown, context: Context & { astroApiToke
   }
   const { plan } = await reconcileAll(
     { config: rt.config, inventory: rt.inventory(context), store: trustStore(rt), events: eventPublisher(rt), snapshots: lastListing(rt) },
-    { roles: opts.roles, dryRun: true, reason },
+    { ...(keys ? { roles: keys } : {}), dryRun: true, reason },
   );
   const dryRun = opts.dryRun ?? false;
   if (!dryRun) await reconcileQueue(rt).enqueue(requests);

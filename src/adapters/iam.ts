@@ -15,7 +15,7 @@ import { parseRoleArn } from '../domain/deployment.js';
 import type { RoleState } from '../domain/plan.js';
 import { parseTrustPolicy, policyChars, samePolicy, serializePolicy, type PolicyDocument } from '../domain/policy.js';
 import { issuerOfProviderArn, withOwned } from '../domain/statements.js';
-import { AstroTrustError, AwsAccessError, ConcurrentEditError, IamUnavailableError, IamWriteError, InvalidPrincipalError, RoleMissingError, VerifyError } from '../errors.js';
+import { AstroTrustError, AwsAccessError, UsageError, ConcurrentEditError, IamUnavailableError, IamWriteError, InvalidPrincipalError, RoleMissingError, VerifyError } from '../errors.js';
 import type { OwnedTrust, TrustStore } from './ports.js';
 import { pool } from '../pool.js';
 import { sleep, withRetry } from './retry.js';
@@ -183,6 +183,9 @@ export class IamTrustStore implements TrustStore {
    * 1,000 roles per name asked for. Role names match case-insensitively, as IAM matches them.
    */
   async readRoles(names: string[], onProgress?: (done: number, total: number) => void) {
+    // `<account>/<name>` is a role of another account (DESIGN 3.6): only the account-routed store may read it.
+    const elsewhere = names.find((n) => n.includes('/'));
+    if (elsewhere) throw new UsageError(`role ${elsewhere} is in another account: this IAM store reads its own account only (wire the trust store with src/wiring/accounts.ts)`);
     if (names.length >= this.t.listRolesFrom) return this.listRoles(names, onProgress);
     const out = new Map<string, RoleState | undefined>();
     let done = 0;

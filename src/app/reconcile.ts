@@ -30,18 +30,27 @@ export interface PlanDeps extends ListingDeps {
   now?: () => number;
 }
 
+function undeclared(config: Config, unknown: string[]): UsageError {
+  return new UsageError(`--role ${unknown.join(', ')}: not declared in ${config.file}; declared roles: ${config.roles.map((r) => r.name).join(', ')}`);
+}
+
 /**
- * Selects the declared roles to work on: by `<account>/<name>`, or by name (that name in every account).
- * An undeclared name is a usage error that lists the declared ones.
+ * Selects the declared roles to work on by their key (`name`, or `<account>/<name>`), exactly: a request
+ * for one role never plans a same-named role of another account. An undeclared key is a usage error.
  */
 export function selectRoles(config: Config, only?: string[]) {
   if (!only || only.length === 0) return config.roles;
-  const picks = (r: Config['roles'][number], n: string) => r.name === n || r.roleName === n;
-  const unknown = only.filter((n) => !config.roles.some((r) => picks(r, n)));
-  if (unknown.length > 0) {
-    throw new UsageError(`--role ${unknown.join(', ')}: not declared in ${config.file}; declared roles: ${config.roles.map((r) => r.name).join(', ')}`);
-  }
-  return config.roles.filter((r) => only.some((n) => picks(r, n)));
+  const unknown = only.filter((n) => !config.roles.some((r) => r.name === n));
+  if (unknown.length > 0) throw undeclared(config, unknown);
+  return config.roles.filter((r) => only.includes(r.name));
+}
+
+/** What a person types after `--role`, as keys: `<account>/<name>` is that role; a name is that name in every account. */
+export function roleKeysFor(config: Config, names: string[] | undefined): string[] | undefined {
+  if (!names || names.length === 0) return names;
+  const unknown = names.filter((n) => !config.roles.some((r) => r.name === n || r.roleName === n));
+  if (unknown.length > 0) throw undeclared(config, unknown);
+  return config.roles.filter((r) => names.some((n) => r.name === n || (!n.includes('/') && r.roleName === n))).map((r) => r.name);
 }
 
 /** Reads fresh state and plans every selected role. Writes nothing. */

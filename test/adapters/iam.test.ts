@@ -61,6 +61,10 @@ describe('IamTrustStore against moto', () => {
     expect(Object.fromEntries(counts)).toEqual({ GetRoleCommand: 2 });
   });
 
+  it('refuses a role of another account (<account>/<name>) instead of reading it as missing: only the routed store may', async () => {
+    await expect(new IamTrustStore(iam).readRoles(['444455556666/data-lake-reader'])).rejects.toThrow(/role 444455556666\/data-lake-reader is in another account/);
+  });
+
   it('writes minified JSON and verifies by reading back', async () => {
     const counts = countCommands(iam);
     const target = doc('arn:aws:iam::111928029897:role/astro-a', 'arn:aws:iam::111928029897:role/astro-b');

@@ -1,6 +1,6 @@
 /** `astro-trust plan` and `apply`: the backfill, planned first, then written after a confirmation. */
 import { Option, type Command } from 'commander';
-import { applyPlan, planRoles } from '../../app/reconcile.js';
+import { applyPlan, planRoles, roleKeysFor } from '../../app/reconcile.js';
 import { loadConfig } from '../../config/config.js';
 import { UsageError } from '../../errors.js';
 import { collect, inventoryFor, repeat, paintFor, progressFor, storeFor, type Io, type SetCode } from '../io.js';
@@ -20,7 +20,7 @@ async function runPlan(opts: PlanOpts, io: Io): Promise<number> {
   const config = loadConfig(opts.config);
   const plan = await planRoles(
     { config, inventory: inventoryFor(config, io), store: storeFor(io, config, opts.iamSnapshot), progress: progressFor(io), allowEmptyInventory: opts.allowEmptyInventory },
-    opts.role,
+    roleKeysFor(config, opts.role),
   );
   if (opts.json) io.stdout(`${JSON.stringify(planJson(plan), null, 2)}\n`);
   else io.stdout(`${renderPlan(plan, paintFor(io))}\n`);
@@ -32,7 +32,7 @@ async function runApply(opts: PlanOpts, io: Io): Promise<number> {
   const config = loadConfig(opts.config);
   const store = storeFor(io, config, undefined);
   const progress = progressFor(io);
-  const plan = await planRoles({ config, inventory: inventoryFor(config, io), store, progress, allowEmptyInventory: opts.allowEmptyInventory }, opts.role);
+  const plan = await planRoles({ config, inventory: inventoryFor(config, io), store, progress, allowEmptyInventory: opts.allowEmptyInventory }, roleKeysFor(config, opts.role));
   const paint = paintFor(io);
   const writes = plan.roles.filter((r) => r.status === 'changes' && r.mode === 'enforce').length;
   if (!opts.json) io.stdout(`${renderPlan(plan, paint)}\n\n`);
@@ -56,7 +56,7 @@ async function runApply(opts: PlanOpts, io: Io): Promise<number> {
 function common(c: Command) {
   return c
     .requiredOption('-c, --config <file>', 'the astro-trust.yaml config file')
-    .option('-r, --role <name>', 'only this declared role (repeat, or separate with commas)', collect)
+    .option('-r, --role <name>', 'only this declared role: <account>/<name>, or a name for that name in every account (repeat, or separate with commas)', collect)
     .option('--json', 'print one JSON document on stdout instead of text')
     .option('--allow-empty-inventory', 'act on an empty Deployment listing (refused by default: it would remove every trusted Deployment)');
 }
