@@ -7,7 +7,6 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateRoleCommand, IAMClient } from '@aws-sdk/client-iam';
-import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { memberTrustStore } from '../src/adapters/accounts';
 import { countCommands, IamTrustStore } from '../src/adapters/iam';
 import { FileInventory } from '../src/adapters/inventory-file';
@@ -38,12 +37,7 @@ export async function benchAccounts(R: number, D: number) {
     const role = (name: string, i: number, account?: string) => `  - { name: ${name}, ${account ? `account: "${account}", ` : ''}trust: workload-identity, maxPolicyChars: 4096, deployments: [{ workspaceId: clws${i % WORKSPACES} }] }`;
     const configOf = (lines: string[]) => parseConfig(`version: 1\norganizationId: bench\ninventory: { source: file, path: ./deployments.json }\nroles:\n${lines.join('\n')}\n`, join(dir, 'astro-trust.yaml'));
 
-    const sts = new STSClient({ region: 'us-east-1', endpoint: moto.endpoint, credentials: TEST_CREDENTIALS });
-    const iamIn = async (account: string) => {
-      if (account === HOME) return moto.iam();
-      const c = (await sts.send(new AssumeRoleCommand({ RoleArn: `arn:aws:iam::${account}:role/setup`, RoleSessionName: 'setup' }))).Credentials!;
-      return new IAMClient({ region: 'us-east-1', endpoint: moto.endpoint, credentials: { accessKeyId: c.AccessKeyId!, secretAccessKey: c.SecretAccessKey!, sessionToken: c.SessionToken! } });
-    };
+    const iamIn = async (account: string) => (account === HOME ? moto.iam() : moto.iamIn(account));
 
     const run = async (setup: string, accountsOf: string[], config: ReturnType<typeof configOf>) => {
       await moto.reset();

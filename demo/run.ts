@@ -10,8 +10,7 @@ import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { styleText } from 'node:util';
-import { GetRoleCommand, IAMClient, UpdateAssumeRolePolicyCommand } from '@aws-sdk/client-iam';
-import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
+import { GetRoleCommand, UpdateAssumeRolePolicyCommand } from '@aws-sdk/client-iam';
 import { memberTrustStore } from '../src/adapters/accounts';
 import { IamTrustStore } from '../src/adapters/iam';
 import { FileInventory } from '../src/adapters/inventory-file';
@@ -56,9 +55,7 @@ async function main() {
   writeInventory(inventory.deployments.filter((d: { id: string }) => d.id !== newcomer.id));
   await createRolesFromSnapshot(iam, 'examples/iam-snapshot.json');
   // The example's second account (DESIGN 3.6): moto keeps IAM per account; the member role's credentials act there.
-  const sts = new STSClient({ region: 'us-east-1', endpoint: moto.endpoint, credentials: TEST_CREDENTIALS });
-  const c = (await sts.send(new AssumeRoleCommand({ RoleArn: 'arn:aws:iam::444455556666:role/astro-trust-member', RoleSessionName: 'astro-trust' }))).Credentials!;
-  const memberIam = new IAMClient({ region: 'us-east-1', endpoint: moto.endpoint, credentials: { accessKeyId: c.AccessKeyId!, secretAccessKey: c.SecretAccessKey!, sessionToken: c.SessionToken! } });
+  const memberIam = await moto.iamIn('444455556666');
   await createRolesFromSnapshot(memberIam, 'examples/iam-snapshot-444455556666.json');
   const trust = async (role: string) => parseTrustPolicy((await iam.send(new GetRoleCommand({ RoleName: role }))).Role!.AssumeRolePolicyDocument);
 

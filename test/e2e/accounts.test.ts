@@ -5,7 +5,6 @@
  * AWS_ENDPOINT_URL, the SDK's credentials, the member role assumed per account.
  */
 import { CreateRoleCommand, GetRoleCommand, IAMClient, ListOpenIDConnectProvidersCommand, UpdateAssumeRolePolicyCommand } from '@aws-sdk/client-iam';
-import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -46,12 +45,7 @@ const dep = (i: number, workspaceId: string, extra: Record<string, unknown> = {}
 /** IAM as seen inside an account: moto's own credentials for the home account, an assumed role for the others. */
 async function iam(account: string): Promise<IAMClient> {
   if (iamIn.has(account)) return iamIn.get(account)!;
-  let client = moto.iam();
-  if (account !== HOME) {
-    const sts = new STSClient({ region: 'us-east-1', endpoint: moto.endpoint, credentials: TEST_CREDENTIALS });
-    const c = (await sts.send(new AssumeRoleCommand({ RoleArn: `arn:aws:iam::${account}:role/test-admin`, RoleSessionName: 'test' }))).Credentials!;
-    client = new IAMClient({ region: 'us-east-1', endpoint: moto.endpoint, credentials: { accessKeyId: c.AccessKeyId!, secretAccessKey: c.SecretAccessKey!, sessionToken: c.SessionToken! } });
-  }
+  const client = account === HOME ? moto.iam() : await moto.iamIn(account);
   iamIn.set(account, client);
   return client;
 }

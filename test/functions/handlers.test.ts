@@ -9,8 +9,7 @@ import { CreateQueueCommand, DeleteMessageCommand, GetQueueAttributesCommand, Pu
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Context } from 'aws-lambda';
-import { GetRoleCommand, IAMClient } from '@aws-sdk/client-iam';
-import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
+import { GetRoleCommand } from '@aws-sdk/client-iam';
 import { isOwned, parseTrustPolicy, type PolicyDocument } from '../../src/domain/policy';
 import { createRolesFromSnapshot } from '../support/moto-roles';
 import { resetRuntime } from '../../src/lambda/runtime';
@@ -231,9 +230,7 @@ describe('reconcile', () => {
 
   it('sqs-member-account: reads and writes a role in another account through its member role, and the event names that account', async () => {
     // The example's role in 444455556666, as its snapshot has it, created with credentials of that account (moto).
-    const sts = new STSClient({ region: 'us-east-1', endpoint: moto.endpoint, credentials: TEST_CREDENTIALS });
-    const c = (await sts.send(new AssumeRoleCommand({ RoleArn: 'arn:aws:iam::444455556666:role/setup', RoleSessionName: 'setup' }))).Credentials!;
-    const member = new IAMClient({ region: 'us-east-1', endpoint: moto.endpoint, credentials: { accessKeyId: c.AccessKeyId!, secretAccessKey: c.SecretAccessKey!, sessionToken: c.SessionToken! } });
+    const member = await moto.iamIn('444455556666');
     await createRolesFromSnapshot(member, 'examples/iam-snapshot-444455556666.json');
     const full = `${world.dir}/with-member-account.yaml`;
     writeFileSync(full, readFileSync('examples/astro-trust.yaml', 'utf8').replace('path: ./deployments.json', `path: ${world.inventoryFile}`));

@@ -6,11 +6,17 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { IAMClient } from '@aws-sdk/client-iam';
+import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { createIamClient } from '../../src/adapters/iam';
 
 export interface Moto {
   endpoint: string;
   iam(): IAMClient;
+  /**
+   * IAM inside another account: moto keeps IAM per account and lets credentials from AssumeRole act in the
+   * assumed role's account (it assumes any role; the role need not exist).
+   */
+  iamIn(account: string): Promise<IAMClient>;
   reset(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -74,6 +80,11 @@ export async function startMoto(): Promise<Moto> {
   return {
     endpoint,
     iam: () => createIamClient({ region: 'us-east-1', endpoint, credentials: TEST_CREDENTIALS }),
+    iamIn: async (account) => {
+      const sts = new STSClient({ region: 'us-east-1', endpoint, credentials: TEST_CREDENTIALS });
+      const c = (await sts.send(new AssumeRoleCommand({ RoleArn: `arn:aws:iam::${account}:role/test-setup`, RoleSessionName: 'test-setup' }))).Credentials!;
+      return createIamClient({ region: 'us-east-1', endpoint, credentials: { accessKeyId: c.AccessKeyId!, secretAccessKey: c.SecretAccessKey!, sessionToken: c.SessionToken! } });
+    },
     reset: async () => {
       await fetch(`${endpoint}/moto-api/reset`, { method: 'POST' });
     },
