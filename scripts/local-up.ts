@@ -9,7 +9,9 @@ import { CreateEventBusCommand, EventBridgeClient, ResourceAlreadyExistsExceptio
 import { CreateRoleCommand, EntityAlreadyExistsException, IAMClient } from '@aws-sdk/client-iam';
 import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
-import { readFileSync } from 'node:fs';
+import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 
 // Lambda runs Node 22; the SDK's notice about Node 20 is noise in a local run.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -23,15 +25,33 @@ async function ignoreExisting(p: Promise<unknown>, ...kinds: (new (...a: never[]
   }
 }
 
+type Snapshot = { RoleDetailList: { RoleName: string; AssumeRolePolicyDocument: unknown }[] };
+
+async function createRoles(iam: IAMClient, snapshotFile: string): Promise<number> {
+  const snapshot = JSON.parse(readFileSync(snapshotFile, 'utf8')) as Snapshot;
+  for (const r of snapshot.RoleDetailList) {
+    await ignoreExisting(iam.send(new CreateRoleCommand({ RoleName: r.RoleName, AssumeRolePolicyDocument: JSON.stringify(r.AssumeRolePolicyDocument) })), EntityAlreadyExistsException);
+  }
+  return snapshot.RoleDetailList.length;
+}
+
+/**
+ * The example's roles: the home account's from iam-snapshot.json, each other account's from
+ * iam-snapshot-<account>.json, created with the credentials of its member role (moto keeps IAM per
+ * account and lets assumed credentials act in the assumed role's account).
+ */
 export async function localUp(snapshotFile = 'examples/iam-snapshot.json') {
   const endpoint = process.env.AWS_ENDPOINT_URL;
   const region = process.env.AWS_REGION || 'us-east-1';
   if (!endpoint) throw new Error('AWS_ENDPOINT_URL is not set: local:up only seeds a local emulator (moto_server), never a real account');
   const cfg = { region, endpoint };
-  const iam = new IAMClient(cfg);
-  const snapshot = JSON.parse(readFileSync(snapshotFile, 'utf8')) as { RoleDetailList: { RoleName: string; AssumeRolePolicyDocument: unknown }[] };
-  for (const r of snapshot.RoleDetailList) {
-    await ignoreExisting(iam.send(new CreateRoleCommand({ RoleName: r.RoleName, AssumeRolePolicyDocument: JSON.stringify(r.AssumeRolePolicyDocument) })), EntityAlreadyExistsException);
+  let roles = await createRoles(new IAMClient(cfg), snapshotFile);
+  const dir = dirname(snapshotFile);
+  const members = readdirSync(dir).flatMap((f) => /^iam-snapshot-(\d{12})\.json$/.exec(f)?.slice(1) ?? []);
+  for (const account of members) {
+    const c = (await new STSClient(cfg).send(new AssumeRoleCommand({ RoleArn: `arn:aws:iam::${account}:role/astro-trust-member`, RoleSessionName: 'astro-trust' }))).Credentials!;
+    const iam = new IAMClient({ ...cfg, credentials: { accessKeyId: c.AccessKeyId!, secretAccessKey: c.SecretAccessKey!, sessionToken: c.SessionToken! } });
+    roles += await createRoles(iam, join(dir, `iam-snapshot-${account}.json`));
   }
   const ssm = new SSMClient(cfg);
   const params = { 'webhook-secret': `whsec_${Buffer.from('local-only-webhook-secret-32byte').toString('base64')}`, 'astro-api-token': 'local-only-unused', 'slack-webhook-url': '' };
@@ -52,14 +72,15 @@ export async function localUp(snapshotFile = 'examples/iam-snapshot.json') {
     WATCH_TABLE: 'astro-trust-local-watch',
     ASTRO_TRUST_WEBHOOK_SECRET: params['webhook-secret'],
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-    roles: snapshot.RoleDetailList.length,
+    roles,
+    accounts: 1 + members.length,
   };
 }
 
 if (require.main === module) {
   localUp().then(
-    ({ roles, ...env }) => {
-      console.error(`seeded ${process.env.AWS_ENDPOINT_URL}: ${roles} IAM roles, SSM /astro-trust/local/*, the reconcile queue, the bus, the watch table`);
+    ({ roles, accounts, ...env }) => {
+      console.error(`seeded ${process.env.AWS_ENDPOINT_URL}: ${roles} IAM roles in ${accounts} accounts, SSM /astro-trust/local/*, the reconcile queue, the bus, the watch table`);
       for (const [k, v] of Object.entries(env)) console.log(`export ${k}=${JSON.stringify(v)}`);
     },
     (err) => {

@@ -131,6 +131,10 @@ describe('packaged template', () => {
     });
     expect(template.Resources.MemberIamChangeRule!.Properties).toMatchObject({ EventBusName: { Ref: 'EventBus' }, EventPattern: template.Resources.IamChangeRule!.Properties.EventPattern });
     expect((template.Resources.MemberIamChangeRule!.Properties.Targets as Record<string, unknown>[])[0]).toMatchObject({ Arn: { 'Fn::GetAtt': ['IamChangeLambdaFunction', 'Arn'] } });
+    // The functions know the hub's account: IAM events from it are about the roles without `account`.
+    for (const fn of ['IamChange', 'Reconcile', 'Backfill']) {
+      expect((template.Resources[`${fn}LambdaFunction`]!.Properties.Environment as { Variables: Record<string, unknown> }).Variables.ASTRO_TRUST_HOME_ACCOUNT).toEqual({ Ref: 'AWS::AccountId' });
+    }
   });
 
   it("alarms on each dead-letter queue and on every function's errors, to the optional SNS topic", () => {
