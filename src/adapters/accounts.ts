@@ -16,6 +16,13 @@ import type { OwnedTrust, TrustStore } from './ports.js';
 /** The session name astro-trust assumes member roles with (CloudTrail shows it; the member role's trust requires it). */
 export const MEMBER_SESSION_NAME = 'astro-trust';
 
+/** How long a refused AssumeRole is not asked again: one refusal per account and run, not one per role. */
+export const MEMBER_FAILURE_TTL_MS = 60_000;
+
+/** The ARN partition of a region (aws, aws-cn, aws-us-gov). */
+export function partitionOf(region: string): string {
+  return region.startsWith('cn-') ? 'aws-cn' : region.startsWith('us-gov-') ? 'aws-us-gov' : 'aws';
+}
 
 export interface AccountRouting {
   home: TrustStore;
@@ -108,6 +115,8 @@ export interface MemberStoreOptions {
   log?: (line: string) => void;
   /** Told of every IAM command the member client sends (metrics, bench). */
   onClient?: (client: ReturnType<typeof createIamClient>) => void;
+  /** The clock a refusal is kept by (tests). */
+  now?: () => number;
 }
 
 /**
@@ -117,18 +126,29 @@ export interface MemberStoreOptions {
  * the member role may not list the account's roles.
  */
 export function memberTrustStore(account: string, o: MemberStoreOptions): TrustStore {
-  const roleArn = `arn:aws:iam::${account}:role/${o.memberRoleName}`;
+  const roleArn = `arn:${partitionOf(o.region)}:iam::${account}:role/${o.memberRoleName}`;
   const assume = fromTemporaryCredentials({
     params: { RoleArn: roleArn, RoleSessionName: MEMBER_SESSION_NAME },
     clientConfig: { region: o.region, ...(o.endpoint ? { endpoint: o.endpoint } : {}) },
     ...(o.masterCredentials ? { masterCredentials: o.masterCredentials } : {}),
   });
+  // The SDK client keeps good credentials; this keeps a refusal for a while and shares one attempt between
+  // the concurrent reads of an account, so an account that cannot be assumed costs one AssumeRole, not one per role.
+  let refused: { atMs: number; error: MemberAccountError } | undefined;
+  let attempt: Promise<AwsCredentialIdentity> | undefined;
+  const now = o.now ?? Date.now;
   const credentials: AwsCredentialIdentityProvider = async () => {
-    try {
-      return await assume();
-    } catch (err) {
-      throw new MemberAccountError(account, roleArn, err);
-    }
+    if (refused && now() - refused.atMs < MEMBER_FAILURE_TTL_MS) throw refused.error;
+    attempt ??= assume()
+      .then(
+        (c) => ((refused = undefined), c),
+        (err) => {
+          refused = { atMs: now(), error: new MemberAccountError(account, roleArn, err) };
+          throw refused.error;
+        },
+      )
+      .finally(() => (attempt = undefined));
+    return attempt;
   };
   const client = createIamClient({ region: o.region, credentials, ...(o.endpoint ? { endpoint: o.endpoint } : {}) });
   o.onClient?.(client);

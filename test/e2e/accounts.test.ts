@@ -62,7 +62,7 @@ beforeAll(async () => {
     message: `User: arn:aws:sts::${HOME}:assumed-role/astro-trust-prod-reconcile/x is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::${LOCKED}:role/astro-trust-member`,
     match: (p) => (p.get('RoleArn') ?? '').includes(`::${LOCKED}:`),
   });
-  for (const [account, role] of [[HOME, 'data-lake-reader'], [DATA, 'data-lake-reader'], [LAKE, 'lake-writer'], [LOCKED, 'archive-writer'], [OTHER, 'data-lake-reader']] as const) {
+  for (const [account, role] of [[HOME, 'data-lake-reader'], [DATA, 'data-lake-reader'], [LAKE, 'lake-writer'], [LOCKED, 'archive-writer'], [LOCKED, 'audit-writer'], [OTHER, 'data-lake-reader']] as const) {
     await (await iam(account)).send(new CreateRoleCommand({ RoleName: role, AssumeRolePolicyDocument: JSON.stringify(GLUE) }));
   }
   dir = mkdtempSync(join(tmpdir(), 'astro-trust-accounts-'));
@@ -78,6 +78,7 @@ roles:
   - { name: data-lake-reader, account: "${DATA}", trust: workload-identity, deployments: [{ workspaceId: clwsB }] }
   - { name: lake-writer, account: "${LAKE}", trust: oidc, serviceAccounts: [worker], deployments: [{ workspaceId: clwsC }] }
   - { name: archive-writer, account: "${LOCKED}", trust: workload-identity, deployments: [{ workspaceId: clwsA }] }
+  - { name: audit-writer, account: "${LOCKED}", trust: workload-identity, deployments: [{ workspaceId: clwsB }] }
 `,
   );
   Object.assign(process.env, { AWS_ENDPOINT_URL: proxy.url, AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey, AWS_REGION: 'us-east-1' });
@@ -99,6 +100,7 @@ describe('one astro-trust, several accounts', () => {
       [`${DATA}/data-lake-reader`, 'written'],
       [`${LAKE}/lake-writer`, 'written'],
       [`${LOCKED}/archive-writer`, 'failed'],
+      [`${LOCKED}/audit-writer`, 'failed'],
     ]);
     const locked = out.roles.find((x) => x.role === `${LOCKED}/archive-writer`)!;
     expect(locked).toMatchObject({ status: 'unreachable', account: LOCKED });
@@ -119,14 +121,13 @@ describe('one astro-trust, several accounts', () => {
     // Untouched: the same name in an account the config does not name, and the account that could not be reached.
     expect(await trust(OTHER, 'data-lake-reader')).toEqual(GLUE);
     expect(await trust(LOCKED, 'archive-writer')).toEqual(GLUE);
-    // One AssumeRole per member account for the whole run (credentials are kept), with session name astro-trust.
-    const assumed = proxy.actions.filter((a) => a === 'AssumeRole').length;
-    expect(assumed).toBeGreaterThanOrEqual(3);
-    expect(assumed).toBeLessThanOrEqual(2 + 3); // the locked account's refusal may be asked again by the SDK, never per role
+    // One AssumeRole per member account for the whole run, whatever its number of roles: credentials are
+    // kept, and a refusal is not asked again for each of the locked account's two roles.
+    expect(proxy.actions.filter((a) => a === 'AssumeRole')).toHaveLength(3);
 
     const again = await cli(['plan', '--config', configFile, '--json', '--detailed-exitcode']);
     const plan = JSON.parse(again.stdout) as { roles: { role: string; status: string }[] };
-    expect(plan.roles.map((x) => x.status)).toEqual(['in-sync', 'in-sync', 'in-sync', 'unreachable']);
+    expect(plan.roles.map((x) => x.status)).toEqual(['in-sync', 'in-sync', 'in-sync', 'unreachable', 'unreachable']);
     expect(again.code).toBe(1);
   }, 60_000);
 
@@ -149,6 +150,17 @@ describe('one astro-trust, several accounts', () => {
     // Back at the real time, the credentials assumed last are fresh: kept.
     await store.readRoles(['data-lake-reader']);
     expect(proxy.actions.filter((a) => a === 'AssumeRole')).toHaveLength(afterExpiry);
+  });
+
+  it('asks STS once for an account that refuses, however many reads follow, and again after a minute', async () => {
+    let now = Date.now();
+    const store = memberTrustStore(LOCKED, { memberRoleName: 'astro-trust-member', region: 'us-east-1', endpoint: proxy.url, masterCredentials: TEST_CREDENTIALS, now: () => now });
+    proxy.actions.length = 0;
+    for (const role of ['archive-writer', 'audit-writer', 'archive-writer']) await expect(store.readRoles([role])).rejects.toThrow(/cannot assume .*777788889999.*\(AccessDenied\)/);
+    expect(proxy.actions.filter((a) => a === 'AssumeRole')).toHaveLength(1);
+    now += 61_000;
+    await expect(store.readRoles(['archive-writer'])).rejects.toThrow(/AccessDenied/);
+    expect(proxy.actions.filter((a) => a === 'AssumeRole')).toHaveLength(2);
   });
 
   it('a CloudTrail event from a member account is matched to that account\'s role and alerted with its account; astro-trust\'s own member-role change is not', async () => {

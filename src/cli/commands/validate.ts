@@ -1,8 +1,9 @@
 /** `astro-trust validate`: the config alone, nothing read from AWS or Astro. */
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/config.js';
+import { partitionOf } from '../../adapters/accounts.js';
 import { memberAccounts } from '../../wiring/accounts.js';
-import type { Io, SetCode } from '../io.js';
+import { regionOf, type Io, type SetCode } from '../io.js';
 
 export function register(p: Command, io: Io, setCode: SetCode) {
   p.command('validate')
@@ -17,10 +18,11 @@ export function register(p: Command, io: Io, setCode: SetCode) {
       if (accounts.length > 0) {
         // What each member account's stack needs (docs/accounts.md); HubRoleArns and HubEventBusArn are the hub stack's outputs.
         io.stdout(`member accounts: deploy deploy/member-account.yml in each (docs/accounts.md) with\n`);
+        const partition = partitionOf(regionOf(io));
         for (const account of accounts) {
           const roles = config.roles.filter((r) => r.account === account);
           io.stdout(
-            `  ${account}: MemberRoleName=${config.memberRoleName} ManagedRoleArns=${roles.map((r) => `arn:aws:iam::${account}:role/${r.roleName}`).join(',')} ManagesOidcProviders=${roles.some((r) => r.trust === 'oidc')}\n`,
+            `  ${account}: MemberRoleName=${config.memberRoleName} ManagedRoleArns=${roles.map((r) => `arn:${partition}:iam::${account}:role/${r.roleName}`).join(',')} ManagesOidcProviders=${roles.some((r) => r.trust === 'oidc')}\n`,
           );
         }
       }
