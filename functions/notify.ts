@@ -7,7 +7,7 @@ import type { Context, EventBridgeEvent } from 'aws-lambda';
 import { LogNotifier, SlackNotifier, type Delivery, type Notifier } from '../src/adapters/slack.js';
 import type { AstroTrustEvent } from '../src/domain/events.js';
 import { runtime } from '../src/lambda/runtime.js';
-import { logger, logLine, observed } from '../src/lambda/observability.js';
+import { logger, logLine, observed, structuredLog } from '../src/lambda/observability.js';
 import { secrets } from '../src/lambda/secrets.js';
 import { dedup } from '../src/lambda/aws/dynamodb.js';
 
@@ -23,7 +23,7 @@ export async function notify(event: EventBridgeEvent<string, AstroTrustEvent['de
     const posted = dedup(rt);
     notifier = {
       url,
-      notifier: url ? new SlackNotifier({ webhookUrl: url, log: logLine, configPath: rt.env.configFile, ...(posted ? { dedup: posted } : {}) }) : new LogNotifier(logLine),
+      notifier: url ? new SlackNotifier({ webhookUrl: url, log: logLine, configPath: rt.env.configFile, ...(posted ? { dedup: posted } : {}) }) : new LogNotifier(structuredLog),
     };
   }
   const delivery = await notifier.notifier.notify({ type: event['detail-type'], detail: event.detail } as AstroTrustEvent);

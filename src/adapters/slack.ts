@@ -8,6 +8,7 @@ import { dirname } from 'node:path';
 import { driftFingerprint, subjectOf, type AstroTrustEvent } from '../domain/events.js';
 import { MemoryDedup, type DedupStore } from './dedup.js';
 import { renderSlack } from './slack-message.js';
+import type { Logger } from './ports.js';
 
 export { renderSlack };
 import { RetryableError, TerminalError } from '../errors.js';
@@ -150,11 +151,13 @@ export class SlackNotifier implements Notifier {
 
 /** Without SLACK_WEBHOOK_URL, alerts go to the log. */
 export class LogNotifier implements Notifier {
-  constructor(private readonly log: (line: string) => void) {}
-  /** The headline, then the whole alert as JSON: without Slack, the log is where a person reads it. */
+  /** A structured logger gets the alert as fields (JSON logs keep it whole); a line writer gets one line. */
+  constructor(private readonly log: Logger | ((line: string) => void)) {}
+  /** The headline, then the whole alert: without Slack, the log is where a person reads it. */
   async notify(event: AstroTrustEvent): Promise<Delivery> {
     const headline = renderSlack(event).text.replace(/\*/g, '').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
-    this.log(`alert ${event.type}: ${headline} ${JSON.stringify(event.detail)}`);
+    if (typeof this.log === 'function') this.log(`alert ${event.type}: ${headline} ${JSON.stringify(event.detail)}`);
+    else this.log.warn(`alert: ${headline}`, { alert: event.type, role: subjectOf(event), detail: event.detail });
     return 'logged';
   }
 }

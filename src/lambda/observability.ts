@@ -10,13 +10,22 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import type middy from '@middy/core';
-import type { Meter } from '../adapters/ports.js';
+import type { LogAttributes } from '@aws-lambda-powertools/logger/types';
+import type { Logger as PortLogger, Meter } from '../adapters/ports.js';
 
 export const logger = new Logger({ serviceName: 'astro-trust' });
 export const metrics = new Metrics({ namespace: 'AstroTrust', serviceName: 'astro-trust' });
 
 export const meter: Meter = {
   count: (name, value = 1) => metrics.addMetric(name, MetricUnit.Count, value),
+};
+
+/** The same logger through astro-trust's own Logger port (src/adapters/ports.ts), for adapters that log fields. */
+export const structuredLog: PortLogger = {
+  debug: (message, fields = {}) => logger.debug(message, fields as LogAttributes),
+  info: (message, fields = {}) => logger.info(message, fields as LogAttributes),
+  warn: (message, fields = {}) => logger.warn(message, fields as LogAttributes),
+  error: (message, fields = {}) => logger.error(message, fields as LogAttributes),
 };
 
 /** The adapters' one-line reports (retry summaries, listing notes) as entries of the function's log. */

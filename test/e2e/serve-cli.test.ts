@@ -88,5 +88,8 @@ describe('astro-trust serve', () => {
     expect(reconciled.length).toBe(accepted.roles);
     for (const l of reconciled) expect(l).toMatchObject({ sourceEventId: 'evt-log-1', role: expect.any(String) });
     expect(lines.find((l) => l.message === 'webhook rejected')).toMatchObject({ level: 'WARN', status: 401 });
+    // Without SLACK_WEBHOOK_URL an alert is a log entry with the whole event as fields, not only its headline.
+    const alert = lines.find((l) => typeof l.alert === 'string')!;
+    expect(alert).toMatchObject({ level: 'WARN', message: expect.stringMatching(/^alert: /), role: expect.any(String), detail: expect.objectContaining({ role: alert.role, mode: expect.any(String) }) });
   });
 });

@@ -38,7 +38,7 @@ async function runServe(opts: ServeOpts, io: Io): Promise<number> {
   const slackUrl = io.env.SLACK_WEBHOOK_URL;
   const notifier = slackUrl
     ? new SlackNotifier({ webhookUrl: slackUrl, deadLetters: new FileDeadLetters(opts.deadLetters), log, configPath: opts.config, dedup: new FileDedup(join(dirname(opts.snapshot), 'alerts-posted.json')) })
-    : new LogNotifier(log);
+    : new LogNotifier(logger);
   const server = await startServer({
     config,
     store: storeFor(io, config, undefined),
