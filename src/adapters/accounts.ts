@@ -62,23 +62,27 @@ export class AccountRoutedStore implements TrustStore {
       groups.set(account ?? '', g);
     }
     const out = new Map<string, RoleRead>();
-    let done = 0;
-    // Accounts one after the other: progress stays readable and each account's own reads keep their pace.
-    for (const g of groups.values()) {
-      const { store, member } = await this.route(g.account);
-      const before = done;
-      try {
-        const read = await store.readRoles(g.names, (d) => onProgress?.(before + d, keys.length));
-        g.keys.forEach((k, i) => out.set(k, read.get(g.names[i]!)));
-      } catch (err) {
-        // The home account failing is the whole run failing (no credentials, no IAM): say so once.
-        if (!member) throw err;
-        const unreachable = { unreachable: describeError(err), retryable: isRetryable(err) };
-        for (const k of g.keys) out.set(k, unreachable);
-      }
-      done += g.keys.length;
-      onProgress?.(done, keys.length);
-    }
+    // Accounts in parallel (IAM throttles per account; each account's store keeps its own pace), progress summed.
+    const done = new Map<string, number>();
+    const report = (group: string, n: number) => {
+      done.set(group, n);
+      onProgress?.([...done.values()].reduce((a, b) => a + b, 0), keys.length);
+    };
+    await Promise.all(
+      [...groups.entries()].map(async ([id, g]) => {
+        const { store, member } = await this.route(g.account);
+        try {
+          const read = await store.readRoles(g.names, (d) => report(id, d));
+          g.keys.forEach((k, i) => out.set(k, read.get(g.names[i]!)));
+        } catch (err) {
+          // The home account failing is the whole run failing (no credentials, no IAM): say so once.
+          if (!member) throw err;
+          const unreachable = { unreachable: describeError(err), retryable: isRetryable(err) };
+          for (const k of g.keys) out.set(k, unreachable);
+        }
+        report(id, g.keys.length);
+      }),
+    );
     return out;
   }
 
