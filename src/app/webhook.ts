@@ -145,11 +145,11 @@ export async function answerWebhook(
 ): Promise<WebhookHttpAnswer> {
   const verdict = checkWebhook(req, deps.secrets, deps.organizationId);
   if (verdict.status !== 202) return { status: verdict.status, body: { error: verdict.error }, log: { msg: 'webhook rejected', status: verdict.status, error: verdict.error } };
+  const webhookId = verdict.webhookId ? { webhookId: verdict.webhookId } : {};
   try {
     if (verdict.webhookId && deps.seen && !(await deps.seen.claim(`webhook|${verdict.webhookId}`, 2 * MAX_SKEW_SECONDS * 1000))) {
       return { status: 202, body: { accepted: verdict.event.id, duplicate: true }, log: { msg: 'webhook duplicate', webhookId: verdict.webhookId, id: verdict.event.id } };
     }
-    const webhookId = verdict.webhookId ? { webhookId: verdict.webhookId } : {};
     const roles = (await deps.accept(verdict.event)).map((r) => r.role);
     return {
       status: 202,
@@ -157,6 +157,6 @@ export async function answerWebhook(
       log: { msg: 'webhook accepted', ...webhookId, id: verdict.event.id, type: verdict.event.type, deploymentId: verdict.event.deploymentId, roles: roles.length },
     };
   } catch (err) {
-    return { status: 503, body: { error: 'temporarily unable to process; retry' }, log: { msg: 'webhook failed', ...(verdict.webhookId ? { webhookId: verdict.webhookId } : {}), id: verdict.event.id, error: err instanceof Error ? err.message : String(err) } };
+    return { status: 503, body: { error: 'temporarily unable to process; retry' }, log: { msg: 'webhook failed', ...webhookId, id: verdict.event.id, error: err instanceof Error ? err.message : String(err) } };
   }
 }

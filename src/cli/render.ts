@@ -2,6 +2,7 @@
 import { styleText } from 'node:util';
 import type { PrincipalChange, RolePlan } from '../domain/plan.js';
 import { EXPIRY_WARNING_DAYS, standing } from '../domain/findings.js';
+import { splitRoleKey } from '../domain/role-key.js';
 import type { ApplyResult, Plan } from '../app/reconcile.js';
 import type { ConnectionsAnswer, DeploymentExplanation } from '../app/explain.js';
 
@@ -186,7 +187,7 @@ export function rolePlanJson(r: RolePlan) {
     role: r.role,
     // The role's account: from its ARN when it was read, else as the config names it (null: the home account, not read).
     account: r.arn?.split(':')[4] ?? r.account ?? null,
-    roleName: r.role.split('/').pop()!,
+    roleName: splitRoleKey(r.role).name,
     arn: r.arn ?? null,
     trust: r.trust,
     mode: r.mode,
