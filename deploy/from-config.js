@@ -16,13 +16,17 @@ function readConfig() {
   }
 }
 
-function declaredRoles() {
-  const config = readConfig();
+// The roles of a config already read (one read per statement set, not one per helper).
+function rolesIn(config) {
   const roles = Array.isArray(config && config.roles) ? config.roles : [];
   if (roles.length === 0 || roles.some((r) => !r || typeof r.name !== 'string' || !/^[\w+=,.@-]{1,64}$/.test(r.name))) {
     throw new Error(`deploy/from-config.js: ${configFile()} declares no roles or a role without a valid name; run astro-trust plan --config ${configFile()} for details`);
   }
   return roles;
+}
+
+function declaredRoles() {
+  return rolesIn(readConfig());
 }
 
 // The example config trusts example Deployments: packaging it for a real stage is a mistake unless asked.
@@ -67,7 +71,7 @@ const roleArns = (roles) =>
 /** The accounts the config's roles name (DESIGN 3.6), and the role astro-trust assumes in each. */
 function members() {
   const config = readConfig();
-  const accounts = [...new Set(declaredRoles().flatMap((r) => (r.account === undefined ? [] : [String(r.account)])))].sort();
+  const accounts = [...new Set(rolesIn(config).flatMap((r) => (r.account === undefined ? [] : [String(r.account)])))].sort();
   const bad = accounts.find((a) => !/^\d{12}$/.test(a));
   if (bad) throw new Error(`deploy/from-config.js: ${configFile()}: account ${bad} is not 12 digits (quote it in YAML); run astro-trust validate --config ${configFile()}`);
   const roleName = (config && config.memberRoleName) || 'astro-trust-member';
@@ -83,7 +87,8 @@ function assumeMembers() {
 
 function trustReader() {
   const roles = declaredRoles();
-  const statements = roleArns(roles).length ? [{ Sid: 'ManagedRoleRead', Effect: 'Allow', Action: ['iam:GetRole'], Resource: roleArns(roles) }] : [];
+  const home = roleArns(roles);
+  const statements = home.length ? [{ Sid: 'ManagedRoleRead', Effect: 'Allow', Action: ['iam:GetRole'], Resource: home }] : [];
   if (roles.some((r) => r.trust === 'oidc' && !r.account)) {
     statements.push({ Sid: 'OidcProviderList', Effect: 'Allow', Action: ['iam:ListOpenIDConnectProviders'], Resource: '*' });
   }
