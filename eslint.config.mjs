@@ -17,7 +17,25 @@ export default tseslint.config(
     files: ['src/domain/**/*.ts'],
     rules: {
       // ...and knows nothing of the layers around it (use cases, adapters, the CLI, Lambda wiring).
-      'no-restricted-imports': ['error', { patterns: ['@aws-sdk/*', 'node:fs', 'node:http', 'node:https', 'fs', 'http', 'https', '../app/*', '../adapters/*', '../cli/*', '../lambda/*', '../config/*'] }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            '@aws-sdk/*',
+            'node:fs',
+            'node:http',
+            'node:https',
+            'fs',
+            'http',
+            'https',
+            '../app/*',
+            '../adapters/*',
+            '../cli/*',
+            '../lambda/*',
+            '../config/*',
+          ],
+        },
+      ],
       'no-restricted-globals': ['error', 'fetch', 'process'],
     },
   },
@@ -28,7 +46,16 @@ export default tseslint.config(
   },
   {
     files: ['**/*.js', '**/*.cjs'],
-    languageOptions: { sourceType: 'commonjs', globals: { module: 'writable', require: 'readonly', process: 'readonly', __dirname: 'readonly', console: 'readonly' } },
+    languageOptions: {
+      sourceType: 'commonjs',
+      globals: {
+        module: 'writable',
+        require: 'readonly',
+        process: 'readonly',
+        __dirname: 'readonly',
+        console: 'readonly',
+      },
+    },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
 );

@@ -16,31 +16,71 @@ const FUNCTIONS = ['webhook', 'iamChange', 'reconcile', 'backfill', 'notify', 'w
 
 /** The AWS SDK clients a bundle contains (from esbuild's metafile): `iam`, `sqs`, ... */
 export function awsClientsIn(metafile: Metafile): string[] {
-  return [...new Set(Object.keys(metafile.inputs).flatMap((p) => /@aws-sdk\/client-([a-z0-9-]+)\//.exec(p)?.[1] ?? []))].sort();
+  return [
+    ...new Set(Object.keys(metafile.inputs).flatMap((p) => /@aws-sdk\/client-([a-z0-9-]+)\//.exec(p)?.[1] ?? [])),
+  ].sort();
 }
 
 export async function benchFunctions(runs: number) {
   const dir = mkdtempSync(join(tmpdir(), 'astro-trust-bundles-'));
   writeFileSync(join(dir, 'empty.ts'), 'export const handler = async () => ({ statusCode: 200 });\n');
-  const entries: [string, string][] = [['(empty function)', join(dir, 'empty.ts')], ...FUNCTIONS.map((f): [string, string] => [f, resolve('functions', `${f}.ts`)])];
+  const entries: [string, string][] = [
+    ['(empty function)', join(dir, 'empty.ts')],
+    ...FUNCTIONS.map((f): [string, string] => [f, resolve('functions', `${f}.ts`)]),
+  ];
   const rows: (string | number)[][] = [];
   let emptyInit = 0;
   for (const [name, entry] of entries) {
     const outfile = join(dir, `${name.replace(/\W/g, '')}.js`);
-    const built = await build({ entryPoints: [entry], outfile, bundle: true, minify: true, keepNames: true, platform: 'node', target: 'node22', format: 'cjs', mainFields: ['module', 'main'], logLevel: 'error', metafile: true });
+    const built = await build({
+      entryPoints: [entry],
+      outfile,
+      bundle: true,
+      minify: true,
+      keepNames: true,
+      platform: 'node',
+      target: 'node22',
+      format: 'cjs',
+      mainFields: ['module', 'main'],
+      logLevel: 'error',
+      metafile: true,
+    });
     const clients = awsClientsIn(built.metafile!);
     const bytes = statSync(outfile).size;
     const zipped = deflateRawSync(readFileSync(outfile), { level: 9 }).length;
     const times: number[] = [];
     for (let i = 0; i < runs; i++) {
-      const out = execFileSync(process.execPath, ['-e', `const t=process.hrtime.bigint();require(${JSON.stringify(outfile)});console.log(Number(process.hrtime.bigint()-t)/1e6);process.exit(0)`], {
-        env: { PATH: process.env.PATH, AWS_REGION: 'us-east-1', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ASTRO_TRUST_CONFIG: resolve('examples/astro-trust.yaml') },
-      });
+      const out = execFileSync(
+        process.execPath,
+        [
+          '-e',
+          `const t=process.hrtime.bigint();require(${JSON.stringify(outfile)});console.log(Number(process.hrtime.bigint()-t)/1e6);process.exit(0)`,
+        ],
+        {
+          env: {
+            PATH: process.env.PATH,
+            AWS_REGION: 'us-east-1',
+            AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+            ASTRO_TRUST_CONFIG: resolve('examples/astro-trust.yaml'),
+          },
+        },
+      );
       times.push(Number(out.toString().trim()));
     }
     const init = median(times);
     if (name === '(empty function)') emptyInit = init;
-    rows.push([name, clients.join(' ') || '-', (bytes / 1024).toFixed(1), (zipped / 1024).toFixed(1), ms(init), name === '(empty function)' ? '-' : `+${ms(init - emptyInit)}`]);
+    rows.push([
+      name,
+      clients.join(' ') || '-',
+      (bytes / 1024).toFixed(1),
+      (zipped / 1024).toFixed(1),
+      ms(init),
+      name === '(empty function)' ? '-' : `+${ms(init - emptyInit)}`,
+    ]);
   }
-  table(`Lambda bundles (esbuild, minified, kept names, node22, cjs, ESM entry points for tree shaking) and module init, median of ${runs} fresh node ${process.version} processes`, ['function', 'AWS clients', 'bundle KiB', 'deflated KiB', 'init ms', 'vs empty ms'], rows);
+  table(
+    `Lambda bundles (esbuild, minified, kept names, node22, cjs, ESM entry points for tree shaking) and module init, median of ${runs} fresh node ${process.version} processes`,
+    ['function', 'AWS clients', 'bundle KiB', 'deflated KiB', 'init ms', 'vs empty ms'],
+    rows,
+  );
 }

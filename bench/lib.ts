@@ -2,7 +2,9 @@
 export function table(title: string, header: string[], rows: (string | number)[][]) {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
   const line = (cells: (string | number)[]) => `| ${cells.map((c, i) => String(c).padStart(widths[i]!)).join(' | ')} |`;
-  console.log(`\n${title}\n${line(header)}\n|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|\n${rows.map(line).join('\n')}`);
+  console.log(
+    `\n${title}\n${line(header)}\n|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|\n${rows.map(line).join('\n')}`,
+  );
 }
 
 export function percentile(xs: number[], p: number): number {

@@ -22,12 +22,15 @@ import { lastListing } from '../src/lambda/aws/dynamodb.js';
 const manual = z.strictObject({ dryRun: z.boolean().optional(), roles: z.array(z.string().min(1)).optional() });
 
 export async function backfill(event: unknown, context: Context & { astroApiToken?: string }) {
-  const scheduled = typeof event === 'object' && event !== null && (event as { source?: string }).source === 'aws.events';
+  const scheduled =
+    typeof event === 'object' && event !== null && (event as { source?: string }).source === 'aws.events';
   let opts: z.infer<typeof manual> = {};
   if (!scheduled) {
     const parsed = manual.safeParse(event ?? {});
     if (!parsed.success) {
-      throw new UsageError(`backfill input: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`).join('; ')}; expected {"dryRun"?: boolean, "roles"?: [names]}`);
+      throw new UsageError(
+        `backfill input: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`).join('; ')}; expected {"dryRun"?: boolean, "roles"?: [names]}`,
+      );
     }
     opts = parsed.data;
   }
@@ -44,12 +47,22 @@ export async function backfill(event: unknown, context: Context & { astroApiToke
     return { scheduled, enqueued: roles };
   }
   const { plan } = await reconcileAll(
-    { config: rt.config, inventory: rt.inventory(context), store: trustStore(rt), events: eventPublisher(rt), snapshots: lastListing(rt) },
+    {
+      config: rt.config,
+      inventory: rt.inventory(context),
+      store: trustStore(rt),
+      events: eventPublisher(rt),
+      snapshots: lastListing(rt),
+    },
     { ...(keys ? { roles: keys } : {}), dryRun: true, reason },
   );
   const dryRun = opts.dryRun ?? false;
   if (!dryRun) await reconcileQueue(rt).enqueue(requests);
-  logger.info(dryRun ? 'backfill planned' : 'backfill queued', { scheduled, dryRun, enqueued: dryRun ? 0 : roles.length });
+  logger.info(dryRun ? 'backfill planned' : 'backfill queued', {
+    scheduled,
+    dryRun,
+    enqueued: dryRun ? 0 : roles.length,
+  });
   return { dryRun, ...planJson(plan), enqueued: dryRun ? [] : roles };
 }
 

@@ -11,8 +11,22 @@ export async function iamChange(event: EventBridgeEvent<string, unknown>): Promi
   const rt = runtime();
   const parsed = parseIamEvent(event);
   if (parsed.ok && parsed.envelope.detail?.eventID) logger.appendKeys({ eventId: parsed.envelope.detail.eventID });
-  const verdict: IamChangeVerdict = parsed.ok ? await onIamChange({ config: rt.config, queue: reconcileQueue(rt), selfArns: rt.env.selfArns, ...(rt.env.homeAccount ? { homeAccount: rt.env.homeAccount } : {}) }, parsed.envelope) : { ignored: parsed.error };
-  logger.info('ignored' in verdict ? 'IAM event ignored' : 'IAM event accepted', { eventBridgeId: event.id, account: event.account, ...verdict });
+  const verdict: IamChangeVerdict = parsed.ok
+    ? await onIamChange(
+        {
+          config: rt.config,
+          queue: reconcileQueue(rt),
+          selfArns: rt.env.selfArns,
+          ...(rt.env.homeAccount ? { homeAccount: rt.env.homeAccount } : {}),
+        },
+        parsed.envelope,
+      )
+    : { ignored: parsed.error };
+  logger.info('ignored' in verdict ? 'IAM event ignored' : 'IAM event accepted', {
+    eventBridgeId: event.id,
+    account: event.account,
+    ...verdict,
+  });
   return verdict;
 }
 

@@ -11,11 +11,21 @@ import { logger, logLine, observed, structuredLog } from '../src/lambda/observab
 import { secrets } from '../src/lambda/secrets.js';
 import { dedup } from '../src/lambda/aws/dynamodb.js';
 
-const TYPES = new Set(['TrustPolicyUpdated', 'DriftDetected', 'ReconcileFailed', 'TrustPolicyTooLarge', 'GuardStopped', 'InventoryRefused']);
+const TYPES = new Set([
+  'TrustPolicyUpdated',
+  'DriftDetected',
+  'ReconcileFailed',
+  'TrustPolicyTooLarge',
+  'GuardStopped',
+  'InventoryRefused',
+]);
 // Kept across invocations of a warm container; what was posted is remembered in the watch table across cold starts.
 let notifier: { url: string; notifier: Notifier } | undefined;
 
-export async function notify(event: EventBridgeEvent<string, AstroTrustEvent['detail']>, context: Context & { slackWebhookUrl?: string }): Promise<Delivery | 'ignored'> {
+export async function notify(
+  event: EventBridgeEvent<string, AstroTrustEvent['detail']>,
+  context: Context & { slackWebhookUrl?: string },
+): Promise<Delivery | 'ignored'> {
   if (event.source !== 'astro-trust' || !TYPES.has(event['detail-type'])) return 'ignored';
   const url = String(context.slackWebhookUrl ?? '');
   if (!notifier || notifier.url !== url) {
@@ -23,10 +33,20 @@ export async function notify(event: EventBridgeEvent<string, AstroTrustEvent['de
     const posted = dedup(rt);
     notifier = {
       url,
-      notifier: url ? new SlackNotifier({ webhookUrl: url, log: logLine, configPath: rt.env.configFile, ...(posted ? { dedup: posted } : {}) }) : new LogNotifier(structuredLog),
+      notifier: url
+        ? new SlackNotifier({
+            webhookUrl: url,
+            log: logLine,
+            configPath: rt.env.configFile,
+            ...(posted ? { dedup: posted } : {}),
+          })
+        : new LogNotifier(structuredLog),
     };
   }
-  const delivery = await notifier.notifier.notify({ type: event['detail-type'], detail: event.detail } as AstroTrustEvent);
+  const delivery = await notifier.notifier.notify({
+    type: event['detail-type'],
+    detail: event.detail,
+  } as AstroTrustEvent);
   logger.info('notify', { type: event['detail-type'], role: event.detail.role ?? null, delivery });
   return delivery;
 }

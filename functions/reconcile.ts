@@ -17,7 +17,6 @@ import { eventPublisher } from '../src/lambda/aws/eventbridge.js';
 import { trustStore } from '../src/lambda/aws/iam.js';
 import { lastListing, reverts, sharedInventory } from '../src/lambda/aws/dynamodb.js';
 
-
 async function one(record: SQSRecord, context: Context & { astroApiToken?: string }) {
   let request: ReconcileRequest;
   try {
@@ -28,11 +27,29 @@ async function one(record: SQSRecord, context: Context & { astroApiToken?: strin
     return 'dropped';
   }
   // Each line about this record names the role and what caused the request (the webhook's id, the CloudTrail event's).
-  const log = logger.createChild({ persistentKeys: { role: request.role, reason: request.reason, messageId: record.messageId, ...(request.sourceEventId ? { sourceEventId: request.sourceEventId } : {}), ...(request.drift?.eventId ? { eventId: request.drift.eventId } : {}) } });
+  const log = logger.createChild({
+    persistentKeys: {
+      role: request.role,
+      reason: request.reason,
+      messageId: record.messageId,
+      ...(request.sourceEventId ? { sourceEventId: request.sourceEventId } : {}),
+      ...(request.drift?.eventId ? { eventId: request.drift.eventId } : {}),
+    },
+  });
   const rt = runtime();
   let result;
   try {
-    result = await reconcileRole({ config: rt.config, inventory: sharedInventory(rt, rt.inventory(context)), store: trustStore(rt), events: eventPublisher(rt), snapshots: lastListing(rt), reverts: reverts(rt) }, request);
+    result = await reconcileRole(
+      {
+        config: rt.config,
+        inventory: sharedInventory(rt, rt.inventory(context)),
+        store: trustStore(rt),
+        events: eventPublisher(rt),
+        snapshots: lastListing(rt),
+        reverts: reverts(rt),
+      },
+      request,
+    );
   } catch (err) {
     // Retrying cannot help a terminal error (a refused listing, a policy IAM handed back unparsable): it was
     // alerted; let the message go instead of cycling it into the dead-letter queue.
@@ -40,8 +57,13 @@ async function one(record: SQSRecord, context: Context & { astroApiToken?: strin
     log.error('reconcile failed, not retried', { error: describeError(err) });
     return 'failed';
   }
-  log.info('reconciled', { status: result.plan?.status ?? 'not declared', outcome: result.outcome?.result ?? 'ignored', events: result.events.map((e) => e.type) });
-  if (result.outcome?.result === 'failed' && result.outcome.retryable) throw new ReconcileRetryError(`reconcile ${request.role} failed: ${result.outcome.message}`);
+  log.info('reconciled', {
+    status: result.plan?.status ?? 'not declared',
+    outcome: result.outcome?.result ?? 'ignored',
+    events: result.events.map((e) => e.type),
+  });
+  if (result.outcome?.result === 'failed' && result.outcome.retryable)
+    throw new ReconcileRetryError(`reconcile ${request.role} failed: ${result.outcome.message}`);
   return result.outcome?.result ?? 'ignored';
 }
 

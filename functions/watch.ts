@@ -12,9 +12,18 @@ import { reconcileQueue } from '../src/lambda/aws/sqs.js';
 import { eventPublisher } from '../src/lambda/aws/eventbridge.js';
 import { snapshots } from '../src/lambda/aws/dynamodb.js';
 
-export async function watch(_event: unknown, context: Context & { astroApiToken?: string }): Promise<Omit<WatchResult, 'changes'> & { changes: { type: string; deploymentId: string; changed: string[] }[] }> {
+export async function watch(
+  _event: unknown,
+  context: Context & { astroApiToken?: string },
+): Promise<Omit<WatchResult, 'changes'> & { changes: { type: string; deploymentId: string; changed: string[] }[] }> {
   const rt = runtime();
-  const result = await watchInventory({ config: rt.config, inventory: rt.inventory(context), snapshots: snapshots(rt), queue: reconcileQueue(rt), events: eventPublisher(rt) });
+  const result = await watchInventory({
+    config: rt.config,
+    inventory: rt.inventory(context),
+    snapshots: snapshots(rt),
+    queue: reconcileQueue(rt),
+    events: eventPublisher(rt),
+  });
   const changes = result.changes.map((c) => ({ type: c.type, deploymentId: c.deploymentId, changed: c.changed }));
   logger.info('watch', { firstRun: result.firstRun, changes, roles: result.requests.map((r) => r.role) });
   return { ...result, changes };

@@ -10,23 +10,51 @@ import { reconcileQueue } from '../src/lambda/aws/sqs.js';
 import { dedup, freshSharedInventory, lastListing } from '../src/lambda/aws/dynamodb.js';
 
 type Secrets = { webhookSecret?: string; astroApiToken?: string };
-const reply = (statusCode: number, body: unknown): APIGatewayProxyStructuredResultV2 => ({ statusCode, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+const reply = (statusCode: number, body: unknown): APIGatewayProxyStructuredResultV2 => ({
+  statusCode,
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify(body),
+});
 
-export async function webhook(event: APIGatewayProxyEventV2, context: Context & Secrets): Promise<APIGatewayProxyStructuredResultV2> {
+export async function webhook(
+  event: APIGatewayProxyEventV2,
+  context: Context & Secrets,
+): Promise<APIGatewayProxyStructuredResultV2> {
   const rawBody = Buffer.from(event.body ?? '', event.isBase64Encoded ? 'base64' : 'utf8');
   const headers = Object.fromEntries(Object.entries(event.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
   const rt = runtime();
-  const keys = String(context.webhookSecret ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const keys = String(context.webhookSecret ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (keys.length === 0) {
     logger.error('webhook secret is empty: set the SSM parameter named by WEBHOOK_SECRET_PARAM');
     return reply(503, { error: 'webhook not configured' });
   }
   const answer = await answerWebhook(
     { headers, rawBody, nowSeconds: Math.floor(Date.now() / 1000) },
-    { secrets: keys, organizationId: rt.config.organizationId, ...(rt.env.watchTable ? { seen: dedup(rt)! } : {}), accept: (e) => onDeploymentEvent({ config: rt.config, inventory: freshSharedInventory(rt, rt.inventory(context)), queue: reconcileQueue(rt), ...(rt.env.watchTable ? { snapshots: lastListing(rt)! } : {}) }, e) },
+    {
+      secrets: keys,
+      organizationId: rt.config.organizationId,
+      ...(rt.env.watchTable ? { seen: dedup(rt)! } : {}),
+      accept: (e) =>
+        onDeploymentEvent(
+          {
+            config: rt.config,
+            inventory: freshSharedInventory(rt, rt.inventory(context)),
+            queue: reconcileQueue(rt),
+            ...(rt.env.watchTable ? { snapshots: lastListing(rt)! } : {}),
+          },
+          e,
+        ),
+    },
   );
   const { msg, ...fields } = answer.log;
-  (answer.status >= 500 ? logger.error : answer.status >= 400 ? logger.warn : logger.info).call(logger, msg, { ...fields, status: answer.status, sourceIp: event.requestContext?.http?.sourceIp });
+  (answer.status >= 500 ? logger.error : answer.status >= 400 ? logger.warn : logger.info).call(logger, msg, {
+    ...fields,
+    status: answer.status,
+    sourceIp: event.requestContext?.http?.sourceIp,
+  });
   return reply(answer.status, answer.body);
 }
 

@@ -16,7 +16,6 @@ import { dirname, join } from 'node:path';
 // Lambda runs Node 22; the SDK's notice about Node 20 is noise in a local run.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
-
 async function ignoreExisting(p: Promise<unknown>, ...kinds: (new (...a: never[]) => Error)[]) {
   try {
     await p;
@@ -30,7 +29,15 @@ type Snapshot = { RoleDetailList: { RoleName: string; AssumeRolePolicyDocument: 
 async function createRoles(iam: IAMClient, snapshotFile: string): Promise<number> {
   const snapshot = JSON.parse(readFileSync(snapshotFile, 'utf8')) as Snapshot;
   for (const r of snapshot.RoleDetailList) {
-    await ignoreExisting(iam.send(new CreateRoleCommand({ RoleName: r.RoleName, AssumeRolePolicyDocument: JSON.stringify(r.AssumeRolePolicyDocument) })), EntityAlreadyExistsException);
+    await ignoreExisting(
+      iam.send(
+        new CreateRoleCommand({
+          RoleName: r.RoleName,
+          AssumeRolePolicyDocument: JSON.stringify(r.AssumeRolePolicyDocument),
+        }),
+      ),
+      EntityAlreadyExistsException,
+    );
   }
   return snapshot.RoleDetailList.length;
 }
@@ -43,25 +50,64 @@ async function createRoles(iam: IAMClient, snapshotFile: string): Promise<number
 export async function localUp(snapshotFile = 'examples/iam-snapshot.json') {
   const endpoint = process.env.AWS_ENDPOINT_URL;
   const region = process.env.AWS_REGION || 'us-east-1';
-  if (!endpoint) throw new Error('AWS_ENDPOINT_URL is not set: local:up only seeds a local emulator (moto_server), never a real account');
+  if (!endpoint)
+    throw new Error(
+      'AWS_ENDPOINT_URL is not set: local:up only seeds a local emulator (moto_server), never a real account',
+    );
   const cfg = { region, endpoint };
   let roles = await createRoles(new IAMClient(cfg), snapshotFile);
   const dir = dirname(snapshotFile);
   const members = readdirSync(dir).flatMap((f) => /^iam-snapshot-(\d{12})\.json$/.exec(f)?.slice(1) ?? []);
   for (const account of members) {
-    const c = (await new STSClient(cfg).send(new AssumeRoleCommand({ RoleArn: `arn:aws:iam::${account}:role/astro-trust-member`, RoleSessionName: 'astro-trust' }))).Credentials!;
-    const iam = new IAMClient({ ...cfg, credentials: { accessKeyId: c.AccessKeyId!, secretAccessKey: c.SecretAccessKey!, sessionToken: c.SessionToken! } });
+    const c = (
+      await new STSClient(cfg).send(
+        new AssumeRoleCommand({
+          RoleArn: `arn:aws:iam::${account}:role/astro-trust-member`,
+          RoleSessionName: 'astro-trust',
+        }),
+      )
+    ).Credentials!;
+    const iam = new IAMClient({
+      ...cfg,
+      credentials: { accessKeyId: c.AccessKeyId!, secretAccessKey: c.SecretAccessKey!, sessionToken: c.SessionToken! },
+    });
     roles += await createRoles(iam, join(dir, `iam-snapshot-${account}.json`));
   }
   const ssm = new SSMClient(cfg);
-  const params = { 'webhook-secret': `whsec_${Buffer.from('local-only-webhook-secret-32byte').toString('base64')}`, 'astro-api-token': 'local-only-unused', 'slack-webhook-url': '' };
+  const params = {
+    'webhook-secret': `whsec_${Buffer.from('local-only-webhook-secret-32byte').toString('base64')}`,
+    'astro-api-token': 'local-only-unused',
+    'slack-webhook-url': '',
+  };
   for (const [name, value] of Object.entries(params)) {
-    if (value) await ssm.send(new PutParameterCommand({ Name: `/astro-trust/local/${name}`, Type: 'SecureString', Value: value, Overwrite: true }));
+    if (value)
+      await ssm.send(
+        new PutParameterCommand({
+          Name: `/astro-trust/local/${name}`,
+          Type: 'SecureString',
+          Value: value,
+          Overwrite: true,
+        }),
+      );
   }
-  const queueUrl = (await new SQSClient(cfg).send(new CreateQueueCommand({ QueueName: 'astro-trust-local-reconcile.fifo', Attributes: { FifoQueue: 'true' } }))).QueueUrl!;
-  await ignoreExisting(new EventBridgeClient(cfg).send(new CreateEventBusCommand({ Name: 'astro-trust-local' })), ResourceAlreadyExistsException);
+  const queueUrl = (
+    await new SQSClient(cfg).send(
+      new CreateQueueCommand({ QueueName: 'astro-trust-local-reconcile.fifo', Attributes: { FifoQueue: 'true' } }),
+    )
+  ).QueueUrl!;
   await ignoreExisting(
-    new DynamoDBClient(cfg).send(new CreateTableCommand({ TableName: 'astro-trust-local-watch', BillingMode: 'PAY_PER_REQUEST', AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }], KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }] })),
+    new EventBridgeClient(cfg).send(new CreateEventBusCommand({ Name: 'astro-trust-local' })),
+    ResourceAlreadyExistsException,
+  );
+  await ignoreExisting(
+    new DynamoDBClient(cfg).send(
+      new CreateTableCommand({
+        TableName: 'astro-trust-local-watch',
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
+        KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+      }),
+    ),
     ResourceInUseException,
   );
   return {
@@ -80,7 +126,9 @@ export async function localUp(snapshotFile = 'examples/iam-snapshot.json') {
 if (require.main === module) {
   localUp().then(
     ({ roles, accounts, ...env }) => {
-      console.error(`seeded ${process.env.AWS_ENDPOINT_URL}: ${roles} IAM roles in ${accounts} accounts, SSM /astro-trust/local/*, the reconcile queue, the bus, the watch table`);
+      console.error(
+        `seeded ${process.env.AWS_ENDPOINT_URL}: ${roles} IAM roles in ${accounts} accounts, SSM /astro-trust/local/*, the reconcile queue, the bus, the watch table`,
+      );
       for (const [k, v] of Object.entries(env)) console.log(`export ${k}=${JSON.stringify(v)}`);
     },
     (err) => {

@@ -154,14 +154,17 @@ export class MemberAccountError extends AstroTrustError {
     cause: unknown,
   ) {
     const e = cause as { name?: string; message?: string; code?: string };
-    const transient = /Throttl|RequestLimitExceeded|ServiceUnavailable|InternalFailure|TimeoutError/.test(e?.name ?? '') || /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EAI_AGAIN|ENOTFOUND/.test(`${e?.code ?? ''} ${e?.message ?? ''}`);
+    const transient =
+      /Throttl|RequestLimitExceeded|ServiceUnavailable|InternalFailure|TimeoutError/.test(e?.name ?? '') ||
+      /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EAI_AGAIN|ENOTFOUND/.test(`${e?.code ?? ''} ${e?.message ?? ''}`);
     const noCredentials = e?.name === 'CredentialsProviderError';
     super(
       `cannot assume ${memberRoleArn} (${e?.name ?? 'Error'}): ` +
         (transient
           ? 'STS did not answer; the next reconcile tries again'
           : noCredentials
-            ? 'no AWS credentials to assume it with: set AWS_PROFILE (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), or plan offline with --iam-snapshot ' + `${account}=FILE`
+            ? 'no AWS credentials to assume it with: set AWS_PROFILE (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), or plan offline with --iam-snapshot ' +
+              `${account}=FILE`
             : `deploy deploy/member-account.yml in account ${account} with HubRoleArns naming the roles astro-trust runs as (docs/accounts.md), or remove that account's roles from the config`),
       { cause },
     );

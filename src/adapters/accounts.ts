@@ -66,7 +66,10 @@ export class AccountRoutedStore implements TrustStore {
     const done = new Map<string, number>();
     const report = (group: string, n: number) => {
       done.set(group, n);
-      onProgress?.([...done.values()].reduce((a, b) => a + b, 0), keys.length);
+      onProgress?.(
+        [...done.values()].reduce((a, b) => a + b, 0),
+        keys.length,
+      );
     };
     await Promise.all(
       [...groups.entries()].map(async ([id, g]) => {

@@ -40,7 +40,16 @@ export class AstroApiInventory implements InventorySource {
   private readonly o: Required<Omit<AstroApiOptions, 'log'>> & { log: (line: string) => void };
 
   constructor(options: AstroApiOptions) {
-    this.o = { pageSize: 1000, timeoutMs: 15_000, attempts: 4, listingAttempts: 3, baseDelayMs: 500, maxDelayMs: 8_000, log: () => {}, ...options };
+    this.o = {
+      pageSize: 1000,
+      timeoutMs: 15_000,
+      attempts: 4,
+      listingAttempts: 3,
+      baseDelayMs: 500,
+      maxDelayMs: 8_000,
+      log: () => {},
+      ...options,
+    };
     this.o.baseUrl = this.o.baseUrl.replace(/\/+$/, '');
   }
 
@@ -56,7 +65,11 @@ export class AstroApiInventory implements InventorySource {
       async () => {
         let res: Response;
         try {
-          res = await request(url, { headers: { Authorization: `Bearer ${this.o.token}`, Accept: 'application/json' } }, this.o.timeoutMs);
+          res = await request(
+            url,
+            { headers: { Authorization: `Bearer ${this.o.token}`, Accept: 'application/json' } },
+            this.o.timeoutMs,
+          );
         } catch (err) {
           throw new AstroApiError(`GET deployments offset ${offset}: ${(err as Error).message}`, { cause: err });
         }
@@ -68,7 +81,11 @@ export class AstroApiInventory implements InventorySource {
         }
         if (!res.ok) {
           await res.body?.cancel();
-          throw new HttpStatusError(res.status, retryAfterMs(res.headers.get('retry-after'), 60_000), `GET deployments offset ${offset}: HTTP ${res.status}`);
+          throw new HttpStatusError(
+            res.status,
+            retryAfterMs(res.headers.get('retry-after'), 60_000),
+            `GET deployments offset ${offset}: HTTP ${res.status}`,
+          );
         }
         let body: unknown;
         try {
@@ -92,7 +109,8 @@ export class AstroApiInventory implements InventorySource {
           }
           return err instanceof AstroApiAuthError ? { retry: false } : { retry: true };
         },
-        onRetry: (err, attempt, delay) => this.o.log(`Astro API: ${(err as Error).message}; retry ${attempt} in ${delay} ms`),
+        onRetry: (err, attempt, delay) =>
+          this.o.log(`Astro API: ${(err as Error).message}; retry ${attempt} in ${delay} ms`),
       },
     ).catch((err) => {
       if (err instanceof AstroApiAuthError) throw err;
@@ -134,7 +152,9 @@ export class AstroApiInventory implements InventorySource {
             `Astro API listing of organization ${this.o.organizationId} was inconsistent ${attempt} times in a row (last: ${err.message}); nothing is changed`,
           );
         }
-        this.o.log(`Astro API: inconsistent listing (${err.message}); listing again from the start (${attempt}/${this.o.listingAttempts})`);
+        this.o.log(
+          `Astro API: inconsistent listing (${err.message}); listing again from the start (${attempt}/${this.o.listingAttempts})`,
+        );
         await sleep(this.o.baseDelayMs);
       }
     }

@@ -15,7 +15,12 @@ export class EventBridgePublisher implements EventPublisher {
   ) {}
 
   async publish(events: AstroTrustEvent[]): Promise<void> {
-    const entries: PutEventsRequestEntry[] = events.map((e) => ({ EventBusName: this.busName, Source: EVENT_SOURCE, DetailType: e.type, Detail: JSON.stringify(e.detail) }));
+    const entries: PutEventsRequestEntry[] = events.map((e) => ({
+      EventBusName: this.busName,
+      Source: EVENT_SOURCE,
+      DetailType: e.type,
+      Detail: JSON.stringify(e.detail),
+    }));
     // PutEvents takes 10 entries a call; failed entries are retried once, then reported.
     for (let i = 0; i < entries.length; i += 10) {
       let batch = entries.slice(i, i + 10);
@@ -23,7 +28,10 @@ export class EventBridgePublisher implements EventPublisher {
         const out = await this.client.send(new PutEventsCommand({ Entries: batch }));
         const failed = batch.filter((_, j) => out.Entries?.[j]?.ErrorCode);
         if (failed.length === 0) break;
-        if (attempt >= 2) throw new EventPublishError(`PutEvents: ${failed.length} events not accepted (${out.Entries?.find((x) => x.ErrorCode)?.ErrorCode})`);
+        if (attempt >= 2)
+          throw new EventPublishError(
+            `PutEvents: ${failed.length} events not accepted (${out.Entries?.find((x) => x.ErrorCode)?.ErrorCode})`,
+          );
         batch = failed;
       }
     }

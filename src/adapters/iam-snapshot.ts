@@ -23,17 +23,27 @@ export class IamSnapshotStore implements TrustStore {
     try {
       data = JSON.parse(readFileSync(file, 'utf8'));
     } catch (err) {
-      throw new IamSnapshotError(`${file}: cannot read the IAM snapshot (${(err as Error).message}); create it with: aws iam get-account-authorization-details --filter Role > ${file}`, { cause: err });
+      throw new IamSnapshotError(
+        `${file}: cannot read the IAM snapshot (${(err as Error).message}); create it with: aws iam get-account-authorization-details --filter Role > ${file}`,
+        { cause: err },
+      );
     }
     const list = (data as { RoleDetailList?: unknown }).RoleDetailList;
-    if (!Array.isArray(list)) throw new IamSnapshotError(`${file}: RoleDetailList is missing; expected the output of aws iam get-account-authorization-details`);
+    if (!Array.isArray(list))
+      throw new IamSnapshotError(
+        `${file}: RoleDetailList is missing; expected the output of aws iam get-account-authorization-details`,
+      );
     list.forEach((r: RoleDetail, i) => {
       const arn = typeof r.Arn === 'string' ? parseRoleArn(r.Arn) : undefined;
-      if (typeof r.RoleName !== 'string' || !arn) throw new IamSnapshotError(`${file}: RoleDetailList[${i}] has no RoleName or role Arn`);
+      if (typeof r.RoleName !== 'string' || !arn)
+        throw new IamSnapshotError(`${file}: RoleDetailList[${i}] has no RoleName or role Arn`);
       try {
         this.roles.set(r.RoleName, { arn, document: parseTrustPolicy(r.AssumeRolePolicyDocument) });
       } catch (err) {
-        throw new IamSnapshotError(`${file}: RoleDetailList[${i}] (${r.RoleName}).AssumeRolePolicyDocument: ${(err as Error).message}`, { cause: err });
+        throw new IamSnapshotError(
+          `${file}: RoleDetailList[${i}] (${r.RoleName}).AssumeRolePolicyDocument: ${(err as Error).message}`,
+          { cause: err },
+        );
       }
     });
   }
@@ -41,7 +51,10 @@ export class IamSnapshotStore implements TrustStore {
   /** The account the snapshot was taken in (its roles' ARNs), when it holds any role. */
   account(): string | undefined {
     const accounts = new Set([...this.roles.values()].map((r) => r.arn.accountId));
-    if (accounts.size > 1) throw new IamSnapshotError(`${this.file}: holds roles of ${accounts.size} accounts (${[...accounts].join(', ')}); take one snapshot per account and pass each as --iam-snapshot ACCOUNT=FILE`);
+    if (accounts.size > 1)
+      throw new IamSnapshotError(
+        `${this.file}: holds roles of ${accounts.size} accounts (${[...accounts].join(', ')}); take one snapshot per account and pass each as --iam-snapshot ACCOUNT=FILE`,
+      );
     return [...accounts][0];
   }
 

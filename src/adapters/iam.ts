@@ -15,7 +15,17 @@ import { parseRoleArn } from '../domain/deployment.js';
 import type { RoleState } from '../domain/plan.js';
 import { parseTrustPolicy, policyChars, samePolicy, serializePolicy, type PolicyDocument } from '../domain/policy.js';
 import { issuerOfProviderArn, withOwned } from '../domain/statements.js';
-import { AstroTrustError, AwsAccessError, UsageError, ConcurrentEditError, IamUnavailableError, IamWriteError, InvalidPrincipalError, RoleMissingError, VerifyError } from '../errors.js';
+import {
+  AstroTrustError,
+  AwsAccessError,
+  UsageError,
+  ConcurrentEditError,
+  IamUnavailableError,
+  IamWriteError,
+  InvalidPrincipalError,
+  RoleMissingError,
+  VerifyError,
+} from '../errors.js';
 import type { OwnedTrust, TrustStore } from './ports.js';
 import { pool } from '../pool.js';
 import { sleep, withRetry } from './retry.js';
@@ -57,7 +67,14 @@ interface AwsErrorLike {
   $fault?: string;
 }
 
-const THROTTLING = new Set(['Throttling', 'ThrottlingException', 'RequestLimitExceeded', 'TooManyRequestsException', 'ServiceFailure', 'ServiceFailureException']);
+const THROTTLING = new Set([
+  'Throttling',
+  'ThrottlingException',
+  'RequestLimitExceeded',
+  'TooManyRequestsException',
+  'ServiceFailure',
+  'ServiceFailureException',
+]);
 
 function isTransient(err: unknown): boolean {
   const e = err as AwsErrorLike;
@@ -65,7 +82,9 @@ function isTransient(err: unknown): boolean {
   const status = e.$metadata?.httpStatusCode;
   if (status !== undefined) return status >= 500 || status === 429;
   // No HTTP answer at all: connection reset, refused, timed out.
-  return /ECONNRESET|ECONNREFUSED|EPIPE|socket hang up|timeout|TimeoutError|other side closed/i.test(`${e.name} ${e.message}`);
+  return /ECONNRESET|ECONNREFUSED|EPIPE|socket hang up|timeout|TimeoutError|other side closed/i.test(
+    `${e.name} ${e.message}`,
+  );
 }
 
 /** A short name for a failure: the AWS error code, or the network error's code. */
@@ -139,7 +158,10 @@ export class IamTrustStore implements TrustStore {
           if (this.t.verbose) this.log(`${what}: ${reasonOf(err)}, retry ${attempt} in ${delay} ms`);
         },
       });
-      if (seen.length > 0) this.log(`${what}: succeeded after ${seen.length} ${seen.length === 1 ? 'retry' : 'retries'} (${[...new Set(seen)].join(', ')})`);
+      if (seen.length > 0)
+        this.log(
+          `${what}: succeeded after ${seen.length} ${seen.length === 1 ? 'retry' : 'retries'} (${[...new Set(seen)].join(', ')})`,
+        );
       return out;
     } catch (err) {
       if ((err as AwsErrorLike).name === 'CredentialsProviderError') {
@@ -153,7 +175,9 @@ export class IamTrustStore implements TrustStore {
       const unreachable = /ECONNREFUSED|ENOTFOUND|EAI_AGAIN/.test(reason);
       throw new IamUnavailableError(
         `${what}: IAM still failing after ${this.t.attempts} attempts (${reason})` +
-          (unreachable ? '; nothing answers at the IAM endpoint: check AWS_ENDPOINT_URL (for moto: is moto_server running?) and the network, or plan offline with --iam-snapshot' : ''),
+          (unreachable
+            ? '; nothing answers at the IAM endpoint: check AWS_ENDPOINT_URL (for moto: is moto_server running?) and the network, or plan offline with --iam-snapshot'
+            : ''),
         { cause: err },
       );
     }
@@ -168,7 +192,8 @@ export class IamTrustStore implements TrustStore {
       if (!role || !arn) throw new IamWriteError(`GetRole ${name}: IAM returned no role ARN`);
       return { arn, document: parseTrustPolicy(role.AssumeRolePolicyDocument ?? '{"Statement":[]}') };
     } catch (err) {
-      if ((err as AwsErrorLike).name === 'NoSuchEntity' || (err as AwsErrorLike).name === 'NoSuchEntityException') return undefined;
+      if ((err as AwsErrorLike).name === 'NoSuchEntity' || (err as AwsErrorLike).name === 'NoSuchEntityException')
+        return undefined;
       throw err;
     }
   }
@@ -185,7 +210,10 @@ export class IamTrustStore implements TrustStore {
   async readRoles(names: string[], onProgress?: (done: number, total: number) => void) {
     // `<account>/<name>` is a role of another account (DESIGN 3.6): only the account-routed store may read it.
     const elsewhere = names.find((n) => n.includes('/'));
-    if (elsewhere) throw new UsageError(`role ${elsewhere} is in another account: this IAM store reads its own account only (wire the trust store with src/wiring/accounts.ts)`);
+    if (elsewhere)
+      throw new UsageError(
+        `role ${elsewhere} is in another account: this IAM store reads its own account only (wire the trust store with src/wiring/accounts.ts)`,
+      );
     if (names.length >= this.t.listRolesFrom) return this.listRoles(names, onProgress);
     const out = new Map<string, RoleState | undefined>();
     let done = 0;
@@ -201,7 +229,9 @@ export class IamTrustStore implements TrustStore {
     const found = new Map<string, RoleState>();
     let marker: string | undefined;
     do {
-      const page = await this.transient('ListRoles', () => this.client.send(new ListRolesCommand({ MaxItems: 1000, ...(marker ? { Marker: marker } : {}) })));
+      const page = await this.transient('ListRoles', () =>
+        this.client.send(new ListRolesCommand({ MaxItems: 1000, ...(marker ? { Marker: marker } : {}) })),
+      );
       for (const role of page.Roles ?? []) {
         const name = role.RoleName ? wanted.get(role.RoleName.toLowerCase()) : undefined;
         const arn = role.Arn ? parseRoleArn(role.Arn) : undefined;
@@ -230,7 +260,9 @@ export class IamTrustStore implements TrustStore {
         `UpdateAssumeRolePolicy ${roleName}: the role was edited since it was planned and the merged policy (${chars} characters) is over maxPolicyChars (${owned.maxPolicyChars}); nothing written, the next reconcile plans again`,
       );
     }
-    await this.client.send(new UpdateAssumeRolePolicyCommand({ RoleName: roleName, PolicyDocument: serializePolicy(document) }));
+    await this.client.send(
+      new UpdateAssumeRolePolicyCommand({ RoleName: roleName, PolicyDocument: serializePolicy(document) }),
+    );
     return document;
   }
 
@@ -244,7 +276,10 @@ export class IamTrustStore implements TrustStore {
           baseDelayMs: this.t.principalBaseDelayMs,
           maxDelayMs: this.t.principalBaseDelayMs * 8,
           classify: (err) => (isInvalidPrincipal(err) ? { retry: true } : { retry: false }),
-          onRetry: (err, attempt, delay) => this.log(`UpdateAssumeRolePolicy ${roleName}: ${(err as Error).message}; principal may be propagating, retry ${attempt} in ${delay} ms`),
+          onRetry: (err, attempt, delay) =>
+            this.log(
+              `UpdateAssumeRolePolicy ${roleName}: ${(err as Error).message}; principal may be propagating, retry ${attempt} in ${delay} ms`,
+            ),
         },
       );
     } catch (err) {
@@ -259,7 +294,10 @@ export class IamTrustStore implements TrustStore {
         );
       }
       if (e.name === 'LimitExceeded' || e.name === 'LimitExceededException') {
-        throw new IamWriteError(`UpdateAssumeRolePolicy ${roleName}: IAM says the trust policy is over the account's quota; raise "Role trust policy length" or maxPolicyChars is set above the real quota`, { cause: err });
+        throw new IamWriteError(
+          `UpdateAssumeRolePolicy ${roleName}: IAM says the trust policy is over the account's quota; raise "Role trust policy length" or maxPolicyChars is set above the real quota`,
+          { cause: err },
+        );
       }
       throw new IamWriteError(`UpdateAssumeRolePolicy ${roleName}: ${e.name ?? 'Error'}: ${e.message}`, { cause: err });
     }
@@ -274,18 +312,24 @@ export class IamTrustStore implements TrustStore {
       const state = await this.getRole(roleName);
       if (state && samePolicy(state.document, document)) return;
       if (attempt >= this.t.verifyAttempts) {
-        throw new VerifyError(`UpdateAssumeRolePolicy ${roleName}: read back ${attempt} times, IAM does not hold the written trust policy (another writer, or IAM has not converged)`);
+        throw new VerifyError(
+          `UpdateAssumeRolePolicy ${roleName}: read back ${attempt} times, IAM does not hold the written trust policy (another writer, or IAM has not converged)`,
+        );
       }
       await sleep(this.t.verifyDelayMs);
     }
   }
 
   async listOidcProviders(): Promise<Set<string>> {
-    const out = await this.transient('ListOpenIDConnectProviders', () => this.client.send(new ListOpenIDConnectProvidersCommand({})));
-    return new Set((out.OpenIDConnectProviderList ?? []).flatMap((p) => {
-      const issuer = p.Arn ? issuerOfProviderArn(p.Arn) : undefined;
-      return issuer ? [issuer] : [];
-    }));
+    const out = await this.transient('ListOpenIDConnectProviders', () =>
+      this.client.send(new ListOpenIDConnectProvidersCommand({})),
+    );
+    return new Set(
+      (out.OpenIDConnectProviderList ?? []).flatMap((p) => {
+        const issuer = p.Arn ? issuerOfProviderArn(p.Arn) : undefined;
+        return issuer ? [issuer] : [];
+      }),
+    );
   }
 
   async ensureOidcProviders(partition: string, accountId: string, issuers: string[]): Promise<{ created: string[] }> {
@@ -296,12 +340,18 @@ export class IamTrustStore implements TrustStore {
     for (const issuer of issuers) {
       if (existing.has(issuer)) continue;
       await this.transient(`CreateOpenIDConnectProvider ${issuer}`, () =>
-        this.client.send(new CreateOpenIDConnectProviderCommand({ Url: `https://${issuer}`, ClientIDList: ['sts.amazonaws.com'] }))).catch((err) => {
+        this.client.send(
+          new CreateOpenIDConnectProviderCommand({ Url: `https://${issuer}`, ClientIDList: ['sts.amazonaws.com'] }),
+        ),
+      ).catch((err) => {
         const name = (err as AwsErrorLike).name;
         if (name === 'EntityAlreadyExists' || name === 'EntityAlreadyExistsException') return;
         // Still throttled after the retries: IamUnavailableError, retryable. Only a refusal is terminal.
         if (err instanceof AstroTrustError) throw err;
-        throw new IamWriteError(`CreateOpenIDConnectProvider https://${issuer} in ${partition} account ${accountId}: ${(err as Error).message}`, { cause: err });
+        throw new IamWriteError(
+          `CreateOpenIDConnectProvider https://${issuer} in ${partition} account ${accountId}: ${(err as Error).message}`,
+          { cause: err },
+        );
       });
       created.push(issuer);
     }

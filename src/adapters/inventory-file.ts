@@ -19,19 +19,30 @@ export class FileInventory implements InventorySource {
     try {
       data = JSON.parse(await readFile(this.path, 'utf8'));
     } catch (err) {
-      throw new InventoryFileError(`${this.path}: cannot read the inventory (${(err as Error).message})`, { cause: err });
+      throw new InventoryFileError(`${this.path}: cannot read the inventory (${(err as Error).message})`, {
+        cause: err,
+      });
     }
-    const page = (typeof data === 'object' && data !== null ? data : {}) as { deployments?: unknown; totalCount?: unknown };
+    const page = (typeof data === 'object' && data !== null ? data : {}) as {
+      deployments?: unknown;
+      totalCount?: unknown;
+    };
     if (!Array.isArray(page.deployments)) {
-      throw new InventoryFileError(`${this.path}: expected {"deployments": [...], "totalCount": N} as in one page of GET /v1/organizations/{id}/deployments`);
+      throw new InventoryFileError(
+        `${this.path}: expected {"deployments": [...], "totalCount": N} as in one page of GET /v1/organizations/{id}/deployments`,
+      );
     }
     // The same checks as an API listing; a hand-written file may leave totalCount out.
     const totalCount = page.totalCount === undefined ? page.deployments.length : page.totalCount;
-    if (!Number.isSafeInteger(totalCount)) throw new InventoryFileError(`${this.path}: totalCount must be a whole number`);
+    if (!Number.isSafeInteger(totalCount))
+      throw new InventoryFileError(`${this.path}: totalCount must be a whole number`);
     try {
-      return normalizeDeployments(assembleListing([{ offset: 0, totalCount: totalCount as number, deployments: page.deployments }]));
+      return normalizeDeployments(
+        assembleListing([{ offset: 0, totalCount: totalCount as number, deployments: page.deployments }]),
+      );
     } catch (err) {
-      if (err instanceof InconsistentListingError) throw new InventoryFileError(`${this.path}: ${err.message}; fix the file`, { cause: err });
+      if (err instanceof InconsistentListingError)
+        throw new InventoryFileError(`${this.path}: ${err.message}; fix the file`, { cause: err });
       throw err;
     }
   }

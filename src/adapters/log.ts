@@ -19,25 +19,27 @@ export interface LineLoggerOptions {
 }
 
 function textValue(v: unknown): string {
-  const s = typeof v === 'string' ? v : JSON.stringify(v) ?? 'undefined';
+  const s = typeof v === 'string' ? v : (JSON.stringify(v) ?? 'undefined');
   // eslint-disable-next-line no-control-regex
   return s === '' || /[\s"=\u0000-\u001f\u007f\u2028\u2029]/.test(s) ? JSON.stringify(s) : s;
 }
 
 export function lineLogger(o: LineLoggerOptions): Logger {
   const now = o.now ?? Date.now;
-  const entry = (level: Level) => (message: string, fields: LogFields = {}) => {
-    if (level === 'DEBUG' && !o.debug) return;
-    const timestamp = new Date(now()).toISOString();
-    if (o.format === 'json') {
-      o.write(JSON.stringify({ level, message, timestamp, service: 'astro-trust', ...fields }));
-      return;
-    }
-    const rest = Object.entries(fields)
-      .filter(([, v]) => v !== undefined)
-      .map(([k, v]) => `${k}=${textValue(v)}`);
-    o.write([timestamp, level.padEnd(5), JSON.stringify(message).slice(1, -1), ...rest].join(' '));
-  };
+  const entry =
+    (level: Level) =>
+    (message: string, fields: LogFields = {}) => {
+      if (level === 'DEBUG' && !o.debug) return;
+      const timestamp = new Date(now()).toISOString();
+      if (o.format === 'json') {
+        o.write(JSON.stringify({ level, message, timestamp, service: 'astro-trust', ...fields }));
+        return;
+      }
+      const rest = Object.entries(fields)
+        .filter(([, v]) => v !== undefined)
+        .map(([k, v]) => `${k}=${textValue(v)}`);
+      o.write([timestamp, level.padEnd(5), JSON.stringify(message).slice(1, -1), ...rest].join(' '));
+    };
   return { debug: entry('DEBUG'), info: entry('INFO'), warn: entry('WARN'), error: entry('ERROR') };
 }
 

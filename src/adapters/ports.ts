@@ -78,4 +78,5 @@ export interface Meter {
   count(name: MetricName, value?: number): void;
 }
 
-export type MetricName = 'TrustWrites' | 'Drift' | 'Failures' | 'NotFitting' | 'InventoryRefused' | 'AstroListings' | 'IamCalls';
+export type MetricName =
+  'TrustWrites' | 'Drift' | 'Failures' | 'NotFitting' | 'InventoryRefused' | 'AstroListings' | 'IamCalls';

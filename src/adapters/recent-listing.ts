@@ -58,13 +58,26 @@ export class DynamoDbListingStore implements ListingStore {
   ) {}
 
   async load() {
-    const out = await this.client.send(new GetItemCommand({ TableName: this.table, Key: { pk: { S: 'listing' } }, ConsistentRead: true }));
+    const out = await this.client.send(
+      new GetItemCommand({ TableName: this.table, Key: { pk: { S: 'listing' } }, ConsistentRead: true }),
+    );
     const data = out.Item?.inventory?.B;
     const savedAt = Number(out.Item?.savedAt?.N);
-    return data && Number.isFinite(savedAt) ? { savedAt, inventory: JSON.parse(gunzipSync(data).toString('utf8')) as NormalizedInventory } : undefined;
+    return data && Number.isFinite(savedAt)
+      ? { savedAt, inventory: JSON.parse(gunzipSync(data).toString('utf8')) as NormalizedInventory }
+      : undefined;
   }
 
   async save(inventory: NormalizedInventory, savedAt: number) {
-    await this.client.send(new PutItemCommand({ TableName: this.table, Item: { pk: { S: 'listing' }, savedAt: { N: String(savedAt) }, inventory: { B: gzipSync(JSON.stringify(inventory)) } } }));
+    await this.client.send(
+      new PutItemCommand({
+        TableName: this.table,
+        Item: {
+          pk: { S: 'listing' },
+          savedAt: { N: String(savedAt) },
+          inventory: { B: gzipSync(JSON.stringify(inventory)) },
+        },
+      }),
+    );
   }
 }

@@ -22,7 +22,9 @@ export class DynamoDbRevertLog implements RevertLog {
   ) {}
 
   private async read(role: string): Promise<number[]> {
-    const out = await this.client.send(new GetItemCommand({ TableName: this.table, Key: { pk: { S: `reverts#${role}` } }, ConsistentRead: true }));
+    const out = await this.client.send(
+      new GetItemCommand({ TableName: this.table, Key: { pk: { S: `reverts#${role}` } }, ConsistentRead: true }),
+    );
     return (out.Item?.times?.L ?? []).map((v) => Number(v.N));
   }
 
@@ -32,6 +34,11 @@ export class DynamoDbRevertLog implements RevertLog {
 
   async record(role: string, atMs: number): Promise<void> {
     const times = [...(await this.read(role)).filter((t) => t >= atMs - KEEP_MS), atMs];
-    await this.client.send(new PutItemCommand({ TableName: this.table, Item: { pk: { S: `reverts#${role}` }, times: { L: times.map((t) => ({ N: String(t) })) } } }));
+    await this.client.send(
+      new PutItemCommand({
+        TableName: this.table,
+        Item: { pk: { S: `reverts#${role}` }, times: { L: times.map((t) => ({ N: String(t) })) } },
+      }),
+    );
   }
 }

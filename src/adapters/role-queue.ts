@@ -16,7 +16,7 @@ export type Worker = (request: ReconcileRequest) => Promise<void>;
 
 function merge(a: ReconcileRequest, b: ReconcileRequest): ReconcileRequest {
   // A drift check wins: its actor must reach the alert. The later actor is the one to show.
-  return { ...a, ...b, ...(b.drift ?? a.drift ? { drift: b.drift ?? a.drift } : {}) };
+  return { ...a, ...b, ...((b.drift ?? a.drift) ? { drift: b.drift ?? a.drift } : {}) };
 }
 
 export class RoleQueue implements ReconcileQueue {
@@ -34,7 +34,8 @@ export class RoleQueue implements ReconcileQueue {
   ) {}
 
   async enqueue(requests: ReconcileRequest[]): Promise<void> {
-    if (this.closed) throw new QueueClosedError('the reconcile queue is shutting down; send again once astro-trust is back');
+    if (this.closed)
+      throw new QueueClosedError('the reconcile queue is shutting down; send again once astro-trust is back');
     for (const r of requests) {
       const waiting = this.pending.get(r.role);
       this.pending.set(r.role, waiting ? merge(waiting, r) : r);

@@ -9,7 +9,14 @@ import type { AstroTrustEvent, DriftDetected } from '../domain/events.js';
 import type { Finding, PrincipalChange } from '../domain/plan.js';
 import { splitRoleKey } from '../domain/role-key.js';
 
-export const LIMITS = { sectionText: 3000, fieldText: 2000, headerText: 150, fields: 10, blocks: 50, text: 3000 } as const;
+export const LIMITS = {
+  sectionText: 3000,
+  fieldText: 2000,
+  headerText: 150,
+  fields: 10,
+  blocks: 50,
+  text: 3000,
+} as const;
 
 export interface MessageOptions {
   /** The config file astro-trust runs with, for the "see the plan" footer. */
@@ -46,11 +53,19 @@ export function bulletSection(title: string, items: string[], max: number = LIMI
   return { type: 'section', text: { type: 'mrkdwn', text: `${head}${lines.join('')}` } };
 }
 
-const section = (text: string): SectionBlock => ({ type: 'section', text: { type: 'mrkdwn', text: clip(text, LIMITS.sectionText) } });
-const header = (text: string): HeaderBlock => ({ type: 'header', text: { type: 'plain_text', text: clip(text, LIMITS.headerText) } });
+const section = (text: string): SectionBlock => ({
+  type: 'section',
+  text: { type: 'mrkdwn', text: clip(text, LIMITS.sectionText) },
+});
+const header = (text: string): HeaderBlock => ({
+  type: 'header',
+  text: { type: 'plain_text', text: clip(text, LIMITS.headerText) },
+});
 const fields = (pairs: [string, string][]): SectionBlock => ({
   type: 'section',
-  fields: pairs.slice(0, LIMITS.fields).map(([k, v]) => ({ type: 'mrkdwn', text: clip(`*${k}*\n${v}`, LIMITS.fieldText) })),
+  fields: pairs
+    .slice(0, LIMITS.fields)
+    .map(([k, v]) => ({ type: 'mrkdwn', text: clip(`*${k}*\n${v}`, LIMITS.fieldText) })),
 });
 
 function deploymentsOf(c: PrincipalChange): string {
@@ -58,8 +73,10 @@ function deploymentsOf(c: PrincipalChange): string {
   if (ds.length === 0) return '';
   return ` (${ds.map((d) => (d.name === d.id ? code(d.id) : `${esc(d.name)} ${code(d.id)}`)).join(', ')})`;
 }
-const changeLine = (c: PrincipalChange) => `${code(c.principal)}${c.issuer ? ` on ${code(c.issuer)}` : ''}${deploymentsOf(c)}`;
-const changes = (title: string, list: PrincipalChange[]) => (list.length === 0 ? [] : [bulletSection(title, list.map(changeLine))]);
+const changeLine = (c: PrincipalChange) =>
+  `${code(c.principal)}${c.issuer ? ` on ${code(c.issuer)}` : ''}${deploymentsOf(c)}`;
+const changes = (title: string, list: PrincipalChange[]) =>
+  list.length === 0 ? [] : [bulletSection(title, list.map(changeLine))];
 const findingLine = (f: Finding) =>
   `${f.kind}: ${code(f.principal)}${f.sid ? ` in ${code(f.sid)}` : ''}${f.deployments?.length ? ` (shared with ${f.deployments.map((d) => `${esc(d.name)} ${code(d.id)}`).join(', ')})` : ''}`;
 
@@ -77,7 +94,9 @@ export function driftText(d: DriftDetected): string {
   const role = `*${esc(d.role)}*`;
   if (d.roleDeleted) return `Managed role ${role} was deleted`;
   const left = d.unexpected.length;
-  const remain = left ? `; ${left} finding${left === 1 ? '' : 's'} in statements astro-trust does not own remain${left === 1 ? 's' : ''}: a person must act` : '';
+  const remain = left
+    ? `; ${left} finding${left === 1 ? '' : 's'} in statements astro-trust does not own remain${left === 1 ? 's' : ''}: a person must act`
+    : '';
   switch (d.action) {
     case 'reverted':
       return `Trust drift on ${role}: astro-trust statements restored (enforce mode)${remain}`;
@@ -111,7 +130,10 @@ function actorName(d: DriftDetected): string {
 }
 
 /** The Block Kit message for one event. */
-export function renderSlack(event: AstroTrustEvent, options: MessageOptions = { configPath: 'astro-trust.yaml' }): { text: string; blocks: KnownBlock[] } {
+export function renderSlack(
+  event: AstroTrustEvent,
+  options: MessageOptions = { configPath: 'astro-trust.yaml' },
+): { text: string; blocks: KnownBlock[] } {
   if (event.type === 'InventoryRefused') {
     const x = event.detail;
     const text = `Deployment listing refused (${x.kind}): nothing was changed`;
@@ -120,7 +142,11 @@ export function renderSlack(event: AstroTrustEvent, options: MessageOptions = { 
       blocks: [
         header('astro-trust: Deployment listing refused'),
         section(`*${text}*\n${esc(x.message)}`),
-        fields([['Check', x.kind], ['Trigger', x.reason], ...(x.role ? [['Role', code(x.role)] as [string, string]] : [])]),
+        fields([
+          ['Check', x.kind],
+          ['Trigger', x.reason],
+          ...(x.role ? [['Role', code(x.role)] as [string, string]] : []),
+        ]),
       ],
     };
   }
@@ -133,7 +159,15 @@ export function renderSlack(event: AstroTrustEvent, options: MessageOptions = { 
   ];
   const footer: ContextBlock = {
     type: 'context',
-    elements: [{ type: 'mrkdwn', text: clip(`See the plan: ${code(`astro-trust plan --config ${options.configPath} --role ${d.role}`)}`, LIMITS.fieldText) }],
+    elements: [
+      {
+        type: 'mrkdwn',
+        text: clip(
+          `See the plan: ${code(`astro-trust plan --config ${options.configPath} --role ${d.role}`)}`,
+          LIMITS.fieldText,
+        ),
+      },
+    ],
   };
   switch (event.type) {
     case 'DriftDetected': {
@@ -142,23 +176,69 @@ export function renderSlack(event: AstroTrustEvent, options: MessageOptions = { 
       const actor: [string, string][] = x.actor
         ? [
             ['Changed by', actorName(x)],
-            ['When', `${esc(x.actor.eventTime)} (${esc(x.actor.eventName)})${x.actor.eventId ? ` · <${cloudTrailUrl(x.actor.eventId, options.cloudTrailRegion)}|CloudTrail ${esc(x.actor.eventId)}>` : ''}`],
-            ['From', `${esc(x.actor.sourceIp ?? 'unknown')}${x.actor.userAgent ? ` · ${code(clip(x.actor.userAgent, 200))}` : ''}`],
+            [
+              'When',
+              `${esc(x.actor.eventTime)} (${esc(x.actor.eventName)})${x.actor.eventId ? ` · <${cloudTrailUrl(x.actor.eventId, options.cloudTrailRegion)}|CloudTrail ${esc(x.actor.eventId)}>` : ''}`,
+            ],
+            [
+              'From',
+              `${esc(x.actor.sourceIp ?? 'unknown')}${x.actor.userAgent ? ` · ${code(clip(x.actor.userAgent, 200))}` : ''}`,
+            ],
           ]
         : [];
       const blocks: KnownBlock[] = [
         header(`astro-trust: drift on ${x.role}`),
         section(text),
         fields([...who, ...actor]),
-        ...changes(x.action === 'reverted' ? 'Removed: undeclared principals in astro-trust statements' : 'Undeclared principals in astro-trust statements', x.undeclaredInOwned),
-        ...changes(x.action === 'reverted' ? 'Restored: declared principals that were missing' : 'Declared principals that were missing', x.missingDeclared),
-        ...(x.rewritesOwned ? [section(`*astro-trust statements were edited by hand* (Effect, Action or Condition)${x.action === 'reverted' ? ': rewritten' : ''}`)] : []),
-        ...(x.missingOidcProviders?.length ? [bulletSection(`IAM OIDC provider missing (trust through it is broken)${x.action === 'reverted' ? ', recreated' : ''}`, x.missingOidcProviders.map(code))] : []),
-        ...(x.unexpected.length ? [bulletSection('Left for a person: findings in statements astro-trust does not own (never edited)', x.unexpected.map(findingLine))] : []),
-        ...(x.action === 'not-reverted-flapping'
-          ? [section('astro-trust stopped reverting this role for the rest of the hour. If Terraform or CloudFormation manages it, see docs/coexistence.md: let the tool ignore the trust policy, or let it own the role and astro-trust only its statements.')]
+        ...changes(
+          x.action === 'reverted'
+            ? 'Removed: undeclared principals in astro-trust statements'
+            : 'Undeclared principals in astro-trust statements',
+          x.undeclaredInOwned,
+        ),
+        ...changes(
+          x.action === 'reverted'
+            ? 'Restored: declared principals that were missing'
+            : 'Declared principals that were missing',
+          x.missingDeclared,
+        ),
+        ...(x.rewritesOwned
+          ? [
+              section(
+                `*astro-trust statements were edited by hand* (Effect, Action or Condition)${x.action === 'reverted' ? ': rewritten' : ''}`,
+              ),
+            ]
           : []),
-        ...(x.acknowledged ? [section(`${x.acknowledged} acknowledged finding${x.acknowledged === 1 ? '' : 's'} not listed (findings.acknowledge)`)] : []),
+        ...(x.missingOidcProviders?.length
+          ? [
+              bulletSection(
+                `IAM OIDC provider missing (trust through it is broken)${x.action === 'reverted' ? ', recreated' : ''}`,
+                x.missingOidcProviders.map(code),
+              ),
+            ]
+          : []),
+        ...(x.unexpected.length
+          ? [
+              bulletSection(
+                'Left for a person: findings in statements astro-trust does not own (never edited)',
+                x.unexpected.map(findingLine),
+              ),
+            ]
+          : []),
+        ...(x.action === 'not-reverted-flapping'
+          ? [
+              section(
+                'astro-trust stopped reverting this role for the rest of the hour. If Terraform or CloudFormation manages it, see docs/coexistence.md: let the tool ignore the trust policy, or let it own the role and astro-trust only its statements.',
+              ),
+            ]
+          : []),
+        ...(x.acknowledged
+          ? [
+              section(
+                `${x.acknowledged} acknowledged finding${x.acknowledged === 1 ? '' : 's'} not listed (findings.acknowledge)`,
+              ),
+            ]
+          : []),
         footer,
       ];
       return { text, blocks };
@@ -166,7 +246,10 @@ export function renderSlack(event: AstroTrustEvent, options: MessageOptions = { 
     case 'TrustPolicyUpdated': {
       const x = event.detail;
       const text = `Trust policy of *${esc(x.role)}* updated: +${x.added.length} -${x.removed.length} (${x.policyChars}/${x.limit} characters)`;
-      return { text, blocks: [section(text), fields(who), ...changes('Added', x.added), ...changes('Removed', x.removed), footer] };
+      return {
+        text,
+        blocks: [section(text), fields(who), ...changes('Added', x.added), ...changes('Removed', x.removed), footer],
+      };
     }
     case 'ReconcileFailed': {
       const text = `Reconcile of *${esc(event.detail.role)}* failed${event.detail.retryable ? ' (will be retried)' : ''}: ${esc(clip(event.detail.error, 1500))}`;
@@ -182,8 +265,22 @@ export function renderSlack(event: AstroTrustEvent, options: MessageOptions = { 
         blocks: [
           section(text),
           fields(who),
-          ...(notFitting.length ? [bulletSection(`Not trusted for lack of room (${notFitting.length})`, notFitting.map((n) => `${esc(n.name)} ${code(n.id)}`))] : []),
-          ...(x.identities?.length ? [bulletSection(`Identities the stopped plan would remove (${x.identities.length})`, x.identities.map(code))] : []),
+          ...(notFitting.length
+            ? [
+                bulletSection(
+                  `Not trusted for lack of room (${notFitting.length})`,
+                  notFitting.map((n) => `${esc(n.name)} ${code(n.id)}`),
+                ),
+              ]
+            : []),
+          ...(x.identities?.length
+            ? [
+                bulletSection(
+                  `Identities the stopped plan would remove (${x.identities.length})`,
+                  x.identities.map(code),
+                ),
+              ]
+            : []),
           footer,
         ],
       };

@@ -77,14 +77,21 @@ export function alertKey(event: AstroTrustEvent, windowMs: number): { key: strin
   switch (event.type) {
     case 'DriftDetected': {
       const eventId = event.detail.actor?.eventId;
-      if (event.detail.actor) return { key: `iam-change|${event.detail.role}|${eventId ?? driftFingerprint(event.detail)}`, windowMs: STANDING_WINDOW_MS };
+      if (event.detail.actor)
+        return {
+          key: `iam-change|${event.detail.role}|${eventId ?? driftFingerprint(event.detail)}`,
+          windowMs: STANDING_WINDOW_MS,
+        };
       return { key: `findings|${driftFingerprint(event.detail)}`, windowMs: STANDING_WINDOW_MS };
     }
     case 'ReconcileFailed':
       return { key: `failed|${event.detail.role}|${event.detail.error}`, windowMs };
     case 'TrustPolicyTooLarge':
       // A standing condition like a finding: once a day while the same Deployments wait, at once when they change.
-      return { key: `${event.type}|${event.detail.role}|${(event.detail.deploymentsNotFitting ?? []).map((n) => n.id).join(',')}`, windowMs: STANDING_WINDOW_MS };
+      return {
+        key: `${event.type}|${event.detail.role}|${(event.detail.deploymentsNotFitting ?? []).map((n) => n.id).join(',')}`,
+        windowMs: STANDING_WINDOW_MS,
+      };
     case 'GuardStopped':
       return { key: `${event.type}|${event.detail.role}|${event.detail.message}`, windowMs: STANDING_WINDOW_MS };
     case 'InventoryRefused':
@@ -99,7 +106,18 @@ export class SlackNotifier implements Notifier {
 
   constructor(options: SlackOptions) {
     const now = options.now ?? Date.now;
-    this.o = { timeoutMs: 5_000, attempts: 5, baseDelayMs: 500, maxRetryAfterMs: 30_000, dedupWindowMs: 60 * 60_000, now, log: () => {}, configPath: 'astro-trust.yaml', dedup: new MemoryDedup(now), ...options };
+    this.o = {
+      timeoutMs: 5_000,
+      attempts: 5,
+      baseDelayMs: 500,
+      maxRetryAfterMs: 30_000,
+      dedupWindowMs: 60 * 60_000,
+      now,
+      log: () => {},
+      configPath: 'astro-trust.yaml',
+      dedup: new MemoryDedup(now),
+      ...options,
+    };
   }
 
   private async post(body: string): Promise<void> {
@@ -107,14 +125,20 @@ export class SlackNotifier implements Notifier {
       async () => {
         let res: Response;
         try {
-          res = await request(this.o.webhookUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body }, this.o.timeoutMs);
+          res = await request(
+            this.o.webhookUrl,
+            { method: 'POST', headers: { 'content-type': 'application/json' }, body },
+            this.o.timeoutMs,
+          );
         } catch (err) {
           throw new SlackDeliveryError(`Slack webhook: ${(err as Error).message}`, { cause: err });
         }
         const text = await res.text().catch(() => '');
         if (res.ok) return;
         if (retryableStatus(res.status)) {
-          throw Object.assign(new SlackDeliveryError(`Slack webhook answered ${res.status}`), { retryAfterMs: retryAfterMs(res.headers.get('retry-after'), this.o.maxRetryAfterMs) });
+          throw Object.assign(new SlackDeliveryError(`Slack webhook answered ${res.status}`), {
+            retryAfterMs: retryAfterMs(res.headers.get('retry-after'), this.o.maxRetryAfterMs),
+          });
         }
         // invalid_payload, no_service, channel_is_archived...: retrying will not help.
         throw new SlackRejectedError(`Slack webhook answered ${res.status} ${text.slice(0, 100)}`);
@@ -123,7 +147,10 @@ export class SlackNotifier implements Notifier {
         attempts: this.o.attempts,
         baseDelayMs: this.o.baseDelayMs,
         maxDelayMs: this.o.maxRetryAfterMs,
-        classify: (err) => (err instanceof SlackDeliveryError ? { retry: true, delayMs: (err as SlackDeliveryError & { retryAfterMs?: number }).retryAfterMs } : { retry: false }),
+        classify: (err) =>
+          err instanceof SlackDeliveryError
+            ? { retry: true, delayMs: (err as SlackDeliveryError & { retryAfterMs?: number }).retryAfterMs }
+            : { retry: false },
         onRetry: (err, attempt, delay) => this.o.log(`${(err as Error).message}; retry ${attempt} in ${delay} ms`),
       },
     );
@@ -141,7 +168,10 @@ export class SlackNotifier implements Notifier {
       try {
         await this.o.deadLetters.put(event, (err as Error).message);
       } catch (deadLetterErr) {
-        throw new SlackDeliveryError(`Slack: ${(err as Error).message}; dead letters: ${(deadLetterErr as Error).message}`, { cause: deadLetterErr });
+        throw new SlackDeliveryError(
+          `Slack: ${(err as Error).message}; dead letters: ${(deadLetterErr as Error).message}`,
+          { cause: deadLetterErr },
+        );
       }
       this.o.log(`Slack alert for ${subjectOf(event)} dead-lettered: ${(err as Error).message}`);
       return 'dead-lettered';
@@ -155,7 +185,11 @@ export class LogNotifier implements Notifier {
   constructor(private readonly log: Logger | ((line: string) => void)) {}
   /** The headline, then the whole alert: without Slack, the log is where a person reads it. */
   async notify(event: AstroTrustEvent): Promise<Delivery> {
-    const headline = renderSlack(event).text.replace(/\*/g, '').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+    const headline = renderSlack(event)
+      .text.replace(/\*/g, '')
+      .replace(/&lt;/g, '<')
+      .replace(/&gt;/g, '>')
+      .replace(/&amp;/g, '&');
     if (typeof this.log === 'function') this.log(`alert ${event.type}: ${headline} ${JSON.stringify(event.detail)}`);
     else this.log.warn(`alert: ${headline}`, { alert: event.type, role: subjectOf(event), detail: event.detail });
     return 'logged';

@@ -12,7 +12,9 @@ export class DynamoDbSnapshotStore implements InventorySnapshotStore {
   ) {}
 
   async load(): Promise<Deployment[] | undefined> {
-    const out = await this.client.send(new GetItemCommand({ TableName: this.table, Key: { pk: { S: this.key } }, ConsistentRead: true }));
+    const out = await this.client.send(
+      new GetItemCommand({ TableName: this.table, Key: { pk: { S: this.key } }, ConsistentRead: true }),
+    );
     const data = out.Item?.deployments?.B;
     return data ? JSON.parse(gunzipSync(data).toString('utf8')) : undefined;
   }
@@ -21,7 +23,12 @@ export class DynamoDbSnapshotStore implements InventorySnapshotStore {
     await this.client.send(
       new PutItemCommand({
         TableName: this.table,
-        Item: { pk: { S: this.key }, savedAt: { S: new Date().toISOString() }, count: { N: String(deployments.length) }, deployments: { B: gzipSync(JSON.stringify(deployments)) } },
+        Item: {
+          pk: { S: this.key },
+          savedAt: { S: new Date().toISOString() },
+          count: { N: String(deployments.length) },
+          deployments: { B: gzipSync(JSON.stringify(deployments)) },
+        },
       }),
     );
   }

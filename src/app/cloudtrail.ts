@@ -27,7 +27,9 @@ export const cloudTrailEnvelope = z.looseObject({
           type: text(64).optional(),
           arn: text(2048).optional(),
           invokedBy: text(256).optional(),
-          sessionContext: z.looseObject({ sessionIssuer: z.looseObject({ arn: text(2048).optional() }).optional() }).optional(),
+          sessionContext: z
+            .looseObject({ sessionIssuer: z.looseObject({ arn: text(2048).optional() }).optional() })
+            .optional(),
         })
         .optional(),
     })
@@ -42,5 +44,8 @@ export function parseIamEvent(raw: unknown): { ok: true; envelope: CloudTrailEnv
   const parsed = cloudTrailEnvelope.safeParse(raw);
   if (parsed.success) return { ok: true, envelope: parsed.data };
   const issue = parsed.error.issues[0]!;
-  return { ok: false, error: `not an EventBridge CloudTrail event: ${issue.path.join('.') || '(event)'}: ${issue.message}` };
+  return {
+    ok: false,
+    error: `not an EventBridge CloudTrail event: ${issue.path.join('.') || '(event)'}: ${issue.message}`,
+  };
 }

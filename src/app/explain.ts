@@ -46,13 +46,22 @@ async function load(deps: Deps, roles: RoleSpec[]) {
 
 function findDeployment(deployments: Deployment[], id: string, source: string): Deployment {
   const d = deployments.find((x) => x.id === id);
-  if (!d) throw new UsageError(`Deployment ${id} is not in the inventory (${source}); check the id (astro deployment list) or the organization`);
+  if (!d)
+    throw new UsageError(
+      `Deployment ${id} is not in the inventory (${source}); check the id (astro deployment list) or the organization`,
+    );
   return d;
 }
 
 function whyNot(spec: RoleSpec, d: Deployment): string {
-  if (!spec.deployments) return `the role trusts only Deployments that use it as their workload identity; this one's identity is ${d.workloadIdentity ?? 'not set'}`;
-  const sel = spec.deployments.map((s) => Object.entries(s).filter(([, v]) => v !== undefined).map(([k, v]) => `${k} ${JSON.stringify(v)}`).join(' and '));
+  if (!spec.deployments)
+    return `the role trusts only Deployments that use it as their workload identity; this one's identity is ${d.workloadIdentity ?? 'not set'}`;
+  const sel = spec.deployments.map((s) =>
+    Object.entries(s)
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]) => `${k} ${JSON.stringify(v)}`)
+      .join(' and '),
+  );
   return `no selector matches (id ${JSON.stringify(d.id)}, workspaceId ${JSON.stringify(d.workspaceId)}, name ${JSON.stringify(d.name)}; selectors: ${sel.join('; ')})`;
 }
 
@@ -63,12 +72,19 @@ export async function explainDeployment(deps: Deps, deploymentId: string): Promi
   const roles = deps.config.roles.map((spec): DeploymentOnRole => {
     const read = states.get(spec.name);
     const state = isUnreachable(read) ? undefined : read;
-    const arn: RoleArn = state?.arn ?? parseRoleArn(`arn:aws:iam::${spec.account ?? '000000000000'}:role/${spec.roleName}`)!;
+    const arn: RoleArn =
+      state?.arn ?? parseRoleArn(`arn:aws:iam::${spec.account ?? '000000000000'}:role/${spec.roleName}`)!;
     const match = declaredDeployments(spec, [d], arn)[0];
     // The whole inventory decides what may be trusted (shared identities, namespace look-alikes); keep this Deployment's part.
     const desired = desiredTrust(spec, inventory.deployments, arn, deps.config.identityRules);
     const actual = new Set(state ? entriesInOwned(state.document.Statement).map(entryKey) : []);
-    const principals = desired.entries.filter((e) => e.deploymentIds.includes(d.id)).map((e) => ({ principal: e.kind === 'aws' ? e.arn : e.sub, ...(e.kind === 'oidc' ? { issuer: e.issuer } : {}), inIam: actual.has(entryKey(e)) }));
+    const principals = desired.entries
+      .filter((e) => e.deploymentIds.includes(d.id))
+      .map((e) => ({
+        principal: e.kind === 'aws' ? e.arn : e.sub,
+        ...(e.kind === 'oidc' ? { issuer: e.issuer } : {}),
+        inIam: actual.has(entryKey(e)),
+      }));
     const inIam = principals.filter((p) => p.inIam).length;
     return {
       role: spec.name,
@@ -79,7 +95,15 @@ export async function explainDeployment(deps: Deps, deploymentId: string): Promi
       why: match ? match.matchedBy : whyNot(spec, d),
       principals,
       skipped: desired.skipped.filter((s) => s.deploymentId === d.id).map((s) => s.reason),
-      live: isUnreachable(read) ? 'account not read' : !state ? 'role missing in IAM' : principals.length > 0 && inIam === principals.length ? 'trusted' : inIam > 0 ? 'partly trusted' : 'not trusted',
+      live: isUnreachable(read)
+        ? 'account not read'
+        : !state
+          ? 'role missing in IAM'
+          : principals.length > 0 && inIam === principals.length
+            ? 'trusted'
+            : inIam > 0
+              ? 'partly trusted'
+              : 'not trusted',
       usesRoleAsIdentity: state ? usesRoleAsIdentity(d, state.arn) : false,
     };
   });
@@ -89,11 +113,22 @@ export async function explainDeployment(deps: Deps, deploymentId: string): Promi
 /** What a role trusts and why: its plan (declared Deployments with the selector that matched, changes, findings). */
 export async function explainRole(deps: Deps, roleName: string): Promise<RolePlan> {
   const matches = selectRoles(deps.config, roleKeysFor(deps.config, [roleName]));
-  if (matches.length > 1) throw new UsageError(`--role ${roleName} is declared in ${matches.length} accounts: name one of ${matches.map((r) => r.name).join(', ')}`);
+  if (matches.length > 1)
+    throw new UsageError(
+      `--role ${roleName} is declared in ${matches.length} accounts: name one of ${matches.map((r) => r.name).join(', ')}`,
+    );
   const spec = matches[0]!;
   const { inventory, states } = await load(deps, [spec]);
   const rules = deps.config.identityRules;
-  return planRole({ spec, deployments: inventory.deployments, state: states.get(spec.name), knownIssuers: knownIssuersOf(inventory.deployments, rules), rules, findingRules: deps.config.findings, nowMs: Date.now() });
+  return planRole({
+    spec,
+    deployments: inventory.deployments,
+    state: states.get(spec.name),
+    knownIssuers: knownIssuersOf(inventory.deployments, rules),
+    rules,
+    findingRules: deps.config.findings,
+    nowMs: Date.now(),
+  });
 }
 
 export interface AirflowConnection {
@@ -118,7 +153,10 @@ export const CONNECTION_PRECEDENCE =
 
 /** Airflow connection ids: lower case, `aws_` + the role name with other characters as `_`. */
 export function connectionId(role: string): string {
-  return `aws_${role.toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/^_|_$/g, '')}`;
+  return `aws_${role
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '_')
+    .replace(/^_|_$/g, '')}`;
 }
 
 /** The Airflow connections (Amazon Web Services type) a Deployment needs, one per role it is declared on. */
@@ -129,7 +167,10 @@ export async function connectionsFor(deps: Deps, deploymentId: string, region: s
   for (const r of explained.roles.filter((x) => x.declared)) {
     const roleArn = r.roleArn ?? `arn:aws:iam::<account-id>:role/${r.role}`;
     if (r.usesRoleAsIdentity) {
-      noConnectionNeeded.push({ role: r.role, why: 'it is the Deployment\'s own workload identity: the default credentials (aws_default, or no connection) already are this role' });
+      noConnectionNeeded.push({
+        role: r.role,
+        why: "it is the Deployment's own workload identity: the default credentials (aws_default, or no connection) already are this role",
+      });
       continue;
     }
     const extra: Record<string, string> =

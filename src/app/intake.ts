@@ -15,7 +15,11 @@ export function mayDeclare(spec: RoleSpec, d: Deployment): boolean {
   if (!spec.deployments) {
     return [d.workloadIdentity, d.drWorkloadIdentity].some((arn) => {
       const role = arn === undefined ? undefined : parseRoleArn(arn);
-      return role !== undefined && role.name === spec.roleName && (spec.account === undefined || role.accountId === spec.account);
+      return (
+        role !== undefined &&
+        role.name === spec.roleName &&
+        (spec.account === undefined || role.accountId === spec.account)
+      );
     });
   }
   return matchingSelector(spec, d) !== undefined;
@@ -36,9 +40,19 @@ export async function onDeploymentEvent(
   const after = deployments.find((x) => x.id === event.deploymentId);
   const previous = event.type === 'deployment.created' ? undefined : await deps.snapshots?.load();
   const before = previous?.find((x) => x.id === event.deploymentId);
-  const known = event.type === 'deployment.created' ? after !== undefined : previous !== undefined && (before !== undefined || after !== undefined);
-  const roles = known ? deps.config.roles.filter((r) => [before, after].some((d) => d !== undefined && mayDeclare(r, d))) : deps.config.roles;
-  const requests = roles.map((r): ReconcileRequest => ({ role: r.name, reason: 'webhook', deploymentId: event.deploymentId, sourceEventId: event.id }));
+  const known =
+    event.type === 'deployment.created'
+      ? after !== undefined
+      : previous !== undefined && (before !== undefined || after !== undefined);
+  const roles = known
+    ? deps.config.roles.filter((r) => [before, after].some((d) => d !== undefined && mayDeclare(r, d)))
+    : deps.config.roles;
+  const requests = roles.map((r): ReconcileRequest => ({
+    role: r.name,
+    reason: 'webhook',
+    deploymentId: event.deploymentId,
+    sourceEventId: event.id,
+  }));
   await deps.queue.enqueue(requests);
   return requests;
 }
@@ -48,16 +62,30 @@ export const IAM_EVENT_NAMES = ['UpdateAssumeRolePolicy', 'CreateRole', 'DeleteR
 export type IamChangeVerdict = { enqueued: ReconcileRequest } | { ignored: string };
 
 /** The CloudTrail identity of an IAM call: the session issuer's role ARN for an assumed role; the service for an `AWSService` caller. */
-export function actorOf(detail: CloudTrailDetail): { arn: string; issuerArn?: string; type?: string; invokedBy?: string } {
+export function actorOf(detail: CloudTrailDetail): {
+  arn: string;
+  issuerArn?: string;
+  type?: string;
+  invokedBy?: string;
+} {
   const u = detail.userIdentity ?? {};
-  return { arn: u.arn ?? 'unknown', issuerArn: u.sessionContext?.sessionIssuer?.arn, type: u.type, invokedBy: u.invokedBy };
+  return {
+    arn: u.arn ?? 'unknown',
+    issuerArn: u.sessionContext?.sessionIssuer?.arn,
+    type: u.type,
+    invokedBy: u.invokedBy,
+  };
 }
 
 /**
  * Is a role declared in this event's account? A role with `account` lives there; a role without it lives
  * in the home account: the one astro-trust knows it runs in, else any account no role names.
  */
-function inAccount(spec: RoleSpec, account: string | undefined, deps: { config: Config; homeAccount?: string }): boolean {
+function inAccount(
+  spec: RoleSpec,
+  account: string | undefined,
+  deps: { config: Config; homeAccount?: string },
+): boolean {
   if (spec.account) return spec.account === account;
   if (account === undefined) return true;
   if (deps.homeAccount) return account === deps.homeAccount;
@@ -87,17 +115,27 @@ export async function onIamChange(
 ): Promise<IamChangeVerdict> {
   const detail = envelope.detail ?? {};
   if (envelope.source !== 'aws.iam') return { ignored: `source ${envelope.source ?? '(none)'} is not aws.iam` };
-  if (!IAM_EVENT_NAMES.includes(detail.eventName as (typeof IAM_EVENT_NAMES)[number])) return { ignored: `event ${detail.eventName ?? '(none)'} does not change trust` };
+  if (!IAM_EVENT_NAMES.includes(detail.eventName as (typeof IAM_EVENT_NAMES)[number]))
+    return { ignored: `event ${detail.eventName ?? '(none)'} does not change trust` };
   if (detail.errorCode) return { ignored: `the call failed (${detail.errorCode})` };
   const named = detail.requestParameters?.roleName;
   const account = envelope.account;
   // IAM role names are case-insensitive: a call for Data-Lake-Reader changed data-lake-reader. The event's
   // account (a member account's events arrive forwarded to the hub) picks which of same-named roles changed.
-  const role = typeof named === 'string' ? deps.config.roles.find((r) => r.roleName.toLowerCase() === named.toLowerCase() && inAccount(r, account, deps))?.name : undefined;
-  if (!role) return { ignored: `role ${typeof named === 'string' ? named : '(none)'}${account ? ` in account ${account}` : ''} is not managed` };
+  const role =
+    typeof named === 'string'
+      ? deps.config.roles.find((r) => r.roleName.toLowerCase() === named.toLowerCase() && inAccount(r, account, deps))
+          ?.name
+      : undefined;
+  if (!role)
+    return {
+      ignored: `role ${typeof named === 'string' ? named : '(none)'}${account ? ` in account ${account}` : ''} is not managed`,
+    };
   const actor = actorOf(detail);
-  if (deps.selfArns.some((self) => self === actor.arn || self === actor.issuerArn)) return { ignored: 'changed by astro-trust itself' };
-  if (account && isMemberRole(actor.issuerArn, account, deps.config)) return { ignored: 'changed by astro-trust itself (its member role)' };
+  if (deps.selfArns.some((self) => self === actor.arn || self === actor.issuerArn))
+    return { ignored: 'changed by astro-trust itself' };
+  if (account && isMemberRole(actor.issuerArn, account, deps.config))
+    return { ignored: 'changed by astro-trust itself (its member role)' };
   const drift: Actor = {
     arn: actor.arn,
     ...(actor.type ? { type: actor.type } : {}),
@@ -108,7 +146,12 @@ export async function onIamChange(
     eventTime: detail.eventTime ?? new Date(0).toISOString(),
     ...(detail.eventID ? { eventId: detail.eventID } : {}),
   };
-  const request: ReconcileRequest = { role, reason: 'iam-change', drift, ...(detail.eventID ? { sourceEventId: detail.eventID } : {}) };
+  const request: ReconcileRequest = {
+    role,
+    reason: 'iam-change',
+    drift,
+    ...(detail.eventID ? { sourceEventId: detail.eventID } : {}),
+  };
   await deps.queue.enqueue([request]);
   return { enqueued: request };
 }

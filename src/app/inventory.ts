@@ -33,8 +33,20 @@ export async function listInventory(deps: ListingDeps): Promise<NormalizedInvent
 }
 
 /** The alert for a listing that was refused, or undefined when the error is something else. */
-export function refusalEvent(err: unknown, reason: ReconcileReason, role?: string): { type: 'InventoryRefused'; detail: InventoryRefused } | undefined {
-  if (err instanceof InventoryRefusedError) return { type: 'InventoryRefused', detail: { kind: err.kind, message: err.message, reason, ...(role ? { role } : {}) } };
-  if (err instanceof InconsistentListingError) return { type: 'InventoryRefused', detail: { kind: 'inconsistent', message: err.message, reason, ...(role ? { role } : {}) } };
+export function refusalEvent(
+  err: unknown,
+  reason: ReconcileReason,
+  role?: string,
+): { type: 'InventoryRefused'; detail: InventoryRefused } | undefined {
+  if (err instanceof InventoryRefusedError)
+    return {
+      type: 'InventoryRefused',
+      detail: { kind: err.kind, message: err.message, reason, ...(role ? { role } : {}) },
+    };
+  if (err instanceof InconsistentListingError)
+    return {
+      type: 'InventoryRefused',
+      detail: { kind: 'inconsistent', message: err.message, reason, ...(role ? { role } : {}) },
+    };
   return undefined;
 }

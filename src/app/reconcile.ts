@@ -31,7 +31,9 @@ export interface PlanDeps extends ListingDeps {
 }
 
 function undeclared(config: Config, unknown: string[]): UsageError {
-  return new UsageError(`--role ${unknown.join(', ')}: not declared in ${config.file}; declared roles: ${config.roles.map((r) => r.name).join(', ')}`);
+  return new UsageError(
+    `--role ${unknown.join(', ')}: not declared in ${config.file}; declared roles: ${config.roles.map((r) => r.name).join(', ')}`,
+  );
 }
 
 /**
@@ -50,7 +52,9 @@ export function roleKeysFor(config: Config, names: string[] | undefined): string
   if (!names || names.length === 0) return names;
   const unknown = names.filter((n) => !config.roles.some((r) => r.name === n || r.roleName === n));
   if (unknown.length > 0) throw undeclared(config, unknown);
-  return config.roles.filter((r) => names.some((n) => r.name === n || (!n.includes('/') && r.roleName === n))).map((r) => r.name);
+  return config.roles
+    .filter((r) => names.some((n) => r.name === n || (!n.includes('/') && r.roleName === n)))
+    .map((r) => r.name);
 }
 
 /** Reads fresh state and plans every selected role. Writes nothing. */
@@ -72,9 +76,22 @@ export async function planRoles(deps: PlanDeps, only?: string[]): Promise<Plan> 
   }
   return {
     organizationId: deps.config.organizationId,
-    inventory: { source: deps.inventory.description, deployments: inventory.deployments.length, warnings: inventory.warnings },
+    inventory: {
+      source: deps.inventory.description,
+      deployments: inventory.deployments.length,
+      warnings: inventory.warnings,
+    },
     roles: specs.map((spec) =>
-      planRole({ spec, deployments: inventory.deployments, state: states.get(spec.name), knownIssuers, oidcProviders: providers.get(spec.account ?? ''), rules, findingRules: deps.config.findings, nowMs: (deps.now ?? Date.now)() }),
+      planRole({
+        spec,
+        deployments: inventory.deployments,
+        state: states.get(spec.name),
+        knownIssuers,
+        oidcProviders: providers.get(spec.account ?? ''),
+        rules,
+        findingRules: deps.config.findings,
+        nowMs: (deps.now ?? Date.now)(),
+      }),
     ),
   };
 }
@@ -95,23 +112,43 @@ export interface ApplyResult {
 }
 
 /** Applies a plan as planned: writes each `enforce` role with changes, one write per role, guards honoured. */
-export async function applyPlan(plan: Plan, store: TrustStore, opts: { progress?: Progress; concurrency?: number; hold?: Map<string, string> } = {}): Promise<ApplyResult> {
+export async function applyPlan(
+  plan: Plan,
+  store: TrustStore,
+  opts: { progress?: Progress; concurrency?: number; hold?: Map<string, string> } = {},
+): Promise<ApplyResult> {
   const outcomes = new Map<string, RoleOutcome>();
   const toWrite: RolePlan[] = [];
   for (const r of plan.roles) {
     const held = opts.hold?.get(r.role);
     if (r.status === 'in-sync') outcomes.set(r.role, { role: r.role, result: 'unchanged' });
-    else if (held && r.status === 'changes' && r.mode === 'enforce') outcomes.set(r.role, { role: r.role, result: 'held', message: held });
-    else if (r.status === 'missing') outcomes.set(r.role, { role: r.role, result: 'failed', message: 'the role does not exist in IAM; astro-trust never creates roles' });
-    else if (r.status === 'unreachable') outcomes.set(r.role, { role: r.role, result: 'failed', message: r.error!.message, retryable: r.error!.retryable });
-    else if (r.status === 'blocked') outcomes.set(r.role, { role: r.role, result: 'blocked', message: r.guard!.message });
+    else if (held && r.status === 'changes' && r.mode === 'enforce')
+      outcomes.set(r.role, { role: r.role, result: 'held', message: held });
+    else if (r.status === 'missing')
+      outcomes.set(r.role, {
+        role: r.role,
+        result: 'failed',
+        message: 'the role does not exist in IAM; astro-trust never creates roles',
+      });
+    else if (r.status === 'unreachable')
+      outcomes.set(r.role, {
+        role: r.role,
+        result: 'failed',
+        message: r.error!.message,
+        retryable: r.error!.retryable,
+      });
+    else if (r.status === 'blocked')
+      outcomes.set(r.role, { role: r.role, result: 'blocked', message: r.guard!.message });
     else if (r.mode === 'observe') outcomes.set(r.role, { role: r.role, result: 'observed' });
     else toWrite.push(r);
   }
 
   // OIDC statements need the account's identity provider for the issuer; create missing ones first.
   const created: string[] = [];
-  const byAccount = new Map<string, { partition: string; accountId: string; issuers: Set<string>; roles: RolePlan[] }>();
+  const byAccount = new Map<
+    string,
+    { partition: string; accountId: string; issuers: Set<string>; roles: RolePlan[] }
+  >();
   for (const r of toWrite) {
     if (r.oidcIssuers.length === 0) continue;
     const { partition, accountId } = parseRoleArn(r.arn!)!;
@@ -128,7 +165,12 @@ export async function applyPlan(plan: Plan, store: TrustStore, opts: { progress?
     } catch (err) {
       for (const r of a.roles) {
         failedRoles.add(r.role);
-        outcomes.set(r.role, { role: r.role, result: 'failed', message: describeError(err), retryable: isRetryable(err) });
+        outcomes.set(r.role, {
+          role: r.role,
+          result: 'failed',
+          message: describeError(err),
+          retryable: isRetryable(err),
+        });
       }
     }
   }
@@ -139,21 +181,31 @@ export async function applyPlan(plan: Plan, store: TrustStore, opts: { progress?
     try {
       // A role whose only change was a missing OIDC provider keeps its policy: no write. Otherwise only the
       // owned statements are written, merged into the role as read at write time (a plan is never written blindly).
-      if (!samePolicy(r.current!, r.proposed!)) await store.writeTrust(r.role, { statements: ownedOf(r.proposed!), maxPolicyChars: r.policy.limit });
+      if (!samePolicy(r.current!, r.proposed!))
+        await store.writeTrust(r.role, { statements: ownedOf(r.proposed!), maxPolicyChars: r.policy.limit });
       outcomes.set(r.role, { role: r.role, result: 'written' });
     } catch (err) {
-      outcomes.set(r.role, { role: r.role, result: 'failed', message: describeError(err), retryable: isRetryable(err) });
+      outcomes.set(r.role, {
+        role: r.role,
+        result: 'failed',
+        message: describeError(err),
+        retryable: isRetryable(err),
+      });
     }
     opts.progress?.('write', ++done, writes.length);
   });
 
   const ordered = plan.roles.map((r) => outcomes.get(r.role)!);
-  const notFitting = plan.roles.reduce((n, r, i) => n + (ordered[i]!.result === 'written' ? r.notFitting.length : 0), 0);
+  const notFitting = plan.roles.reduce(
+    (n, r, i) => n + (ordered[i]!.result === 'written' ? r.notFitting.length : 0),
+    0,
+  );
   return {
     outcomes: ordered,
     createdOidcProviders: created,
     notFitting,
-    converged: notFitting === 0 && ordered.every((o) => o.result !== 'blocked' && o.result !== 'failed' && o.result !== 'held'),
+    converged:
+      notFitting === 0 && ordered.every((o) => o.result !== 'blocked' && o.result !== 'failed' && o.result !== 'held'),
   };
 }
 
@@ -199,7 +251,10 @@ export async function reconcileRole(deps: ReconcileDeps, request: ReconcileReque
   const reverting = request.drift !== undefined && rolePlan.status === 'changes' && rolePlan.mode === 'enforce';
   const hold = new Map<string, string>();
   if (reverting && deps.reverts && (await deps.reverts.count(spec.name, now - HOUR_MS)) >= spec.maxRevertsPerHour) {
-    hold.set(spec.name, `not reverted: ${spec.maxRevertsPerHour} reverts of this role in the last hour (maxRevertsPerHour); another writer keeps changing it`);
+    hold.set(
+      spec.name,
+      `not reverted: ${spec.maxRevertsPerHour} reverts of this role in the last hour (maxRevertsPerHour); another writer keeps changing it`,
+    );
   }
   const [result] = await convergeAndReport(deps, plan, (role) => ({ ...request, role }), hold);
   if (reverting && result!.outcome?.result === 'written') await deps.reverts?.record(spec.name, now);
@@ -224,7 +279,12 @@ export async function reconcileAll(
   return { plan, results };
 }
 
-async function convergeAndReport(deps: ReconcileDeps, plan: Plan, requestFor: (role: string) => ReconcileRequest, hold?: Map<string, string>): Promise<ReconcileResult[]> {
+async function convergeAndReport(
+  deps: ReconcileDeps,
+  plan: Plan,
+  requestFor: (role: string) => ReconcileRequest,
+  hold?: Map<string, string>,
+): Promise<ReconcileResult[]> {
   const applied = await applyPlan(plan, deps.store, { progress: deps.progress, ...(hold ? { hold } : {}) });
   const results = plan.roles.map((rolePlan, i) => {
     const outcome = applied.outcomes[i]!;
@@ -232,7 +292,11 @@ async function convergeAndReport(deps: ReconcileDeps, plan: Plan, requestFor: (r
       outcome.result === 'failed' && rolePlan.status !== 'missing' && rolePlan.status !== 'unreachable'
         ? { message: outcome.message, retryable: outcome.retryable ?? false }
         : undefined;
-    const events = eventsForReconcile(rolePlan, requestFor(rolePlan.role), { written: outcome.result === 'written', flapping: outcome.result === 'held', ...(error ? { error } : {}) });
+    const events = eventsForReconcile(rolePlan, requestFor(rolePlan.role), {
+      written: outcome.result === 'written',
+      flapping: outcome.result === 'held',
+      ...(error ? { error } : {}),
+    });
     return { plan: rolePlan, outcome, events };
   });
   await deps.events.publish(results.flatMap((r) => r.events));

@@ -30,8 +30,15 @@ export interface SendOptions {
 
 /** Sends the event; resolves with the receiver's answer on 2xx, throws after the retries otherwise. 4xx is not retried. */
 export async function sendEvent(o: SendOptions): Promise<{ status: number; body: string; event: WebhookEvent }> {
-  const parsed = webhookEvent.safeParse({ id: `evt_${randomUUID().replace(/-/g, '')}`, occurredAt: new Date().toISOString(), ...o.event });
-  if (!parsed.success) throw new UsageError(`invalid event: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(event)'}: ${i.message}`).join('; ')}`);
+  const parsed = webhookEvent.safeParse({
+    id: `evt_${randomUUID().replace(/-/g, '')}`,
+    occurredAt: new Date().toISOString(),
+    ...o.event,
+  });
+  if (!parsed.success)
+    throw new UsageError(
+      `invalid event: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(event)'}: ${i.message}`).join('; ')}`,
+    );
   const event = parsed.data;
   const body = JSON.stringify(event);
   const now = o.now ?? Date.now;
@@ -40,19 +47,30 @@ export async function sendEvent(o: SendOptions): Promise<{ status: number; body:
       let res: Response;
       try {
         // Signed per attempt: a retry minutes later must not carry a stale timestamp.
-        res = await request(o.url, {
-          method: 'POST',
-          // Standard Webhooks; the webhook-id is the event id, so a resend of the same event is recognised.
-          headers: { 'content-type': 'application/json', ...signStandard(o.secret, event.id, body, Math.floor(now() / 1000)), 'user-agent': 'astro-trust-send' },
-          body,
-        }, o.timeoutMs ?? 10_000);
+        res = await request(
+          o.url,
+          {
+            method: 'POST',
+            // Standard Webhooks; the webhook-id is the event id, so a resend of the same event is recognised.
+            headers: {
+              'content-type': 'application/json',
+              ...signStandard(o.secret, event.id, body, Math.floor(now() / 1000)),
+              'user-agent': 'astro-trust-send',
+            },
+            body,
+          },
+          o.timeoutMs ?? 10_000,
+        );
       } catch (err) {
         throw new SendRetryableError(`POST ${o.url}: ${(err as Error).message}`);
       }
       const text = await res.text();
       if (res.ok) return { status: res.status, body: text, event };
       if (retryableStatus(res.status)) {
-        throw new SendRetryableError(`POST ${o.url}: HTTP ${res.status} ${text.slice(0, 200)}`, retryAfterMs(res.headers.get('retry-after'), 30_000));
+        throw new SendRetryableError(
+          `POST ${o.url}: HTTP ${res.status} ${text.slice(0, 200)}`,
+          retryAfterMs(res.headers.get('retry-after'), 30_000),
+        );
       }
       throw new SendRejectedError(`POST ${o.url}: HTTP ${res.status} ${text.slice(0, 200)}`);
     },
@@ -60,7 +78,8 @@ export async function sendEvent(o: SendOptions): Promise<{ status: number; body:
       attempts: o.attempts ?? 5,
       baseDelayMs: o.baseDelayMs ?? 1_000,
       maxDelayMs: 30_000,
-      classify: (err) => (err instanceof SendRetryableError ? { retry: true, delayMs: err.retryAfterMs } : { retry: false }),
+      classify: (err) =>
+        err instanceof SendRetryableError ? { retry: true, delayMs: err.retryAfterMs } : { retry: false },
       onRetry: (err, attempt, delay) => o.log?.(`${(err as Error).message}; retry ${attempt} in ${delay} ms`),
     },
   );

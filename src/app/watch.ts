@@ -44,7 +44,13 @@ export async function watchInventory(deps: WatchDeps): Promise<WatchResult> {
   for (const c of changes) {
     for (const spec of deps.config.roles) {
       const affected = [c.before, c.after].some((d) => d !== undefined && mayDeclare(spec, d));
-      if (affected && !roles.has(spec.name)) roles.set(spec.name, { role: spec.name, reason: 'watch', deploymentId: c.deploymentId, sourceEventId: `watch:${c.type}:${c.deploymentId}:${Date.now()}` });
+      if (affected && !roles.has(spec.name))
+        roles.set(spec.name, {
+          role: spec.name,
+          reason: 'watch',
+          deploymentId: c.deploymentId,
+          sourceEventId: `watch:${c.type}:${c.deploymentId}:${Date.now()}`,
+        });
     }
   }
   const requests = [...roles.values()];

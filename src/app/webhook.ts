@@ -13,7 +13,11 @@ export const MAX_BODY_BYTES = 64 * 1024;
 export const MAX_SKEW_SECONDS = 300;
 /** Release 1's header: `t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>`. Accepted until release 3. */
 export const SIGNATURE_HEADER = 'x-astro-trust-signature';
-export const STANDARD_HEADERS = { id: 'webhook-id', timestamp: 'webhook-timestamp', signature: 'webhook-signature' } as const;
+export const STANDARD_HEADERS = {
+  id: 'webhook-id',
+  timestamp: 'webhook-timestamp',
+  signature: 'webhook-signature',
+} as const;
 export const WEBHOOK_TYPES = ['deployment.created', 'deployment.updated', 'deployment.deleted'] as const;
 
 export const webhookEvent = z.strictObject({
@@ -39,7 +43,12 @@ export function standardWebhook(secret: string): Webhook {
 }
 
 /** The three Standard Webhooks headers for a body (what `astro-trust send` and the tests send). */
-export function signStandard(secret: string, webhookId: string, rawBody: string, unixSeconds: number): Record<string, string> {
+export function signStandard(
+  secret: string,
+  webhookId: string,
+  rawBody: string,
+  unixSeconds: number,
+): Record<string, string> {
   return {
     [STANDARD_HEADERS.id]: webhookId,
     [STANDARD_HEADERS.timestamp]: String(unixSeconds),
@@ -52,28 +61,50 @@ export function signStandard(secret: string, webhookId: string, rawBody: string,
  * here against the caller's clock (the library's own `verify` reads the system clock, which tests and the
  * replay window must not depend on).
  */
-export function verifyStandard(secrets: string[], headers: Record<string, string | undefined>, rawBody: Buffer, nowSeconds: number): SignatureCheck {
+export function verifyStandard(
+  secrets: string[],
+  headers: Record<string, string | undefined>,
+  rawBody: Buffer,
+  nowSeconds: number,
+): SignatureCheck {
   const id = headers[STANDARD_HEADERS.id];
   const ts = headers[STANDARD_HEADERS.timestamp];
   const sigs = headers[STANDARD_HEADERS.signature];
-  if (!id || !ts || !sigs) return { ok: false, reason: `missing signature: webhook-id, webhook-timestamp and webhook-signature (Standard Webhooks), or ${SIGNATURE_HEADER}` };
-  if (id.length > 256 || !/^\d{1,12}$/.test(ts)) return { ok: false, reason: 'malformed webhook-id or webhook-timestamp header' };
+  if (!id || !ts || !sigs)
+    return {
+      ok: false,
+      reason: `missing signature: webhook-id, webhook-timestamp and webhook-signature (Standard Webhooks), or ${SIGNATURE_HEADER}`,
+    };
+  if (id.length > 256 || !/^\d{1,12}$/.test(ts))
+    return { ok: false, reason: 'malformed webhook-id or webhook-timestamp header' };
   if (Math.abs(nowSeconds - Number(ts)) > MAX_SKEW_SECONDS) return { ok: false, reason: 'stale signature timestamp' };
   const given = sigs.split(' ').flatMap((s) => (s.startsWith('v1,') ? [Buffer.from(s.slice(3))] : []));
   if (given.length === 0) return { ok: false, reason: 'malformed signature header (expected v1,<base64>)' };
   for (const secret of secrets) {
-    const expected = Buffer.from(standardWebhook(secret).sign(id, new Date(Number(ts) * 1000), rawBody.toString('utf8')).slice(3));
-    if (given.some((g) => g.length === expected.length && timingSafeEqual(g, expected))) return { ok: true, webhookId: id };
+    const expected = Buffer.from(
+      standardWebhook(secret)
+        .sign(id, new Date(Number(ts) * 1000), rawBody.toString('utf8'))
+        .slice(3),
+    );
+    if (given.some((g) => g.length === expected.length && timingSafeEqual(g, expected)))
+      return { ok: true, webhookId: id };
   }
   return { ok: false, reason: 'signature does not match' };
 }
 
 /** Verifies the signature header over the raw body; several v1 values are allowed (secret rotation). */
-export function verifySignature(secrets: string[], header: string | undefined, rawBody: Buffer | string, nowSeconds: number): SignatureCheck {
+export function verifySignature(
+  secrets: string[],
+  header: string | undefined,
+  rawBody: Buffer | string,
+  nowSeconds: number,
+): SignatureCheck {
   if (!header) return { ok: false, reason: `missing ${SIGNATURE_HEADER} header` };
   const parts = header.split(',').map((p) => p.trim().split('='));
   const t = parts.find(([k]) => k === 't')?.[1];
-  const given = parts.filter(([k, v]) => k === 'v1' && v !== undefined && /^[0-9a-f]{64}$/i.test(v)).map(([, v]) => Buffer.from(v!, 'hex'));
+  const given = parts
+    .filter(([k, v]) => k === 'v1' && v !== undefined && /^[0-9a-f]{64}$/i.test(v))
+    .map(([, v]) => Buffer.from(v!, 'hex'));
   if (!t || !/^\d{1,12}$/.test(t) || given.length === 0) return { ok: false, reason: 'malformed signature header' };
   if (Math.abs(nowSeconds - Number(t)) > MAX_SKEW_SECONDS) return { ok: false, reason: 'stale signature timestamp' };
   const body = typeof rawBody === 'string' ? Buffer.from(rawBody) : rawBody;
@@ -92,17 +123,17 @@ export interface WebhookRequest {
 }
 
 export type WebhookVerdict =
-  | { status: 202; event: WebhookEvent; webhookId?: string }
-  | { status: 400 | 401 | 413 | 415; error: string };
+  { status: 202; event: WebhookEvent; webhookId?: string } | { status: 400 | 401 | 413 | 415; error: string };
 
 /** Checks a webhook request in the order that keeps unauthenticated input unparsed: size, type, signature, body. */
 export function checkWebhook(req: WebhookRequest, secrets: string[], organizationId: string): WebhookVerdict {
   if (req.rawBody.length > MAX_BODY_BYTES) return { status: 413, error: `body over ${MAX_BODY_BYTES} bytes` };
   const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
   if (type !== 'application/json') return { status: 415, error: 'content-type must be application/json' };
-  const sig = req.headers[STANDARD_HEADERS.signature] !== undefined || req.headers[SIGNATURE_HEADER] === undefined
-    ? verifyStandard(secrets, req.headers, req.rawBody, req.nowSeconds)
-    : verifySignature(secrets, req.headers[SIGNATURE_HEADER], req.rawBody, req.nowSeconds);
+  const sig =
+    req.headers[STANDARD_HEADERS.signature] !== undefined || req.headers[SIGNATURE_HEADER] === undefined
+      ? verifyStandard(secrets, req.headers, req.rawBody, req.nowSeconds)
+      : verifySignature(secrets, req.headers[SIGNATURE_HEADER], req.rawBody, req.nowSeconds);
   if (!sig.ok) return { status: 401, error: sig.reason };
   let body: unknown;
   try {
@@ -117,7 +148,8 @@ export function checkWebhook(req: WebhookRequest, secrets: string[], organizatio
     const what = issue.code === 'unrecognized_keys' ? `unknown field ${issue.keys.join(', ')}` : issue.message;
     return { status: 400, error: `${field}: ${what}` };
   }
-  if (parsed.data.organizationId !== organizationId) return { status: 400, error: 'organizationId: not the organization this astro-trust manages' };
+  if (parsed.data.organizationId !== organizationId)
+    return { status: 400, error: 'organizationId: not the organization this astro-trust manages' };
   return { status: 202, event: parsed.data, ...(sig.webhookId ? { webhookId: sig.webhookId } : {}) };
 }
 
@@ -144,19 +176,48 @@ export async function answerWebhook(
   },
 ): Promise<WebhookHttpAnswer> {
   const verdict = checkWebhook(req, deps.secrets, deps.organizationId);
-  if (verdict.status !== 202) return { status: verdict.status, body: { error: verdict.error }, log: { msg: 'webhook rejected', status: verdict.status, error: verdict.error } };
+  if (verdict.status !== 202)
+    return {
+      status: verdict.status,
+      body: { error: verdict.error },
+      log: { msg: 'webhook rejected', status: verdict.status, error: verdict.error },
+    };
   const webhookId = verdict.webhookId ? { webhookId: verdict.webhookId } : {};
   try {
-    if (verdict.webhookId && deps.seen && !(await deps.seen.claim(`webhook|${verdict.webhookId}`, 2 * MAX_SKEW_SECONDS * 1000))) {
-      return { status: 202, body: { accepted: verdict.event.id, duplicate: true }, log: { msg: 'webhook duplicate', webhookId: verdict.webhookId, id: verdict.event.id } };
+    if (
+      verdict.webhookId &&
+      deps.seen &&
+      !(await deps.seen.claim(`webhook|${verdict.webhookId}`, 2 * MAX_SKEW_SECONDS * 1000))
+    ) {
+      return {
+        status: 202,
+        body: { accepted: verdict.event.id, duplicate: true },
+        log: { msg: 'webhook duplicate', webhookId: verdict.webhookId, id: verdict.event.id },
+      };
     }
     const roles = (await deps.accept(verdict.event)).map((r) => r.role);
     return {
       status: 202,
       body: { accepted: verdict.event.id, roles },
-      log: { msg: 'webhook accepted', ...webhookId, id: verdict.event.id, type: verdict.event.type, deploymentId: verdict.event.deploymentId, roles: roles.length },
+      log: {
+        msg: 'webhook accepted',
+        ...webhookId,
+        id: verdict.event.id,
+        type: verdict.event.type,
+        deploymentId: verdict.event.deploymentId,
+        roles: roles.length,
+      },
     };
   } catch (err) {
-    return { status: 503, body: { error: 'temporarily unable to process; retry' }, log: { msg: 'webhook failed', ...webhookId, id: verdict.event.id, error: err instanceof Error ? err.message : String(err) } };
+    return {
+      status: 503,
+      body: { error: 'temporarily unable to process; retry' },
+      log: {
+        msg: 'webhook failed',
+        ...webhookId,
+        id: verdict.event.id,
+        error: err instanceof Error ? err.message : String(err),
+      },
+    };
   }
 }

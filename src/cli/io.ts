@@ -59,7 +59,12 @@ export function processIo(): Io {
 /** The Deployment inventory the config names, with the token from ASTRO_API_TOKEN. */
 export function inventoryFor(config: Config, io: Io): InventorySource {
   if (io.adapters?.inventory) return io.adapters.inventory;
-  return inventorySource(config, { token: io.env.ASTRO_API_TOKEN, tokenFrom: 'ASTRO_API_TOKEN', baseUrl: io.env.ASTRO_API_URL, log: (l) => io.stderr(`${l}\n`) });
+  return inventorySource(config, {
+    token: io.env.ASTRO_API_TOKEN,
+    tokenFrom: 'ASTRO_API_TOKEN',
+    baseUrl: io.env.ASTRO_API_URL,
+    log: (l) => io.stderr(`${l}\n`),
+  });
 }
 
 export function regionOf(io: Io): string {
@@ -77,7 +82,13 @@ export function storeFor(io: Io, config: Config, snapshots: string[] | undefined
   const log = (l: string) => io.stderr(`${l}\n`);
   return routedTrustStore(config, {
     home: new IamTrustStore(createIamClient({ region }), { verbose: io.verbose }, log),
-    member: (account) => memberTrustStore(account, { memberRoleName: config.memberRoleName, region, timings: { verbose: io.verbose }, log }),
+    member: (account) =>
+      memberTrustStore(account, {
+        memberRoleName: config.memberRoleName,
+        region,
+        timings: { verbose: io.verbose },
+        log,
+      }),
     homeAccount: callerAccount({ region }),
   });
 }
@@ -98,7 +109,10 @@ export function progressFor(io: Io): Progress | undefined {
 
 /** Comma-separated values, trimmed, empties dropped. */
 export function list(value: string | undefined): string[] {
-  return (value ?? '').split(',').map((v) => v.trim()).filter(Boolean);
+  return (value ?? '')
+    .split(',')
+    .map((v) => v.trim())
+    .filter(Boolean);
 }
 
 /** commander: a repeatable option, each value whole (a file name may hold a comma). */

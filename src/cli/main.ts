@@ -35,7 +35,7 @@ function program(io: Io, setCode: (code: number) => void): Command {
   p.addHelpText(
     'after',
     '\nEnvironment:\n' +
-      '  AWS_REGION, AWS credentials, AWS_ENDPOINT_URL   the AWS SDK\'s own (AWS_ENDPOINT_URL points at moto for local runs)\n' +
+      "  AWS_REGION, AWS credentials, AWS_ENDPOINT_URL   the AWS SDK's own (AWS_ENDPOINT_URL points at moto for local runs)\n" +
       '  ASTRO_API_TOKEN, ASTRO_API_URL                  the Astro API, with inventory.source: api\n' +
       '\nExamples:\n' +
       '  astro-trust plan --config examples/astro-trust.yaml --iam-snapshot examples/iam-snapshot.json\n' +

@@ -28,16 +28,23 @@ function sizeLine(r: RolePlan): string {
 export function renderRole(r: RolePlan, paint: Paint): string {
   const lines: string[] = [];
   const head = `${r.role} (${r.trust}, ${r.mode})`;
-  const note = r.mode === 'observe' && r.status === 'changes' ? paint('yellow', '  observe: reported, never written') : '';
+  const note =
+    r.mode === 'observe' && r.status === 'changes' ? paint('yellow', '  observe: reported, never written') : '';
   switch (r.status) {
     case 'missing':
-      lines.push(`${paint('red', '?')} ${paint('bold', head)}: ${paint('red', 'the role does not exist in IAM')} (create it, or remove it from the config)`);
+      lines.push(
+        `${paint('red', '?')} ${paint('bold', head)}: ${paint('red', 'the role does not exist in IAM')} (create it, or remove it from the config)`,
+      );
       return lines.join('\n');
     case 'unreachable':
-      lines.push(`${paint('red', '!')} ${paint('bold', head)}: ${paint('red', 'not read')}: ${r.error?.message ?? 'its account could not be read'}`);
+      lines.push(
+        `${paint('red', '!')} ${paint('bold', head)}: ${paint('red', 'not read')}: ${r.error?.message ?? 'its account could not be read'}`,
+      );
       return lines.join('\n');
     case 'in-sync':
-      lines.push(`${paint('green', '=')} ${paint('bold', head)}: in sync, ${r.declared.length} Deployment${r.declared.length === 1 ? '' : 's'}, ${sizeLine(r)}`);
+      lines.push(
+        `${paint('green', '=')} ${paint('bold', head)}: in sync, ${r.declared.length} Deployment${r.declared.length === 1 ? '' : 's'}, ${sizeLine(r)}`,
+      );
       break;
     case 'changes':
       lines.push(`${paint('yellow', '~')} ${paint('bold', head)}${note}`);
@@ -53,21 +60,37 @@ export function renderRole(r: RolePlan, paint: Paint): string {
       issuer = c.issuer;
       return c.issuer ? '  ' : '';
     };
-    for (const c of r.add) lines.push(paint('green', `    ${under(c)}+ ${c.principal}`) + paint('dim', deployments(c.deploymentIds)));
+    for (const c of r.add)
+      lines.push(paint('green', `    ${under(c)}+ ${c.principal}`) + paint('dim', deployments(c.deploymentIds)));
     issuer = undefined;
-    for (const c of r.remove) lines.push(paint('red', `    ${under(c)}- ${c.principal}`) + paint('dim', `  (${c.reason})`));
-    if (r.rewritesOwned) lines.push(paint('yellow', '    ~ owned statements were edited by hand; rewritten to the declared form'));
-    for (const i of r.missingOidcProviders) lines.push(paint('yellow', `    ~ IAM OIDC provider for ${i} is missing (trust through it is broken); apply creates it`));
+    for (const c of r.remove)
+      lines.push(paint('red', `    ${under(c)}- ${c.principal}`) + paint('dim', `  (${c.reason})`));
+    if (r.rewritesOwned)
+      lines.push(paint('yellow', '    ~ owned statements were edited by hand; rewritten to the declared form'));
+    for (const i of r.missingOidcProviders)
+      lines.push(
+        paint('yellow', `    ~ IAM OIDC provider for ${i} is missing (trust through it is broken); apply creates it`),
+      );
     lines.push(paint('dim', `    ${sizeLine(r)}`));
   }
   if (r.guard) lines.push(paint('red', `    ${r.guard.kind}: ${r.guard.message}`));
   else if (r.notFitting.length > 0) {
-    lines.push(paint('yellow', `    ${r.notFitting.length} declared Deployment${r.notFitting.length === 1 ? '' : 's'} left out for lack of room (added oldest first as room frees up; raise maxPolicyChars with the quota):`));
+    lines.push(
+      paint(
+        'yellow',
+        `    ${r.notFitting.length} declared Deployment${r.notFitting.length === 1 ? '' : 's'} left out for lack of room (added oldest first as room frees up; raise maxPolicyChars with the quota):`,
+      ),
+    );
     for (const d of r.notFitting.slice(0, 20)) lines.push(paint('yellow', `      ${d.name} (${d.id})`));
     if (r.notFitting.length > 20) lines.push(paint('yellow', `      ... and ${r.notFitting.length - 20} more`));
   }
   for (const f of r.unexpected) {
-    const where = f.kind === 'shared-identity' ? '' : f.sid ? ` in statement ${JSON.stringify(f.sid)}` : ' in a statement without Sid';
+    const where =
+      f.kind === 'shared-identity'
+        ? ''
+        : f.sid
+          ? ` in statement ${JSON.stringify(f.sid)}`
+          : ' in a statement without Sid';
     const text = `${f.kind}: ${f.principal}${where}: ${f.detail}${f.kind === 'shared-identity' ? '' : ' (not owned by astro-trust: alert only)'}`;
     const ack = f.acknowledgement;
     if (!ack) {
@@ -75,9 +98,18 @@ export function renderRole(r: RolePlan, paint: Paint): string {
       continue;
     }
     lines.push(paint('dim', `    ✓ acknowledged until ${ack.expires} (${ack.reason}): ${text}`));
-    if (ack.daysLeft <= EXPIRY_WARNING_DAYS) lines.push(paint('yellow', `      the acknowledgement expires in ${ack.daysLeft} day${ack.daysLeft === 1 ? '' : 's'}: renew it in findings.acknowledge, or fix the finding`));
+    if (ack.daysLeft <= EXPIRY_WARNING_DAYS)
+      lines.push(
+        paint(
+          'yellow',
+          `      the acknowledgement expires in ${ack.daysLeft} day${ack.daysLeft === 1 ? '' : 's'}: renew it in findings.acknowledge, or fix the finding`,
+        ),
+      );
   }
-  for (const s of r.skipped) lines.push(paint('yellow', `    ? Deployment ${s.name} (${s.deploymentId}) is declared but not trusted: ${s.reason}`));
+  for (const s of r.skipped)
+    lines.push(
+      paint('yellow', `    ? Deployment ${s.name} (${s.deploymentId}) is declared but not trusted: ${s.reason}`),
+    );
   return lines.join('\n');
 }
 
@@ -97,7 +129,19 @@ export interface PlanSummary {
 }
 
 export function summarize(plan: Plan): PlanSummary {
-  const s: PlanSummary = { toChange: 0, inSync: 0, blocked: 0, missing: 0, unreachable: 0, observeOnly: 0, add: 0, remove: 0, unexpected: 0, acknowledged: 0, notFitting: 0 };
+  const s: PlanSummary = {
+    toChange: 0,
+    inSync: 0,
+    blocked: 0,
+    missing: 0,
+    unreachable: 0,
+    observeOnly: 0,
+    add: 0,
+    remove: 0,
+    unexpected: 0,
+    acknowledged: 0,
+    notFitting: 0,
+  };
   for (const r of plan.roles) {
     if (r.status === 'in-sync') s.inSync++;
     else if (r.status === 'blocked') s.blocked++;
@@ -153,7 +197,8 @@ export function renderPlan(plan: Plan, paint: Paint): string {
 
 export function renderApply(result: ApplyResult, paint: Paint): string {
   const out: string[] = [];
-  for (const p of result.createdOidcProviders) out.push(paint('green', `created IAM OIDC provider https://${p} (audience sts.amazonaws.com)`));
+  for (const p of result.createdOidcProviders)
+    out.push(paint('green', `created IAM OIDC provider https://${p} (audience sts.amazonaws.com)`));
   for (const o of result.outcomes) {
     if (o.result === 'written') out.push(paint('green', `wrote   ${o.role}`));
     else if (o.result === 'observed') out.push(paint('yellow', `skipped ${o.role}: observe mode, not written`));
@@ -162,7 +207,13 @@ export function renderApply(result: ApplyResult, paint: Paint): string {
     else if (o.result === 'held') out.push(paint('yellow', `held    ${o.role}: ${o.message}`));
   }
   const count = (k: string) => result.outcomes.filter((o) => o.result === k).length;
-  if (result.notFitting > 0) out.push(paint('yellow', `${result.notFitting} declared Deployment${result.notFitting === 1 ? ' was' : 's were'} left out for lack of room (see the plan above).`));
+  if (result.notFitting > 0)
+    out.push(
+      paint(
+        'yellow',
+        `${result.notFitting} declared Deployment${result.notFitting === 1 ? ' was' : 's were'} left out for lack of room (see the plan above).`,
+      ),
+    );
   out.push(
     `${paint('bold', 'Apply:')} ${count('written')} written, ${count('unchanged')} unchanged, ${count('observed')} observe-only, ` +
       `${count('blocked')} blocked, ${count('failed')} failed.${result.converged ? '' : paint('red', ' Not converged.')}`,
@@ -197,7 +248,11 @@ export function rolePlanJson(r: RolePlan) {
     remove: r.remove,
     rewritesOwned: r.rewritesOwned,
     unexpected: r.unexpected,
-    findings: r.unexpected.map(({ acknowledgement, ...f }) => ({ ...f, acknowledged: acknowledgement !== undefined, ...(acknowledgement ? { acknowledgement } : {}) })),
+    findings: r.unexpected.map(({ acknowledgement, ...f }) => ({
+      ...f,
+      acknowledged: acknowledgement !== undefined,
+      ...(acknowledgement ? { acknowledgement } : {}),
+    })),
     skipped: r.skipped,
     notFitting: r.notFitting,
     guard: r.guard ?? null,
@@ -218,12 +273,19 @@ export function renderDeploymentExplanation(x: DeploymentExplanation, paint: Pai
   ];
   for (const r of x.roles) {
     const mark = !r.declared ? paint('dim', '-') : r.live === 'trusted' ? paint('green', '=') : paint('yellow', '~');
-    out.push(`${mark} ${paint('bold', r.role)} (${r.trust}, ${r.mode}): ${r.declared ? `declared by ${r.why}` : `not declared: ${r.why}`}`);
+    out.push(
+      `${mark} ${paint('bold', r.role)} (${r.trust}, ${r.mode}): ${r.declared ? `declared by ${r.why}` : `not declared: ${r.why}`}`,
+    );
     if (!r.declared) continue;
-    if (r.usesRoleAsIdentity) out.push('    this role is the Deployment\'s own workload identity (customer-managed)');
-    for (const p of r.principals) out.push(`    ${p.inIam ? paint('green', 'in IAM     ') : paint('yellow', 'not in IAM ')} ${p.issuer ? `${p.issuer} ` : ''}${p.principal}`);
+    if (r.usesRoleAsIdentity) out.push("    this role is the Deployment's own workload identity (customer-managed)");
+    for (const p of r.principals)
+      out.push(
+        `    ${p.inIam ? paint('green', 'in IAM     ') : paint('yellow', 'not in IAM ')} ${p.issuer ? `${p.issuer} ` : ''}${p.principal}`,
+      );
     for (const s of r.skipped) out.push(paint('yellow', `    cannot be trusted: ${s}`));
-    out.push(`    live: ${r.live}${r.live !== 'trusted' && r.mode === 'enforce' ? ' (astro-trust apply, or the next event, converges it)' : ''}`);
+    out.push(
+      `    live: ${r.live}${r.live !== 'trusted' && r.mode === 'enforce' ? ' (astro-trust apply, or the next event, converges it)' : ''}`,
+    );
   }
   return out.join('\n');
 }
@@ -242,6 +304,7 @@ export function renderConnectionsEnv(a: ConnectionsAnswer): string {
   const out = [`# Airflow connections for Deployment ${a.deployment.name} (${a.deployment.id})`, `# ${a.precedence}`];
   for (const c of a.connections) out.push(`# ${c.role}: ${c.note}`, c.envVar);
   for (const n of a.noConnectionNeeded) out.push(`# ${n.role}: no connection needed: ${n.why}`);
-  if (a.connections.length === 0 && a.noConnectionNeeded.length === 0) out.push('# no declared role trusts this Deployment');
+  if (a.connections.length === 0 && a.noConnectionNeeded.length === 0)
+    out.push('# no declared role trusts this Deployment');
   return out.join('\n');
 }

@@ -67,7 +67,6 @@ export interface Server {
 
 const MAX_EVENT_BYTES = 256 * 1024;
 
-
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) return Promise.reject(new PayloadTooLargeError('body too large'));
@@ -101,7 +100,10 @@ function send(res: ServerResponse, status: number, body: unknown) {
 
 /** The ids that tie a reconcile to what caused it: the webhook id, the CloudTrail event id, the resync. */
 function correlation(request: ReconcileRequest) {
-  return { ...(request.sourceEventId ? { sourceEventId: request.sourceEventId } : {}), ...(request.drift?.eventId ? { eventId: request.drift.eventId } : {}) };
+  return {
+    ...(request.sourceEventId ? { sourceEventId: request.sourceEventId } : {}),
+    ...(request.drift?.eventId ? { eventId: request.drift.eventId } : {}),
+  };
 }
 
 export async function startServer(o: ServeOptions): Promise<Server> {
@@ -118,15 +120,36 @@ export async function startServer(o: ServeOptions): Promise<Server> {
     },
   );
   // The watch's snapshot is the last known listing: a reconcile refuses one that shrank past maxShrinkPercent.
-  const deps = { config: o.config, inventory, store: o.store, events, snapshots: o.snapshots, reverts: new MemoryRevertLog(), ...(o.now ? { now: o.now } : {}) };
+  const deps = {
+    config: o.config,
+    inventory,
+    store: o.store,
+    events,
+    snapshots: o.snapshots,
+    reverts: new MemoryRevertLog(),
+    ...(o.now ? { now: o.now } : {}),
+  };
   const queue = new RoleQueue(
     async (request) => {
       const result = await reconcileRole(deps, request);
-      logger.info('reconciled', { role: request.role, reason: request.reason, status: result.plan?.status ?? 'not declared', outcome: result.outcome?.result ?? 'ignored', ...correlation(request), events: result.events.map((e) => e.type) });
+      logger.info('reconciled', {
+        role: request.role,
+        reason: request.reason,
+        status: result.plan?.status ?? 'not declared',
+        outcome: result.outcome?.result ?? 'ignored',
+        ...correlation(request),
+        events: result.events.map((e) => e.type),
+      });
       o.onReconciled?.(request, result);
     },
     o.concurrency ?? 4,
-    (request, err) => logger.error('reconcile failed', { role: request.role, reason: request.reason, ...correlation(request), error: describeError(err) }),
+    (request, err) =>
+      logger.error('reconcile failed', {
+        role: request.role,
+        reason: request.reason,
+        ...correlation(request),
+        error: describeError(err),
+      }),
   );
 
   const webhookIds = new MemoryDedup(now);
@@ -135,7 +158,16 @@ export async function startServer(o: ServeOptions): Promise<Server> {
       const rawBody = await readBody(req, MAX_BODY_BYTES);
       const answer = await answerWebhook(
         { headers: req.headers as Record<string, string>, rawBody, nowSeconds: Math.floor(now() / 1000) },
-        { secrets: o.secrets, organizationId: o.config.organizationId, seen: webhookIds, accept: (event) => onDeploymentEvent({ config: o.config, inventory, queue, ...(o.snapshots ? { snapshots: o.snapshots } : {}) }, event) },
+        {
+          secrets: o.secrets,
+          organizationId: o.config.organizationId,
+          seen: webhookIds,
+          accept: (event) =>
+            onDeploymentEvent(
+              { config: o.config, inventory, queue, ...(o.snapshots ? { snapshots: o.snapshots } : {}) },
+              event,
+            ),
+        },
       );
       const { msg, ...fields } = answer.log;
       (answer.status >= 500 ? logger.error : answer.status >= 400 ? logger.warn : logger.info)(String(msg), fields);
@@ -155,16 +187,21 @@ export async function startServer(o: ServeOptions): Promise<Server> {
       } catch {
         return send(res, 400, { error: 'body is not valid JSON' });
       }
-      if (typeof body !== 'object' || body === null || Array.isArray(body)) return send(res, 400, { error: 'expected one EventBridge event object' });
+      if (typeof body !== 'object' || body === null || Array.isArray(body))
+        return send(res, 400, { error: 'expected one EventBridge event object' });
       const parsed = parseIamEvent(body);
       if (!parsed.ok) return send(res, 400, { error: parsed.error });
-      const verdict = await onIamChange({ config: o.config, queue, selfArns: o.selfArns, ...(o.homeAccount ? { homeAccount: o.homeAccount } : {}) }, parsed.envelope);
+      const verdict = await onIamChange(
+        { config: o.config, queue, selfArns: o.selfArns, ...(o.homeAccount ? { homeAccount: o.homeAccount } : {}) },
+        parsed.envelope,
+      );
       const eventId = parsed.envelope.detail?.eventID;
       if ('ignored' in verdict) logger.info('IAM event ignored', { eventId, reason: verdict.ignored });
       else logger.info('IAM event accepted', { eventId, ...verdict });
       send(res, 202, verdict);
     },
-    'GET /healthz': async (_req, res) => send(res, 200, { status: 'ok', queued: queue.size(), processed: queue.processed, alertsQueued: events.size() }),
+    'GET /healthz': async (_req, res) =>
+      send(res, 200, { status: 'ok', queued: queue.size(), processed: queue.processed, alertsQueued: events.size() }),
   };
 
   const sockets = new Set<Socket>();
@@ -206,7 +243,12 @@ export async function startServer(o: ServeOptions): Promise<Server> {
     watching ??= watchInventory({ config: o.config, inventory, snapshots: o.snapshots!, queue, events })
       .then((r) => {
         if (r.firstRun) logger.info('watch: first run, inventory snapshot taken');
-        for (const c of r.changes) logger.info('watch: Deployment changed', { change: c.type, deploymentId: c.deploymentId, changed: c.changed });
+        for (const c of r.changes)
+          logger.info('watch: Deployment changed', {
+            change: c.type,
+            deploymentId: c.deploymentId,
+            changed: c.changed,
+          });
         if (r.requests.length) logger.info('watch: roles queued', { roles: r.requests.map((q) => q.role) });
       })
       .catch((err) => logger.error('watch: listing failed, nothing emitted', { error: describeError(err) }))

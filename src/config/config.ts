@@ -14,16 +14,18 @@ import { ConfigError } from '../errors.js';
 
 export { ConfigError };
 
-
 const ROLE_NAME = /^[\w+=,.@-]{1,64}$/;
 
-const glob = z.string().min(1).superRefine((value, ctx) => {
-  try {
-    picomatch.makeRe(value, { strictBrackets: true });
-  } catch (err) {
-    ctx.addIssue({ code: 'custom', message: `is not a valid glob (${(err as Error).message})` });
-  }
-});
+const glob = z
+  .string()
+  .min(1)
+  .superRefine((value, ctx) => {
+    try {
+      picomatch.makeRe(value, { strictBrackets: true });
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: `is not a valid glob (${(err as Error).message})` });
+    }
+  });
 
 const selector = z
   .strictObject({
@@ -39,7 +41,14 @@ const selector = z
 const issuer = z
   .string()
   .transform((v) => v.replace(/^https:\/\//, '').replace(/\/+$/, ''))
-  .pipe(z.string().regex(/^[a-z0-9-]+(\.[a-z0-9-]+)+(\/[A-Za-z0-9._~-]+)*$/, 'an OIDC issuer host/path such as oidc.example.com/id/ABC (https:// optional, no wildcard)'));
+  .pipe(
+    z
+      .string()
+      .regex(
+        /^[a-z0-9-]+(\.[a-z0-9-]+)+(\/[A-Za-z0-9._~-]+)*$/,
+        'an OIDC issuer host/path such as oidc.example.com/id/ABC (https:// optional, no wildcard)',
+      ),
+  );
 
 const mode = z.enum(['enforce', 'observe']);
 const maxPolicyChars = z.number().int().min(200).max(100_000);
@@ -48,11 +57,15 @@ const maxReverts = z.number().int().min(1);
 const account = z.string().regex(/^\d{12}$/, 'an AWS account id: 12 digits (quote it in YAML)');
 
 const acknowledgement = z.strictObject({
-  role: z.string().regex(/^(\d{12}\/)?[\w+=,.@-]{1,64}$/, 'a declared role: its name, or <account>/<name> for a role with account'),
+  role: z
+    .string()
+    .regex(/^(\d{12}\/)?[\w+=,.@-]{1,64}$/, 'a declared role: its name, or <account>/<name> for a role with account'),
   principal: z.string().min(1),
   reason: z.string().min(3, 'say why (a ticket, a plan), at least 3 characters'),
   // YAML reads 2027-03-01 as a date; a quoted string works too.
-  expires: z.union([z.date(), z.iso.date()]).transform((v) => (typeof v === 'string' ? v : v.toISOString().slice(0, 10))),
+  expires: z
+    .union([z.date(), z.iso.date()])
+    .transform((v) => (typeof v === 'string' ? v : v.toISOString().slice(0, 10))),
 });
 
 const role = z
@@ -72,7 +85,8 @@ const role = z
       ctx.addIssue({
         code: 'custom',
         path: ['deployments'],
-        message: 'is required for trust: workload-identity (only an oidc role may omit it, to trust the Deployments that use it as their identity)',
+        message:
+          'is required for trust: workload-identity (only an oidc role may omit it, to trust the Deployments that use it as their identity)',
       });
     }
     if (r.trust === 'workload-identity' && r.serviceAccounts !== undefined) {
@@ -82,7 +96,6 @@ const role = z
 
 /** The role assumed in other accounts (deploy/member-account.yml creates it). */
 export const DEFAULT_MEMBER_ROLE_NAME = 'astro-trust-member';
-
 
 const schema = z.strictObject({
   version: z.literal(1),
@@ -96,10 +109,20 @@ const schema = z.strictObject({
       maxShrinkPercent: z.number().min(0).max(100).optional(),
     })
     .superRefine((inv, ctx) => {
-      if (inv.source === 'file' && !inv.path) ctx.addIssue({ code: 'custom', path: ['path'], message: 'is required with source: file (a JSON file in the Astro API page shape)' });
+      if (inv.source === 'file' && !inv.path)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['path'],
+          message: 'is required with source: file (a JSON file in the Astro API page shape)',
+        });
     }),
   defaults: z
-    .strictObject({ mode: mode.optional(), maxPolicyChars: maxPolicyChars.optional(), maxRemovals: maxRemovals.optional(), maxRevertsPerHour: maxReverts.optional() })
+    .strictObject({
+      mode: mode.optional(),
+      maxPolicyChars: maxPolicyChars.optional(),
+      maxRemovals: maxRemovals.optional(),
+      maxRevertsPerHour: maxReverts.optional(),
+    })
     .optional(),
   memberRoleName: z.string().regex(ROLE_NAME, 'an IAM role name').optional(),
   findings: z
@@ -117,7 +140,12 @@ const schema = z.strictObject({
       roles.forEach((r, i) => {
         const key = roleKey(r.name, r.account);
         const prev = seen.get(key);
-        if (prev !== undefined) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `duplicates roles[${prev}] (${key}): declare each role once per account` });
+        if (prev !== undefined)
+          ctx.addIssue({
+            code: 'custom',
+            path: [i, 'name'],
+            message: `duplicates roles[${prev}] (${key}): declare each role once per account`,
+          });
         seen.set(key, i);
       });
     }),
@@ -150,10 +178,21 @@ export interface Config {
   memberRoleName: string;
 }
 
-export const DEFAULTS = { mode: 'enforce', maxPolicyChars: 2048, maxRemovals: 5, maxShrinkPercent: 50, maxRevertsPerHour: 3 } as const;
+export const DEFAULTS = {
+  mode: 'enforce',
+  maxPolicyChars: 2048,
+  maxRemovals: 5,
+  maxShrinkPercent: 50,
+  maxRevertsPerHour: 3,
+} as const;
 
 function pathText(path: PropertyKey[]): string {
-  return path.reduce<string>((acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${String(p)}` : String(p)), '') || '(top level)';
+  return (
+    path.reduce<string>(
+      (acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${String(p)}` : String(p)),
+      '',
+    ) || '(top level)'
+  );
 }
 
 function describeIssue(issue: z.core.$ZodIssue): string {
@@ -163,8 +202,11 @@ function describeIssue(issue: z.core.$ZodIssue): string {
     case 'invalid_value':
       return `expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
     case 'invalid_type':
-      if (issue.expected === 'string' && typeof issue.input === 'number') return `expected string, got number: quote it in YAML ("${issue.input}"; an account id like 012345678901 loses its leading zero otherwise)`;
-      return issue.input === undefined ? `is required (expected ${issue.expected})` : `expected ${issue.expected}, got ${typeof issue.input === 'object' ? (Array.isArray(issue.input) ? 'array' : issue.input === null ? 'null' : 'object') : typeof issue.input}`;
+      if (issue.expected === 'string' && typeof issue.input === 'number')
+        return `expected string, got number: quote it in YAML ("${issue.input}"; an account id like 012345678901 loses its leading zero otherwise)`;
+      return issue.input === undefined
+        ? `is required (expected ${issue.expected})`
+        : `expected ${issue.expected}, got ${typeof issue.input === 'object' ? (Array.isArray(issue.input) ? 'array' : issue.input === null ? 'null' : 'object') : typeof issue.input}`;
     case 'invalid_union':
       return 'expected "all" or a list of service account components: ' + [...COMPONENTS].join(', ');
     default:
@@ -177,7 +219,10 @@ export function parseConfig(text: string, file: string): Config {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
-    throw new ConfigError(file, doc.errors.map((e) => `YAML: ${e.message.split('\n')[0]}`));
+    throw new ConfigError(
+      file,
+      doc.errors.map((e) => `YAML: ${e.message.split('\n')[0]}`),
+    );
   }
   const parsed = schema.safeParse(doc.toJS(), { reportInput: true });
   if (!parsed.success) {
@@ -198,7 +243,10 @@ export function parseConfig(text: string, file: string): Config {
       raw.inventory.source === 'file'
         ? { source: 'file', path: resolve(dirname(file), raw.inventory.path!), maxShrinkPercent }
         : { source: 'api', maxShrinkPercent },
-    findings: { trustedAccounts: [...new Set(raw.findings?.trustedAccounts ?? [])], acknowledge: raw.findings?.acknowledge ?? [] },
+    findings: {
+      trustedAccounts: [...new Set(raw.findings?.trustedAccounts ?? [])],
+      acknowledge: raw.findings?.acknowledge ?? [],
+    },
     identityRules: {
       ...(raw.inventory.identityAccounts ? { identityAccounts: [...new Set(raw.inventory.identityAccounts)] } : {}),
       oidcIssuers: [...new Set(raw.inventory.oidcIssuers ?? [])],
@@ -224,7 +272,8 @@ export function parseConfig(text: string, file: string): Config {
 
 function locate(doc: ReturnType<typeof parseDocument>, lc: LineCounter, path: PropertyKey[]): string {
   for (let n = path.length; n >= 0; n--) {
-    const node = doc.getIn(path.slice(0, n) as (string | number)[], true) as { range?: [number, number, number] } | undefined;
+    const node = doc.getIn(path.slice(0, n) as (string | number)[], true) as
+      { range?: [number, number, number] } | undefined;
     if (node && typeof node === 'object' && node.range) return ` (line ${lc.linePos(node.range[0]).line})`;
   }
   return '';
@@ -237,7 +286,11 @@ export function loadConfig(file: string): Config {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new ConfigError(file, [`cannot read the file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`], { cause: err });
+    throw new ConfigError(
+      file,
+      [`cannot read the file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`],
+      { cause: err },
+    );
   }
   return parseConfig(text, file);
 }

@@ -86,10 +86,13 @@ export function normalizeDeployments(raw: unknown[]): NormalizedInventory {
     const warn = (message: string) => warnings.push({ deploymentId: label, message });
     if (!id || !SAFE_ID.test(id)) return warn('has no valid id; left out');
     // Never "first copy wins": a hostile copy could replace a real identity. The whole listing is refused.
-    if (seen.has(id)) throw new InconsistentListingError('duplicate-id', `Deployment id ${id} appears twice in the listing`);
+    if (seen.has(id))
+      throw new InconsistentListingError('duplicate-id', `Deployment id ${id} appears twice in the listing`);
     const namespace = str(r.namespace);
     if (!namespace || !NAMESPACE.test(namespace)) {
-      return warn(`namespace ${JSON.stringify(r.namespace ?? null).slice(0, 80)} is not a Kubernetes namespace; left out`);
+      return warn(
+        `namespace ${JSON.stringify(r.namespace ?? null).slice(0, 80)} is not a Kubernetes namespace; left out`,
+      );
     }
     const workspaceId = str(r.workspaceId);
     if (!workspaceId) return warn('has no workspaceId; left out');

@@ -125,7 +125,11 @@ export function matchingSelector(spec: RoleSpec, d: Deployment): string | undefi
 export function declaredDeployments(spec: RoleSpec, deployments: Deployment[], role: RoleArn): DeclaredDeployment[] {
   const out: DeclaredDeployment[] = [];
   for (const d of deployments) {
-    const matchedBy = spec.deployments ? matchingSelector(spec, d) : usesRoleAsIdentity(d, role) ? 'uses this role as its workload identity' : undefined;
+    const matchedBy = spec.deployments
+      ? matchingSelector(spec, d)
+      : usesRoleAsIdentity(d, role)
+        ? 'uses this role as its workload identity'
+        : undefined;
     if (matchedBy) out.push({ deployment: d, matchedBy });
   }
   return out.sort((a, b) => (a.deployment.id < b.deployment.id ? -1 : 1));
@@ -160,7 +164,10 @@ export function issuerAllowed(issuer: string, rules: IdentityRules): boolean {
 function astroManagedName(d: Deployment, arn: RoleArn): boolean {
   if (arn.path !== '/') return false;
   const own = `astro-${d.namespace}`;
-  return arn.name === own || (arn.name.startsWith(`${own}-`) && /^[a-z0-9]+(?:-[a-z0-9]+)*$/.test(arn.name.slice(own.length + 1)));
+  return (
+    arn.name === own ||
+    (arn.name.startsWith(`${own}-`) && /^[a-z0-9]+(?:-[a-z0-9]+)*$/.test(arn.name.slice(own.length + 1)))
+  );
 }
 
 /**
@@ -168,14 +175,23 @@ function astroManagedName(d: Deployment, arn: RoleArn): boolean {
  * Astro-managed (`role/astro-<its own namespace>[-<suffix>]`) and `identityAccounts` is unset or lists its
  * account; or it is in the managed role's own account; or its account is in `identityAccounts`.
  */
-export function identityRefusal(d: Deployment, identity: RoleArn, role: RoleArn, rules: IdentityRules, namespaces: Set<string>): string | undefined {
-  if (identity.partition !== role.partition) return `identity ${identity.arn} is in partition ${identity.partition}, the role in ${role.partition}`;
-  if (identity.accountId === role.accountId && identity.name === role.name) return 'uses this role itself as its identity (declare the role with trust: oidc)';
+export function identityRefusal(
+  d: Deployment,
+  identity: RoleArn,
+  role: RoleArn,
+  rules: IdentityRules,
+  namespaces: Set<string>,
+): string | undefined {
+  if (identity.partition !== role.partition)
+    return `identity ${identity.arn} is in partition ${identity.partition}, the role in ${role.partition}`;
+  if (identity.accountId === role.accountId && identity.name === role.name)
+    return 'uses this role itself as its identity (declare the role with trust: oidc)';
   const listed = rules.identityAccounts?.includes(identity.accountId) ?? false;
   if (astroManagedName(d, identity)) {
     // `astro-<ns>-<suffix>` must not be another Deployment's own `astro-<ns-suffix>`.
     const other = identity.name.slice('astro-'.length);
-    if (other !== d.namespace && namespaces.has(other)) return `identity ${identity.arn} is the workload identity of the Deployment in namespace ${other}`;
+    if (other !== d.namespace && namespaces.has(other))
+      return `identity ${identity.arn} is the workload identity of the Deployment in namespace ${other}`;
     if (rules.identityAccounts === undefined || listed) return undefined;
     return `identity ${identity.arn} is in account ${identity.accountId}, which inventory.identityAccounts does not list`;
   }
@@ -189,11 +205,18 @@ export function identityRefusal(d: Deployment, identity: RoleArn, role: RoleArn,
 /** Why a Deployment cannot be trusted by any IAM role, or undefined: it does not run on AWS. */
 function providerRefusal(d: Deployment): string | undefined {
   const provider = d.cloudProvider?.toUpperCase();
-  return provider && provider !== 'AWS' ? `runs on ${provider}: only Deployments on AWS can be trusted by an IAM role` : undefined;
+  return provider && provider !== 'AWS'
+    ? `runs on ${provider}: only Deployments on AWS can be trusted by an IAM role`
+    : undefined;
 }
 
 /** Desired trust entries of one role: Astro identities for `workload-identity`, OIDC subjects for `oidc`. */
-export function desiredTrust(spec: RoleSpec, deployments: Deployment[], role: RoleArn, rules: IdentityRules = NO_RULES): DesiredTrust {
+export function desiredTrust(
+  spec: RoleSpec,
+  deployments: Deployment[],
+  role: RoleArn,
+  rules: IdentityRules = NO_RULES,
+): DesiredTrust {
   const declared = declaredDeployments(spec, deployments, role);
   const byKey = new Map<string, TrustEntry>();
   const skipped: SkippedDeployment[] = [];
@@ -224,10 +247,14 @@ export function desiredTrust(spec: RoleSpec, deployments: Deployment[], role: Ro
       if (issuers.length === 0) skip(d, 'has no OIDC issuer URL');
       for (const issuer of issuers) {
         if (!issuerAllowed(issuer, rules)) {
-          skip(d, `OIDC issuer ${issuer} is not an EKS cluster issuer (oidc.eks.<region>.amazonaws.com/id/<32 hex>) nor listed in inventory.oidcIssuers`);
+          skip(
+            d,
+            `OIDC issuer ${issuer} is not an EKS cluster issuer (oidc.eks.<region>.amazonaws.com/id/<32 hex>) nor listed in inventory.oidcIssuers`,
+          );
           continue;
         }
-        for (const sub of serviceAccountSubs(d, spec.serviceAccounts)) add({ kind: 'oidc', issuer, sub, deploymentIds: [d.id] });
+        for (const sub of serviceAccountSubs(d, spec.serviceAccounts))
+          add({ kind: 'oidc', issuer, sub, deploymentIds: [d.id] });
       }
     }
   }
@@ -236,7 +263,11 @@ export function desiredTrust(spec: RoleSpec, deployments: Deployment[], role: Ro
 }
 
 /** Trusted identities that Deployments the role does not declare use too (a Hybrid cluster's shared role, one customer role for several Deployments). */
-function sharedIdentities(entries: TrustEntry[], declared: DeclaredDeployment[], deployments: Deployment[]): SharedIdentity[] {
+function sharedIdentities(
+  entries: TrustEntry[],
+  declared: DeclaredDeployment[],
+  deployments: Deployment[],
+): SharedIdentity[] {
   const declaredIds = new Set(declared.map((d) => d.deployment.id));
   const out: SharedIdentity[] = [];
   for (const e of entries) {

@@ -125,7 +125,13 @@ export function driftFingerprint(d: DriftDetected): string {
 function ref(plan: RolePlan, reason: ReconcileReason): RoleRef {
   // Every event names the role's account: from its ARN, or from the config when the role could not be read.
   const accountId = plan.arn ? plan.arn.split(':')[4] : plan.account;
-  return { role: plan.role, ...(plan.arn ? { roleArn: plan.arn } : {}), ...(accountId ? { accountId } : {}), mode: plan.mode, reason };
+  return {
+    role: plan.role,
+    ...(plan.arn ? { roleArn: plan.arn } : {}),
+    ...(accountId ? { accountId } : {}),
+    mode: plan.mode,
+    reason,
+  };
 }
 
 /**
@@ -144,14 +150,29 @@ export function eventsForReconcile(
     if (request.drift) {
       events.push({
         type: 'DriftDetected',
-        detail: { ...base, actor: request.drift, undeclaredInOwned: [], missingDeclared: [], unexpected: [], rewritesOwned: false, action: 'none', roleDeleted: true },
+        detail: {
+          ...base,
+          actor: request.drift,
+          undeclaredInOwned: [],
+          missingDeclared: [],
+          unexpected: [],
+          rewritesOwned: false,
+          action: 'none',
+          roleDeleted: true,
+        },
       });
     }
-    events.push({ type: 'ReconcileFailed', detail: { ...base, error: 'the role does not exist in IAM', retryable: false } });
+    events.push({
+      type: 'ReconcileFailed',
+      detail: { ...base, error: 'the role does not exist in IAM', retryable: false },
+    });
     return events;
   }
   if (plan.status === 'unreachable') {
-    events.push({ type: 'ReconcileFailed', detail: { ...base, error: plan.error!.message, retryable: plan.error!.retryable } });
+    events.push({
+      type: 'ReconcileFailed',
+      detail: { ...base, error: plan.error!.message, retryable: plan.error!.retryable },
+    });
     return events;
   }
   // Acknowledged findings are not alerted until their acknowledgement expires.
@@ -160,12 +181,17 @@ export function eventsForReconcile(
   const foreignOnly = request.drift === undefined && (findings.length > 0 || plan.missingOidcProviders.length > 0);
   if (drifted || foreignOnly) {
     const action: DriftDetected['action'] =
-      plan.status === 'in-sync' ? 'none'
-      : outcome.flapping ? 'not-reverted-flapping'
-      : plan.status === 'blocked' ? 'blocked'
-      : outcome.error ? 'failed'
-      : outcome.written ? 'reverted'
-      : 'none';
+      plan.status === 'in-sync'
+        ? 'none'
+        : outcome.flapping
+          ? 'not-reverted-flapping'
+          : plan.status === 'blocked'
+            ? 'blocked'
+            : outcome.error
+              ? 'failed'
+              : outcome.written
+                ? 'reverted'
+                : 'none';
     events.push({
       type: 'DriftDetected',
       detail: {
@@ -182,20 +208,46 @@ export function eventsForReconcile(
       },
     });
   }
-  if (outcome.written) events.push({ type: 'TrustPolicyUpdated', detail: { ...base, added: plan.add, removed: plan.remove, ...size } });
+  if (outcome.written)
+    events.push({ type: 'TrustPolicyUpdated', detail: { ...base, added: plan.add, removed: plan.remove, ...size } });
   if (plan.guard?.kind === 'policy-too-large') {
-    events.push({ type: 'TrustPolicyTooLarge', detail: { ...base, guard: plan.guard.kind, message: plan.guard.message, deploymentsNotFitting: plan.notFitting, ...size } });
+    events.push({
+      type: 'TrustPolicyTooLarge',
+      detail: {
+        ...base,
+        guard: plan.guard.kind,
+        message: plan.guard.message,
+        deploymentsNotFitting: plan.notFitting,
+        ...size,
+      },
+    });
   } else if (plan.notFitting.length > 0 && (outcome.written || plan.mode === 'observe')) {
     const n = plan.notFitting.length;
     const message =
       `${outcome.written ? 'written with what fits' : 'would be written with what fits'} (${plan.policy.proposedChars} of ${plan.policy.limit} characters); ` +
       `${n} declared Deployment${n === 1 ? ' is' : 's are'} not trusted for lack of room and will be added, oldest first, as room frees up. ` +
       `Narrow the role's selectors, or ask AWS to raise the "Role trust policy length" quota and set maxPolicyChars to it.`;
-    events.push({ type: 'TrustPolicyTooLarge', detail: { ...base, guard: 'policy-too-large', message, deploymentsNotFitting: plan.notFitting, ...size } });
+    events.push({
+      type: 'TrustPolicyTooLarge',
+      detail: { ...base, guard: 'policy-too-large', message, deploymentsNotFitting: plan.notFitting, ...size },
+    });
   }
   if (plan.guard?.kind === 'too-many-removals') {
-    events.push({ type: 'GuardStopped', detail: { ...base, guard: plan.guard.kind, message: plan.guard.message, identities: plan.remove.map((r) => (r.issuer ? `${r.issuer}:sub=${r.principal}` : r.principal)), ...size } });
+    events.push({
+      type: 'GuardStopped',
+      detail: {
+        ...base,
+        guard: plan.guard.kind,
+        message: plan.guard.message,
+        identities: plan.remove.map((r) => (r.issuer ? `${r.issuer}:sub=${r.principal}` : r.principal)),
+        ...size,
+      },
+    });
   }
-  if (outcome.error) events.push({ type: 'ReconcileFailed', detail: { ...base, error: outcome.error.message, retryable: outcome.error.retryable } });
+  if (outcome.error)
+    events.push({
+      type: 'ReconcileFailed',
+      detail: { ...base, error: outcome.error.message, retryable: outcome.error.retryable },
+    });
   return events;
 }

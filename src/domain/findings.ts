@@ -87,14 +87,25 @@ export interface FindingContext {
 export function findUnexpected(foreign: Statement[], ctx: FindingContext): Finding[] {
   const out: Finding[] = [];
   const desiredArns = new Set(ctx.desired.flatMap((e) => (e.kind === 'aws' ? [e.arn] : [])));
-  const desiredNs = new Set(ctx.desired.flatMap((e) => (e.kind === 'oidc' ? [`${e.issuer} ${namespaceOf(e.sub)}`] : [])));
-  const known = new Set([ctx.roleAccount, ...ctx.trustedAccounts, ...[...desiredArns].flatMap((a) => accountOfPrincipal(a) ?? [])]);
+  const desiredNs = new Set(
+    ctx.desired.flatMap((e) => (e.kind === 'oidc' ? [`${e.issuer} ${namespaceOf(e.sub)}`] : [])),
+  );
+  const known = new Set([
+    ctx.roleAccount,
+    ...ctx.trustedAccounts,
+    ...[...desiredArns].flatMap((a) => accountOfPrincipal(a) ?? []),
+  ]);
   for (const s of foreign) {
     if (s.Effect !== 'Allow') continue;
     const sid = s.Sid;
     if (s.NotPrincipal !== undefined) {
       const except = s.NotPrincipal === '*' ? ['*'] : Object.values(s.NotPrincipal).flatMap((v) => asList(v));
-      out.push({ kind: 'not-principal', principal: `NotPrincipal ${except.join(', ')}`.slice(0, 300), sid, detail: 'Allow with NotPrincipal trusts every principal except the ones listed' });
+      out.push({
+        kind: 'not-principal',
+        principal: `NotPrincipal ${except.join(', ')}`.slice(0, 300),
+        sid,
+        detail: 'Allow with NotPrincipal trusts every principal except the ones listed',
+      });
     }
     if (s.Principal === undefined) continue;
     const principal = s.Principal === '*' ? { AWS: '*' } : s.Principal;
@@ -102,9 +113,19 @@ export function findUnexpected(foreign: Statement[], ctx: FindingContext): Findi
       if (p === '*') {
         out.push({ kind: 'wildcard-principal', principal: p, sid, detail: 'trusts every AWS principal' });
       } else if (UNIQUE_ID.test(p)) {
-        out.push({ kind: 'orphaned-principal', principal: p, sid, detail: 'a unique id in place of an ARN: the trusted role or user was deleted, so this trust is broken' });
+        out.push({
+          kind: 'orphaned-principal',
+          principal: p,
+          sid,
+          detail: 'a unique id in place of an ARN: the trusted role or user was deleted, so this trust is broken',
+        });
       } else if (ASTRO_IDENTITY.test(p) && !desiredArns.has(p)) {
-        out.push({ kind: 'undeclared-astro-identity', principal: p, sid, detail: 'an Astro Deployment identity that the config does not declare for this role' });
+        out.push({
+          kind: 'undeclared-astro-identity',
+          principal: p,
+          sid,
+          detail: 'an Astro Deployment identity that the config does not declare for this role',
+        });
       } else {
         const account = accountOfPrincipal(p);
         if (account && !known.has(account)) {
@@ -123,13 +144,28 @@ export function findUnexpected(foreign: Statement[], ctx: FindingContext): Findi
       const subs = subjectsOf(s, issuer);
       const astro = ctx.knownIssuers.has(issuer);
       if (subs.length === 0 && astro) {
-        out.push({ kind: 'namespace-wildcard', principal: fed, sid, detail: 'no sub condition: every service account of the Astro cluster can assume this role' });
+        out.push({
+          kind: 'namespace-wildcard',
+          principal: fed,
+          sid,
+          detail: 'no sub condition: every service account of the Astro cluster can assume this role',
+        });
       }
       for (const sub of subs) {
         if (isWildcardSubject(sub)) {
-          out.push({ kind: 'namespace-wildcard', principal: `${issuer}:sub=${sub}`, sid, detail: 'a namespace wildcard trusts every tenant of the cluster' });
+          out.push({
+            kind: 'namespace-wildcard',
+            principal: `${issuer}:sub=${sub}`,
+            sid,
+            detail: 'a namespace wildcard trusts every tenant of the cluster',
+          });
         } else if (astro && !desiredNs.has(`${issuer} ${namespaceOf(sub)}`)) {
-          out.push({ kind: 'undeclared-namespace', principal: `${issuer}:sub=${sub}`, sid, detail: `namespace ${namespaceOf(sub) ?? '?'} on an Astro cluster issuer is not declared for this role` });
+          out.push({
+            kind: 'undeclared-namespace',
+            principal: `${issuer}:sub=${sub}`,
+            sid,
+            detail: `namespace ${namespaceOf(sub) ?? '?'} on an Astro cluster issuer is not declared for this role`,
+          });
         }
       }
     }
@@ -145,7 +181,9 @@ const DAY_MS = 86_400_000;
  */
 export function acknowledge(findings: Finding[], role: string, acks: Acknowledgement[], nowMs: number): Finding[] {
   return findings.map((f) => {
-    const ack = acks.find((a) => a.role === role && a.principal === f.principal && nowMs < Date.parse(`${a.expires}T00:00:00Z`));
+    const ack = acks.find(
+      (a) => a.role === role && a.principal === f.principal && nowMs < Date.parse(`${a.expires}T00:00:00Z`),
+    );
     if (!ack) return f;
     const daysLeft = Math.ceil((Date.parse(`${ack.expires}T00:00:00Z`) - nowMs) / DAY_MS);
     return { ...f, acknowledgement: { reason: ack.reason, expires: ack.expires, daysLeft } };
@@ -159,5 +197,10 @@ export function standing(findings: Finding[]): Finding[] {
 
 /** A stable fingerprint of one role's standing findings: the same set is alerted once per window. */
 export function findingsFingerprint(role: string, findings: Finding[]): string {
-  return [role, ...standing(findings).map((f) => `${f.kind} ${f.sid ?? ''} ${f.principal}`).sort()].join('|');
+  return [
+    role,
+    ...standing(findings)
+      .map((f) => `${f.kind} ${f.sid ?? ''} ${f.principal}`)
+      .sort(),
+  ].join('|');
 }

@@ -36,12 +36,18 @@ export function assembleListing(pages: ListingPage[]): unknown[] {
     const id = idOf(item);
     if (typeof id !== 'string') continue;
     if (seen.has(id)) {
-      throw new InconsistentListingError('duplicate-id', `Deployment id ${JSON.stringify(id).slice(0, 140)} appears twice in the listing (a page served twice, or offsets shifted while paging)`);
+      throw new InconsistentListingError(
+        'duplicate-id',
+        `Deployment id ${JSON.stringify(id).slice(0, 140)} appears twice in the listing (a page served twice, or offsets shifted while paging)`,
+      );
     }
     seen.add(id);
   }
   if (all.length !== first.totalCount) {
-    throw new InconsistentListingError('count-mismatch', `the listing has ${all.length} Deployments but reports totalCount ${first.totalCount}`);
+    throw new InconsistentListingError(
+      'count-mismatch',
+      `the listing has ${all.length} Deployments but reports totalCount ${first.totalCount}`,
+    );
   }
   return all;
 }

@@ -3,10 +3,32 @@
  * does not declare, and the guards that stop a write. A plan is a value: printed, applied and alerted as is.
  */
 import type { Deployment, RoleArn } from './deployment.js';
-import { desiredTrust, entryKey, issuerAllowed, NO_RULES, type DeclaredDeployment, type IdentityRules, type Mode, type RoleSpec, type SkippedDeployment, type TrustEntry, type TrustKind } from './desired.js';
+import {
+  desiredTrust,
+  entryKey,
+  issuerAllowed,
+  NO_RULES,
+  type DeclaredDeployment,
+  type IdentityRules,
+  type Mode,
+  type RoleSpec,
+  type SkippedDeployment,
+  type TrustEntry,
+  type TrustKind,
+} from './desired.js';
 import { canonicalKey, isOwned, policyChars, type PolicyDocument } from './policy.js';
 import { entriesInOwned, packTrust } from './statements.js';
-import { acknowledge, ASTRO_IDENTITY, findUnexpected, isWildcardSubject, namespaceOf, NO_FINDING_RULES, UNIQUE_ID, type Finding, type FindingRules } from './findings.js';
+import {
+  acknowledge,
+  ASTRO_IDENTITY,
+  findUnexpected,
+  isWildcardSubject,
+  namespaceOf,
+  NO_FINDING_RULES,
+  UNIQUE_ID,
+  type Finding,
+  type FindingRules,
+} from './findings.js';
 
 export type { Finding, FindingKind } from './findings.js';
 
@@ -93,7 +115,12 @@ function removalUnits(entries: TrustEntry[]): number {
 function change(e: TrustEntry, names: Map<string, string>, reason?: string): PrincipalChange {
   const base = e.kind === 'aws' ? { principal: e.arn } : { principal: e.sub, issuer: e.issuer };
   const deployments = e.deploymentIds.map((id) => ({ id, name: names.get(id) ?? id }));
-  return { ...base, deploymentIds: e.deploymentIds, ...(deployments.length ? { deployments } : {}), ...(reason ? { reason } : {}) };
+  return {
+    ...base,
+    deploymentIds: e.deploymentIds,
+    ...(deployments.length ? { deployments } : {}),
+    ...(reason ? { reason } : {}),
+  };
 }
 
 function removalReason(e: TrustEntry, knownIssuers: Set<string>): string {
@@ -125,7 +152,8 @@ export interface PlanRoleInput {
 
 /** Deployment ids oldest first (`createdAt`, then id; no `createdAt` counts as newest): who gets room first. */
 export function ageOrder(deployments: Deployment[]): string[] {
-  const key = (d: Deployment) => (d.createdAt && !Number.isNaN(Date.parse(d.createdAt)) ? Date.parse(d.createdAt) : Infinity);
+  const key = (d: Deployment) =>
+    d.createdAt && !Number.isNaN(Date.parse(d.createdAt)) ? Date.parse(d.createdAt) : Infinity;
   return [...deployments].sort((a, b) => key(a) - key(b) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).map((d) => d.id);
 }
 
@@ -135,19 +163,47 @@ function sharedFindings(shared: ReturnType<typeof desiredTrust>['shared']): Find
     principal: s.arn,
     detail:
       `trusting it for ${s.declaredIds.join(', ')} also trusts ${s.others.length} Deployment${s.others.length === 1 ? '' : 's'} the role does not declare ` +
-      `(${s.others.slice(0, 10).map((o) => `${o.name} (${o.id})`).join(', ')}${s.others.length > 10 ? `, ... and ${s.others.length - 10} more` : ''}): ` +
+      `(${s.others
+        .slice(0, 10)
+        .map((o) => `${o.name} (${o.id})`)
+        .join(', ')}${s.others.length > 10 ? `, ... and ${s.others.length - 10} more` : ''}): ` +
       'declare them too, or give the Deployment an identity of its own',
     deployments: s.others,
   }));
 }
 
 /** Plans one role: desired trust vs the owned statements in IAM, foreign statements kept and inspected, guards applied. */
-export function planRole({ spec, deployments, state, knownIssuers, oidcProviders, rules = NO_RULES, findingRules = NO_FINDING_RULES, nowMs = 0 }: PlanRoleInput): RolePlan {
-  const base = { role: spec.name, ...(spec.account ? { account: spec.account } : {}), trust: spec.trust, mode: spec.mode };
+export function planRole({
+  spec,
+  deployments,
+  state,
+  knownIssuers,
+  oidcProviders,
+  rules = NO_RULES,
+  findingRules = NO_FINDING_RULES,
+  nowMs = 0,
+}: PlanRoleInput): RolePlan {
+  const base = {
+    role: spec.name,
+    ...(spec.account ? { account: spec.account } : {}),
+    trust: spec.trust,
+    mode: spec.mode,
+  };
   if (!state || isUnreachable(state)) {
     return {
-      ...base, status: state ? 'unreachable' : 'missing', ...(state ? { error: { message: state.unreachable, retryable: state.retryable } } : {}), declared: [], add: [], remove: [], rewritesOwned: false, unexpected: [], skipped: [], notFitting: [],
-      policy: { proposedChars: 0, limit: spec.maxPolicyChars }, oidcIssuers: [], missingOidcProviders: [],
+      ...base,
+      status: state ? 'unreachable' : 'missing',
+      ...(state ? { error: { message: state.unreachable, retryable: state.retryable } } : {}),
+      declared: [],
+      add: [],
+      remove: [],
+      rewritesOwned: false,
+      unexpected: [],
+      skipped: [],
+      notFitting: [],
+      policy: { proposedChars: 0, limit: spec.maxPolicyChars },
+      oidcIssuers: [],
+      missingOidcProviders: [],
     };
   }
   const { arn, document } = state;
@@ -178,8 +234,12 @@ export function planRole({ spec, deployments, state, knownIssuers, oidcProviders
   const policyChanges = canonicalKey(packed.document) !== canonicalKey(document);
   const changed = policyChanges || missingOidcProviders.length > 0;
 
-  const list = (ids: NotFitting[]) => `${ids.slice(0, 20).map((d) => `${d.name} (${d.id})`).join(', ')}${ids.length > 20 ? `, ... and ${ids.length - 20} more` : ''}`;
-  const sizeAdvice = 'Narrow the role\'s selectors, or ask AWS to raise the quota and set maxPolicyChars to it.';
+  const list = (ids: NotFitting[]) =>
+    `${ids
+      .slice(0, 20)
+      .map((d) => `${d.name} (${d.id})`)
+      .join(', ')}${ids.length > 20 ? `, ... and ${ids.length - 20} more` : ''}`;
+  const sizeAdvice = "Narrow the role's selectors, or ask AWS to raise the quota and set maxPolicyChars to it.";
   let guard: Guard | undefined;
   const overLimit = packed.chars > spec.maxPolicyChars;
   if (!packed.writable || (overLimit && !changed && notFitting.length > 0)) {
@@ -221,7 +281,15 @@ export function planRole({ spec, deployments, state, knownIssuers, oidcProviders
     remove: removed.map((e) => change(e, names, removalReason(e, knownIssuers))),
     rewritesOwned: policyChanges && add.length === 0 && removed.length === 0,
     unexpected: acknowledge(
-      [...findUnexpected(foreign, { desired: desired.entries, knownIssuers, roleAccount: arn.accountId, trustedAccounts: findingRules.trustedAccounts }), ...sharedFindings(desired.shared)],
+      [
+        ...findUnexpected(foreign, {
+          desired: desired.entries,
+          knownIssuers,
+          roleAccount: arn.accountId,
+          trustedAccounts: findingRules.trustedAccounts,
+        }),
+        ...sharedFindings(desired.shared),
+      ],
       spec.name,
       findingRules.acknowledge,
       nowMs,
@@ -239,5 +307,9 @@ export function planRole({ spec, deployments, state, knownIssuers, oidcProviders
 
 /** Issuers of all Deployments in the inventory, primary and DR, that may be trusted at all (6.2). */
 export function knownIssuersOf(deployments: Deployment[], rules: IdentityRules = NO_RULES): Set<string> {
-  return new Set(deployments.flatMap((d) => [d.oidcIssuer, d.drOidcIssuer].filter((i): i is string => !!i && issuerAllowed(i, rules))));
+  return new Set(
+    deployments.flatMap((d) =>
+      [d.oidcIssuer, d.drOidcIssuer].filter((i): i is string => !!i && issuerAllowed(i, rules)),
+    ),
+  );
 }

@@ -53,7 +53,12 @@ export function ownedStatements(partition: string, accountId: string, entries: T
   const out: Statement[] = [];
   const arns = entries.filter((e) => e.kind === 'aws').map((e) => e.arn);
   if (arns.length > 0) {
-    out.push({ Sid: WORKLOAD_IDENTITY_SID, Effect: 'Allow', Principal: { AWS: [...new Set(arns)].sort() }, Action: 'sts:AssumeRole' });
+    out.push({
+      Sid: WORKLOAD_IDENTITY_SID,
+      Effect: 'Allow',
+      Principal: { AWS: [...new Set(arns)].sort() },
+      Action: 'sts:AssumeRole',
+    });
   }
   const byIssuer = new Map<string, string[]>();
   for (const e of entries) if (e.kind === 'oidc') byIssuer.set(e.issuer, [...(byIssuer.get(e.issuer) ?? []), e.sub]);
@@ -101,7 +106,8 @@ export function entriesInOwned(statements: Statement[]): TrustEntry[] {
  */
 export function withOwned(current: PolicyDocument, owned: Statement[]): PolicyDocument {
   const statements = [...current.Statement.filter((s) => !isOwned(s)), ...owned];
-  if (statements.length === 0) statements.push({ Sid: NO_TRUST_SID, Effect: 'Deny', Principal: { AWS: '*' }, Action: 'sts:AssumeRole' });
+  if (statements.length === 0)
+    statements.push({ Sid: NO_TRUST_SID, Effect: 'Deny', Principal: { AWS: '*' }, Action: 'sts:AssumeRole' });
   return { ...current, Statement: statements };
 }
 
@@ -160,7 +166,10 @@ export function packTrust(input: PackInput): PackResult {
     if (kept.has(entryKey(e))) continue;
     for (const id of e.deploymentIds) byDeployment.set(id, [...(byDeployment.get(id) ?? []), e]);
   }
-  const order = [...input.order.filter((id) => byDeployment.has(id)), ...[...byDeployment.keys()].filter((id) => !input.order.includes(id)).sort()];
+  const order = [
+    ...input.order.filter((id) => byDeployment.has(id)),
+    ...[...byDeployment.keys()].filter((id) => !input.order.includes(id)).sort(),
+  ];
   if (baseFits) {
     for (const id of order) {
       const trial = new Map(kept);

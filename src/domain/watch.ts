@@ -4,7 +4,15 @@
  */
 import type { Deployment } from './deployment.js';
 
-export const WATCHED_FIELDS = ['name', 'namespace', 'workspaceId', 'workloadIdentity', 'oidcIssuer', 'drWorkloadIdentity', 'drOidcIssuer'] as const;
+export const WATCHED_FIELDS = [
+  'name',
+  'namespace',
+  'workspaceId',
+  'workloadIdentity',
+  'oidcIssuer',
+  'drWorkloadIdentity',
+  'drOidcIssuer',
+] as const;
 
 export interface InventoryChange {
   type: 'deployment.created' | 'deployment.updated' | 'deployment.deleted';
@@ -27,7 +35,8 @@ export function diffInventory(previous: Deployment[], current: Deployment[]): In
     else if (b && !a) changes.push({ type: 'deployment.deleted', deploymentId: id, changed: [], before: b });
     else if (a && b) {
       const changed = WATCHED_FIELDS.filter((f) => (a[f] ?? null) !== (b[f] ?? null));
-      if (changed.length > 0) changes.push({ type: 'deployment.updated', deploymentId: id, changed, before: b, after: a });
+      if (changed.length > 0)
+        changes.push({ type: 'deployment.updated', deploymentId: id, changed, before: b, after: a });
     }
   }
   return changes;

@@ -33,5 +33,8 @@ export const logLine = (line: string) => logger.info(line);
 
 /** The middlewares every function starts with: request id and cold start on every line; metrics flushed at the end. */
 export function observed(): middy.MiddlewareObj[] {
-  return [injectLambdaContext(logger, { resetKeys: true }), logMetrics(metrics, { throwOnEmptyMetrics: false })] as middy.MiddlewareObj[];
+  return [
+    injectLambdaContext(logger, { resetKeys: true }),
+    logMetrics(metrics, { throwOnEmptyMetrics: false }),
+  ] as middy.MiddlewareObj[];
 }

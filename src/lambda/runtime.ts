@@ -32,7 +32,10 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): LambdaEnv {
     busName: env.EVENT_BUS_NAME || undefined,
     watchTable: env.WATCH_TABLE || undefined,
     astroApiUrl: env.ASTRO_API_URL || DEFAULT_ASTRO_API_URL,
-    selfArns: (env.ASTRO_TRUST_SELF_ARNS ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+    selfArns: (env.ASTRO_TRUST_SELF_ARNS ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
     homeAccount: /^\d{12}$/.test(env.ASTRO_TRUST_HOME_ACCOUNT ?? '') ? env.ASTRO_TRUST_HOME_ACCOUNT : undefined,
     params: {
       webhookSecret: env.WEBHOOK_SECRET_PARAM || undefined,
@@ -43,7 +46,8 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): LambdaEnv {
 }
 
 export function required<T>(value: T | undefined, name: string): T {
-  if (value === undefined) throw new UsageError(`${name} is not set in the function's environment (serverless.yml sets it)`);
+  if (value === undefined)
+    throw new UsageError(`${name} is not set in the function's environment (serverless.yml sets it)`);
   return value;
 }
 
@@ -59,7 +63,10 @@ export class Runtime {
   inventory(secrets: { astroApiToken?: string }): InventorySource {
     const token = secrets.astroApiToken === undefined ? undefined : String(secrets.astroApiToken);
     const tokenFrom = `the Astro API token (the SSM parameter ${this.env.params.astroApiToken ?? 'named by ASTRO_API_TOKEN_PARAM'})`;
-    return meteredInventory(inventorySource(this.config, { token, tokenFrom, baseUrl: this.env.astroApiUrl, log: logLine }), meter);
+    return meteredInventory(
+      inventorySource(this.config, { token, tokenFrom, baseUrl: this.env.astroApiUrl, log: logLine }),
+      meter,
+    );
   }
 }
 

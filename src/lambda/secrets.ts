@@ -29,7 +29,9 @@ export function secrets(keys: SecretKey[], cacheKey: string): middy.MiddlewareOb
       try {
         return await inner.before!(request as never);
       } catch (err) {
-        const causes = ((err as { cause?: { data?: unknown[] } }).cause?.data ?? []).map((e) => (e as Error).message ?? String(e));
+        const causes = ((err as { cause?: { data?: unknown[] } }).cause?.data ?? []).map(
+          (e) => (e as Error).message ?? String(e),
+        );
         throw new UsageError(
           `cannot read the SSM parameter${Object.keys(fetchData).length === 1 ? '' : 's'} ${Object.values(fetchData).join(', ')}` +
             `${causes.length ? ` (${causes.join('; ')})` : ''}: create ${Object.keys(fetchData).length === 1 ? 'it' : 'them'} as SecureString (docs/deploy.md, "Secrets"), or npm run local:up for a local run`,

@@ -16,16 +16,27 @@ export function memberAccounts(config: Config): string[] {
 }
 
 /** The home store, or a router over it and one member store per account the config names. */
-export function routedTrustStore(config: Config, o: { home: TrustStore; member: (account: string) => TrustStore; homeAccount?: () => Promise<string | undefined> }): TrustStore {
+export function routedTrustStore(
+  config: Config,
+  o: { home: TrustStore; member: (account: string) => TrustStore; homeAccount?: () => Promise<string | undefined> },
+): TrustStore {
   const accounts = memberAccounts(config);
   if (accounts.length === 0) return o.home;
-  return new AccountRoutedStore({ home: o.home, member: o.member, accounts, ...(o.homeAccount ? { homeAccount: o.homeAccount } : {}) });
+  return new AccountRoutedStore({
+    home: o.home,
+    member: o.member,
+    accounts,
+    ...(o.homeAccount ? { homeAccount: o.homeAccount } : {}),
+  });
 }
 
 /** The account of the credentials astro-trust runs with (STS GetCallerIdentity, once). */
 export function callerAccount(o: { region: string; endpoint?: string }): () => Promise<string | undefined> {
   let account: Promise<string | undefined> | undefined;
-  return () => (account ??= new STSClient({ region: o.region, ...(o.endpoint ? { endpoint: o.endpoint } : {}) }).send(new GetCallerIdentityCommand({})).then((r) => r.Account));
+  return () =>
+    (account ??= new STSClient({ region: o.region, ...(o.endpoint ? { endpoint: o.endpoint } : {}) })
+      .send(new GetCallerIdentityCommand({}))
+      .then((r) => r.Account));
 }
 
 /**
@@ -39,14 +50,18 @@ export function snapshotTrustStore(config: Config, args: string[]): TrustStore {
   for (const arg of args) {
     const m = /^(\d{12})=(.+)$/.exec(arg);
     if (!m) {
-      if (home) throw new UsageError(`--iam-snapshot ${arg}: a second snapshot without ACCOUNT=; name the account of each other snapshot (--iam-snapshot 444455556666=member.json)`);
+      if (home)
+        throw new UsageError(
+          `--iam-snapshot ${arg}: a second snapshot without ACCOUNT=; name the account of each other snapshot (--iam-snapshot 444455556666=member.json)`,
+        );
       home = new IamSnapshotStore(arg);
       continue;
     }
     const [, account, file] = m as unknown as [string, string, string];
     const store = new IamSnapshotStore(file);
     const actual = store.account();
-    if (actual && actual !== account) throw new IamSnapshotError(`--iam-snapshot ${arg}: ${file} holds roles of account ${actual}, not ${account}`);
+    if (actual && actual !== account)
+      throw new IamSnapshotError(`--iam-snapshot ${arg}: ${file} holds roles of account ${actual}, not ${account}`);
     members.set(account, store);
   }
   const missing = (why: string): TrustStore => ({
@@ -62,10 +77,13 @@ export function snapshotTrustStore(config: Config, args: string[]): TrustStore {
     },
   });
   const take = 'aws iam get-account-authorization-details --filter Role, run in that account';
-  const homeStore: TrustStore = home ?? missing(`no IAM snapshot for the roles without account: add --iam-snapshot FILE (${take})`);
+  const homeStore: TrustStore =
+    home ?? missing(`no IAM snapshot for the roles without account: add --iam-snapshot FILE (${take})`);
   return routedTrustStore(config, {
     home: homeStore,
-    member: (account) => members.get(account) ?? missing(`no IAM snapshot for account ${account}: add --iam-snapshot ${account}=FILE (${take})`),
+    member: (account) =>
+      members.get(account) ??
+      missing(`no IAM snapshot for account ${account}: add --iam-snapshot ${account}=FILE (${take})`),
     homeAccount: async () => home?.account(),
   });
 }

@@ -24,7 +24,14 @@ export interface InventoryWiring {
 export function inventorySource(config: Config, w: InventoryWiring): InventorySource {
   if (config.inventory.source === 'file') return new FileInventory(config.inventory.path);
   if (!w.token) {
-    throw new UsageError(`${config.file}: inventory.source is api but ${w.tokenFrom} is not set; set it to an Astro Organization API token, or use inventory.source: file`);
+    throw new UsageError(
+      `${config.file}: inventory.source is api but ${w.tokenFrom} is not set; set it to an Astro Organization API token, or use inventory.source: file`,
+    );
   }
-  return new AstroApiInventory({ baseUrl: w.baseUrl || DEFAULT_ASTRO_API_URL, organizationId: config.organizationId, token: w.token, log: w.log });
+  return new AstroApiInventory({
+    baseUrl: w.baseUrl || DEFAULT_ASTRO_API_URL,
+    organizationId: config.organizationId,
+    token: w.token,
+    log: w.log,
+  });
 }

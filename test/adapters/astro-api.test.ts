@@ -21,14 +21,26 @@ afterEach(async () => {
 });
 
 const client = (url: string, over: Partial<ConstructorParameters<typeof AstroApiInventory>[0]> = {}) =>
-  new AstroApiInventory({ baseUrl: url, organizationId: ORG, token: 'secret-token', pageSize: 3, timeoutMs: 500, attempts: 3, baseDelayMs: 10, maxDelayMs: 20, ...over });
+  new AstroApiInventory({
+    baseUrl: url,
+    organizationId: ORG,
+    token: 'secret-token',
+    pageSize: 3,
+    timeoutMs: 500,
+    attempts: 3,
+    baseDelayMs: 10,
+    maxDelayMs: 20,
+    ...over,
+  });
 
 describe('AstroApiInventory', () => {
   it('pages with limit/offset until totalCount, with the bearer token', async () => {
     svc = await fakeService((req, res) => json(res, 200, page(req.url)));
     const inv = await client(svc.url).list();
     expect(inv.deployments.map((d) => d.id)).toEqual(all.map((d) => d.id));
-    expect(svc.requests.map((r) => r.url)).toEqual([0, 3, 6].map((o) => `/v1/organizations/${ORG}/deployments?limit=3&offset=${o}&sorts=createdAt:asc`));
+    expect(svc.requests.map((r) => r.url)).toEqual(
+      [0, 3, 6].map((o) => `/v1/organizations/${ORG}/deployments?limit=3&offset=${o}&sorts=createdAt:asc`),
+    );
     expect(svc.requests.every((r) => r.headers.authorization === 'Bearer secret-token')).toBe(true);
   });
 
@@ -41,15 +53,24 @@ describe('AstroApiInventory', () => {
 
   it('retries a 500, then succeeds', async () => {
     let calls = 0;
-    svc = await fakeService((req, res) => (++calls === 2 ? json(res, 500, { message: 'boom' }) : json(res, 200, page(req.url))));
+    svc = await fakeService((req, res) =>
+      ++calls === 2 ? json(res, 500, { message: 'boom' }) : json(res, 200, page(req.url)),
+    );
     const inv = await client(svc.url).list();
     expect(inv.deployments).toHaveLength(7);
-    expect(svc.requests.map((r) => new URL(r.url, 'http://x').searchParams.get('offset'))).toEqual(['0', '3', '3', '6']);
+    expect(svc.requests.map((r) => new URL(r.url, 'http://x').searchParams.get('offset'))).toEqual([
+      '0',
+      '3',
+      '3',
+      '6',
+    ]);
   });
 
   it('honours Retry-After on 429', async () => {
     let calls = 0;
-    svc = await fakeService((req, res) => (++calls === 1 ? json(res, 429, {}, { 'retry-after': '0' }) : json(res, 200, page(req.url))));
+    svc = await fakeService((req, res) =>
+      ++calls === 1 ? json(res, 429, {}, { 'retry-after': '0' }) : json(res, 200, page(req.url)),
+    );
     expect((await client(svc.url).list()).deployments).toHaveLength(7);
   });
 
@@ -64,7 +85,9 @@ describe('AstroApiInventory', () => {
       /* never answers */
     });
     const started = Date.now();
-    const err = await client(svc.url, { timeoutMs: 200, attempts: 2 }).list().catch((e) => e);
+    const err = await client(svc.url, { timeoutMs: 200, attempts: 2 })
+      .list()
+      .catch((e) => e);
     expect(err).toBeInstanceOf(AstroApiError);
     expect(err.message).toMatch(/no answer within 200 ms/);
     expect(svc.requests).toHaveLength(2);
@@ -76,7 +99,9 @@ describe('AstroApiInventory', () => {
       const p = page(req.url);
       json(res, 200, p.offset === 3 ? { ...p, deployments: [] } : p);
     });
-    await expect(client(svc.url).list()).rejects.toThrow(/inconsistent 3 times in a row \(last: an empty page at offset 3 of totalCount 7\)/);
+    await expect(client(svc.url).list()).rejects.toThrow(
+      /inconsistent 3 times in a row \(last: an empty page at offset 3 of totalCount 7\)/,
+    );
   });
 
   it('rejects an answer that is not a Deployment page', async () => {

@@ -14,7 +14,8 @@ describe('retryAfterMs', () => {
     ['soon', undefined],
     ['-3', undefined],
   ])('%s -> %s ms (cap 30 s)', (header, ms) => expect(retryAfterMs(header, 30_000, now)).toBe(ms));
-  it('retries 429 and 5xx only', () => expect([200, 400, 401, 404, 429, 500, 503].filter(retryableStatus)).toEqual([429, 500, 503]));
+  it('retries 429 and 5xx only', () =>
+    expect([200, 400, 401, 404, 429, 500, 503].filter(retryableStatus)).toEqual([429, 500, 503]));
 });
 
 describe('request', () => {

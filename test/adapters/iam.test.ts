@@ -8,11 +8,18 @@ import { startMoto, TEST_CREDENTIALS, type Moto } from '../support/moto';
 const FAST = { baseDelayMs: 1, maxDelayMs: 2, principalBaseDelayMs: 1, verifyDelayMs: 1 };
 const doc = (...arns: string[]): PolicyDocument => ({
   Version: '2012-10-17',
-  Statement: [{ Sid: 'AstroTrustWorkloadIdentity', Effect: 'Allow', Principal: { AWS: arns }, Action: 'sts:AssumeRole' }],
+  Statement: [
+    { Sid: 'AstroTrustWorkloadIdentity', Effect: 'Allow', Principal: { AWS: arns }, Action: 'sts:AssumeRole' },
+  ],
 });
 
 const owned = (d: PolicyDocument) => ({ statements: d.Statement, maxPolicyChars: 2048 });
-const partner = { Sid: 'PartnerAccess', Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::222233334444:root' }, Action: 'sts:AssumeRole' };
+const partner = {
+  Sid: 'PartnerAccess',
+  Effect: 'Allow',
+  Principal: { AWS: 'arn:aws:iam::222233334444:root' },
+  Action: 'sts:AssumeRole',
+};
 
 let moto: Moto;
 let proxy: FaultProxy;
@@ -30,7 +37,12 @@ beforeEach(async () => {
   proxy.faults.length = 0;
   proxy.actions.length = 0;
   iam = createIamClient({ region: 'us-east-1', endpoint: proxy.url, credentials: TEST_CREDENTIALS });
-  await iam.send(new CreateRoleCommand({ RoleName: 'r1', AssumeRolePolicyDocument: JSON.stringify(doc('arn:aws:iam::111928029897:role/astro-a')) }));
+  await iam.send(
+    new CreateRoleCommand({
+      RoleName: 'r1',
+      AssumeRolePolicyDocument: JSON.stringify(doc('arn:aws:iam::111928029897:role/astro-a')),
+    }),
+  );
   proxy.actions.length = 0;
 });
 
@@ -47,7 +59,13 @@ describe('IamTrustStore against moto', () => {
   it('reads many roles with ListRoles pages instead of one GetRole each, matching names case-insensitively', async () => {
     const direct = moto.iam();
     const names = Array.from({ length: 24 }, (_, i) => `many-${i}`);
-    for (const n of names) await direct.send(new CreateRoleCommand({ RoleName: n, AssumeRolePolicyDocument: JSON.stringify(doc(`arn:aws:iam::111928029897:role/astro-${n}`)) }));
+    for (const n of names)
+      await direct.send(
+        new CreateRoleCommand({
+          RoleName: n,
+          AssumeRolePolicyDocument: JSON.stringify(doc(`arn:aws:iam::111928029897:role/astro-${n}`)),
+        }),
+      );
     const counts = countCommands(iam);
     const asked = [...names.slice(0, 20).map((n, i) => (i === 3 ? n.toUpperCase() : n)), 'no-such-role'];
     const states = await new IamTrustStore(iam, FAST).readRoles(asked);
@@ -62,7 +80,9 @@ describe('IamTrustStore against moto', () => {
   });
 
   it('refuses a role of another account (<account>/<name>) instead of reading it as missing: only the routed store may', async () => {
-    await expect(new IamTrustStore(iam).readRoles(['444455556666/data-lake-reader'])).rejects.toThrow(/role 444455556666\/data-lake-reader is in another account/);
+    await expect(new IamTrustStore(iam).readRoles(['444455556666/data-lake-reader'])).rejects.toThrow(
+      /role 444455556666\/data-lake-reader is in another account/,
+    );
   });
 
   it('writes minified JSON and verifies by reading back', async () => {
@@ -75,23 +95,54 @@ describe('IamTrustStore against moto', () => {
   });
 
   it('retries Throttling and 500s with backoff, then succeeds', async () => {
-    proxy.faults.push({ action: 'UpdateAssumeRolePolicy', times: 2, status: 400, code: 'Throttling', message: 'Rate exceeded' });
+    proxy.faults.push({
+      action: 'UpdateAssumeRolePolicy',
+      times: 2,
+      status: 400,
+      code: 'Throttling',
+      message: 'Rate exceeded',
+    });
     proxy.faults.push({ action: 'GetRole', times: 1, status: 500, code: 'ServiceFailure', message: 'internal' });
     await new IamTrustStore(iam, FAST).writeTrust('r1', owned(doc('arn:aws:iam::111928029897:role/astro-z')));
     // Every attempt reads the role first; the last GetRole is the read-back.
-    expect(proxy.actions).toEqual(['GetRole', 'GetRole', 'UpdateAssumeRolePolicy', 'GetRole', 'UpdateAssumeRolePolicy', 'GetRole', 'UpdateAssumeRolePolicy', 'GetRole']);
+    expect(proxy.actions).toEqual([
+      'GetRole',
+      'GetRole',
+      'UpdateAssumeRolePolicy',
+      'GetRole',
+      'UpdateAssumeRolePolicy',
+      'GetRole',
+      'UpdateAssumeRolePolicy',
+      'GetRole',
+    ]);
   });
 
   it('bounds throttling retries and says so', async () => {
-    proxy.faults.push({ action: 'UpdateAssumeRolePolicy', times: 99, status: 400, code: 'Throttling', message: 'Rate exceeded' });
-    const err = await new IamTrustStore(iam, { ...FAST, attempts: 3 }).writeTrust('r1', owned(doc('arn:aws:iam::111928029897:role/astro-z'))).catch((e) => e);
+    proxy.faults.push({
+      action: 'UpdateAssumeRolePolicy',
+      times: 99,
+      status: 400,
+      code: 'Throttling',
+      message: 'Rate exceeded',
+    });
+    const err = await new IamTrustStore(iam, { ...FAST, attempts: 3 })
+      .writeTrust('r1', owned(doc('arn:aws:iam::111928029897:role/astro-z')))
+      .catch((e) => e);
     expect(err).toBeInstanceOf(IamUnavailableError);
     expect(proxy.actions.filter((a) => a === 'UpdateAssumeRolePolicy')).toHaveLength(3);
   });
 
   it('never retries LimitExceeded', async () => {
-    proxy.faults.push({ action: 'UpdateAssumeRolePolicy', times: 99, status: 409, code: 'LimitExceeded', message: 'Cannot exceed quota for ACLSizePerRole: 2048' });
-    const err = await new IamTrustStore(iam, FAST).writeTrust('r1', owned(doc('arn:aws:iam::111928029897:role/astro-z'))).catch((e) => e);
+    proxy.faults.push({
+      action: 'UpdateAssumeRolePolicy',
+      times: 99,
+      status: 409,
+      code: 'LimitExceeded',
+      message: 'Cannot exceed quota for ACLSizePerRole: 2048',
+    });
+    const err = await new IamTrustStore(iam, FAST)
+      .writeTrust('r1', owned(doc('arn:aws:iam::111928029897:role/astro-z')))
+      .catch((e) => e);
     expect(err).toBeInstanceOf(IamWriteError);
     expect(err.message).toMatch(/over the account's quota/);
     expect(proxy.actions).toEqual(['GetRole', 'UpdateAssumeRolePolicy']);
@@ -99,43 +150,84 @@ describe('IamTrustStore against moto', () => {
 
   it('retries an Invalid principal a bounded number of times, then names it', async () => {
     const bad = 'arn:aws:iam::111928029897:role/astro-new-1';
-    proxy.faults.push({ action: 'UpdateAssumeRolePolicy', times: 99, status: 400, code: 'MalformedPolicyDocument', message: `Invalid principal in policy: "AWS":"${bad}"` });
-    const err = await new IamTrustStore(iam, { ...FAST, principalAttempts: 3 }).writeTrust('r1', owned(doc(bad))).catch((e) => e);
+    proxy.faults.push({
+      action: 'UpdateAssumeRolePolicy',
+      times: 99,
+      status: 400,
+      code: 'MalformedPolicyDocument',
+      message: `Invalid principal in policy: "AWS":"${bad}"`,
+    });
+    const err = await new IamTrustStore(iam, { ...FAST, principalAttempts: 3 })
+      .writeTrust('r1', owned(doc(bad)))
+      .catch((e) => e);
     expect(err).toBeInstanceOf(InvalidPrincipalError);
     expect(err.principal).toBe(bad);
     expect(proxy.actions.filter((a) => a === 'UpdateAssumeRolePolicy')).toHaveLength(3);
   });
 
   it('succeeds when the new principal propagates during the retries', async () => {
-    proxy.faults.push({ action: 'UpdateAssumeRolePolicy', times: 2, status: 400, code: 'MalformedPolicyDocument', message: 'Invalid principal in policy: "AWS":"arn:aws:iam::111928029897:role/astro-new-2"' });
+    proxy.faults.push({
+      action: 'UpdateAssumeRolePolicy',
+      times: 2,
+      status: 400,
+      code: 'MalformedPolicyDocument',
+      message: 'Invalid principal in policy: "AWS":"arn:aws:iam::111928029897:role/astro-new-2"',
+    });
     await new IamTrustStore(iam, FAST).writeTrust('r1', owned(doc('arn:aws:iam::111928029897:role/astro-new-2')));
     expect(proxy.actions.slice(-1)).toEqual(['GetRole']);
   });
 
   it.each([
     ['Throttling', 400, 'Throttling', 'Rate exceeded'],
-    ['Invalid principal (a new Astro role propagating)', 400, 'MalformedPolicyDocument', 'Invalid principal in policy: "AWS":"arn:aws:iam::111928029897:role/astro-new-3"'],
-  ])('a statement added while a write is retried after %s is kept (read-merge-write on every attempt)', async (_l, status, code, message) => {
-    const direct = moto.iam();
-    proxy.faults.push({
-      action: 'UpdateAssumeRolePolicy', times: 1, status, code, message,
-      before: async () => {
-        const now = parseTrustPolicy((await direct.send(new GetRoleCommand({ RoleName: 'r1' }))).Role!.AssumeRolePolicyDocument);
-        await direct.send(new UpdateAssumeRolePolicyCommand({ RoleName: 'r1', PolicyDocument: JSON.stringify({ ...now, Statement: [...now.Statement, partner] }) }));
-      },
-    });
-    const target = doc('arn:aws:iam::111928029897:role/astro-new-3');
-    expect(await new IamTrustStore(iam, FAST).writeTrust('r1', owned(target))).toBe('written');
-    const back = parseTrustPolicy((await direct.send(new GetRoleCommand({ RoleName: 'r1' }))).Role!.AssumeRolePolicyDocument);
-    expect(back.Statement).toEqual([partner, ...target.Statement]);
-  });
+    [
+      'Invalid principal (a new Astro role propagating)',
+      400,
+      'MalformedPolicyDocument',
+      'Invalid principal in policy: "AWS":"arn:aws:iam::111928029897:role/astro-new-3"',
+    ],
+  ])(
+    'a statement added while a write is retried after %s is kept (read-merge-write on every attempt)',
+    async (_l, status, code, message) => {
+      const direct = moto.iam();
+      proxy.faults.push({
+        action: 'UpdateAssumeRolePolicy',
+        times: 1,
+        status,
+        code,
+        message,
+        before: async () => {
+          const now = parseTrustPolicy(
+            (await direct.send(new GetRoleCommand({ RoleName: 'r1' }))).Role!.AssumeRolePolicyDocument,
+          );
+          await direct.send(
+            new UpdateAssumeRolePolicyCommand({
+              RoleName: 'r1',
+              PolicyDocument: JSON.stringify({ ...now, Statement: [...now.Statement, partner] }),
+            }),
+          );
+        },
+      });
+      const target = doc('arn:aws:iam::111928029897:role/astro-new-3');
+      expect(await new IamTrustStore(iam, FAST).writeTrust('r1', owned(target))).toBe('written');
+      const back = parseTrustPolicy(
+        (await direct.send(new GetRoleCommand({ RoleName: 'r1' }))).Role!.AssumeRolePolicyDocument,
+      );
+      expect(back.Statement).toEqual([partner, ...target.Statement]);
+    },
+  );
 
   it('keeps the policy Id exactly as read (a missing Version: see the domain tests; moto refuses one)', async () => {
     const direct = moto.iam();
-    const original = { Version: '2012-10-17', Id: 'team-a-trust', Statement: [partner, ...doc('arn:aws:iam::111928029897:role/astro-a').Statement] };
+    const original = {
+      Version: '2012-10-17',
+      Id: 'team-a-trust',
+      Statement: [partner, ...doc('arn:aws:iam::111928029897:role/astro-a').Statement],
+    };
     await direct.send(new UpdateAssumeRolePolicyCommand({ RoleName: 'r1', PolicyDocument: JSON.stringify(original) }));
     await new IamTrustStore(iam, FAST).writeTrust('r1', owned(doc('arn:aws:iam::111928029897:role/astro-b')));
-    const back = parseTrustPolicy((await direct.send(new GetRoleCommand({ RoleName: 'r1' }))).Role!.AssumeRolePolicyDocument);
+    const back = parseTrustPolicy(
+      (await direct.send(new GetRoleCommand({ RoleName: 'r1' }))).Role!.AssumeRolePolicyDocument,
+    );
     expect(back.Id).toBe('team-a-trust');
     expect(back.Version).toBe('2012-10-17');
     expect(back.Statement).toEqual([partner, ...doc('arn:aws:iam::111928029897:role/astro-b').Statement]);
@@ -143,18 +235,36 @@ describe('IamTrustStore against moto', () => {
 
   it('writes nothing when the role already holds the owned statements', async () => {
     const counts = countCommands(iam);
-    expect(await new IamTrustStore(iam, FAST).writeTrust('r1', owned(doc('arn:aws:iam::111928029897:role/astro-a')))).toBe('unchanged');
+    expect(
+      await new IamTrustStore(iam, FAST).writeTrust('r1', owned(doc('arn:aws:iam::111928029897:role/astro-a'))),
+    ).toBe('unchanged');
     expect(Object.fromEntries(counts)).toEqual({ GetRoleCommand: 1 });
   });
 
   it('retries a throttled CreateOpenIDConnectProvider, and reports it retryable when it keeps failing', async () => {
     const issuer = 'oidc.eks.us-east-1.amazonaws.com/id/ABCDEF0123456789ABCDEF0123456789';
-    proxy.faults.push({ action: 'CreateOpenIDConnectProvider', times: 2, status: 400, code: 'Throttling', message: 'Rate exceeded' });
-    expect(await new IamTrustStore(iam, FAST).ensureOidcProviders('aws', '123456789012', [issuer])).toEqual({ created: [issuer] });
+    proxy.faults.push({
+      action: 'CreateOpenIDConnectProvider',
+      times: 2,
+      status: 400,
+      code: 'Throttling',
+      message: 'Rate exceeded',
+    });
+    expect(await new IamTrustStore(iam, FAST).ensureOidcProviders('aws', '123456789012', [issuer])).toEqual({
+      created: [issuer],
+    });
     expect(proxy.actions.filter((a) => a === 'CreateOpenIDConnectProvider')).toHaveLength(3);
     const other = 'oidc.eks.us-east-1.amazonaws.com/id/00000000000000000000000000000000';
-    proxy.faults.push({ action: 'CreateOpenIDConnectProvider', times: 99, status: 400, code: 'Throttling', message: 'Rate exceeded' });
-    const err = await new IamTrustStore(iam, { ...FAST, attempts: 2 }).ensureOidcProviders('aws', '123456789012', [other]).catch((e) => e);
+    proxy.faults.push({
+      action: 'CreateOpenIDConnectProvider',
+      times: 99,
+      status: 400,
+      code: 'Throttling',
+      message: 'Rate exceeded',
+    });
+    const err = await new IamTrustStore(iam, { ...FAST, attempts: 2 })
+      .ensureOidcProviders('aws', '123456789012', [other])
+      .catch((e) => e);
     expect(err).toBeInstanceOf(IamUnavailableError);
     expect(isRetryable(err)).toBe(true);
   });
@@ -164,7 +274,9 @@ describe('IamTrustStore against moto', () => {
     const issuer = 'oidc.eks.us-east-1.amazonaws.com/id/ABC';
     expect(await store.ensureOidcProviders('aws', '123456789012', [issuer])).toEqual({ created: [issuer] });
     expect(await store.ensureOidcProviders('aws', '123456789012', [issuer])).toEqual({ created: [] });
-    expect(await new IamTrustStore(iam, FAST).ensureOidcProviders('aws', '123456789012', [issuer])).toEqual({ created: [] });
+    expect(await new IamTrustStore(iam, FAST).ensureOidcProviders('aws', '123456789012', [issuer])).toEqual({
+      created: [],
+    });
     expect(proxy.actions.filter((a) => a === 'CreateOpenIDConnectProvider')).toHaveLength(1);
   });
 });

@@ -2,7 +2,10 @@
 import { AlertOutbox } from '../../src/adapters/outbox';
 import type { AstroTrustEvent } from '../../src/domain/events';
 
-const event = (role: string): AstroTrustEvent => ({ type: 'ReconcileFailed', detail: { role, mode: 'enforce', reason: 'resync', error: 'x', retryable: true } });
+const event = (role: string): AstroTrustEvent => ({
+  type: 'ReconcileFailed',
+  detail: { role, mode: 'enforce', reason: 'resync', error: 'x', retryable: true },
+});
 
 describe('AlertOutbox', () => {
   it('returns from publish at once, delivers in order, and reports failures to the last resort', async () => {
@@ -29,7 +32,10 @@ describe('AlertOutbox', () => {
 
   it('writes what is still queued at shutdown to the last resort after a bounded wait', async () => {
     const last: string[] = [];
-    const outbox = new AlertOutbox(() => new Promise(() => {}), (e, error) => last.push(`${e.detail.role}: ${error}`));
+    const outbox = new AlertOutbox(
+      () => new Promise(() => {}),
+      (e, error) => last.push(`${e.detail.role}: ${error}`),
+    );
     await outbox.publish([event('a'), event('b'), event('c')]);
     const started = Date.now();
     expect(await outbox.close(50)).toBe(3);
@@ -39,7 +45,10 @@ describe('AlertOutbox', () => {
 
   it('starts again after an empty publish and after it went idle', async () => {
     const delivered: string[] = [];
-    const outbox = new AlertOutbox(async (e) => void delivered.push(e.detail.role!), () => {});
+    const outbox = new AlertOutbox(
+      async (e) => void delivered.push(e.detail.role!),
+      () => {},
+    );
     await outbox.publish([]);
     await outbox.publish([event('a')]);
     await outbox.close(1000);

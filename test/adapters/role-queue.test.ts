@@ -12,13 +12,20 @@ describe('RoleQueue (one writer per role)', () => {
     const q = new RoleQueue(async (r) => {
       running.set(r.role, (running.get(r.role) ?? 0) + 1);
       maxPerRole = Math.max(maxPerRole, running.get(r.role)!);
-      maxTotal = Math.max(maxTotal, [...running.values()].reduce((a, b) => a + b, 0));
+      maxTotal = Math.max(
+        maxTotal,
+        [...running.values()].reduce((a, b) => a + b, 0),
+      );
       seen.push(r);
       await tick();
       running.set(r.role, running.get(r.role)! - 1);
     }, 3);
-    await q.enqueue(Array.from({ length: 30 }, (_, i) => ({ role: `r${i % 3}`, reason: 'webhook', sourceEventId: `e${i}` })));
-    await q.enqueue([{ role: 'r0', reason: 'iam-change', drift: { arn: 'a', eventName: 'UpdateAssumeRolePolicy', eventTime: 't' } }]);
+    await q.enqueue(
+      Array.from({ length: 30 }, (_, i) => ({ role: `r${i % 3}`, reason: 'webhook', sourceEventId: `e${i}` })),
+    );
+    await q.enqueue([
+      { role: 'r0', reason: 'iam-change', drift: { arn: 'a', eventName: 'UpdateAssumeRolePolicy', eventTime: 't' } },
+    ]);
     await q.drained();
     expect(maxPerRole).toBe(1);
     expect(maxTotal).toBe(3);
@@ -32,12 +39,20 @@ describe('RoleQueue (one writer per role)', () => {
   it('keeps working after a failing request, and close() waits for what it already took', async () => {
     const errors: string[] = [];
     const done: string[] = [];
-    const q = new RoleQueue(async (r) => {
-      await tick();
-      if (r.role === 'bad') throw new Error('boom');
-      done.push(r.role);
-    }, 2, (r, err) => errors.push(`${r.role}: ${(err as Error).message}`));
-    await q.enqueue([{ role: 'bad', reason: 'resync' }, { role: 'a', reason: 'resync' }, { role: 'b', reason: 'resync' }]);
+    const q = new RoleQueue(
+      async (r) => {
+        await tick();
+        if (r.role === 'bad') throw new Error('boom');
+        done.push(r.role);
+      },
+      2,
+      (r, err) => errors.push(`${r.role}: ${(err as Error).message}`),
+    );
+    await q.enqueue([
+      { role: 'bad', reason: 'resync' },
+      { role: 'a', reason: 'resync' },
+      { role: 'b', reason: 'resync' },
+    ]);
     await q.close();
     expect(errors).toEqual(['bad: boom']);
     expect(done.sort()).toEqual(['a', 'b']);

@@ -3,16 +3,40 @@ import type { KnownBlock } from '@slack/types';
 import { bulletSection, LIMITS, renderSlack } from '../../src/adapters/slack-message';
 import type { AstroTrustEvent, DriftDetected } from '../../src/domain/events';
 
-const base = { role: 'data-lake-reader', roleArn: 'arn:aws:iam::123456789012:role/data-lake-reader', accountId: '123456789012', mode: 'enforce' as const, reason: 'iam-change' as const };
+const base = {
+  role: 'data-lake-reader',
+  roleArn: 'arn:aws:iam::123456789012:role/data-lake-reader',
+  accountId: '123456789012',
+  mode: 'enforce' as const,
+  reason: 'iam-change' as const,
+};
 const drift = (over: Partial<DriftDetected> = {}): AstroTrustEvent => ({
   type: 'DriftDetected',
   detail: {
-    ...base, undeclaredInOwned: [], missingDeclared: [], unexpected: [], rewritesOwned: false, action: 'reverted',
-    actor: { arn: 'arn:aws:iam::123456789012:user/jo', type: 'IAMUser', sourceIp: '203.0.113.9', userAgent: 'console', eventName: 'UpdateAssumeRolePolicy', eventTime: '2026-11-25T19:00:00Z', eventId: 'a1b2c3' },
+    ...base,
+    undeclaredInOwned: [],
+    missingDeclared: [],
+    unexpected: [],
+    rewritesOwned: false,
+    action: 'reverted',
+    actor: {
+      arn: 'arn:aws:iam::123456789012:user/jo',
+      type: 'IAMUser',
+      sourceIp: '203.0.113.9',
+      userAgent: 'console',
+      eventName: 'UpdateAssumeRolePolicy',
+      eventTime: '2026-11-25T19:00:00Z',
+      eventId: 'a1b2c3',
+    },
     ...over,
   },
 });
-const principals = (n: number) => Array.from({ length: n }, (_, i) => ({ principal: `arn:aws:iam::111928029897:role/astro-tenant-namespace-long-name-${1000 + i}`, deploymentIds: [`cldep${i}`], deployments: [{ id: `cldep${i}`, name: `tenant-${i}` }] }));
+const principals = (n: number) =>
+  Array.from({ length: n }, (_, i) => ({
+    principal: `arn:aws:iam::111928029897:role/astro-tenant-namespace-long-name-${1000 + i}`,
+    deploymentIds: [`cldep${i}`],
+    deployments: [{ id: `cldep${i}`, name: `tenant-${i}` }],
+  }));
 
 /** Every block within Block Kit's limits; the type check is `KnownBlock` from @slack/types. */
 function withinLimits(blocks: KnownBlock[]) {
@@ -24,15 +48,28 @@ function withinLimits(blocks: KnownBlock[]) {
       expect((b.fields ?? []).length).toBeLessThanOrEqual(LIMITS.fields);
       for (const f of b.fields ?? []) expect(f.text.length).toBeLessThanOrEqual(LIMITS.fieldText);
     }
-    if (b.type === 'context') for (const e of b.elements) if ('text' in e) expect(e.text.length).toBeLessThanOrEqual(LIMITS.fieldText);
+    if (b.type === 'context')
+      for (const e of b.elements) if ('text' in e) expect(e.text.length).toBeLessThanOrEqual(LIMITS.fieldText);
   }
 }
 
 describe('renderSlack', () => {
   it('escapes caller-controlled strings: no mention, no link can be injected', () => {
-    const m = renderSlack(drift({ actor: { arn: 'arn:aws:iam::123456789012:user/<!here>', userAgent: '<!channel> <https://evil.example|AWS console>', sourceIp: '<@U123>', eventName: 'UpdateAssumeRolePolicy', eventTime: '<!everyone>', eventId: 'x>|<' } }));
+    const m = renderSlack(
+      drift({
+        actor: {
+          arn: 'arn:aws:iam::123456789012:user/<!here>',
+          userAgent: '<!channel> <https://evil.example|AWS console>',
+          sourceIp: '<@U123>',
+          eventName: 'UpdateAssumeRolePolicy',
+          eventTime: '<!everyone>',
+          eventId: 'x>|<',
+        },
+      }),
+    );
     const text = JSON.stringify(m);
-    for (const bad of ['<!channel>', '<!here>', '<!everyone>', '<@U123>', '<https://evil.example|']) expect(text).not.toContain(bad);
+    for (const bad of ['<!channel>', '<!here>', '<!everyone>', '<@U123>', '<https://evil.example|'])
+      expect(text).not.toContain(bad);
     expect(text).toContain('&lt;!channel&gt;');
     expect(text).toContain('&lt;https://evil.example|AWS console&gt;');
     // The only links are astro-trust's own: the role's trust relationships and the CloudTrail event.
@@ -45,7 +82,9 @@ describe('renderSlack', () => {
   it.each([60, 200, 1000])('%i principals: the list is cut within the limits and says exactly how many more', (n) => {
     const m = renderSlack(drift({ undeclaredInOwned: principals(n) }));
     withinLimits(m.blocks);
-    const list = m.blocks.map((b) => (b.type === 'section' && b.text ? b.text.text : '')).find((t) => t.startsWith('*Removed'))!;
+    const list = m.blocks
+      .map((b) => (b.type === 'section' && b.text ? b.text.text : ''))
+      .find((t) => t.startsWith('*Removed'))!;
     const shown = (list.match(/^• /gm) ?? []).length;
     expect(shown).toBeGreaterThan(0);
     expect(shown).toBeLessThan(n);
@@ -68,19 +107,45 @@ describe('renderSlack', () => {
   });
 
   it('names an AWSService caller by the service (CloudFormation), not "unknown"', () => {
-    const m = renderSlack(drift({ actor: { arn: 'unknown', type: 'AWSService', invokedBy: 'cloudformation.amazonaws.com', eventName: 'UpdateAssumeRolePolicy', eventTime: 't' } }));
+    const m = renderSlack(
+      drift({
+        actor: {
+          arn: 'unknown',
+          type: 'AWSService',
+          invokedBy: 'cloudformation.amazonaws.com',
+          eventName: 'UpdateAssumeRolePolicy',
+          eventTime: 't',
+        },
+      }),
+    );
     const changedBy = JSON.stringify(m.blocks);
     expect(changedBy).toContain('*Changed by*\\n`cloudformation.amazonaws.com` (AWSService)');
     expect(changedBy).not.toContain('`unknown`');
   });
 
   it('never says "reverted" while a finding stays, and lists what is left for a person', () => {
-    const m = renderSlack(drift({ action: 'reverted', unexpected: [{ kind: 'external-account', principal: 'arn:aws:iam::999988887777:root', sid: 'Backdoor', detail: '' }] }));
+    const m = renderSlack(
+      drift({
+        action: 'reverted',
+        unexpected: [
+          { kind: 'external-account', principal: 'arn:aws:iam::999988887777:root', sid: 'Backdoor', detail: '' },
+        ],
+      }),
+    );
     expect(m.text).not.toMatch(/reverted/i);
-    expect(m.text).toBe('Trust drift on *data-lake-reader*: astro-trust statements restored (enforce mode); 1 finding in statements astro-trust does not own remains: a person must act');
+    expect(m.text).toBe(
+      'Trust drift on *data-lake-reader*: astro-trust statements restored (enforce mode); 1 finding in statements astro-trust does not own remains: a person must act',
+    );
     expect(JSON.stringify(m.blocks)).toContain('external-account: `arn:aws:iam::999988887777:root` in `Backdoor`');
-    const none = renderSlack(drift({ action: 'none', unexpected: [{ kind: 'external-account', principal: 'arn:aws:iam::999988887777:root', detail: '' }] }));
-    expect(none.text).toBe('Trust drift on *data-lake-reader*: 1 finding in statements astro-trust does not own (never edited): a person must act');
+    const none = renderSlack(
+      drift({
+        action: 'none',
+        unexpected: [{ kind: 'external-account', principal: 'arn:aws:iam::999988887777:root', detail: '' }],
+      }),
+    );
+    expect(none.text).toBe(
+      'Trust drift on *data-lake-reader*: 1 finding in statements astro-trust does not own (never edited): a person must act',
+    );
   });
 
   it('links the console and CloudTrail, names Deployments, lists guard identities and not-fitting Deployments, and shows the configured config path', () => {
@@ -90,21 +155,66 @@ describe('renderSlack', () => {
     expect(text).toContain('cloudtrail/home?region=us-east-1#/events/a1b2c3');
     expect(text).toContain('tenant-0 `cldep0`');
     expect(text).toContain('astro-trust plan --config /etc/astro-trust/prod.yaml --role data-lake-reader');
-    const guard = renderSlack({ type: 'GuardStopped', detail: { ...base, guard: 'too-many-removals', message: 'removes 7', identities: principals(7).map((p) => p.principal), policyChars: 1, limit: 2 } });
+    const guard = renderSlack({
+      type: 'GuardStopped',
+      detail: {
+        ...base,
+        guard: 'too-many-removals',
+        message: 'removes 7',
+        identities: principals(7).map((p) => p.principal),
+        policyChars: 1,
+        limit: 2,
+      },
+    });
     expect(JSON.stringify(guard)).toContain('Identities the stopped plan would remove (7)');
     expect(JSON.stringify(guard)).toContain('astro-tenant-namespace-long-name-1006');
-    const large = renderSlack({ type: 'TrustPolicyTooLarge', detail: { ...base, guard: 'policy-too-large', message: 'full', deploymentsNotFitting: [{ id: 'cl1', name: '<!channel>' }], policyChars: 1, limit: 2 } });
+    const large = renderSlack({
+      type: 'TrustPolicyTooLarge',
+      detail: {
+        ...base,
+        guard: 'policy-too-large',
+        message: 'full',
+        deploymentsNotFitting: [{ id: 'cl1', name: '<!channel>' }],
+        policyChars: 1,
+        limit: 2,
+      },
+    });
     expect(JSON.stringify(large)).toContain('&lt;!channel&gt; `cl1`');
   });
 
   it('every event type renders within Block Kit limits', () => {
     const many = principals(300);
     const events: AstroTrustEvent[] = [
-      drift({ undeclaredInOwned: many, missingDeclared: many, unexpected: many.map((p) => ({ kind: 'external-account', principal: p.principal, detail: 'x' })), missingOidcProviders: many.map((p) => p.principal) }),
+      drift({
+        undeclaredInOwned: many,
+        missingDeclared: many,
+        unexpected: many.map((p) => ({ kind: 'external-account', principal: p.principal, detail: 'x' })),
+        missingOidcProviders: many.map((p) => p.principal),
+      }),
       { type: 'TrustPolicyUpdated', detail: { ...base, added: many, removed: many, policyChars: 2000, limit: 2048 } },
       { type: 'ReconcileFailed', detail: { ...base, error: 'e'.repeat(10_000), retryable: true } },
-      { type: 'TrustPolicyTooLarge', detail: { ...base, guard: 'policy-too-large', message: 'm'.repeat(10_000), deploymentsNotFitting: many.map((p) => ({ id: p.deploymentIds[0]!, name: p.principal })), policyChars: 1, limit: 2 } },
-      { type: 'GuardStopped', detail: { ...base, guard: 'too-many-removals', message: 'm', identities: many.map((p) => p.principal), policyChars: 1, limit: 2 } },
+      {
+        type: 'TrustPolicyTooLarge',
+        detail: {
+          ...base,
+          guard: 'policy-too-large',
+          message: 'm'.repeat(10_000),
+          deploymentsNotFitting: many.map((p) => ({ id: p.deploymentIds[0]!, name: p.principal })),
+          policyChars: 1,
+          limit: 2,
+        },
+      },
+      {
+        type: 'GuardStopped',
+        detail: {
+          ...base,
+          guard: 'too-many-removals',
+          message: 'm',
+          identities: many.map((p) => p.principal),
+          policyChars: 1,
+          limit: 2,
+        },
+      },
       { type: 'InventoryRefused', detail: { kind: 'empty', message: 'm'.repeat(10_000), reason: 'watch' } },
     ];
     for (const e of events) {

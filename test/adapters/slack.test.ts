@@ -8,11 +8,28 @@ import { fakeService, type FakeService } from '../support/http';
 
 const updated = (role: string): AstroTrustEvent => ({
   type: 'TrustPolicyUpdated',
-  detail: { role, mode: 'enforce', reason: 'webhook', added: [{ principal: 'arn:aws:iam::111928029897:role/astro-a', deploymentIds: ['d1'] }], removed: [], policyChars: 300, limit: 2048 },
+  detail: {
+    role,
+    mode: 'enforce',
+    reason: 'webhook',
+    added: [{ principal: 'arn:aws:iam::111928029897:role/astro-a', deploymentIds: ['d1'] }],
+    removed: [],
+    policyChars: 300,
+    limit: 2048,
+  },
 });
 const drift = (principal: string): AstroTrustEvent => ({
   type: 'DriftDetected',
-  detail: { role: 'r', mode: 'observe', reason: 'iam-change', undeclaredInOwned: [{ principal, deploymentIds: [] }], missingDeclared: [], unexpected: [], rewritesOwned: false, action: 'none' },
+  detail: {
+    role: 'r',
+    mode: 'observe',
+    reason: 'iam-change',
+    undeclaredInOwned: [{ principal, deploymentIds: [] }],
+    missingDeclared: [],
+    unexpected: [],
+    rewritesOwned: false,
+    action: 'none',
+  },
 });
 
 /** A Slack incoming webhook that accepts everything. */
@@ -56,12 +73,21 @@ describe('SlackNotifier', () => {
       res.end('boom');
     });
     const file = join(mkdtempSync(join(tmpdir(), 'astro-trust-dlq-')), 'dead.jsonl');
-    const notifier = new SlackNotifier({ webhookUrl: svc.url, attempts: 3, baseDelayMs: 1, timeoutMs: 200, deadLetters: new FileDeadLetters(file) });
+    const notifier = new SlackNotifier({
+      webhookUrl: svc.url,
+      attempts: 3,
+      baseDelayMs: 1,
+      timeoutMs: 200,
+      deadLetters: new FileDeadLetters(file),
+    });
     const results = [];
     for (const role of ['a', 'b']) results.push(await notifier.notify(updated(role)));
     expect(results).toEqual(['dead-lettered', 'dead-lettered']);
     expect(calls).toBe(6);
-    const lines = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const lines = readFileSync(file, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines.map((l) => l.event.detail.role)).toEqual(['a', 'b']);
     expect(lines[0].error).toMatch(/Slack webhook answered 500|no answer within 200 ms/);
   });
@@ -72,7 +98,9 @@ describe('SlackNotifier', () => {
       res.end('invalid_payload');
     });
     const file = join(mkdtempSync(join(tmpdir(), 'astro-trust-dlq-')), 'dead.jsonl');
-    expect(await new SlackNotifier({ webhookUrl: svc.url, deadLetters: new FileDeadLetters(file) }).notify(updated('a'))).toBe('dead-lettered');
+    expect(
+      await new SlackNotifier({ webhookUrl: svc.url, deadLetters: new FileDeadLetters(file) }).notify(updated('a')),
+    ).toBe('dead-lettered');
     expect(svc.requests).toHaveLength(1);
     expect(existsSync(file)).toBe(true);
   });
@@ -94,7 +122,10 @@ describe('SlackNotifier', () => {
     svc = await okSlack();
     const change = (eventId: string, arn: string): AstroTrustEvent => ({
       type: 'DriftDetected',
-      detail: { ...(drift('x').detail as DriftDetected), actor: { arn, eventName: 'UpdateAssumeRolePolicy', eventTime: '2026-11-25T19:00:00Z', eventId } },
+      detail: {
+        ...(drift('x').detail as DriftDetected),
+        actor: { arn, eventName: 'UpdateAssumeRolePolicy', eventTime: '2026-11-25T19:00:00Z', eventId },
+      },
     });
     const n = new SlackNotifier({ webhookUrl: svc.url });
     expect(await n.notify(change('e-forged', 'arn:aws:iam::123456789012:user/innocent'))).toBe('sent');
@@ -107,14 +138,21 @@ describe('SlackNotifier', () => {
   it('remembers what it posted across restarts (a file in serve)', async () => {
     svc = await okSlack();
     const path = join(mkdtempSync(join(tmpdir(), 'astro-trust-dedup-')), 'alerts-posted.json');
-    expect(await new SlackNotifier({ webhookUrl: svc.url, dedup: new FileDedup(path) }).notify(drift('x'))).toBe('sent');
-    expect(await new SlackNotifier({ webhookUrl: svc.url, dedup: new FileDedup(path) }).notify(drift('x'))).toBe('duplicate');
+    expect(await new SlackNotifier({ webhookUrl: svc.url, dedup: new FileDedup(path) }).notify(drift('x'))).toBe(
+      'sent',
+    );
+    expect(await new SlackNotifier({ webhookUrl: svc.url, dedup: new FileDedup(path) }).notify(drift('x'))).toBe(
+      'duplicate',
+    );
     expect(svc.requests).toHaveLength(1);
   });
 
   it('posts a repeated failure of the same role once per window (SQS retries would otherwise repeat it)', async () => {
     svc = await okSlack();
-    const failed = (error: string): AstroTrustEvent => ({ type: 'ReconcileFailed', detail: { role: 'r', mode: 'enforce', reason: 'webhook', error, retryable: true } });
+    const failed = (error: string): AstroTrustEvent => ({
+      type: 'ReconcileFailed',
+      detail: { role: 'r', mode: 'enforce', reason: 'webhook', error, retryable: true },
+    });
     const n = new SlackNotifier({ webhookUrl: svc.url });
     expect(await n.notify(failed('IAM still failing'))).toBe('sent');
     expect(await n.notify(failed('IAM still failing'))).toBe('duplicate');
@@ -129,14 +167,38 @@ describe('renderSlack', () => {
     const m = renderSlack({
       type: 'DriftDetected',
       detail: {
-        role: 'data-lake-reader', accountId: '123456789012', mode: 'enforce', reason: 'iam-change', action: 'reverted', rewritesOwned: false, missingDeclared: [],
-        actor: { arn: 'arn:aws:iam::123456789012:user/jo', type: 'IAMUser', sourceIp: '203.0.113.9', userAgent: 'console', eventName: 'UpdateAssumeRolePolicy', eventTime: '2026-11-25T19:00:00Z' },
+        role: 'data-lake-reader',
+        accountId: '123456789012',
+        mode: 'enforce',
+        reason: 'iam-change',
+        action: 'reverted',
+        rewritesOwned: false,
+        missingDeclared: [],
+        actor: {
+          arn: 'arn:aws:iam::123456789012:user/jo',
+          type: 'IAMUser',
+          sourceIp: '203.0.113.9',
+          userAgent: 'console',
+          eventName: 'UpdateAssumeRolePolicy',
+          eventTime: '2026-11-25T19:00:00Z',
+        },
         undeclaredInOwned: [{ principal: 'arn:aws:iam::111928029897:role/astro-x', deploymentIds: [] }],
-        unexpected: [{ kind: 'namespace-wildcard', principal: 'i:sub=system:serviceaccount:*:*', sid: 'Quick', detail: '' }],
+        unexpected: [
+          { kind: 'namespace-wildcard', principal: 'i:sub=system:serviceaccount:*:*', sid: 'Quick', detail: '' },
+        ],
       },
     });
     const text = JSON.stringify(m);
-    for (const s of ['statements restored (enforce mode); 1 finding in statements astro-trust does not own remains: a person must act', '123456789012', 'arn:aws:iam::123456789012:user/jo', '2026-11-25T19:00:00Z', '203.0.113.9', 'astro-x', 'namespace-wildcard', 'astro-trust plan --config astro-trust.yaml --role data-lake-reader']) {
+    for (const s of [
+      'statements restored (enforce mode); 1 finding in statements astro-trust does not own remains: a person must act',
+      '123456789012',
+      'arn:aws:iam::123456789012:user/jo',
+      '2026-11-25T19:00:00Z',
+      '203.0.113.9',
+      'astro-x',
+      'namespace-wildcard',
+      'astro-trust plan --config astro-trust.yaml --role data-lake-reader',
+    ]) {
       expect(text).toContain(s);
     }
     expect(m.blocks[0]).toMatchObject({ type: 'header' });

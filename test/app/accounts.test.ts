@@ -21,18 +21,42 @@ roles:
 `,
   '/cfg/astro-trust.yaml',
 );
-const state = (account: string, name: string): RoleState => ({ arn: parseRoleArn(`arn:aws:iam::${account}:role/${name}`)!, document: { Version: '2012-10-17', Statement: [] } });
-const inventory = { description: 'test', list: async () => ({ deployments: [{ id: 'd1', name: 'd1', namespace: 'orbit-1', workspaceId: 'a', cloudProvider: 'AWS', workloadIdentity: 'arn:aws:iam::111928029897:role/astro-orbit-1' }], warnings: [] }) };
+const state = (account: string, name: string): RoleState => ({
+  arn: parseRoleArn(`arn:aws:iam::${account}:role/${name}`)!,
+  document: { Version: '2012-10-17', Statement: [] },
+});
+const inventory = {
+  description: 'test',
+  list: async () => ({
+    deployments: [
+      {
+        id: 'd1',
+        name: 'd1',
+        namespace: 'orbit-1',
+        workspaceId: 'a',
+        cloudProvider: 'AWS',
+        workloadIdentity: 'arn:aws:iam::111928029897:role/astro-orbit-1',
+      },
+    ],
+    warnings: [],
+  }),
+};
 
 describe('roles by account and name', () => {
   it('a reconcile request for the home role reads and plans that role alone', async () => {
-    const roles = new Map([['data-lake-reader', state('123456789012', 'data-lake-reader')], ['444455556666/data-lake-reader', state('444455556666', 'data-lake-reader')]]);
+    const roles = new Map([
+      ['data-lake-reader', state('123456789012', 'data-lake-reader')],
+      ['444455556666/data-lake-reader', state('444455556666', 'data-lake-reader')],
+    ]);
     const store = memoryTrustStore(roles);
     const read: string[] = [];
     const readRoles = store.readRoles.bind(store);
     store.readRoles = async (names, p) => (read.push(...names), readRoles(names, p));
     const events: AstroTrustEvent[] = [];
-    const result = await reconcileRole({ config, inventory: inventory as never, store, events: { publish: async (e) => void events.push(...e) } }, { role: 'data-lake-reader', reason: 'resync' });
+    const result = await reconcileRole(
+      { config, inventory: inventory as never, store, events: { publish: async (e) => void events.push(...e) } },
+      { role: 'data-lake-reader', reason: 'resync' },
+    );
     expect(read).toEqual(['data-lake-reader']);
     expect(result.plan!.role).toBe('data-lake-reader');
     expect(new Set(events.map((e) => (e.detail as { role: string }).role))).toEqual(new Set(['data-lake-reader']));
@@ -43,7 +67,12 @@ describe('roles by account and name', () => {
   it('selectRoles takes keys exactly; --role names become keys (a name is that name in every account)', () => {
     expect(selectRoles(config, ['data-lake-reader']).map((r) => r.name)).toEqual(['data-lake-reader']);
     expect(roleKeysFor(config, ['data-lake-reader'])).toEqual(['data-lake-reader', '444455556666/data-lake-reader']);
-    expect(roleKeysFor(config, ['444455556666/data-lake-reader', 'etl-runner'])).toEqual(['444455556666/data-lake-reader', 'etl-runner']);
-    expect(() => roleKeysFor(config, ['nope'])).toThrow(/--role nope: not declared in \/cfg\/astro-trust.yaml; declared roles: data-lake-reader, 444455556666\/data-lake-reader, etl-runner/);
+    expect(roleKeysFor(config, ['444455556666/data-lake-reader', 'etl-runner'])).toEqual([
+      '444455556666/data-lake-reader',
+      'etl-runner',
+    ]);
+    expect(() => roleKeysFor(config, ['nope'])).toThrow(
+      /--role nope: not declared in \/cfg\/astro-trust.yaml; declared roles: data-lake-reader, 444455556666\/data-lake-reader, etl-runner/,
+    );
   });
 });

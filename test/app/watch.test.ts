@@ -37,14 +37,28 @@ describe('watchInventory', () => {
     const queued: ReconcileRequest[][] = [];
     const deps = {
       config,
-      inventory: new AstroApiInventory({ baseUrl: api.url, organizationId: 'org', token: 't', pageSize: 2, attempts: 2, baseDelayMs: 1, maxDelayMs: 2 }),
+      inventory: new AstroApiInventory({
+        baseUrl: api.url,
+        organizationId: 'org',
+        token: 't',
+        pageSize: 2,
+        attempts: 2,
+        baseDelayMs: 1,
+        maxDelayMs: 2,
+      }),
       snapshots,
       queue: { enqueue: async (r: ReconcileRequest[]) => void queued.push(r) },
       events: { publish: async () => {} },
     };
     const run = async () => {
       const r = await watchInventory(deps);
-      return { first: r.firstRun, changes: r.changes.map((c) => `${c.type} ${c.deploymentId}${c.changed.length ? ` ${c.changed.join(',')}` : ''}`), roles: r.requests.map((q) => q.role).sort() };
+      return {
+        first: r.firstRun,
+        changes: r.changes.map(
+          (c) => `${c.type} ${c.deploymentId}${c.changed.length ? ` ${c.changed.join(',')}` : ''}`,
+        ),
+        roles: r.requests.map((q) => q.role).sort(),
+      };
     };
     const a = apiDeployment(1);
     const b = apiDeployment(2, { workspaceId: 'clwsother' });
@@ -58,7 +72,11 @@ describe('watchInventory', () => {
     expect(await run()).toEqual({ first: false, changes: [`deployment.created ${c.id}`], roles: ['by-name'] });
 
     current = [{ ...a, effectiveWorkloadIdentity: astroRole('moved-1') }, b, c];
-    expect(await run()).toEqual({ first: false, changes: [`deployment.updated ${a.id} workloadIdentity`], roles: ['by-workspace'] });
+    expect(await run()).toEqual({
+      first: false,
+      changes: [`deployment.updated ${a.id} workloadIdentity`],
+      roles: ['by-workspace'],
+    });
 
     failing = true;
     current = [b, c];
@@ -69,7 +87,11 @@ describe('watchInventory', () => {
     expect(await run()).toEqual({ first: false, changes: [`deployment.deleted ${a.id}`], roles: ['by-workspace'] });
     // A Deployment moving out of a role's selectors affects the roles on both sides.
     current = [b, { ...c, name: 'dev-billing', workspaceId: 'clws0000000001' }];
-    expect(await run()).toEqual({ first: false, changes: [`deployment.updated ${c.id} name,workspaceId`], roles: ['by-name', 'by-workspace'] });
+    expect(await run()).toEqual({
+      first: false,
+      changes: [`deployment.updated ${c.id} name,workspaceId`],
+      roles: ['by-name', 'by-workspace'],
+    });
     expect(await run()).toEqual({ first: false, changes: [], roles: [] });
     // One enqueue per run with changes; none for the unchanged runs or the failed one.
     expect(queued).toHaveLength(4);

@@ -39,10 +39,25 @@ describe('config', () => {
     const c = parseConfig(valid, '/etc/astro-trust/astro-trust.yaml');
     expect(c.inventory).toEqual({ source: 'file', path: '/etc/astro-trust/deployments.json', maxShrinkPercent: 50 });
     expect(c.identityRules).toEqual({ oidcIssuers: [] });
-    const listed = parseConfig(valid.replace('  path: ./deployments.json\n', '  path: ./deployments.json\n  identityAccounts: ["111928029897"]\n  oidcIssuers: ["https://oidc.example.com/id/X/"]\n  maxShrinkPercent: 20\n'), '/etc/a.yaml');
-    expect(listed.identityRules).toEqual({ identityAccounts: ['111928029897'], oidcIssuers: ['oidc.example.com/id/X'] });
+    const listed = parseConfig(
+      valid.replace(
+        '  path: ./deployments.json\n',
+        '  path: ./deployments.json\n  identityAccounts: ["111928029897"]\n  oidcIssuers: ["https://oidc.example.com/id/X/"]\n  maxShrinkPercent: 20\n',
+      ),
+      '/etc/a.yaml',
+    );
+    expect(listed.identityRules).toEqual({
+      identityAccounts: ['111928029897'],
+      oidcIssuers: ['oidc.example.com/id/X'],
+    });
     expect(listed.inventory.maxShrinkPercent).toBe(20);
-    expect(c.roles[0]).toMatchObject({ name: 'data-lake-reader', mode: 'enforce', maxPolicyChars: 2048, maxRemovals: 5, serviceAccounts: 'all' });
+    expect(c.roles[0]).toMatchObject({
+      name: 'data-lake-reader',
+      mode: 'enforce',
+      maxPolicyChars: 2048,
+      maxRemovals: 5,
+      serviceAccounts: 'all',
+    });
     expect(c.roles[1]).toMatchObject({ name: 'etl-runner', trust: 'oidc', mode: 'observe' });
     expect(c.roles[1]!.deployments).toBeUndefined();
   });
@@ -52,7 +67,10 @@ describe('config', () => {
   });
 
   it('names a role in another account <account>/<name>: the same name may be declared once per account (DESIGN 3.6)', () => {
-    const c = parseConfig(`${valid}  - name: data-lake-reader\n    account: "444455556666"\n    trust: workload-identity\n    deployments: [{ name: "prod-*" }]\nmemberRoleName: platform-astro-trust\n`, 'f.yaml');
+    const c = parseConfig(
+      `${valid}  - name: data-lake-reader\n    account: "444455556666"\n    trust: workload-identity\n    deployments: [{ name: "prod-*" }]\nmemberRoleName: platform-astro-trust\n`,
+      'f.yaml',
+    );
     expect(c.roles.map((r) => [r.name, r.roleName, r.account])).toEqual([
       ['data-lake-reader', 'data-lake-reader', undefined],
       ['etl-runner', 'etl-runner', undefined],
@@ -63,47 +81,144 @@ describe('config', () => {
   });
 
   it('maps webserver to apiserver (picked per Airflow version later)', () => {
-    const c = parseConfig(valid.replace('serviceAccounts: all', 'serviceAccounts: [webserver, scheduler, apiserver]'), 'f.yaml');
+    const c = parseConfig(
+      valid.replace('serviceAccounts: all', 'serviceAccounts: [webserver, scheduler, apiserver]'),
+      'f.yaml',
+    );
     expect(c.roles[1]!.serviceAccounts).toEqual(['apiserver', 'scheduler']);
   });
 
   it.each<[string, (t: string) => string, RegExp[]]>([
-    ['an unknown top-level key', (t) => `${t}extra: 1\n`, [/cfg\/astro-trust.yaml: invalid config/, /\(top level\).*unknown key "extra"/]],
-    ['an unknown role key, with its line', (t) => t.replace('    trust: oidc', '    trsut: oidc\n    trust: oidc'), [/roles\[1\] \(line 17\): unknown key "trsut"/]],
-    ['a bad trust kind', (t) => t.replace('trust: oidc', 'trust: federated'), [/roles\[1\]\.trust \(line 18\): expected one of "workload-identity", "oidc"/]],
-    ['a bad glob', (t) => t.replace('"prod-*"', '"prod-[*"'), [/roles\[0\]\.deployments\[1\]\.name \(line 15\): is not a valid glob/]],
-    ['a duplicate role', (t) => t.replace('name: etl-runner', 'name: data-lake-reader'), [/roles\[1\]\.name \(line 17\): duplicates roles\[0\] \(data-lake-reader\): declare each role once per account/]],
-    ['a duplicate role in one account', (t) => t.replace('name: etl-runner', 'name: data-lake-reader\n    account: "444455556666"').replace('  - name: data-lake-reader\n', '  - name: data-lake-reader\n    account: "444455556666"\n'), [/duplicates roles\[0\] \(444455556666\/data-lake-reader\)/]],
-    ['an unquoted account', (t) => t.replace('name: etl-runner', 'name: etl-runner\n    account: 444455556666'), [/roles\[1\]\.account \(line \d+\): expected string, got number: quote it in YAML \("444455556666"/]],
+    [
+      'an unknown top-level key',
+      (t) => `${t}extra: 1\n`,
+      [/cfg\/astro-trust.yaml: invalid config/, /\(top level\).*unknown key "extra"/],
+    ],
+    [
+      'an unknown role key, with its line',
+      (t) => t.replace('    trust: oidc', '    trsut: oidc\n    trust: oidc'),
+      [/roles\[1\] \(line 17\): unknown key "trsut"/],
+    ],
+    [
+      'a bad trust kind',
+      (t) => t.replace('trust: oidc', 'trust: federated'),
+      [/roles\[1\]\.trust \(line 18\): expected one of "workload-identity", "oidc"/],
+    ],
+    [
+      'a bad glob',
+      (t) => t.replace('"prod-*"', '"prod-[*"'),
+      [/roles\[0\]\.deployments\[1\]\.name \(line 15\): is not a valid glob/],
+    ],
+    [
+      'a duplicate role',
+      (t) => t.replace('name: etl-runner', 'name: data-lake-reader'),
+      [/roles\[1\]\.name \(line 17\): duplicates roles\[0\] \(data-lake-reader\): declare each role once per account/],
+    ],
+    [
+      'a duplicate role in one account',
+      (t) =>
+        t
+          .replace('name: etl-runner', 'name: data-lake-reader\n    account: "444455556666"')
+          .replace('  - name: data-lake-reader\n', '  - name: data-lake-reader\n    account: "444455556666"\n'),
+      [/duplicates roles\[0\] \(444455556666\/data-lake-reader\)/],
+    ],
+    [
+      'an unquoted account',
+      (t) => t.replace('name: etl-runner', 'name: etl-runner\n    account: 444455556666'),
+      [/roles\[1\]\.account \(line \d+\): expected string, got number: quote it in YAML \("444455556666"/],
+    ],
     ['a bad member role name', (t) => `${t}memberRoleName: "astro trust"\n`, [/memberRoleName.*an IAM role name/]],
-    ['a file source without path', (t) => t.replace('  path: ./deployments.json\n', ''), [/inventory\.path.*is required with source: file/]],
-    ['a bad mode', (t) => t.replace('mode: observe', 'mode: dry-run'), [/roles\[1\]\.mode.*expected one of "enforce", "observe"/]],
-    ['a string where a number goes', (t) => t.replace('maxPolicyChars: 2048', 'maxPolicyChars: lots'), [/defaults\.maxPolicyChars \(line 8\): expected number, got string/]],
+    [
+      'a file source without path',
+      (t) => t.replace('  path: ./deployments.json\n', ''),
+      [/inventory\.path.*is required with source: file/],
+    ],
+    [
+      'a bad mode',
+      (t) => t.replace('mode: observe', 'mode: dry-run'),
+      [/roles\[1\]\.mode.*expected one of "enforce", "observe"/],
+    ],
+    [
+      'a string where a number goes',
+      (t) => t.replace('maxPolicyChars: 2048', 'maxPolicyChars: lots'),
+      [/defaults\.maxPolicyChars \(line 8\): expected number, got string/],
+    ],
     ['version 2', (t) => t.replace('version: 1', 'version: 2'), [/version \(line 1\)/]],
-    ['a workload-identity role without deployments', (t) => t.replace(/ {4}deployments:\n( {6}- .*\n)+/, ''), [/roles\[0\]\.deployments.*is required for trust: workload-identity/]],
-    ['serviceAccounts on a workload-identity role', (t) => t.replace('    trust: workload-identity\n', '    trust: workload-identity\n    serviceAccounts: all\n'), [/roles\[0\]\.serviceAccounts.*applies only to trust: oidc/]],
-    ['an unknown component', (t) => t.replace('serviceAccounts: all', 'serviceAccounts: [scheduler, flower]'), [/roles\[1\]\.serviceAccounts.*scheduler, worker, triggerer/]],
-    ['an empty selector', (t) => t.replace('      - id: clmh57jtm000008lb58fe2wmv', '      - {}'), [/roles\[0\]\.deployments\[2\].*at least one of id, workspaceId, name/]],
-    ['a bad role name', (t) => t.replace('name: etl-runner', 'name: "etl runner"'), [/roles\[1\]\.name.*an IAM role name/]],
+    [
+      'a workload-identity role without deployments',
+      (t) => t.replace(/ {4}deployments:\n( {6}- .*\n)+/, ''),
+      [/roles\[0\]\.deployments.*is required for trust: workload-identity/],
+    ],
+    [
+      'serviceAccounts on a workload-identity role',
+      (t) => t.replace('    trust: workload-identity\n', '    trust: workload-identity\n    serviceAccounts: all\n'),
+      [/roles\[0\]\.serviceAccounts.*applies only to trust: oidc/],
+    ],
+    [
+      'an unknown component',
+      (t) => t.replace('serviceAccounts: all', 'serviceAccounts: [scheduler, flower]'),
+      [/roles\[1\]\.serviceAccounts.*scheduler, worker, triggerer/],
+    ],
+    [
+      'an empty selector',
+      (t) => t.replace('      - id: clmh57jtm000008lb58fe2wmv', '      - {}'),
+      [/roles\[0\]\.deployments\[2\].*at least one of id, workspaceId, name/],
+    ],
+    [
+      'a bad role name',
+      (t) => t.replace('name: etl-runner', 'name: "etl runner"'),
+      [/roles\[1\]\.name.*an IAM role name/],
+    ],
     ['YAML syntax', (t) => `${t}  - : [\n`, [/YAML:/]],
-    ['a duplicate YAML key', (t) => t.replace('version: 1', 'version: 1\nversion: 1'), [/YAML: Map keys must be unique/]],
+    [
+      'a duplicate YAML key',
+      (t) => t.replace('version: 1', 'version: 1\nversion: 1'),
+      [/YAML: Map keys must be unique/],
+    ],
     ['no roles', (t) => t.replace(/roles:[\s\S]*/, 'roles: []\n'), [/roles \(line \d+\): /]],
-    ['an identity account that is not 12 digits', (t) => t.replace('  path: ./deployments.json\n', '  path: ./deployments.json\n  identityAccounts: [1119280298]\n'), [/inventory\.identityAccounts\[0\].*expected string, got number/]],
-    ['an identity account as a short string', (t) => t.replace('  path: ./deployments.json\n', '  path: ./deployments.json\n  identityAccounts: ["11192"]\n'), [/inventory\.identityAccounts\[0\].*an AWS account id: 12 digits/]],
-    ['a wildcard OIDC issuer', (t) => t.replace('  path: ./deployments.json\n', '  path: ./deployments.json\n  oidcIssuers: ["*.example.com"]\n'), [/inventory\.oidcIssuers\[0\].*no wildcard/]],
-    ['a shrink share over 100', (t) => t.replace('  path: ./deployments.json\n', '  path: ./deployments.json\n  maxShrinkPercent: 150\n'), [/inventory\.maxShrinkPercent/]],
+    [
+      'an identity account that is not 12 digits',
+      (t) =>
+        t.replace('  path: ./deployments.json\n', '  path: ./deployments.json\n  identityAccounts: [1119280298]\n'),
+      [/inventory\.identityAccounts\[0\].*expected string, got number/],
+    ],
+    [
+      'an identity account as a short string',
+      (t) => t.replace('  path: ./deployments.json\n', '  path: ./deployments.json\n  identityAccounts: ["11192"]\n'),
+      [/inventory\.identityAccounts\[0\].*an AWS account id: 12 digits/],
+    ],
+    [
+      'a wildcard OIDC issuer',
+      (t) =>
+        t.replace('  path: ./deployments.json\n', '  path: ./deployments.json\n  oidcIssuers: ["*.example.com"]\n'),
+      [/inventory\.oidcIssuers\[0\].*no wildcard/],
+    ],
+    [
+      'a shrink share over 100',
+      (t) => t.replace('  path: ./deployments.json\n', '  path: ./deployments.json\n  maxShrinkPercent: 150\n'),
+      [/inventory\.maxShrinkPercent/],
+    ],
   ])('rejects %s, naming the file, the key path and what was expected', (_l, mutate, expected) => {
     const message = problems(mutate(valid));
     for (const e of expected) expect(message).toMatch(e);
   });
 
   it('names a file that cannot be read', () => {
-    expect(() => loadConfig('no/such/astro-trust.yaml')).toThrow(/no\/such\/astro-trust.yaml: invalid config\n {2}- cannot read the file: ENOENT/);
+    expect(() => loadConfig('no/such/astro-trust.yaml')).toThrow(
+      /no\/such\/astro-trust.yaml: invalid config\n {2}- cannot read the file: ENOENT/,
+    );
   });
 
   it('gives a clear ConfigError, never a crash, for random mutations of a valid config (property)', () => {
     const base = parseDocumentToJs();
-    const leaf = fc.oneof(fc.string({ maxLength: 12 }), fc.integer(), fc.boolean(), fc.constant(null), fc.constant([]), fc.constant({}));
+    const leaf = fc.oneof(
+      fc.string({ maxLength: 12 }),
+      fc.integer(),
+      fc.boolean(),
+      fc.constant(null),
+      fc.constant([]),
+      fc.constant({}),
+    );
     fc.assert(
       fc.property(fc.array(fc.tuple(fc.nat(), fc.nat(), leaf), { minLength: 1, maxLength: 4 }), (mutations) => {
         const doc = structuredClone(base) as Record<string, unknown>;

@@ -4,7 +4,17 @@ import { build } from 'esbuild';
 import { awsClientsIn } from '../../bench/functions';
 
 const clientsOf = async (fn: string) => {
-  const out = await build({ entryPoints: [resolve('functions', `${fn}.ts`)], bundle: true, write: false, platform: 'node', target: 'node22', format: 'cjs', mainFields: ['module', 'main'], logLevel: 'error', metafile: true });
+  const out = await build({
+    entryPoints: [resolve('functions', `${fn}.ts`)],
+    bundle: true,
+    write: false,
+    platform: 'node',
+    target: 'node22',
+    format: 'cjs',
+    mainFields: ['module', 'main'],
+    logLevel: 'error',
+    metafile: true,
+  });
   return awsClientsIn(out.metafile);
 };
 
@@ -16,7 +26,11 @@ describe('function bundles', () => {
     ['backfill', ['dynamodb', 'eventbridge', 'iam', 'sqs', 'ssm', 'sts']],
     ['watch', ['dynamodb', 'eventbridge', 'sqs', 'ssm']],
     ['notify', ['dynamodb', 'ssm']],
-  ])('%s bundles exactly the clients it calls: %j', async (fn, clients) => {
-    expect(await clientsOf(fn)).toEqual(clients);
-  }, 60_000);
+  ])(
+    '%s bundles exactly the clients it calls: %j',
+    async (fn, clients) => {
+      expect(await clientsOf(fn)).toEqual(clients);
+    },
+    60_000,
+  );
 });

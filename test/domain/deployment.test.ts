@@ -40,17 +40,37 @@ describe('normalizeDeployments: hostile inventory values', () => {
   });
 
   it('never lets any string value produce a wildcard or a foreign principal (property)', () => {
-    const hostile = fc.oneof(fc.string({ maxLength: 80 }), fc.constantFrom('*', '?', ':', '"', 'a*b', "x'y", 'arn:aws:iam::*:role/*', 'system:serviceaccount:*:*'));
+    const hostile = fc.oneof(
+      fc.string({ maxLength: 80 }),
+      fc.constantFrom('*', '?', ':', '"', 'a*b', "x'y", 'arn:aws:iam::*:role/*', 'system:serviceaccount:*:*'),
+    );
     fc.assert(
       fc.property(
-        fc.record({ id: hostile, name: hostile, namespace: hostile, workspaceId: hostile, effectiveWorkloadIdentity: hostile, oidcIssuerUrl: hostile, airflowVersion: hostile }, { requiredKeys: [] }),
+        fc.record(
+          {
+            id: hostile,
+            name: hostile,
+            namespace: hostile,
+            workspaceId: hostile,
+            effectiveWorkloadIdentity: hostile,
+            oidcIssuerUrl: hostile,
+            airflowVersion: hostile,
+          },
+          { requiredKeys: [] },
+        ),
         (raw) => {
           const inv = normalizeDeployments([{ ...apiDeployment(1), ...raw }]);
           for (const trust of ['workload-identity', 'oidc'] as const) {
-            const p = planRole({ spec: spec({ trust, deployments: [{ name: '*' }] }), deployments: inv.deployments, state: roleState('r', []), knownIssuers: knownIssuersOf(inv.deployments) });
+            const p = planRole({
+              spec: spec({ trust, deployments: [{ name: '*' }] }),
+              deployments: inv.deployments,
+              state: roleState('r', []),
+              knownIssuers: knownIssuersOf(inv.deployments),
+            });
             for (const a of p.add) {
               expect(a.principal).not.toMatch(trust === 'oidc' ? /^system:serviceaccount:[^:]*[*?"][^:]*:/ : /[*?"]/);
-              if (trust === 'workload-identity') expect(a.principal).toMatch(/^arn:aws:iam::\d{12}:role\/[\w+=,.@/-]+$/);
+              if (trust === 'workload-identity')
+                expect(a.principal).toMatch(/^arn:aws:iam::\d{12}:role\/[\w+=,.@/-]+$/);
             }
           }
         },

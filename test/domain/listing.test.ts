@@ -6,15 +6,46 @@ const item = (id: string) => ({ id });
 
 describe('assembleListing', () => {
   it('joins consistent pages', () => {
-    expect(assembleListing([{ offset: 0, totalCount: 3, deployments: [item('a'), item('b')] }, { offset: 2, totalCount: 3, deployments: [item('c')] }])).toHaveLength(3);
+    expect(
+      assembleListing([
+        { offset: 0, totalCount: 3, deployments: [item('a'), item('b')] },
+        { offset: 2, totalCount: 3, deployments: [item('c')] },
+      ]),
+    ).toHaveLength(3);
     expect(assembleListing([{ offset: 0, totalCount: 0, deployments: [] }])).toEqual([]);
   });
 
   it.each<[string, Parameters<typeof assembleListing>[0], string, RegExp]>([
-    ['totalCount changed', [{ offset: 0, totalCount: 3, deployments: [item('a'), item('b')] }, { offset: 2, totalCount: 2, deployments: [item('c')] }], 'totalCount-changed', /totalCount changed while paging \(3 at offset 0, 2 at offset 2\)/],
-    ['a page served twice', [{ offset: 0, totalCount: 4, deployments: [item('a'), item('b')] }, { offset: 2, totalCount: 4, deployments: [item('a'), item('b')] }], 'duplicate-id', /"a" appears twice/],
-    ['totalCount too low', [{ offset: 0, totalCount: 1, deployments: [item('a'), item('b')] }], 'count-mismatch', /has 2 Deployments but reports totalCount 1/],
-    ['totalCount too high', [{ offset: 0, totalCount: 3, deployments: [item('a'), item('b')] }], 'count-mismatch', /has 2 Deployments but reports totalCount 3/],
+    [
+      'totalCount changed',
+      [
+        { offset: 0, totalCount: 3, deployments: [item('a'), item('b')] },
+        { offset: 2, totalCount: 2, deployments: [item('c')] },
+      ],
+      'totalCount-changed',
+      /totalCount changed while paging \(3 at offset 0, 2 at offset 2\)/,
+    ],
+    [
+      'a page served twice',
+      [
+        { offset: 0, totalCount: 4, deployments: [item('a'), item('b')] },
+        { offset: 2, totalCount: 4, deployments: [item('a'), item('b')] },
+      ],
+      'duplicate-id',
+      /"a" appears twice/,
+    ],
+    [
+      'totalCount too low',
+      [{ offset: 0, totalCount: 1, deployments: [item('a'), item('b')] }],
+      'count-mismatch',
+      /has 2 Deployments but reports totalCount 1/,
+    ],
+    [
+      'totalCount too high',
+      [{ offset: 0, totalCount: 3, deployments: [item('a'), item('b')] }],
+      'count-mismatch',
+      /has 2 Deployments but reports totalCount 3/,
+    ],
   ])('refuses: %s', (_l, pages, check, message) => {
     let err: unknown;
     try {
@@ -32,7 +63,11 @@ describe('checkListingSize', () => {
   it.each<[string, Parameters<typeof checkListingSize>[0], string | undefined]>([
     ['empty', { count: 0, maxShrinkPercent: 50 }, 'empty'],
     ['empty, allowed', { count: 0, maxShrinkPercent: 50, allowEmpty: true }, undefined],
-    ['empty after a full one, even when allowed', { count: 0, previousCount: 10, maxShrinkPercent: 50, allowEmpty: true }, 'shrunk'],
+    [
+      'empty after a full one, even when allowed',
+      { count: 0, previousCount: 10, maxShrinkPercent: 50, allowEmpty: true },
+      'shrunk',
+    ],
     ['shrunk by 60% with a 50% limit', { count: 4, previousCount: 10, maxShrinkPercent: 50 }, 'shrunk'],
     ['shrunk by exactly 50%', { count: 5, previousCount: 10, maxShrinkPercent: 50 }, undefined],
     ['grown', { count: 20, previousCount: 10, maxShrinkPercent: 0 }, undefined],

@@ -2,11 +2,25 @@ import { planRole, knownIssuersOf, type RolePlan } from '../../src/domain/plan';
 import { policyChars, samePolicy, type Statement } from '../../src/domain/policy';
 import { ownedStatements } from '../../src/domain/statements';
 import type { TrustEntry } from '../../src/domain/desired';
-import { ACCOUNT, apiDeployment, astroRole, deployments, ISSUER, ISSUER_DR, roleState, spec } from '../support/fixtures';
+import {
+  ACCOUNT,
+  apiDeployment,
+  astroRole,
+  deployments,
+  ISSUER,
+  ISSUER_DR,
+  roleState,
+  spec,
+} from '../support/fixtures';
 
 const aws = (...arns: string[]): TrustEntry[] => arns.map((arn) => ({ kind: 'aws', arn, deploymentIds: [] }));
 const owned = (entries: TrustEntry[]) => ownedStatements('aws', ACCOUNT, entries);
-const glue: Statement = { Sid: 'AllowGlue', Effect: 'Allow', Principal: { Service: 'glue.amazonaws.com' }, Action: 'sts:AssumeRole' };
+const glue: Statement = {
+  Sid: 'AllowGlue',
+  Effect: 'Allow',
+  Principal: { Service: 'glue.amazonaws.com' },
+  Action: 'sts:AssumeRole',
+};
 
 const d1 = apiDeployment(1);
 const d2 = apiDeployment(2);
@@ -15,7 +29,12 @@ const inventory = deployments(d1, d2, d3);
 const ns = (d: Record<string, unknown>) => d.namespace as string;
 
 function plan(s = spec(), statements: Statement[] | null = [], inv = inventory): RolePlan {
-  return planRole({ spec: s, deployments: inv, state: statements ? roleState(s.name, statements) : undefined, knownIssuers: knownIssuersOf(inv) });
+  return planRole({
+    spec: s,
+    deployments: inv,
+    state: statements ? roleState(s.name, statements) : undefined,
+    knownIssuers: knownIssuersOf(inv),
+  });
 }
 
 describe('planRole: workload-identity', () => {
@@ -24,20 +43,30 @@ describe('planRole: workload-identity', () => {
     expect(p.status).toBe('in-sync');
     expect(p.add).toEqual([]);
     expect(p.remove).toEqual([]);
-    expect(p.declared.map((d) => d.matchedBy)).toEqual(['workspaceId "clws0000000001"', 'workspaceId "clws0000000001"']);
+    expect(p.declared.map((d) => d.matchedBy)).toEqual([
+      'workspaceId "clws0000000001"',
+      'workspaceId "clws0000000001"',
+    ]);
   });
 
   it('onboards a new Deployment and keeps foreign statements exactly', () => {
-    const p = plan(spec({ deployments: [{ workspaceId: 'clws0000000001' }, { name: 'prod-*' }] }), [glue, ...owned(aws(astroRole(ns(d1)), astroRole(ns(d2))))]);
+    const p = plan(spec({ deployments: [{ workspaceId: 'clws0000000001' }, { name: 'prod-*' }] }), [
+      glue,
+      ...owned(aws(astroRole(ns(d1)), astroRole(ns(d2)))),
+    ]);
     expect(p.status).toBe('changes');
-    expect(p.add).toEqual([{ principal: astroRole(ns(d3)), deploymentIds: [d3.id], deployments: [{ id: d3.id, name: 'prod-billing' }] }]);
+    expect(p.add).toEqual([
+      { principal: astroRole(ns(d3)), deploymentIds: [d3.id], deployments: [{ id: d3.id, name: 'prod-billing' }] },
+    ]);
     expect(p.proposed!.Statement[0]).toEqual(glue);
     expect(p.proposed!.Statement).toHaveLength(2);
   });
 
   it('offboards an identity no declared Deployment has', () => {
     const p = plan(spec(), owned(aws(astroRole(ns(d1)), astroRole(ns(d2)), astroRole('gone-1'))));
-    expect(p.remove).toEqual([{ principal: astroRole('gone-1'), deploymentIds: [], reason: 'no declared Deployment has this identity' }]);
+    expect(p.remove).toEqual([
+      { principal: astroRole('gone-1'), deploymentIds: [], reason: 'no declared Deployment has this identity' },
+    ]);
     expect(p.status).toBe('changes');
   });
 
@@ -45,18 +74,27 @@ describe('planRole: workload-identity', () => {
     const p = plan(spec(), [glue]);
     expect(p.add).toHaveLength(2);
     expect(p.proposed!.Statement[1]).toEqual({
-      Sid: 'AstroTrustWorkloadIdentity', Effect: 'Allow', Principal: { AWS: [astroRole(ns(d1)), astroRole(ns(d2))].sort() }, Action: 'sts:AssumeRole',
+      Sid: 'AstroTrustWorkloadIdentity',
+      Effect: 'Allow',
+      Principal: { AWS: [astroRole(ns(d1)), astroRole(ns(d2))].sort() },
+      Action: 'sts:AssumeRole',
     });
   });
 
   it('trusts the DR identity too', () => {
     const dr = apiDeployment(9, { effectiveDRWorkloadIdentity: astroRole('stellar-orbit-1009-dr') });
     const p = plan(spec({ deployments: [{ id: dr.id as string }] }), [], deployments(dr));
-    expect(p.add.map((a) => a.principal)).toEqual([astroRole('stellar-orbit-1009'), astroRole('stellar-orbit-1009-dr')]);
+    expect(p.add.map((a) => a.principal)).toEqual([
+      astroRole('stellar-orbit-1009'),
+      astroRole('stellar-orbit-1009-dr'),
+    ]);
   });
 
   it('reads the older API field workloadIdentity', () => {
-    const old = apiDeployment(4, { effectiveWorkloadIdentity: undefined, workloadIdentity: astroRole('stellar-orbit-1004') });
+    const old = apiDeployment(4, {
+      effectiveWorkloadIdentity: undefined,
+      workloadIdentity: astroRole('stellar-orbit-1004'),
+    });
     const p = plan(spec({ deployments: [{ id: old.id as string }] }), [], deployments(old));
     expect(p.add.map((a) => a.principal)).toEqual([astroRole('stellar-orbit-1004')]);
   });
@@ -70,7 +108,9 @@ describe('planRole: workload-identity', () => {
 
   it('leaves a valid policy that trusts no Astro identity when the declared set becomes empty', () => {
     const p = plan(spec({ deployments: [{ id: 'nobody' }] }), owned(aws(astroRole(ns(d1)))));
-    expect(p.proposed!.Statement).toEqual([{ Sid: 'AstroTrustNone', Effect: 'Deny', Principal: { AWS: '*' }, Action: 'sts:AssumeRole' }]);
+    expect(p.proposed!.Statement).toEqual([
+      { Sid: 'AstroTrustNone', Effect: 'Deny', Principal: { AWS: '*' }, Action: 'sts:AssumeRole' },
+    ]);
     const withForeign = plan(spec({ deployments: [{ id: 'nobody' }] }), [glue, ...owned(aws(astroRole(ns(d1))))]);
     expect(withForeign.proposed!.Statement).toEqual([glue]);
   });
@@ -96,24 +136,51 @@ describe('planRole: workload-identity', () => {
 describe('planRole: unexpected trust in foreign statements', () => {
   const base = owned(aws(astroRole(ns(d1)), astroRole(ns(d2))));
   it.each<[string, Statement, string, string]>([
-    ['undeclared Astro identity', { Sid: 'Manual', Effect: 'Allow', Principal: { AWS: astroRole('someone-else') }, Action: 'sts:AssumeRole' }, 'undeclared-astro-identity', astroRole('someone-else')],
-    ['orphaned principal', { Sid: 'Old', Effect: 'Allow', Principal: { AWS: 'AROA5XK7QEXAMPLE2ZJ4B' }, Action: 'sts:AssumeRole' }, 'orphaned-principal', 'AROA5XK7QEXAMPLE2ZJ4B'],
+    [
+      'undeclared Astro identity',
+      { Sid: 'Manual', Effect: 'Allow', Principal: { AWS: astroRole('someone-else') }, Action: 'sts:AssumeRole' },
+      'undeclared-astro-identity',
+      astroRole('someone-else'),
+    ],
+    [
+      'orphaned principal',
+      { Sid: 'Old', Effect: 'Allow', Principal: { AWS: 'AROA5XK7QEXAMPLE2ZJ4B' }, Action: 'sts:AssumeRole' },
+      'orphaned-principal',
+      'AROA5XK7QEXAMPLE2ZJ4B',
+    ],
     ['wildcard principal', { Effect: 'Allow', Principal: '*', Action: 'sts:AssumeRole' }, 'wildcard-principal', '*'],
     [
       'namespace wildcard',
-      { Sid: 'Quick', Effect: 'Allow', Principal: { Federated: `arn:aws:iam::${ACCOUNT}:oidc-provider/${ISSUER}` }, Action: 'sts:AssumeRoleWithWebIdentity', Condition: { StringLike: { [`${ISSUER}:sub`]: 'system:serviceaccount:*:*' } } },
+      {
+        Sid: 'Quick',
+        Effect: 'Allow',
+        Principal: { Federated: `arn:aws:iam::${ACCOUNT}:oidc-provider/${ISSUER}` },
+        Action: 'sts:AssumeRoleWithWebIdentity',
+        Condition: { StringLike: { [`${ISSUER}:sub`]: 'system:serviceaccount:*:*' } },
+      },
       'namespace-wildcard',
       `${ISSUER}:sub=system:serviceaccount:*:*`,
     ],
     [
       'undeclared namespace on an Astro issuer',
-      { Sid: 'Other', Effect: 'Allow', Principal: { Federated: `arn:aws:iam::${ACCOUNT}:oidc-provider/${ISSUER}` }, Action: 'sts:AssumeRoleWithWebIdentity', Condition: { StringEquals: { [`${ISSUER}:sub`]: 'system:serviceaccount:tenant-b:x' } } },
+      {
+        Sid: 'Other',
+        Effect: 'Allow',
+        Principal: { Federated: `arn:aws:iam::${ACCOUNT}:oidc-provider/${ISSUER}` },
+        Action: 'sts:AssumeRoleWithWebIdentity',
+        Condition: { StringEquals: { [`${ISSUER}:sub`]: 'system:serviceaccount:tenant-b:x' } },
+      },
       'undeclared-namespace',
       `${ISSUER}:sub=system:serviceaccount:tenant-b:x`,
     ],
     [
       'an Astro issuer with no sub condition at all',
-      { Sid: 'NoSub', Effect: 'Allow', Principal: { Federated: `arn:aws:iam::${ACCOUNT}:oidc-provider/${ISSUER}` }, Action: 'sts:AssumeRoleWithWebIdentity' },
+      {
+        Sid: 'NoSub',
+        Effect: 'Allow',
+        Principal: { Federated: `arn:aws:iam::${ACCOUNT}:oidc-provider/${ISSUER}` },
+        Action: 'sts:AssumeRoleWithWebIdentity',
+      },
       'namespace-wildcard',
       `arn:aws:iam::${ACCOUNT}:oidc-provider/${ISSUER}`,
     ],
@@ -125,7 +192,11 @@ describe('planRole: unexpected trust in foreign statements', () => {
   });
 
   it('does not flag a foreign statement that trusts a declared identity or a non-Astro principal', () => {
-    const p = plan(spec(), [...base, glue, { Sid: 'Dup', Effect: 'Allow', Principal: { AWS: astroRole(ns(d1)) }, Action: 'sts:AssumeRole' }]);
+    const p = plan(spec(), [
+      ...base,
+      glue,
+      { Sid: 'Dup', Effect: 'Allow', Principal: { AWS: astroRole(ns(d1)) }, Action: 'sts:AssumeRole' },
+    ]);
     expect(p.unexpected).toEqual([]);
   });
 
@@ -139,8 +210,14 @@ describe('planRole: unexpected trust in foreign statements', () => {
 });
 
 describe('planRole: oidc', () => {
-  const af2 = apiDeployment(7, { airflowVersion: '2.10.5', effectiveWorkloadIdentity: `arn:aws:iam::${ACCOUNT}:role/etl-runner` });
-  const af3 = apiDeployment(8, { effectiveWorkloadIdentity: `arn:aws:iam::${ACCOUNT}:role/etl-runner`, drOidcIssuerUrl: `https://${ISSUER_DR}` });
+  const af2 = apiDeployment(7, {
+    airflowVersion: '2.10.5',
+    effectiveWorkloadIdentity: `arn:aws:iam::${ACCOUNT}:role/etl-runner`,
+  });
+  const af3 = apiDeployment(8, {
+    effectiveWorkloadIdentity: `arn:aws:iam::${ACCOUNT}:role/etl-runner`,
+    drOidcIssuerUrl: `https://${ISSUER_DR}`,
+  });
   const other = apiDeployment(6);
   const inv = deployments(af2, af3, other);
 
@@ -153,7 +230,9 @@ describe('planRole: oidc', () => {
       `${ISSUER_DR} system:serviceaccount:${ns(af3)}:*`,
     ]);
     expect(p.oidcIssuers).toEqual([ISSUER, ISSUER_DR].sort());
-    const statement = p.proposed!.Statement.find((s) => s.Sid?.startsWith('AstroTrustOidc') && JSON.stringify(s).includes(ISSUER))!;
+    const statement = p.proposed!.Statement.find(
+      (s) => s.Sid?.startsWith('AstroTrustOidc') && JSON.stringify(s).includes(ISSUER),
+    )!;
     expect(statement.Principal).toEqual({ Federated: `arn:aws:iam::${ACCOUNT}:oidc-provider/${ISSUER}` });
     expect(statement.Condition).toEqual({
       StringEquals: { [`${ISSUER}:aud`]: 'sts.amazonaws.com' },
@@ -163,19 +242,31 @@ describe('planRole: oidc', () => {
   });
 
   it('names the API server service account by Airflow major version', () => {
-    const p = plan(spec({ name: 'etl-runner', trust: 'oidc', deployments: undefined, serviceAccounts: ['apiserver', 'kpo'] }), [], deployments(af2));
+    const p = plan(
+      spec({ name: 'etl-runner', trust: 'oidc', deployments: undefined, serviceAccounts: ['apiserver', 'kpo'] }),
+      [],
+      deployments(af2),
+    );
     expect(p.add.map((a) => a.principal)).toEqual([
       `system:serviceaccount:${ns(af2)}:${ns(af2)}-kpo`,
       `system:serviceaccount:${ns(af2)}:${ns(af2)}-webserver-serviceaccount`,
     ]);
-    const p3 = plan(spec({ name: 'etl-runner', trust: 'oidc', deployments: undefined, serviceAccounts: ['apiserver'] }), [], deployments(af3));
+    const p3 = plan(
+      spec({ name: 'etl-runner', trust: 'oidc', deployments: undefined, serviceAccounts: ['apiserver'] }),
+      [],
+      deployments(af3),
+    );
     expect(p3.add[0]!.principal).toBe(`system:serviceaccount:${ns(af3)}:${ns(af3)}-apiserver-serviceaccount`);
   });
 });
 
 describe('guards', () => {
   it('writes what fits of a new role, oldest first, and names exactly the Deployments left out', () => {
-    const many = deployments(...Array.from({ length: 40 }, (_, i) => apiDeployment(i, { createdAt: new Date(Date.UTC(2026, 0, 40 - i)).toISOString() })));
+    const many = deployments(
+      ...Array.from({ length: 40 }, (_, i) =>
+        apiDeployment(i, { createdAt: new Date(Date.UTC(2026, 0, 40 - i)).toISOString() }),
+      ),
+    );
     const p = plan(spec({ maxPolicyChars: 1024 }), [], many);
     expect(p.status).toBe('changes');
     expect(p.guard).toBeUndefined();
@@ -188,7 +279,11 @@ describe('guards', () => {
     expect(Math.min(...[...trusted].map(rank))).toBeGreaterThan(Math.max(...left.map(rank)));
     expect(p.notFitting[0]).toEqual({ id: many[left.length - 1]!.id, name: many[left.length - 1]!.name });
     // One more Deployment would not have fitted.
-    const withOneMore = plan(spec({ maxPolicyChars: 1024 }), [], many.filter((d) => trusted.has(d.id) || d.id === left.at(-1)));
+    const withOneMore = plan(
+      spec({ maxPolicyChars: 1024 }),
+      [],
+      many.filter((d) => trusted.has(d.id) || d.id === left.at(-1)),
+    );
     expect(withOneMore.notFitting.map((d) => d.id)).toEqual([left.at(-1)]);
   });
 
@@ -217,7 +312,9 @@ describe('guards', () => {
     const today = deployments(...Array.from({ length: 10 }, (_, i) => apiDeployment(i)));
     const full = plan(spec({ maxPolicyChars: 100_000 }), [], today);
     const limit = full.policy.proposedChars;
-    const fresh = deployments(...Array.from({ length: 8 }, (_, i) => apiDeployment(100 + i, { createdAt: `2026-11-0${i + 1}T00:00:00Z` })));
+    const fresh = deployments(
+      ...Array.from({ length: 8 }, (_, i) => apiDeployment(100 + i, { createdAt: `2026-11-0${i + 1}T00:00:00Z` })),
+    );
     const inv = [...today.slice(1), ...fresh];
     const p = plan(spec({ maxPolicyChars: limit }), full.proposed!.Statement, inv);
     expect(p.status).toBe('changes');
@@ -233,12 +330,20 @@ describe('guards', () => {
     expect(p.status).toBe('blocked');
     expect(p.guard!.kind).toBe('too-many-removals');
     expect(p.remove).toHaveLength(6);
-    expect(plan(spec({ maxRemovals: 6 }), owned(aws(astroRole(ns(d1)), astroRole(ns(d2)), ...gone))).status).toBe('changes');
+    expect(plan(spec({ maxRemovals: 6 }), owned(aws(astroRole(ns(d1)), astroRole(ns(d2)), ...gone))).status).toBe(
+      'changes',
+    );
   });
 
   it('counts an OIDC namespace once against maxRemovals, however many service accounts it had', () => {
-    const subs = ['scheduler', 'worker', 'triggerer', 'dag-processor', 'apiserver', 'kpo'].map((c) => `system:serviceaccount:old-ns:old-ns-${c}`);
-    const statements = ownedStatements('aws', ACCOUNT, subs.map((sub) => ({ kind: 'oidc', issuer: ISSUER, sub, deploymentIds: [] })));
+    const subs = ['scheduler', 'worker', 'triggerer', 'dag-processor', 'apiserver', 'kpo'].map(
+      (c) => `system:serviceaccount:old-ns:old-ns-${c}`,
+    );
+    const statements = ownedStatements(
+      'aws',
+      ACCOUNT,
+      subs.map((sub) => ({ kind: 'oidc', issuer: ISSUER, sub, deploymentIds: [] })),
+    );
     const p = plan(spec({ trust: 'oidc', maxRemovals: 1 }), statements);
     expect(p.remove).toHaveLength(6);
     expect(p.status).toBe('changes');

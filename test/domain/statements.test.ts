@@ -1,20 +1,46 @@
 import fc from 'fast-check';
 import { entryKey, type TrustEntry } from '../../src/domain/desired';
 import { policyChars, type Statement } from '../../src/domain/policy';
-import { entriesInOwned, NO_TRUST_SID, oidcSid, ownedStatements, packTrust, withOwned } from '../../src/domain/statements';
+import {
+  entriesInOwned,
+  NO_TRUST_SID,
+  oidcSid,
+  ownedStatements,
+  packTrust,
+  withOwned,
+} from '../../src/domain/statements';
 
 const entryArb: fc.Arbitrary<TrustEntry> = fc.oneof(
   fc.tuple(fc.stringMatching(/^[a-z]{3,20}-\d{4}$/), fc.integer({ min: 0, max: 30 })).map(([ns, d]) => ({
-    kind: 'aws' as const, arn: `arn:aws:iam::111928029897:role/astro-${ns}`, deploymentIds: [`dep${d}`],
+    kind: 'aws' as const,
+    arn: `arn:aws:iam::111928029897:role/astro-${ns}`,
+    deploymentIds: [`dep${d}`],
   })),
-  fc.tuple(fc.constantFrom('oidc.eks.us-east-1.amazonaws.com/id/AAAA0000AAAA0000AAAA0000AAAA0000', 'oidc.eks.eu-west-1.amazonaws.com/id/BBBB1111BBBB1111BBBB1111BBBB1111'), fc.stringMatching(/^[a-z]{3,20}-\d{4}$/), fc.integer({ min: 0, max: 30 })).map(
-    ([issuer, ns, d]) => ({ kind: 'oidc' as const, issuer, sub: `system:serviceaccount:${ns}:*`, deploymentIds: [`dep${d}`] }),
-  ),
+  fc
+    .tuple(
+      fc.constantFrom(
+        'oidc.eks.us-east-1.amazonaws.com/id/AAAA0000AAAA0000AAAA0000AAAA0000',
+        'oidc.eks.eu-west-1.amazonaws.com/id/BBBB1111BBBB1111BBBB1111BBBB1111',
+      ),
+      fc.stringMatching(/^[a-z]{3,20}-\d{4}$/),
+      fc.integer({ min: 0, max: 30 }),
+    )
+    .map(([issuer, ns, d]) => ({
+      kind: 'oidc' as const,
+      issuer,
+      sub: `system:serviceaccount:${ns}:*`,
+      deploymentIds: [`dep${d}`],
+    })),
 );
 const foreignArb: fc.Arbitrary<Statement[]> = fc.array(
   fc.constantFrom<Statement>(
     { Sid: 'AllowGlue', Effect: 'Allow', Principal: { Service: 'glue.amazonaws.com' }, Action: 'sts:AssumeRole' },
-    { Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::222222222222:root' }, Action: 'sts:AssumeRole', Condition: { StringEquals: { 'sts:ExternalId': 'abc' } } },
+    {
+      Effect: 'Allow',
+      Principal: { AWS: 'arn:aws:iam::222222222222:root' },
+      Action: 'sts:AssumeRole',
+      Condition: { StringEquals: { 'sts:ExternalId': 'abc' } },
+    },
   ),
   { maxLength: 2 },
 );
@@ -40,9 +66,22 @@ describe('packTrust (properties): size without hostages (DESIGN 6.1)', () => {
         const staleOnly = stale.filter((e) => !wanted.has(entryKey(e)));
         const trustedDesired = entries.filter((_, i) => i < entries.length * trustedShare);
         const trusted = new Set([...trustedDesired, ...staleOnly].map(entryKey));
-        const order = depIds(entries).sort((a, b) => ((a.charCodeAt(3) * 31 + seed) % 97) - ((b.charCodeAt(3) * 31 + seed) % 97) || (a < b ? -1 : 1));
-        const currentChars = policyChars({ Version: '2012-10-17', Statement: [...foreign, ...ownedStatements('aws', ACCT.accountId, [...trustedDesired, ...staleOnly])] });
-        const r = packTrust({ ...ACCT, current: doc(foreign), entries, trusted, order, maxPolicyChars: limit, currentChars });
+        const order = depIds(entries).sort(
+          (a, b) => ((a.charCodeAt(3) * 31 + seed) % 97) - ((b.charCodeAt(3) * 31 + seed) % 97) || (a < b ? -1 : 1),
+        );
+        const currentChars = policyChars({
+          Version: '2012-10-17',
+          Statement: [...foreign, ...ownedStatements('aws', ACCT.accountId, [...trustedDesired, ...staleOnly])],
+        });
+        const r = packTrust({
+          ...ACCT,
+          current: doc(foreign),
+          entries,
+          trusted,
+          order,
+          maxPolicyChars: limit,
+          currentChars,
+        });
         const inDoc = new Set(entriesInOwned(r.document.Statement).map(entryKey));
 
         expect(r.chars).toBe(policyChars(r.document));
@@ -75,12 +114,24 @@ describe('packTrust (properties): size without hostages (DESIGN 6.1)', () => {
   });
 
   it('a role at the quota still offboards: one deleted Deployment is removed while eight new ones wait (regression)', () => {
-    const aws = (n: number, id = `dep${n}`): TrustEntry => ({ kind: 'aws', arn: `arn:aws:iam::111928029897:role/astro-tenant-${1000 + n}`, deploymentIds: [id] });
+    const aws = (n: number, id = `dep${n}`): TrustEntry => ({
+      kind: 'aws',
+      arn: `arn:aws:iam::111928029897:role/astro-tenant-${1000 + n}`,
+      deploymentIds: [id],
+    });
     const today = Array.from({ length: 20 }, (_, i) => aws(i));
     const limit = policyChars({ Version: '2012-10-17', Statement: ownedStatements('aws', ACCT.accountId, today) });
     const desired = [...today.slice(1), ...Array.from({ length: 8 }, (_, i) => aws(100 + i))];
     const order = desired.flatMap((e) => e.deploymentIds);
-    const r = packTrust({ ...ACCT, current: doc([]), entries: desired, trusted: new Set(today.map(entryKey)), order, maxPolicyChars: limit, currentChars: limit });
+    const r = packTrust({
+      ...ACCT,
+      current: doc([]),
+      entries: desired,
+      trusted: new Set(today.map(entryKey)),
+      order,
+      maxPolicyChars: limit,
+      currentChars: limit,
+    });
     const inDoc = new Set(entriesInOwned(r.document.Statement).map(entryKey));
     expect(inDoc.has(entryKey(today[0]!))).toBe(false);
     expect(r.writable).toBe(true);
@@ -93,7 +144,14 @@ describe('packTrust (properties): size without hostages (DESIGN 6.1)', () => {
   it('packs all principals of a kind into one statement, one per OIDC issuer', () => {
     fc.assert(
       fc.property(fc.uniqueArray(entryArb, { selector: entryKey, minLength: 1, maxLength: 40 }), (entries) => {
-        const r = packTrust({ ...ACCT, current: doc([]), entries, trusted: new Set(), order: [], maxPolicyChars: 100_000 });
+        const r = packTrust({
+          ...ACCT,
+          current: doc([]),
+          entries,
+          trusted: new Set(),
+          order: [],
+          maxPolicyChars: 100_000,
+        });
         const issuers = new Set(entries.flatMap((e) => (e.kind === 'oidc' ? [e.issuer] : [])));
         const hasAws = entries.some((e) => e.kind === 'aws');
         expect(r.document.Statement).toHaveLength(issuers.size + (hasAws ? 1 : 0));
@@ -105,8 +163,18 @@ describe('packTrust (properties): size without hostages (DESIGN 6.1)', () => {
 });
 
 describe('withOwned (DESIGN 6.3)', () => {
-  const glue: Statement = { Sid: 'AllowGlue', Effect: 'Allow', Principal: { Service: 'glue.amazonaws.com' }, Action: 'sts:AssumeRole' };
-  const mine: Statement = { Sid: 'AstroTrustWorkloadIdentity', Effect: 'Allow', Principal: { AWS: ['arn:aws:iam::111928029897:role/astro-a'] }, Action: 'sts:AssumeRole' };
+  const glue: Statement = {
+    Sid: 'AllowGlue',
+    Effect: 'Allow',
+    Principal: { Service: 'glue.amazonaws.com' },
+    Action: 'sts:AssumeRole',
+  };
+  const mine: Statement = {
+    Sid: 'AstroTrustWorkloadIdentity',
+    Effect: 'Allow',
+    Principal: { AWS: ['arn:aws:iam::111928029897:role/astro-a'] },
+    Action: 'sts:AssumeRole',
+  };
   const stale: Statement = { ...mine, Principal: { AWS: ['arn:aws:iam::111928029897:role/astro-old'] } };
 
   it.each<[string, Record<string, unknown>]>([
@@ -121,7 +189,9 @@ describe('withOwned (DESIGN 6.3)', () => {
 
   it('writes a deny-only placeholder rather than an empty policy, and drops it once there is something', () => {
     const empty = withOwned({ Version: '2012-10-17', Statement: [stale] }, []);
-    expect(empty.Statement).toEqual([{ Sid: NO_TRUST_SID, Effect: 'Deny', Principal: { AWS: '*' }, Action: 'sts:AssumeRole' }]);
+    expect(empty.Statement).toEqual([
+      { Sid: NO_TRUST_SID, Effect: 'Deny', Principal: { AWS: '*' }, Action: 'sts:AssumeRole' },
+    ]);
     expect(withOwned(empty, [mine]).Statement).toEqual([mine]);
   });
 });

@@ -4,7 +4,13 @@
  * member role (moto itself assumes any role). The command line does the apply, wired as a person runs it:
  * AWS_ENDPOINT_URL, the SDK's credentials, the member role assumed per account.
  */
-import { CreateRoleCommand, GetRoleCommand, IAMClient, ListOpenIDConnectProvidersCommand, UpdateAssumeRolePolicyCommand } from '@aws-sdk/client-iam';
+import {
+  CreateRoleCommand,
+  GetRoleCommand,
+  IAMClient,
+  ListOpenIDConnectProvidersCommand,
+  UpdateAssumeRolePolicyCommand,
+} from '@aws-sdk/client-iam';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,7 +34,12 @@ const LOCKED = '777788889999'; // its member role cannot be assumed
 const OTHER = '666677778888'; // not in the config: its same-named role must stay as it is
 const ASTRO = '111928029897';
 const ISSUER = 'oidc.eks.us-east-1.amazonaws.com/id/5C1F3A6B9D2E4F7081A2B3C4D5E6F708';
-const GLUE = { Version: '2012-10-17', Statement: [{ Sid: 'AllowGlue', Effect: 'Allow', Principal: { Service: 'glue.amazonaws.com' }, Action: 'sts:AssumeRole' }] };
+const GLUE = {
+  Version: '2012-10-17',
+  Statement: [
+    { Sid: 'AllowGlue', Effect: 'Allow', Principal: { Service: 'glue.amazonaws.com' }, Action: 'sts:AssumeRole' },
+  ],
+};
 
 let moto: Moto;
 let proxy: FaultProxy;
@@ -38,8 +49,16 @@ const iamIn = new Map<string, IAMClient>();
 const saved = { ...process.env };
 
 const dep = (i: number, workspaceId: string, extra: Record<string, unknown> = {}) => ({
-  id: `clacct${String(i).padStart(8, '0')}`, name: `prod-${i}`, namespace: `acct-orbit-${i}`, workspaceId, cloudProvider: 'AWS', airflowVersion: '3.0.2',
-  createdAt: new Date(Date.UTC(2026, 0, i + 1)).toISOString(), effectiveWorkloadIdentity: `arn:aws:iam::${ASTRO}:role/astro-acct-orbit-${i}`, oidcIssuerUrl: `https://${ISSUER}`, ...extra,
+  id: `clacct${String(i).padStart(8, '0')}`,
+  name: `prod-${i}`,
+  namespace: `acct-orbit-${i}`,
+  workspaceId,
+  cloudProvider: 'AWS',
+  airflowVersion: '3.0.2',
+  createdAt: new Date(Date.UTC(2026, 0, i + 1)).toISOString(),
+  effectiveWorkloadIdentity: `arn:aws:iam::${ASTRO}:role/astro-acct-orbit-${i}`,
+  oidcIssuerUrl: `https://${ISSUER}`,
+  ...extra,
 });
 
 /** IAM as seen inside an account: moto's own credentials for the home account, an assumed role for the others. */
@@ -50,7 +69,9 @@ async function iam(account: string): Promise<IAMClient> {
   return client;
 }
 async function trust(account: string, role: string): Promise<PolicyDocument> {
-  return parseTrustPolicy((await (await iam(account)).send(new GetRoleCommand({ RoleName: role }))).Role!.AssumeRolePolicyDocument);
+  return parseTrustPolicy(
+    (await (await iam(account)).send(new GetRoleCommand({ RoleName: role }))).Role!.AssumeRolePolicyDocument,
+  );
 }
 const ownedPrincipals = (doc: PolicyDocument) => JSON.stringify(doc.Statement.filter(isOwned));
 
@@ -58,15 +79,35 @@ beforeAll(async () => {
   moto = await startMoto();
   proxy = await faultProxy(moto.endpoint);
   proxy.faults.push({
-    action: 'AssumeRole', times: 1000, status: 403, code: 'AccessDenied',
+    action: 'AssumeRole',
+    times: 1000,
+    status: 403,
+    code: 'AccessDenied',
     message: `User: arn:aws:sts::${HOME}:assumed-role/astro-trust-prod-reconcile/x is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::${LOCKED}:role/astro-trust-member`,
     match: (p) => (p.get('RoleArn') ?? '').includes(`::${LOCKED}:`),
   });
-  for (const [account, role] of [[HOME, 'data-lake-reader'], [DATA, 'data-lake-reader'], [LAKE, 'lake-writer'], [LOCKED, 'archive-writer'], [LOCKED, 'audit-writer'], [OTHER, 'data-lake-reader']] as const) {
-    await (await iam(account)).send(new CreateRoleCommand({ RoleName: role, AssumeRolePolicyDocument: JSON.stringify(GLUE) }));
+  for (const [account, role] of [
+    [HOME, 'data-lake-reader'],
+    [DATA, 'data-lake-reader'],
+    [LAKE, 'lake-writer'],
+    [LOCKED, 'archive-writer'],
+    [LOCKED, 'audit-writer'],
+    [OTHER, 'data-lake-reader'],
+  ] as const) {
+    await (
+      await iam(account)
+    ).send(new CreateRoleCommand({ RoleName: role, AssumeRolePolicyDocument: JSON.stringify(GLUE) }));
   }
   dir = mkdtempSync(join(tmpdir(), 'astro-trust-accounts-'));
-  writeFileSync(join(dir, 'deployments.json'), JSON.stringify({ deployments: [dep(1, 'clwsA'), dep(2, 'clwsB'), dep(3, 'clwsC')], limit: 100, offset: 0, totalCount: 3 }));
+  writeFileSync(
+    join(dir, 'deployments.json'),
+    JSON.stringify({
+      deployments: [dep(1, 'clwsA'), dep(2, 'clwsB'), dep(3, 'clwsC')],
+      limit: 100,
+      offset: 0,
+      totalCount: 3,
+    }),
+  );
   configFile = join(dir, 'astro-trust.yaml');
   writeFileSync(
     configFile,
@@ -81,7 +122,12 @@ roles:
   - { name: audit-writer, account: "${LOCKED}", trust: workload-identity, deployments: [{ workspaceId: clwsB }] }
 `,
   );
-  Object.assign(process.env, { AWS_ENDPOINT_URL: proxy.url, AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey, AWS_REGION: 'us-east-1' });
+  Object.assign(process.env, {
+    AWS_ENDPOINT_URL: proxy.url,
+    AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey,
+    AWS_REGION: 'us-east-1',
+  });
 });
 afterAll(async () => {
   process.env = saved;
@@ -94,7 +140,10 @@ describe('one astro-trust, several accounts', () => {
     proxy.actions.length = 0;
     const r = await cli(['apply', '--config', configFile, '--yes', '--json']);
     expect(r.code).toBe(1); // not converged: one account could not be reached
-    const out = JSON.parse(r.stdout) as { roles: { role: string; status: string; account?: string; error?: { message: string } }[]; apply: { outcomes: { role: string; result: string; message?: string }[] } };
+    const out = JSON.parse(r.stdout) as {
+      roles: { role: string; status: string; account?: string; error?: { message: string } }[];
+      apply: { outcomes: { role: string; result: string; message?: string }[] };
+    };
     expect(out.apply.outcomes.map((o) => [o.role, o.result])).toEqual([
       ['data-lake-reader', 'written'],
       [`${DATA}/data-lake-reader`, 'written'],
@@ -104,17 +153,26 @@ describe('one astro-trust, several accounts', () => {
     ]);
     const locked = out.roles.find((x) => x.role === `${LOCKED}/archive-writer`)!;
     expect(locked).toMatchObject({ status: 'unreachable', account: LOCKED });
-    expect(locked.error!.message).toMatch(new RegExp(`cannot assume arn:aws:iam::${LOCKED}:role/astro-trust-member \\(AccessDenied\\): deploy deploy/member-account.yml in account ${LOCKED}`));
+    expect(locked.error!.message).toMatch(
+      new RegExp(
+        `cannot assume arn:aws:iam::${LOCKED}:role/astro-trust-member \\(AccessDenied\\): deploy deploy/member-account.yml in account ${LOCKED}`,
+      ),
+    );
 
     // Each account's role trusts its own declared Deployments, written with that account's credentials.
     expect(ownedPrincipals(await trust(HOME, 'data-lake-reader'))).toContain('astro-acct-orbit-1');
     expect(ownedPrincipals(await trust(HOME, 'data-lake-reader'))).not.toContain('astro-acct-orbit-2');
     expect(ownedPrincipals(await trust(DATA, 'data-lake-reader'))).toContain('astro-acct-orbit-2');
     expect(ownedPrincipals(await trust(DATA, 'data-lake-reader'))).not.toContain('astro-acct-orbit-1');
-    expect(ownedPrincipals(await trust(LAKE, 'lake-writer'))).toContain('system:serviceaccount:acct-orbit-3:acct-orbit-3-worker-serviceaccount');
+    expect(ownedPrincipals(await trust(LAKE, 'lake-writer'))).toContain(
+      'system:serviceaccount:acct-orbit-3:acct-orbit-3-worker-serviceaccount',
+    );
     expect(ownedPrincipals(await trust(LAKE, 'lake-writer'))).toContain(`arn:aws:iam::${LAKE}:oidc-provider/${ISSUER}`);
     // The OIDC provider is created in the lake account, nowhere else.
-    const providers = async (a: string) => ((await (await iam(a)).send(new ListOpenIDConnectProvidersCommand({}))).OpenIDConnectProviderList ?? []).map((p) => p.Arn);
+    const providers = async (a: string) =>
+      ((await (await iam(a)).send(new ListOpenIDConnectProvidersCommand({}))).OpenIDConnectProviderList ?? []).map(
+        (p) => p.Arn,
+      );
     expect(await providers(LAKE)).toEqual([`arn:aws:iam::${LAKE}:oidc-provider/${ISSUER}`]);
     expect(await providers(HOME)).toEqual([]);
     expect(await providers(DATA)).toEqual([]);
@@ -132,7 +190,13 @@ describe('one astro-trust, several accounts', () => {
   }, 60_000);
 
   it('keeps member credentials until shortly before they expire, then assumes the role again', async () => {
-    const store = memberTrustStore(DATA, { memberRoleName: 'astro-trust-member', region: 'us-east-1', endpoint: proxy.url, masterCredentials: TEST_CREDENTIALS, timings: { verifyDelayMs: 1 } });
+    const store = memberTrustStore(DATA, {
+      memberRoleName: 'astro-trust-member',
+      region: 'us-east-1',
+      endpoint: proxy.url,
+      masterCredentials: TEST_CREDENTIALS,
+      timings: { verifyDelayMs: 1 },
+    });
     proxy.actions.length = 0;
     await store.readRoles(['data-lake-reader']);
     await store.readRoles(['data-lake-reader']);
@@ -154,41 +218,85 @@ describe('one astro-trust, several accounts', () => {
 
   it('asks STS once for an account that refuses, however many reads follow, and again after a minute', async () => {
     let now = Date.now();
-    const store = memberTrustStore(LOCKED, { memberRoleName: 'astro-trust-member', region: 'us-east-1', endpoint: proxy.url, masterCredentials: TEST_CREDENTIALS, now: () => now });
+    const store = memberTrustStore(LOCKED, {
+      memberRoleName: 'astro-trust-member',
+      region: 'us-east-1',
+      endpoint: proxy.url,
+      masterCredentials: TEST_CREDENTIALS,
+      now: () => now,
+    });
     proxy.actions.length = 0;
-    for (const role of ['archive-writer', 'audit-writer', 'archive-writer']) await expect(store.readRoles([role])).rejects.toThrow(/cannot assume .*777788889999.*\(AccessDenied\)/);
+    for (const role of ['archive-writer', 'audit-writer', 'archive-writer'])
+      await expect(store.readRoles([role])).rejects.toThrow(/cannot assume .*777788889999.*\(AccessDenied\)/);
     expect(proxy.actions.filter((a) => a === 'AssumeRole')).toHaveLength(1);
     now += 61_000;
     await expect(store.readRoles(['archive-writer'])).rejects.toThrow(/AccessDenied/);
     expect(proxy.actions.filter((a) => a === 'AssumeRole')).toHaveLength(2);
   });
 
-  it('a CloudTrail event from a member account is matched to that account\'s role and alerted with its account; astro-trust\'s own member-role change is not', async () => {
+  it("a CloudTrail event from a member account is matched to that account's role and alerted with its account; astro-trust's own member-role change is not", async () => {
     const alerts: AstroTrustEvent[] = [];
     const notifier: Notifier = { notify: async (e) => (alerts.push(e), 'sent') };
     const config = loadConfig(configFile);
     const server = await startServer({
-      config, store: storeFor({ env: process.env } as never, config, undefined), inventory: new FileInventory(join(dir, 'deployments.json')), notifier,
-      secrets: ['s'], selfArns: [], homeAccount: HOME, eventsToken: 'tok', port: 0, resyncIntervalMs: 0, resyncAtStart: false,
+      config,
+      store: storeFor({ env: process.env } as never, config, undefined),
+      inventory: new FileInventory(join(dir, 'deployments.json')),
+      notifier,
+      secrets: ['s'],
+      selfArns: [],
+      homeAccount: HOME,
+      eventsToken: 'tok',
+      port: 0,
+      resyncIntervalMs: 0,
+      resyncAtStart: false,
     });
     try {
       // Someone in the data account adds a principal to astro-trust's statement.
       const doc = await trust(DATA, 'data-lake-reader');
       const owned = doc.Statement.find(isOwned)!;
-      (owned.Principal as { AWS: string[] | string }).AWS = [...[(owned.Principal as { AWS: string[] | string }).AWS].flat(), `arn:aws:iam::${ASTRO}:role/astro-intruder-0666`];
-      await (await iam(DATA)).send(new UpdateAssumeRolePolicyCommand({ RoleName: 'data-lake-reader', PolicyDocument: JSON.stringify(doc) }));
+      (owned.Principal as { AWS: string[] | string }).AWS = [
+        ...[(owned.Principal as { AWS: string[] | string }).AWS].flat(),
+        `arn:aws:iam::${ASTRO}:role/astro-intruder-0666`,
+      ];
+      await (
+        await iam(DATA)
+      ).send(new UpdateAssumeRolePolicyCommand({ RoleName: 'data-lake-reader', PolicyDocument: JSON.stringify(doc) }));
       const event = (account: string, issuer: string) => ({
-        source: 'aws.iam', 'detail-type': 'AWS API Call via CloudTrail', account, region: 'us-east-1',
+        source: 'aws.iam',
+        'detail-type': 'AWS API Call via CloudTrail',
+        account,
+        region: 'us-east-1',
         detail: {
-          eventName: 'UpdateAssumeRolePolicy', eventTime: '2026-11-26T10:00:00Z', eventID: `evt-${account}-${issuer.length}`, sourceIPAddress: '203.0.113.9',
+          eventName: 'UpdateAssumeRolePolicy',
+          eventTime: '2026-11-26T10:00:00Z',
+          eventID: `evt-${account}-${issuer.length}`,
+          sourceIPAddress: '203.0.113.9',
           requestParameters: { roleName: 'data-lake-reader' },
-          userIdentity: { type: 'AssumedRole', arn: `arn:aws:sts::${account}:assumed-role/x/y`, sessionContext: { sessionIssuer: { arn: issuer } } },
+          userIdentity: {
+            type: 'AssumedRole',
+            arn: `arn:aws:sts::${account}:assumed-role/x/y`,
+            sessionContext: { sessionIssuer: { arn: issuer } },
+          },
         },
       });
-      const post = async (body: unknown) => (await fetch(`${server.url}/events/eventbridge`, { method: 'POST', headers: { authorization: 'Bearer tok', 'content-type': 'application/json' }, body: JSON.stringify(body) })).json();
-      expect(await post(event(DATA, `arn:aws:iam::${DATA}:role/AWSReservedSSO_Admin`))).toMatchObject({ enqueued: { role: `${DATA}/data-lake-reader`, reason: 'iam-change' } });
-      expect(await post(event(OTHER, `arn:aws:iam::${OTHER}:role/admin`))).toEqual({ ignored: `role data-lake-reader in account ${OTHER} is not managed` });
-      expect(await post(event(DATA, `arn:aws:iam::${DATA}:role/astro-trust-member`))).toEqual({ ignored: 'changed by astro-trust itself (its member role)' });
+      const post = async (body: unknown) =>
+        (
+          await fetch(`${server.url}/events/eventbridge`, {
+            method: 'POST',
+            headers: { authorization: 'Bearer tok', 'content-type': 'application/json' },
+            body: JSON.stringify(body),
+          })
+        ).json();
+      expect(await post(event(DATA, `arn:aws:iam::${DATA}:role/AWSReservedSSO_Admin`))).toMatchObject({
+        enqueued: { role: `${DATA}/data-lake-reader`, reason: 'iam-change' },
+      });
+      expect(await post(event(OTHER, `arn:aws:iam::${OTHER}:role/admin`))).toEqual({
+        ignored: `role data-lake-reader in account ${OTHER} is not managed`,
+      });
+      expect(await post(event(DATA, `arn:aws:iam::${DATA}:role/astro-trust-member`))).toEqual({
+        ignored: 'changed by astro-trust itself (its member role)',
+      });
       await server.settled();
       const drift = alerts.find((a) => a.type === 'DriftDetected')!;
       expect(drift.detail).toMatchObject({ role: `${DATA}/data-lake-reader`, accountId: DATA, action: 'reverted' });

@@ -2,7 +2,13 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateRoleCommand, GetRoleCommand, ListOpenIDConnectProvidersCommand, UpdateAssumeRolePolicyCommand, type IAMClient } from '@aws-sdk/client-iam';
+import {
+  CreateRoleCommand,
+  GetRoleCommand,
+  ListOpenIDConnectProvidersCommand,
+  UpdateAssumeRolePolicyCommand,
+  type IAMClient,
+} from '@aws-sdk/client-iam';
 import { countCommands, IamTrustStore } from '../../src/adapters/iam';
 import { isOwned, policyChars, parseTrustPolicy, type PolicyDocument, type Statement } from '../../src/domain/policy';
 import { runSimulation } from '@cloud-copilot/iam-simulate';
@@ -10,9 +16,19 @@ import { cli } from '../support/cli';
 import { ACCOUNT, apiDeployment, astroRole, ISSUER } from '../support/fixtures';
 import { startMoto, TEST_CREDENTIALS, type Moto } from '../support/moto';
 
-const glue: Statement = { Sid: 'AllowGlue', Effect: 'Allow', Principal: { Service: 'glue.amazonaws.com' }, Action: 'sts:AssumeRole' };
+const glue: Statement = {
+  Sid: 'AllowGlue',
+  Effect: 'Allow',
+  Principal: { Service: 'glue.amazonaws.com' },
+  Action: 'sts:AssumeRole',
+};
 const ec2: Statement = { Effect: 'Allow', Principal: { Service: ['ec2.amazonaws.com'] }, Action: ['sts:AssumeRole'] };
-const owned = (...arns: string[]): Statement => ({ Sid: 'AstroTrustWorkloadIdentity', Effect: 'Allow', Principal: { AWS: arns }, Action: 'sts:AssumeRole' });
+const owned = (...arns: string[]): Statement => ({
+  Sid: 'AstroTrustWorkloadIdentity',
+  Effect: 'Allow',
+  Principal: { AWS: arns },
+  Action: 'sts:AssumeRole',
+});
 const policy = (...s: Statement[]): PolicyDocument => ({ Version: '2012-10-17', Statement: s });
 
 const inventory = [
@@ -37,7 +53,9 @@ const initial: Record<string, PolicyDocument> = {
   'oidc-runner': policy(ec2),
   observer: policy(glue),
   'big-role': policy(glue),
-  'purge-role': policy(owned(astroRole('stellar-orbit-1002'), astroRole('gone-1'), astroRole('gone-2'), astroRole('gone-3'))),
+  'purge-role': policy(
+    owned(astroRole('stellar-orbit-1002'), astroRole('gone-1'), astroRole('gone-2'), astroRole('gone-3')),
+  ),
 };
 
 let moto: Moto;
@@ -58,7 +76,10 @@ beforeAll(async () => {
   iam = moto.iam();
   counts = countCommands(iam);
   dir = mkdtempSync(join(tmpdir(), 'astro-trust-e2e-'));
-  writeFileSync(join(dir, 'deployments.json'), JSON.stringify({ deployments: inventory, limit: 1000, offset: 0, totalCount: inventory.length }));
+  writeFileSync(
+    join(dir, 'deployments.json'),
+    JSON.stringify({ deployments: inventory, limit: 1000, offset: 0, totalCount: inventory.length }),
+  );
   writeFileSync(cfg(), config);
   for (const [name, doc] of Object.entries(initial)) {
     await iam.send(new CreateRoleCommand({ RoleName: name, AssumeRolePolicyDocument: JSON.stringify(doc) }));
@@ -72,17 +93,30 @@ afterAll(async () => {
 describe('astro-trust against moto', () => {
   it('plan reads through the SDK environment (AWS_ENDPOINT_URL) and exits 2 with --detailed-exitcode', async () => {
     const saved = { ...process.env };
-    Object.assign(process.env, { AWS_ENDPOINT_URL: moto.endpoint, AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey, AWS_REGION: 'us-east-1' });
+    Object.assign(process.env, {
+      AWS_ENDPOINT_URL: moto.endpoint,
+      AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey,
+      AWS_REGION: 'us-east-1',
+    });
     try {
       const r = await cli(['plan', '--config', cfg(), '--detailed-exitcode']);
       expect(r.stderr).toBe('');
       expect(r.code).toBe(2);
-      expect(r.stdout).toMatch(/~ wi-reader \(workload-identity, enforce\)\n {4}\+ arn:aws:iam::111928029897:role\/astro-stellar-orbit-1002/);
-      expect(r.stdout).toMatch(/- arn:aws:iam::111928029897:role\/astro-deleted-9 {2}\(no declared Deployment has this identity\)/);
+      expect(r.stdout).toMatch(
+        /~ wi-reader \(workload-identity, enforce\)\n {4}\+ arn:aws:iam::111928029897:role\/astro-stellar-orbit-1002/,
+      );
+      expect(r.stdout).toMatch(
+        /- arn:aws:iam::111928029897:role\/astro-deleted-9 {2}\(no declared Deployment has this identity\)/,
+      );
       // A role over the size quota is written with what fits; the rest is named.
       expect(r.stdout).toMatch(/~ big-role \(workload-identity, enforce\)/);
-      expect(r.stdout).toMatch(/6 declared Deployments left out for lack of room[^\n]*\n {6}deployment-106 \(cldep000106x\)/);
-      expect(r.stdout).toMatch(/Plan: 3 to change \(\+8 -1 principals\), 0 in sync, 1 observe-only with changes, 1 blocked by a guard\./);
+      expect(r.stdout).toMatch(
+        /6 declared Deployments left out for lack of room[^\n]*\n {6}deployment-106 \(cldep000106x\)/,
+      );
+      expect(r.stdout).toMatch(
+        /Plan: 3 to change \(\+8 -1 principals\), 0 in sync, 1 observe-only with changes, 1 blocked by a guard\./,
+      );
     } finally {
       process.env = saved;
     }
@@ -112,7 +146,9 @@ describe('astro-trust against moto', () => {
     expect(r.stdout).toMatch(/wrote {3}big-role/);
     expect(r.stdout).toMatch(/6 declared Deployments were left out for lack of room/);
     expect(r.stdout).toMatch(/blocked purge-role: the plan removes 3 trusted identities, more than maxRemovals \(1\)/);
-    expect(r.stdout).toMatch(/created IAM OIDC provider https:\/\/oidc\.eks\.us-east-1\.amazonaws\.com\/id\/ABCDEF0123456789/);
+    expect(r.stdout).toMatch(
+      /created IAM OIDC provider https:\/\/oidc\.eks\.us-east-1\.amazonaws\.com\/id\/ABCDEF0123456789/,
+    );
     expect(r.stdout).toMatch(/Apply: 3 written, 0 unchanged, 1 observe-only, 1 blocked, 0 failed\. Not converged\./);
     expect(counts.get('UpdateAssumeRolePolicyCommand')).toBe(3);
 
@@ -120,17 +156,37 @@ describe('astro-trust against moto', () => {
     expect(wi.Statement.filter((s) => !isOwned(s))).toEqual([glue]);
     // What moto holds after the write, judged by an IAM policy evaluator: declared in, offboarded out.
     const canAssume = async (principal: string) => {
-      const r = await runSimulation({
-        identityPolicies: [{ name: 'caller', policy: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'sts:AssumeRole', Resource: '*' }] } }],
-        serviceControlPolicies: [], resourceControlPolicies: [], resourcePolicy: wi,
-        request: { action: 'sts:AssumeRole', principal, resource: { accountId: ACCOUNT, resource: `arn:aws:iam::${ACCOUNT}:role/wi-reader` }, contextVariables: {} },
-      }, {});
+      const r = await runSimulation(
+        {
+          identityPolicies: [
+            {
+              name: 'caller',
+              policy: {
+                Version: '2012-10-17',
+                Statement: [{ Effect: 'Allow', Action: 'sts:AssumeRole', Resource: '*' }],
+              },
+            },
+          ],
+          serviceControlPolicies: [],
+          resourceControlPolicies: [],
+          resourcePolicy: wi,
+          request: {
+            action: 'sts:AssumeRole',
+            principal,
+            resource: { accountId: ACCOUNT, resource: `arn:aws:iam::${ACCOUNT}:role/wi-reader` },
+            contextVariables: {},
+          },
+        },
+        {},
+      );
       return r.resultType !== 'error' && r.overallResult === 'Allowed';
     };
     expect(await canAssume(astroRole('stellar-orbit-1001'))).toBe(true);
     expect(await canAssume(astroRole('stellar-orbit-1002'))).toBe(true);
     expect(await canAssume(astroRole('deleted-9'))).toBe(false);
-    expect(wi.Statement.find(isOwned)!.Principal).toEqual({ AWS: [astroRole('stellar-orbit-1001'), astroRole('stellar-orbit-1002')] });
+    expect(wi.Statement.find(isOwned)!.Principal).toEqual({
+      AWS: [astroRole('stellar-orbit-1001'), astroRole('stellar-orbit-1002')],
+    });
 
     const oidc = await trust('oidc-runner');
     expect(oidc.Statement[0]).toEqual(ec2);
@@ -139,12 +195,16 @@ describe('astro-trust against moto', () => {
       Condition: { StringLike: { [`${ISSUER}:sub`]: ['system:serviceaccount:stellar-orbit-1003:*'] } },
     });
     const providers = await iam.send(new ListOpenIDConnectProvidersCommand({}));
-    expect(providers.OpenIDConnectProviderList!.map((p) => p.Arn)).toEqual([`arn:aws:iam::${ACCOUNT}:oidc-provider/${ISSUER}`]);
+    expect(providers.OpenIDConnectProviderList!.map((p) => p.Arn)).toEqual([
+      `arn:aws:iam::${ACCOUNT}:oidc-provider/${ISSUER}`,
+    ]);
 
     // big-role trusts exactly the Deployments that fit (the oldest six) and is within its quota.
     const big = await trust('big-role');
     expect(policyChars(big)).toBeLessThanOrEqual(600);
-    expect(big.Statement.find(isOwned)!.Principal).toEqual({ AWS: Array.from({ length: 6 }, (_, i) => astroRole(`stellar-orbit-${1100 + i}`)) });
+    expect(big.Statement.find(isOwned)!.Principal).toEqual({
+      AWS: Array.from({ length: 6 }, (_, i) => astroRole(`stellar-orbit-${1100 + i}`)),
+    });
 
     // Untouched: observe mode and the removal guard.
     for (const role of ['observer', 'purge-role']) expect(await trust(role)).toEqual(initial[role]);
@@ -152,13 +212,19 @@ describe('astro-trust against moto', () => {
 
   it('a second apply makes zero UpdateAssumeRolePolicy calls and one read per role', async () => {
     counts.clear();
-    const r = await cli(['apply', '--config', cfg(), '--yes', '--role', 'wi-reader,oidc-runner'], { ...adapters(), stderrIsTTY: true });
+    const r = await cli(['apply', '--config', cfg(), '--yes', '--role', 'wi-reader,oidc-runner'], {
+      ...adapters(),
+      stderrIsTTY: true,
+    });
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(/reading trust policies 2\/2/);
     expect(r.stdout).toMatch(/Apply: 0 written, 2 unchanged/);
     // One read per role, and one fresh look at the account's OIDC providers (an oidc role is planned).
     expect(Object.fromEntries(counts)).toEqual({ GetRoleCommand: 2, ListOpenIDConnectProvidersCommand: 1 });
-    const plan = await cli(['plan', '--config', cfg(), '--role', 'wi-reader', '--role', 'oidc-runner', '--detailed-exitcode'], adapters());
+    const plan = await cli(
+      ['plan', '--config', cfg(), '--role', 'wi-reader', '--role', 'oidc-runner', '--detailed-exitcode'],
+      adapters(),
+    );
     expect(plan.code).toBe(0);
   });
 
@@ -177,30 +243,52 @@ describe('astro-trust against moto', () => {
   it('an unknown --role is an error that lists the declared roles', async () => {
     const r = await cli(['plan', '--config', cfg(), '--role', 'nope'], adapters());
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/--role nope: not declared in .*declared roles: wi-reader, oidc-runner, observer, big-role, purge-role/);
+    expect(r.stderr).toMatch(
+      /--role nope: not declared in .*declared roles: wi-reader, oidc-runner, observer, big-role, purge-role/,
+    );
   });
 
   it('a statement a colleague adds while apply waits for "yes" is kept: the plan is merged into the role as read at write time', async () => {
-    const breakGlass: Statement = { Sid: 'BreakGlass', Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT}:role/break-glass` }, Action: 'sts:AssumeRole' };
-    await iam.send(new UpdateAssumeRolePolicyCommand({ RoleName: 'wi-reader', PolicyDocument: JSON.stringify(policy(glue, owned(astroRole('stellar-orbit-1001')))) }));
+    const breakGlass: Statement = {
+      Sid: 'BreakGlass',
+      Effect: 'Allow',
+      Principal: { AWS: `arn:aws:iam::${ACCOUNT}:role/break-glass` },
+      Action: 'sts:AssumeRole',
+    };
+    await iam.send(
+      new UpdateAssumeRolePolicyCommand({
+        RoleName: 'wi-reader',
+        PolicyDocument: JSON.stringify(policy(glue, owned(astroRole('stellar-orbit-1001')))),
+      }),
+    );
     const r = await cli(['apply', '--config', cfg(), '--role', 'wi-reader'], {
       ...adapters(),
       stdinIsTTY: true,
       confirm: async () => {
         const now = await trust('wi-reader');
-        await iam.send(new UpdateAssumeRolePolicyCommand({ RoleName: 'wi-reader', PolicyDocument: JSON.stringify({ ...now, Statement: [...now.Statement, breakGlass] }) }));
+        await iam.send(
+          new UpdateAssumeRolePolicyCommand({
+            RoleName: 'wi-reader',
+            PolicyDocument: JSON.stringify({ ...now, Statement: [...now.Statement, breakGlass] }),
+          }),
+        );
         return true;
       },
     });
     expect(r.code).toBe(0);
     const after = await trust('wi-reader');
     expect(after.Statement.filter((s) => !isOwned(s))).toEqual([glue, breakGlass]);
-    expect(after.Statement.find(isOwned)!.Principal).toEqual({ AWS: [astroRole('stellar-orbit-1001'), astroRole('stellar-orbit-1002')] });
+    expect(after.Statement.find(isOwned)!.Principal).toEqual({
+      AWS: [astroRole('stellar-orbit-1001'), astroRole('stellar-orbit-1002')],
+    });
   });
 
   it('a role missing in IAM fails plan and apply', async () => {
     writeFileSync(join(dir, 'missing.yaml'), config.replace('name: observer', 'name: no-such-role'));
-    const r = await cli(['apply', '--config', join(dir, 'missing.yaml'), '--yes', '--role', 'no-such-role'], adapters());
+    const r = await cli(
+      ['apply', '--config', join(dir, 'missing.yaml'), '--yes', '--role', 'no-such-role'],
+      adapters(),
+    );
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/\? no-such-role .*the role does not exist in IAM/);
     expect(r.stdout).toMatch(/failed {2}no-such-role: the role does not exist in IAM/);

@@ -27,10 +27,15 @@ describe('astro-trust --version and validate', () => {
         '  444455556666: MemberRoleName=astro-trust-member ManagedRoleArns=arn:aws:iam::444455556666:role/data-lake-reader ManagesOidcProviders=false\n',
     });
     const dir = mkdtempSync(join(tmpdir(), 'astro-trust-validate-'));
-    writeFileSync(join(dir, 'bad.yaml'), 'version: 1\norganizationId: o\ninventory: { source: api, identityAccounts: ["12345"] }\nroles:\n  - { name: r, trust: oidc }\n');
+    writeFileSync(
+      join(dir, 'bad.yaml'),
+      'version: 1\norganizationId: o\ninventory: { source: api, identityAccounts: ["12345"] }\nroles:\n  - { name: r, trust: oidc }\n',
+    );
     const bad = await cli(['validate', '--config', join(dir, 'bad.yaml')], { env: {} });
     expect(bad.code).toBe(1);
-    expect(bad.stderr).toMatch(/bad\.yaml: invalid config\n {2}- inventory\.identityAccounts\[0\] \(line 3\): an AWS account id: 12 digits/);
+    expect(bad.stderr).toMatch(
+      /bad\.yaml: invalid config\n {2}- inventory\.identityAccounts\[0\] \(line 3\): an AWS account id: 12 digits/,
+    );
   });
 });
 
@@ -50,15 +55,27 @@ describe('the JSON Schema (schema/astro-trust.schema.json)', () => {
   });
 
   it('the example points editors at it', () => {
-    expect(readFileSync('examples/astro-trust.yaml', 'utf8')).toMatch(/^# yaml-language-server: \$schema=\.\.\/schema\/astro-trust\.schema\.json$/m);
+    expect(readFileSync('examples/astro-trust.yaml', 'utf8')).toMatch(
+      /^# yaml-language-server: \$schema=\.\.\/schema\/astro-trust\.schema\.json$/m,
+    );
   });
 });
 
 describe('errors a person can act on', () => {
   const run = (env: Record<string, string>) =>
-    promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/cli/bin.ts', 'plan', '--config', 'examples/astro-trust.yaml'], {
-      env: { PATH: process.env.PATH!, HOME: mkdtempSync(join(tmpdir(), 'astro-trust-home-')), AWS_EC2_METADATA_DISABLED: 'true', AWS_REGION: 'us-east-1', ...env },
-    }).then(
+    promisify(execFile)(
+      process.execPath,
+      ['--import', 'tsx', 'src/cli/bin.ts', 'plan', '--config', 'examples/astro-trust.yaml'],
+      {
+        env: {
+          PATH: process.env.PATH!,
+          HOME: mkdtempSync(join(tmpdir(), 'astro-trust-home-')),
+          AWS_EC2_METADATA_DISABLED: 'true',
+          AWS_REGION: 'us-east-1',
+          ...env,
+        },
+      },
+    ).then(
       () => ({ code: 0, stderr: '' }),
       (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),
     );
@@ -66,14 +83,24 @@ describe('errors a person can act on', () => {
   it('no credentials: one line that says what to set, no SDK warning', async () => {
     const r = await run({});
     expect(r.code).toBe(1);
-    expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^astro-trust: no AWS credentials found: set AWS_PROFILE .* AWS_ENDPOINT_URL .* --iam-snapshot/)]);
+    expect(r.stderr.trim().split('\n')).toEqual([
+      expect.stringMatching(
+        /^astro-trust: no AWS credentials found: set AWS_PROFILE .* AWS_ENDPOINT_URL .* --iam-snapshot/,
+      ),
+    ]);
   });
 
   it('nothing at AWS_ENDPOINT_URL: one line naming the cause and the variable, not a line per retry', async () => {
-    const r = await run({ AWS_ENDPOINT_URL: `http://127.0.0.1:${await freePort()}`, AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'y' });
+    const r = await run({
+      AWS_ENDPOINT_URL: `http://127.0.0.1:${await freePort()}`,
+      AWS_ACCESS_KEY_ID: 'x',
+      AWS_SECRET_ACCESS_KEY: 'y',
+    });
     expect(r.code).toBe(1);
     const lines = r.stderr.trim().split('\n');
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/IAM still failing after 6 attempts \(ECONNREFUSED\); nothing answers at the IAM endpoint: check AWS_ENDPOINT_URL/);
+    expect(lines[0]).toMatch(
+      /IAM still failing after 6 attempts \(ECONNREFUSED\); nothing answers at the IAM endpoint: check AWS_ENDPOINT_URL/,
+    );
   });
 });

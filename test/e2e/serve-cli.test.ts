@@ -28,12 +28,25 @@ describe('astro-trust serve', () => {
     let stop!: () => void;
     const stopped = new Promise<void>((r) => (stop = r));
     let url = '';
-    const running = cli(['serve', '--config', world.configFile, '--port', '0', '--resync-interval', '0.002', '--snapshot', `${world.dir}/snapshot.json`], {
-      env: { ASTRO_TRUST_WEBHOOK_SECRET: 'x' },
-      adapters: { store: new IamTrustStore(moto.iam(), { verifyDelayMs: 1 }) },
-      untilStopped: () => stopped,
-      onListening: (u) => (url = u),
-    });
+    const running = cli(
+      [
+        'serve',
+        '--config',
+        world.configFile,
+        '--port',
+        '0',
+        '--resync-interval',
+        '0.002',
+        '--snapshot',
+        `${world.dir}/snapshot.json`,
+      ],
+      {
+        env: { ASTRO_TRUST_WEBHOOK_SECRET: 'x' },
+        adapters: { store: new IamTrustStore(moto.iam(), { verifyDelayMs: 1 }) },
+        untilStopped: () => stopped,
+        onListening: (u) => (url = u),
+      },
+    );
     const deadline = Date.now() + 20_000;
     const offboarded = async () => {
       const doc = await world.trust('archive-writer');
@@ -57,39 +70,91 @@ describe('astro-trust serve', () => {
     let stop!: () => void;
     const stopped = new Promise<void>((r) => (stop = r));
     let url = '';
-    const running = cli(['serve', '--config', world.configFile, '--port', '0', '--resync-interval', '0', '--watch-interval', '0', '--log-format', 'json', '--snapshot', `${world.dir}/snapshot-json.json`], {
-      env: { ASTRO_TRUST_WEBHOOK_SECRET: FIXTURE_SECRET },
-      adapters: { store: new IamTrustStore(moto.iam(), { verifyDelayMs: 1 }) },
-      untilStopped: () => stopped,
-      onListening: (u) => (url = u),
-    });
+    const running = cli(
+      [
+        'serve',
+        '--config',
+        world.configFile,
+        '--port',
+        '0',
+        '--resync-interval',
+        '0',
+        '--watch-interval',
+        '0',
+        '--log-format',
+        'json',
+        '--snapshot',
+        `${world.dir}/snapshot-json.json`,
+      ],
+      {
+        env: { ASTRO_TRUST_WEBHOOK_SECRET: FIXTURE_SECRET },
+        adapters: { store: new IamTrustStore(moto.iam(), { verifyDelayMs: 1 }) },
+        untilStopped: () => stopped,
+        onListening: (u) => (url = u),
+      },
+    );
     while (!url) await new Promise((r) => setTimeout(r, 20));
     try {
       const deploymentId = String(world.inventory().deployments[0]!.id);
-      const body = JSON.stringify({ id: 'evt-log-1', type: 'deployment.created', deploymentId, organizationId: loadConfig(world.configFile).organizationId, occurredAt: new Date().toISOString() });
-      const sent = await fetch(`${url}/webhooks/astro`, { method: 'POST', headers: { 'content-type': 'application/json', ...signStandard(FIXTURE_SECRET, 'msg_log_1', body, Math.floor(Date.now() / 1000)) }, body });
+      const body = JSON.stringify({
+        id: 'evt-log-1',
+        type: 'deployment.created',
+        deploymentId,
+        organizationId: loadConfig(world.configFile).organizationId,
+        occurredAt: new Date().toISOString(),
+      });
+      const sent = await fetch(`${url}/webhooks/astro`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          ...signStandard(FIXTURE_SECRET, 'msg_log_1', body, Math.floor(Date.now() / 1000)),
+        },
+        body,
+      });
       expect(sent.status).toBe(202);
-      const forged = await fetch(`${url}/webhooks/astro`, { method: 'POST', headers: { 'content-type': 'application/json', 'webhook-id': 'x', 'webhook-timestamp': '1', 'webhook-signature': 'v1,AAAA' }, body });
+      const forged = await fetch(`${url}/webhooks/astro`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'webhook-id': 'x',
+          'webhook-timestamp': '1',
+          'webhook-signature': 'v1,AAAA',
+        },
+        body,
+      });
       expect(forged.status).toBe(401);
     } finally {
       stop();
     }
     const r = await running;
     expect(r.code).toBe(0);
-    const lines = r.stderr.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = r.stderr
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     for (const l of lines) {
       expect(['DEBUG', 'INFO', 'WARN', 'ERROR']).toContain(l.level);
       expect(typeof l.message).toBe('string');
       expect(Number.isNaN(Date.parse(String(l.timestamp)))).toBe(false);
     }
     const accepted = lines.find((l) => l.message === 'webhook accepted')!;
-    expect(accepted).toMatchObject({ level: 'INFO', webhookId: 'msg_log_1', id: 'evt-log-1', type: 'deployment.created' });
+    expect(accepted).toMatchObject({
+      level: 'INFO',
+      webhookId: 'msg_log_1',
+      id: 'evt-log-1',
+      type: 'deployment.created',
+    });
     const reconciled = lines.filter((l) => l.message === 'reconciled' && l.reason === 'webhook');
     expect(reconciled.length).toBe(accepted.roles);
     for (const l of reconciled) expect(l).toMatchObject({ sourceEventId: 'evt-log-1', role: expect.any(String) });
     expect(lines.find((l) => l.message === 'webhook rejected')).toMatchObject({ level: 'WARN', status: 401 });
     // Without SLACK_WEBHOOK_URL an alert is a log entry with the whole event as fields, not only its headline.
     const alert = lines.find((l) => typeof l.alert === 'string')!;
-    expect(alert).toMatchObject({ level: 'WARN', message: expect.stringMatching(/^alert: /), role: expect.any(String), detail: expect.objectContaining({ role: alert.role, mode: expect.any(String) }) });
+    expect(alert).toMatchObject({
+      level: 'WARN',
+      message: expect.stringMatching(/^alert: /),
+      role: expect.any(String),
+      detail: expect.objectContaining({ role: alert.role, mode: expect.any(String) }),
+    });
   });
 });

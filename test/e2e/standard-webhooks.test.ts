@@ -19,7 +19,14 @@ import { exampleWorld, type World } from '../support/world';
 const SECRET = `whsec_${Buffer.from('a-32-byte-secret-for-the-tests!!').toString('base64')}`;
 const ORG = 'clmh59gt0000308lbgswe5fvh';
 const BILLING = 'clmh5h2rb001208lb4q0e6x8z';
-const body = (id: string) => JSON.stringify({ id, type: 'deployment.created', deploymentId: BILLING, organizationId: ORG, occurredAt: new Date().toISOString() });
+const body = (id: string) =>
+  JSON.stringify({
+    id,
+    type: 'deployment.created',
+    deploymentId: BILLING,
+    organizationId: ORG,
+    occurredAt: new Date().toISOString(),
+  });
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 
 describe('Standard Webhooks signatures', () => {
@@ -28,14 +35,38 @@ describe('Standard Webhooks signatures', () => {
     const headers = signStandard(SECRET, 'msg_1', b, nowSeconds());
     expect(new Webhook(SECRET).verify(b, headers)).toEqual(JSON.parse(b));
     const theirs = new Webhook(SECRET).sign('msg_2', new Date(), b);
-    expect(verifyStandard([SECRET], { 'webhook-id': 'msg_2', 'webhook-timestamp': String(nowSeconds()), 'webhook-signature': `v1,bogus ${theirs}` }, Buffer.from(b), nowSeconds())).toEqual({ ok: true, webhookId: 'msg_2' });
+    expect(
+      verifyStandard(
+        [SECRET],
+        { 'webhook-id': 'msg_2', 'webhook-timestamp': String(nowSeconds()), 'webhook-signature': `v1,bogus ${theirs}` },
+        Buffer.from(b),
+        nowSeconds(),
+      ),
+    ).toEqual({ ok: true, webhookId: 'msg_2' });
   });
 
   it.each<[string, Record<string, string>, RegExp]>([
-    ['another secret', signStandard(`whsec_${Buffer.from('another-secret-of-32-bytes-long!').toString('base64')}`, 'm', body('e'), nowSeconds()), /does not match/],
+    [
+      'another secret',
+      signStandard(
+        `whsec_${Buffer.from('another-secret-of-32-bytes-long!').toString('base64')}`,
+        'm',
+        body('e'),
+        nowSeconds(),
+      ),
+      /does not match/,
+    ],
     ['a timestamp 301 s old', signStandard(SECRET, 'm', body('e'), nowSeconds() - 301), /stale/],
-    ['no v1 signature', { ...signStandard(SECRET, 'm', body('e'), nowSeconds()), 'webhook-signature': 'v2,abc' }, /malformed/],
-    ['another webhook-id than signed', { ...signStandard(SECRET, 'm', body('e'), nowSeconds()), 'webhook-id': 'other' }, /does not match/],
+    [
+      'no v1 signature',
+      { ...signStandard(SECRET, 'm', body('e'), nowSeconds()), 'webhook-signature': 'v2,abc' },
+      /malformed/,
+    ],
+    [
+      'another webhook-id than signed',
+      { ...signStandard(SECRET, 'm', body('e'), nowSeconds()), 'webhook-id': 'other' },
+      /does not match/,
+    ],
   ])('refuses %s', (_l, headers, reason) => {
     const r = verifyStandard([SECRET], headers, Buffer.from(body('e')), nowSeconds());
     expect(r.ok).toBe(false);
@@ -51,8 +82,15 @@ describe('serve with Standard Webhooks', () => {
     moto = await startMoto();
     world = await exampleWorld(moto.iam());
     server = await startServer({
-      config: loadConfig(world.configFile), store: new IamTrustStore(moto.iam(), { verifyDelayMs: 1 }), inventory: new FileInventory(world.inventoryFile),
-      notifier: new LogNotifier(() => {}), secrets: [SECRET], selfArns: [], port: 0, resyncIntervalMs: 0, resyncAtStart: false,
+      config: loadConfig(world.configFile),
+      store: new IamTrustStore(moto.iam(), { verifyDelayMs: 1 }),
+      inventory: new FileInventory(world.inventoryFile),
+      notifier: new LogNotifier(() => {}),
+      secrets: [SECRET],
+      selfArns: [],
+      port: 0,
+      resyncIntervalMs: 0,
+      resyncAtStart: false,
     });
   });
   afterAll(async () => {
@@ -60,12 +98,19 @@ describe('serve with Standard Webhooks', () => {
     await moto?.stop();
   });
   const post = (b: string, headers: Record<string, string>) =>
-    fetch(`${server.url}/webhooks/astro`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: b }).then(async (r) => ({ status: r.status, body: await r.json() }));
+    fetch(`${server.url}/webhooks/astro`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: b,
+    }).then(async (r) => ({ status: r.status, body: await r.json() }));
 
   it('accepts a signed webhook once per webhook-id: a resend is 202 and does no new work', async () => {
     const b = body('evt_std_1');
     const headers = signStandard(SECRET, 'evt_std_1', b, nowSeconds());
-    expect(await post(b, headers)).toEqual({ status: 202, body: { accepted: 'evt_std_1', roles: ['data-lake-reader'] } });
+    expect(await post(b, headers)).toEqual({
+      status: 202,
+      body: { accepted: 'evt_std_1', roles: ['data-lake-reader'] },
+    });
     await server.settled();
     const processed = server.queue.processed;
     expect(await post(b, headers)).toEqual({ status: 202, body: { accepted: 'evt_std_1', duplicate: true } });
@@ -83,7 +128,13 @@ describe('serve with Standard Webhooks', () => {
     const recipe = /```sh\n(# astro-trust: sign-with-curl[\s\S]*?)```/.exec(doc)![1]!;
     // Asynchronously: the server answering curl runs in this very process.
     const { stdout } = await promisify(execFile)('bash', ['-euo', 'pipefail', '-c', recipe], {
-      env: { PATH: process.env.PATH, ASTRO_TRUST_WEBHOOK_SECRET: SECRET, ASTRO_TRUST_WEBHOOK_URL: `${server.url}/webhooks/astro`, DEPLOYMENT_ID: BILLING, ASTRO_ORGANIZATION_ID: ORG },
+      env: {
+        PATH: process.env.PATH,
+        ASTRO_TRUST_WEBHOOK_SECRET: SECRET,
+        ASTRO_TRUST_WEBHOOK_URL: `${server.url}/webhooks/astro`,
+        DEPLOYMENT_ID: BILLING,
+        ASTRO_ORGANIZATION_ID: ORG,
+      },
       timeout: 20_000,
     });
     expect(JSON.parse(stdout)).toMatchObject({ roles: ['data-lake-reader'] });

@@ -33,9 +33,16 @@ beforeAll(async () => {
   moto = await startMoto();
   world = await exampleWorld(moto.iam(), { withoutDeployments: [BILLING] });
   server = await startServer({
-    config: loadConfig(world.configFile), store: new IamTrustStore(moto.iam(), { verifyDelayMs: 1 }), inventory: new FileInventory(world.inventoryFile),
-    notifier: new LogNotifier((l) => alerts.push(l)), secrets: ['x'], selfArns: [], port: 0, resyncIntervalMs: 0,
-    watchIntervalMs: INTERVAL, snapshots: new FileSnapshotStore(join(world.dir, 'snapshot.json')),
+    config: loadConfig(world.configFile),
+    store: new IamTrustStore(moto.iam(), { verifyDelayMs: 1 }),
+    inventory: new FileInventory(world.inventoryFile),
+    notifier: new LogNotifier((l) => alerts.push(l)),
+    secrets: ['x'],
+    selfArns: [],
+    port: 0,
+    resyncIntervalMs: 0,
+    watchIntervalMs: INTERVAL,
+    snapshots: new FileSnapshotStore(join(world.dir, 'snapshot.json')),
   });
   await server.watchOnce();
 });
@@ -49,7 +56,9 @@ describe('inventory watch in serve', () => {
     const all = JSON.parse(readFileSync('examples/deployments.json', 'utf8')).deployments as Record<string, unknown>[];
     expect(await trusted('data-lake-reader')).not.toContain('astro-stellar-comet-3141');
     world.setInventory([...world.inventory().deployments, all.find((d) => d.id === BILLING)!]);
-    const took = await within(INTERVAL * 2 + 2000, async () => (await trusted('data-lake-reader')).includes('astro-stellar-comet-3141'));
+    const took = await within(INTERVAL * 2 + 2000, async () =>
+      (await trusted('data-lake-reader')).includes('astro-stellar-comet-3141'),
+    );
     expect(took).toBeGreaterThanOrEqual(0);
     expect(took).toBeLessThan(INTERVAL + 1000);
   });
@@ -57,7 +66,10 @@ describe('inventory watch in serve', () => {
   it('offboards a Deployment removed from the inventory', async () => {
     expect(await trusted('archive-writer')).toContain('astro-galactian-element-5125');
     world.setInventory(world.inventory().deployments.filter((d) => d.id !== INGEST));
-    const took = await within(INTERVAL * 2 + 2000, async () => !(await trusted('archive-writer')).includes('astro-galactian-element-5125'));
+    const took = await within(
+      INTERVAL * 2 + 2000,
+      async () => !(await trusted('archive-writer')).includes('astro-galactian-element-5125'),
+    );
     expect(took).toBeGreaterThanOrEqual(0);
   });
 });
@@ -73,7 +85,10 @@ describe('a listing that shrinks past maxShrinkPercent, or comes back empty (DES
       world.setInventory(shrunk);
       await server.watchOnce();
       // A resync of every role in the meantime (as at start or on the schedule) must not act on it either.
-      await server.queue.enqueue([{ role: 'data-lake-reader', reason: 'resync' }, { role: 'archive-writer', reason: 'resync' }]);
+      await server.queue.enqueue([
+        { role: 'data-lake-reader', reason: 'resync' },
+        { role: 'archive-writer', reason: 'resync' },
+      ]);
       await server.queue.drained();
       expect(await trusted('data-lake-reader')).toBe(trustBefore);
       expect(JSON.parse(readFileSync(join(world.dir, 'snapshot.json'), 'utf8'))).toEqual(before);
@@ -81,7 +96,9 @@ describe('a listing that shrinks past maxShrinkPercent, or comes back empty (DES
       // One alert from the watch, one per reconcile (the timer's watch runs may add more of the same), no write.
       const refused = alerts.filter((a) => a.startsWith('alert InventoryRefused'));
       expect(refused.length).toBeGreaterThanOrEqual(3);
-      expect(refused).toEqual(Array(refused.length).fill(expect.stringContaining(`Deployment listing refused (${kind})`)));
+      expect(refused).toEqual(
+        Array(refused.length).fill(expect.stringContaining(`Deployment listing refused (${kind})`)),
+      );
       expect(alerts.filter((a) => a.startsWith('alert TrustPolicyUpdated'))).toEqual([]);
     }
     world.setInventory(full);

@@ -4,8 +4,20 @@
  */
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CreateEventBusCommand, EventBridgeClient, PutRuleCommand, PutTargetsCommand } from '@aws-sdk/client-eventbridge';
-import { CreateQueueCommand, DeleteMessageCommand, GetQueueAttributesCommand, PurgeQueueCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import {
+  CreateEventBusCommand,
+  EventBridgeClient,
+  PutRuleCommand,
+  PutTargetsCommand,
+} from '@aws-sdk/client-eventbridge';
+import {
+  CreateQueueCommand,
+  DeleteMessageCommand,
+  GetQueueAttributesCommand,
+  PurgeQueueCommand,
+  ReceiveMessageCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Context } from 'aws-lambda';
@@ -20,7 +32,11 @@ import { startMoto, TEST_CREDENTIALS, type Moto } from '../support/moto';
 import { exampleWorld, fixture, FIXTURE_NOW_MS, FIXTURE_SECRET, type World } from '../support/world';
 
 const SELF = 'arn:aws:iam::123456789012:role/astro-trust-prod-reconcile';
-const context = { functionName: 'test', awsRequestId: 'req-1', getRemainingTimeInMillis: () => 30_000 } as unknown as Context;
+const context = {
+  functionName: 'test',
+  awsRequestId: 'req-1',
+  getRemainingTimeInMillis: () => 30_000,
+} as unknown as Context;
 type Handler = (event: unknown, context: Context) => Promise<unknown>;
 
 let moto: Moto;
@@ -51,13 +67,16 @@ function load(path: string) {
 }
 
 async function messages(url: string, max = 10) {
-  const out = await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: max, AttributeNames: ['All'], WaitTimeSeconds: 0 }));
+  const out = await sqs.send(
+    new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: max, AttributeNames: ['All'], WaitTimeSeconds: 0 }),
+  );
   return out.Messages ?? [];
 }
 async function drain(url: string) {
   await sqs.send(new PurgeQueueCommand({ QueueUrl: url }));
 }
-const ownedArns = (doc: PolicyDocument) => (doc.Statement.find(isOwned)?.Principal as { AWS: string[] } | undefined)?.AWS ?? [];
+const ownedArns = (doc: PolicyDocument) =>
+  (doc.Statement.find(isOwned)?.Principal as { AWS: string[] } | undefined)?.AWS ?? [];
 
 beforeAll(async () => {
   // The functions write JSON log lines and EMF metrics to standard output (CloudWatch); keep them for the
@@ -81,18 +100,40 @@ beforeAll(async () => {
     res.end(slackStatus === 200 ? 'ok' : 'error');
   });
   sqs = new SQSClient(aws);
-  queueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: 'reconcile.fifo', Attributes: { FifoQueue: 'true' } }))).QueueUrl!;
+  queueUrl = (
+    await sqs.send(new CreateQueueCommand({ QueueName: 'reconcile.fifo', Attributes: { FifoQueue: 'true' } }))
+  ).QueueUrl!;
   busTapUrl = (await sqs.send(new CreateQueueCommand({ QueueName: 'bus-tap' }))).QueueUrl!;
-  const tapArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: busTapUrl, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
+  const tapArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: busTapUrl, AttributeNames: ['QueueArn'] })))
+    .Attributes!.QueueArn!;
   const events = new EventBridgeClient(aws);
   await events.send(new CreateEventBusCommand({ Name: 'astro-trust-test' }));
-  await events.send(new PutRuleCommand({ Name: 'tap', EventBusName: 'astro-trust-test', EventPattern: JSON.stringify({ source: ['astro-trust'] }) }));
-  await events.send(new PutTargetsCommand({ Rule: 'tap', EventBusName: 'astro-trust-test', Targets: [{ Id: 'tap', Arn: tapArn }] }));
+  await events.send(
+    new PutRuleCommand({
+      Name: 'tap',
+      EventBusName: 'astro-trust-test',
+      EventPattern: JSON.stringify({ source: ['astro-trust'] }),
+    }),
+  );
+  await events.send(
+    new PutTargetsCommand({ Rule: 'tap', EventBusName: 'astro-trust-test', Targets: [{ Id: 'tap', Arn: tapArn }] }),
+  );
   const dynamodb = new DynamoDBClient(aws);
-  await dynamodb.send(new CreateTableCommand({ TableName: 'watch', BillingMode: 'PAY_PER_REQUEST', AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }], KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }] }));
+  await dynamodb.send(
+    new CreateTableCommand({
+      TableName: 'watch',
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
+      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+    }),
+  );
   const ssm = new SSMClient(aws);
-  await ssm.send(new PutParameterCommand({ Name: '/astro-trust/test/webhook-secret', Type: 'SecureString', Value: FIXTURE_SECRET }));
-  await ssm.send(new PutParameterCommand({ Name: '/astro-trust/test/slack-webhook-url', Type: 'SecureString', Value: slack.url }));
+  await ssm.send(
+    new PutParameterCommand({ Name: '/astro-trust/test/webhook-secret', Type: 'SecureString', Value: FIXTURE_SECRET }),
+  );
+  await ssm.send(
+    new PutParameterCommand({ Name: '/astro-trust/test/slack-webhook-url', Type: 'SecureString', Value: slack.url }),
+  );
 
   Object.assign(process.env, {
     AWS_ENDPOINT_URL: moto.endpoint,
@@ -129,35 +170,54 @@ describe('webhook', () => {
   afterEach(() => jest.mocked(Date.now).mockRestore());
 
   it('deployment-created: 202 and one request per role that declares the Deployment, grouped by role', async () => {
-    const res = (await fns.webhook!(load('webhook/deployment-created.json'), context)) as { statusCode: number; body: string };
+    const res = (await fns.webhook!(load('webhook/deployment-created.json'), context)) as {
+      statusCode: number;
+      body: string;
+    };
     expect(res.statusCode).toBe(202);
     expect(JSON.parse(res.body)).toEqual({ accepted: 'evt_01JDQ7ZK3M8V2C4N6P8R0T2W4Y', roles: ['data-lake-reader'] });
     const [m] = await messages(queueUrl);
     expect(m!.Attributes!.MessageGroupId).toBe('data-lake-reader');
-    expect(JSON.parse(m!.Body!)).toEqual({ role: 'data-lake-reader', reason: 'webhook', deploymentId: 'clmh5h2rb001208lb4q0e6x8z', sourceEventId: 'evt_01JDQ7ZK3M8V2C4N6P8R0T2W4Y' });
+    expect(JSON.parse(m!.Body!)).toEqual({
+      role: 'data-lake-reader',
+      reason: 'webhook',
+      deploymentId: 'clmh5h2rb001208lb4q0e6x8z',
+      sourceEventId: 'evt_01JDQ7ZK3M8V2C4N6P8R0T2W4Y',
+    });
   });
 
   it('deployment-deleted (base64 body): every role is re-checked', async () => {
-    const res = (await fns.webhook!(load('webhook/deployment-deleted-base64.json'), context)) as { statusCode: number; body: string };
+    const res = (await fns.webhook!(load('webhook/deployment-deleted-base64.json'), context)) as {
+      statusCode: number;
+      body: string;
+    };
     expect(res.statusCode).toBe(202);
-    expect(JSON.parse(res.body).roles).toHaveLength(parseConfig(readFileSync(world.configFile, 'utf8'), world.configFile).roles.length);
+    expect(JSON.parse(res.body).roles).toHaveLength(
+      parseConfig(readFileSync(world.configFile, 'utf8'), world.configFile).roles.length,
+    );
   });
 
   it('bad-signature: 401 and nothing queued', async () => {
-    const res = (await fns.webhook!(load('webhook/bad-signature.json'), context)) as { statusCode: number; body: string };
+    const res = (await fns.webhook!(load('webhook/bad-signature.json'), context)) as {
+      statusCode: number;
+      body: string;
+    };
     expect(res).toMatchObject({ statusCode: 401 });
     expect(JSON.parse(res.body).error).toBe('signature does not match');
     expect(await messages(queueUrl)).toEqual([]);
   });
 
-  it('answers 503 (not 5xx for the sender\'s input, not a silent 202) when the inventory cannot be listed', async () => {
+  it("answers 503 (not 5xx for the sender's input, not a silent 202) when the inventory cannot be listed", async () => {
     const previous = process.env.ASTRO_TRUST_CONFIG;
     const broken = `${world.dir}/broken.yaml`;
     writeFileSync(broken, readFileSync(world.configFile, 'utf8').replace('./deployments.json', './missing.json'));
     process.env.ASTRO_TRUST_CONFIG = broken;
     resetRuntime();
     try {
-      const res = (await fns.webhook!(fixture('webhook/deployment-created.json'), context)) as { statusCode: number; body: string };
+      const res = (await fns.webhook!(fixture('webhook/deployment-created.json'), context)) as {
+        statusCode: number;
+        body: string;
+      };
       expect(res).toMatchObject({ statusCode: 503 });
       expect(JSON.parse(res.body).error).toMatch(/retry/);
       expect(await messages(queueUrl)).toEqual([]);
@@ -176,7 +236,16 @@ describe('webhook', () => {
 
 describe('iamChange', () => {
   it.each<[string, Record<string, unknown>]>([
-    ['iamChange/update-assume-role-policy.json', { enqueued: expect.objectContaining({ role: 'data-lake-reader', reason: 'iam-change', drift: expect.objectContaining({ sourceIp: '203.0.113.24', eventName: 'UpdateAssumeRolePolicy' }) }) }],
+    [
+      'iamChange/update-assume-role-policy.json',
+      {
+        enqueued: expect.objectContaining({
+          role: 'data-lake-reader',
+          reason: 'iam-change',
+          drift: expect.objectContaining({ sourceIp: '203.0.113.24', eventName: 'UpdateAssumeRolePolicy' }),
+        }),
+      },
+    ],
     ['iamChange/create-role.json', { enqueued: expect.objectContaining({ role: 's3-exporter' }) }],
     ['iamChange/delete-role.json', { enqueued: expect.objectContaining({ role: 'archive-writer' }) }],
     ['iamChange/update-by-astro-trust.json', { ignored: 'changed by astro-trust itself' }],
@@ -193,7 +262,9 @@ describe('reconcile', () => {
   it('sqs-drift-check: reverts a hand edit in enforce mode and publishes DriftDetected with the actor', async () => {
     const declared = await world.trust('data-lake-reader');
     const edited = structuredClone(declared);
-    (edited.Statement.find(isOwned)!.Principal as { AWS: string[] }).AWS.push('arn:aws:iam::111928029897:role/astro-intruder-0666');
+    (edited.Statement.find(isOwned)!.Principal as { AWS: string[] }).AWS.push(
+      'arn:aws:iam::111928029897:role/astro-intruder-0666',
+    );
     await world.handEdit('data-lake-reader', edited);
 
     written();
@@ -201,19 +272,36 @@ describe('reconcile', () => {
     expect(out).toEqual({ batchItemFailures: [] });
     // Powertools: JSON lines with level, the request id and the correlation; metrics as CloudWatch EMF.
     const lines = written();
-    expect(lines.find((l) => l.message === 'reconciled')).toMatchObject({ level: 'INFO', service: 'astro-trust', function_request_id: 'req-1', role: 'data-lake-reader', reason: 'iam-change', eventId: expect.any(String), outcome: 'written' });
-    const emf = lines.find((l) => l._aws) as { _aws: { CloudWatchMetrics: { Namespace: string; Metrics: { Name: string }[] }[] } } & Record<string, number | number[]>;
+    expect(lines.find((l) => l.message === 'reconciled')).toMatchObject({
+      level: 'INFO',
+      service: 'astro-trust',
+      function_request_id: 'req-1',
+      role: 'data-lake-reader',
+      reason: 'iam-change',
+      eventId: expect.any(String),
+      outcome: 'written',
+    });
+    const emf = lines.find((l) => l._aws) as {
+      _aws: { CloudWatchMetrics: { Namespace: string; Metrics: { Name: string }[] }[] };
+    } & Record<string, number | number[]>;
     // A metric added several times in one invocation is an array of values; CloudWatch sums them.
     const total = (name: string) => [emf[name] ?? []].flat().reduce((a, b) => a + b, 0);
     expect(emf._aws.CloudWatchMetrics[0]!.Namespace).toBe('AstroTrust');
-    expect(emf._aws.CloudWatchMetrics[0]!.Metrics.map((m) => m.Name)).toEqual(expect.arrayContaining(['Drift', 'IamCalls', 'AstroListings']));
+    expect(emf._aws.CloudWatchMetrics[0]!.Metrics.map((m) => m.Name)).toEqual(
+      expect.arrayContaining(['Drift', 'IamCalls', 'AstroListings']),
+    );
     expect(total('Drift')).toBe(1);
     // GetRole, UpdateAssumeRolePolicy, then GetRole again at least (re-read before the write, read-back after).
     expect(total('IamCalls')).toBeGreaterThanOrEqual(3);
-    expect(ownedArns(await world.trust('data-lake-reader'))).not.toContain('arn:aws:iam::111928029897:role/astro-intruder-0666');
+    expect(ownedArns(await world.trust('data-lake-reader'))).not.toContain(
+      'arn:aws:iam::111928029897:role/astro-intruder-0666',
+    );
     const published = (await messages(busTapUrl)).map((m) => JSON.parse(m.Body!));
     const drift = published.find((e) => e['detail-type'] === 'DriftDetected');
-    expect(drift).toMatchObject({ source: 'astro-trust', detail: { role: 'data-lake-reader', action: 'reverted', actor: { sourceIp: '203.0.113.24' } } });
+    expect(drift).toMatchObject({
+      source: 'astro-trust',
+      detail: { role: 'data-lake-reader', action: 'reverted', actor: { sourceIp: '203.0.113.24' } },
+    });
     expect(JSON.stringify(drift.detail.undeclaredInOwned)).toContain('astro-intruder-0666');
   });
 
@@ -223,9 +311,16 @@ describe('reconcile', () => {
     expect(out).toEqual({ batchItemFailures: [] });
     // The function's own log line says what it did with each record (the IAM client inside is not reachable from here).
     const lines = written().filter((l) => l.message === 'reconciled');
-    expect(lines.find((l) => l.role === 'no-longer-declared')).toMatchObject({ status: 'not declared', outcome: 'ignored' });
-    expect(lines.find((l) => l.role === 'data-lake-reader')).toMatchObject({ outcome: expect.stringMatching(/^(written|unchanged)$/) });
-    expect(ownedArns(await world.trust('data-lake-reader'))).toContain('arn:aws:iam::111928029897:role/astro-stellar-comet-3141');
+    expect(lines.find((l) => l.role === 'no-longer-declared')).toMatchObject({
+      status: 'not declared',
+      outcome: 'ignored',
+    });
+    expect(lines.find((l) => l.role === 'data-lake-reader')).toMatchObject({
+      outcome: expect.stringMatching(/^(written|unchanged)$/),
+    });
+    expect(ownedArns(await world.trust('data-lake-reader'))).toContain(
+      'arn:aws:iam::111928029897:role/astro-stellar-comet-3141',
+    );
   });
 
   it('sqs-member-account: reads and writes a role in another account through its member role, and the event names that account', async () => {
@@ -233,21 +328,45 @@ describe('reconcile', () => {
     const member = await moto.iamIn('444455556666');
     await createRolesFromSnapshot(member, 'examples/iam-snapshot-444455556666.json');
     const full = `${world.dir}/with-member-account.yaml`;
-    writeFileSync(full, readFileSync('examples/astro-trust.yaml', 'utf8').replace('path: ./deployments.json', `path: ${world.inventoryFile}`));
+    writeFileSync(
+      full,
+      readFileSync('examples/astro-trust.yaml', 'utf8').replace(
+        'path: ./deployments.json',
+        `path: ${world.inventoryFile}`,
+      ),
+    );
     const previous = { config: process.env.ASTRO_TRUST_CONFIG, home: process.env.ASTRO_TRUST_HOME_ACCOUNT };
     Object.assign(process.env, { ASTRO_TRUST_CONFIG: full, ASTRO_TRUST_HOME_ACCOUNT: '123456789012' });
     resetRuntime();
     try {
       written();
-      expect(await fns.reconcile!(load('reconcile/sqs-member-account.json'), context)).toEqual({ batchItemFailures: [] });
-      const doc = parseTrustPolicy((await member.send(new GetRoleCommand({ RoleName: 'data-lake-reader' }))).Role!.AssumeRolePolicyDocument);
-      expect(ownedArns(doc)).toEqual(['arn:aws:iam::111928029897:role/astro-nebular-quasar-2211', 'arn:aws:iam::111928029897:role/astro-nebular-quasar-2211-dr']);
+      expect(await fns.reconcile!(load('reconcile/sqs-member-account.json'), context)).toEqual({
+        batchItemFailures: [],
+      });
+      const doc = parseTrustPolicy(
+        (await member.send(new GetRoleCommand({ RoleName: 'data-lake-reader' }))).Role!.AssumeRolePolicyDocument,
+      );
+      expect(ownedArns(doc)).toEqual([
+        'arn:aws:iam::111928029897:role/astro-nebular-quasar-2211',
+        'arn:aws:iam::111928029897:role/astro-nebular-quasar-2211-dr',
+      ]);
       expect(doc.Statement.find((s) => s.Sid === 'AllowGlue')).toBeDefined(); // its own statement kept
       // The home account's same-named role is another role: untouched by this request.
-      expect(ownedArns(await world.trust('data-lake-reader'))).toContain('arn:aws:iam::111928029897:role/astro-galactian-element-5125');
+      expect(ownedArns(await world.trust('data-lake-reader'))).toContain(
+        'arn:aws:iam::111928029897:role/astro-galactian-element-5125',
+      );
       const published = (await messages(busTapUrl)).map((m) => JSON.parse(m.Body!));
-      expect(published.find((e) => e['detail-type'] === 'TrustPolicyUpdated')).toMatchObject({ detail: { role: '444455556666/data-lake-reader', accountId: '444455556666', roleArn: 'arn:aws:iam::444455556666:role/data-lake-reader' } });
-      expect(written().find((l) => l.message === 'reconciled')).toMatchObject({ role: '444455556666/data-lake-reader', outcome: 'written' });
+      expect(published.find((e) => e['detail-type'] === 'TrustPolicyUpdated')).toMatchObject({
+        detail: {
+          role: '444455556666/data-lake-reader',
+          accountId: '444455556666',
+          roleArn: 'arn:aws:iam::444455556666:role/data-lake-reader',
+        },
+      });
+      expect(written().find((l) => l.message === 'reconciled')).toMatchObject({
+        role: '444455556666/data-lake-reader',
+        outcome: 'written',
+      });
     } finally {
       Object.assign(process.env, { ASTRO_TRUST_CONFIG: previous.config });
       if (previous.home === undefined) delete process.env.ASTRO_TRUST_HOME_ACCOUNT;
@@ -256,7 +375,7 @@ describe('reconcile', () => {
   });
 
   it('reports a retryable failure as a batch item failure so SQS retries it', async () => {
-    const record = (fixture<{ Records: Record<string, unknown>[] }>('reconcile/sqs-drift-check.json')).Records[0]!;
+    const record = fixture<{ Records: Record<string, unknown>[] }>('reconcile/sqs-drift-check.json').Records[0]!;
     const previous = process.env.AWS_ENDPOINT_URL;
     process.env.AWS_ENDPOINT_URL = 'http://127.0.0.1:9'; // nothing listens: IAM unreachable
     resetRuntime();
@@ -277,7 +396,9 @@ describe('secrets from SSM', () => {
     resetRuntime();
     try {
       const mw = secrets(['webhookSecret'], 'ssm-missing-test');
-      await expect(mw.before!({ event: {}, context: {}, internal: {}, response: undefined, error: undefined } as never)).rejects.toThrow(
+      await expect(
+        mw.before!({ event: {}, context: {}, internal: {}, response: undefined, error: undefined } as never),
+      ).rejects.toThrow(
         /cannot read the SSM parameter \/astro-trust\/test\/no-such-parameter .*create it as SecureString/,
       );
     } finally {
@@ -291,11 +412,16 @@ describe('secrets from SSM', () => {
 
 describe('backfill', () => {
   it('manual-dry-run: returns the plan of the named roles and writes nothing', async () => {
-    const out = (await fns.backfill!(load('backfill/manual-dry-run.json'), context)) as { dryRun: boolean; roles: { role: string; status: string }[] };
+    const out = (await fns.backfill!(load('backfill/manual-dry-run.json'), context)) as {
+      dryRun: boolean;
+      roles: { role: string; status: string }[];
+    };
     expect(out.dryRun).toBe(true);
     expect(out.roles.map((r) => r.role)).toEqual(['data-lake-reader', 'archive-writer']);
     expect(out.roles.find((r) => r.role === 'archive-writer')!.status).toBe('changes');
-    expect(ownedArns(await world.trust('archive-writer'))).toContain('arn:aws:iam::111928029897:role/astro-deleted-nova-9999');
+    expect(ownedArns(await world.trust('archive-writer'))).toContain(
+      'arn:aws:iam::111928029897:role/astro-deleted-nova-9999',
+    );
     expect((out as unknown as { enqueued: string[] }).enqueued).toEqual([]);
     expect(await messages(queueUrl)).toEqual([]);
   });
@@ -309,7 +435,11 @@ describe('backfill', () => {
     const queued: SQSRecordLike[] = [];
     for (let m = await messages(queueUrl); m.length > 0; m = await messages(queueUrl)) {
       for (const x of m) {
-        queued.push({ messageId: x.MessageId!, body: x.Body!, attributes: { MessageGroupId: x.Attributes!.MessageGroupId! } });
+        queued.push({
+          messageId: x.MessageId!,
+          body: x.Body!,
+          attributes: { MessageGroupId: x.Attributes!.MessageGroupId! },
+        });
         await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: x.ReceiptHandle! }));
       }
     }
@@ -317,13 +447,19 @@ describe('backfill', () => {
     expect(queued.map((q) => JSON.parse(q.body).reason)).toEqual(roles.map(() => 'resync'));
     // The single writer converges them: the reconcile function, one message per role.
     for (const record of queued) await fns.reconcile!({ Records: [{ ...record, eventSource: 'aws:sqs' }] }, context);
-    expect(ownedArns(await world.trust('archive-writer'))).not.toContain('arn:aws:iam::111928029897:role/astro-deleted-nova-9999');
+    expect(ownedArns(await world.trust('archive-writer'))).not.toContain(
+      'arn:aws:iam::111928029897:role/astro-deleted-nova-9999',
+    );
     const types = (await messages(busTapUrl)).map((m) => JSON.parse(m.Body!)['detail-type']);
     expect(types).toContain('TrustPolicyUpdated');
   });
 
   it('manual-apply ({}): returns the plan and queues every role', async () => {
-    const out = (await fns.backfill!(load('backfill/manual-apply.json'), context)) as { dryRun: boolean; roles: { status: string }[]; enqueued: string[] };
+    const out = (await fns.backfill!(load('backfill/manual-apply.json'), context)) as {
+      dryRun: boolean;
+      roles: { status: string }[];
+      enqueued: string[];
+    };
     expect(out.dryRun).toBe(false);
     expect(out.enqueued.length).toBe(out.roles.length);
     expect((await messages(queueUrl)).length).toBeGreaterThan(0);
@@ -336,12 +472,23 @@ describe('backfill', () => {
 
 describe('notify', () => {
   it.each([
-    ['notify/drift-detected.json', ['astro-intruder-0666', 'jane.doe@example.com', '203.0.113.24', 'statements restored (enforce mode); 1 finding in statements astro-trust does not own remains: a person must act']],
+    [
+      'notify/drift-detected.json',
+      [
+        'astro-intruder-0666',
+        'jane.doe@example.com',
+        '203.0.113.24',
+        'statements restored (enforce mode); 1 finding in statements astro-trust does not own remains: a person must act',
+      ],
+    ],
     ['notify/trust-policy-updated.json', ['astro-stellar-comet-3141', '+1 -0']],
   ])('%s reaches Slack as Block Kit', async (path, texts) => {
     const before = slack.requests.length;
     expect(await fns.notify!(load(path), context)).toBe('sent');
-    const body = slack.requests.slice(before).map((r) => r.body).join('\n');
+    const body = slack.requests
+      .slice(before)
+      .map((r) => r.body)
+      .join('\n');
     for (const t of texts) expect(body).toContain(t);
     expect(JSON.parse(slack.requests.at(-1)!.body).blocks.length).toBeGreaterThan(1);
   });
@@ -354,7 +501,9 @@ describe('notify', () => {
 
   it('fails the invocation when Slack cannot take the alert, so EventBridge retries it into the dead-letter queue', async () => {
     slackStatus = 400;
-    await expect(fns.notify!(fixture('notify/trust-policy-updated.json'), context)).rejects.toThrow(/Slack webhook answered 400/);
+    await expect(fns.notify!(fixture('notify/trust-policy-updated.json'), context)).rejects.toThrow(
+      /Slack webhook answered 400/,
+    );
   });
 });
 
@@ -363,13 +512,20 @@ describe('watch', () => {
     const first = (await fns.watch!(load('watch/schedule.json'), context)) as { firstRun: boolean; changes: unknown[] };
     expect(first).toMatchObject({ firstRun: true, changes: [] });
     expect(await messages(queueUrl)).toEqual([]);
-    const unchanged = (await fns.watch!(fixture('watch/schedule.json'), context)) as { changes: unknown[]; requests: unknown[] };
+    const unchanged = (await fns.watch!(fixture('watch/schedule.json'), context)) as {
+      changes: unknown[];
+      requests: unknown[];
+    };
     expect(unchanged).toMatchObject({ changes: [], requests: [] });
     const before = world.inventory().deployments;
     world.setInventory(before.filter((d) => d.id !== 'clmh5f1pd001008lb2n8c4v6x'));
     try {
-      const later = (await fns.watch!(fixture('watch/schedule.json'), context)) as { changes: { type: string; deploymentId: string }[] };
-      expect(later.changes).toEqual([{ type: 'deployment.deleted', deploymentId: 'clmh5f1pd001008lb2n8c4v6x', changed: [] }]);
+      const later = (await fns.watch!(fixture('watch/schedule.json'), context)) as {
+        changes: { type: string; deploymentId: string }[];
+      };
+      expect(later.changes).toEqual([
+        { type: 'deployment.deleted', deploymentId: 'clmh5f1pd001008lb2n8c4v6x', changed: [] },
+      ]);
       const queued = (await messages(queueUrl)).map((m) => JSON.parse(m.Body!).role).sort();
       expect(queued).toEqual(['data-lake-reader', 'reports-reader']);
     } finally {

@@ -25,9 +25,19 @@ const START = Date.parse('2026-11-26T00:00:00Z');
 /** The example's IAM snapshot as a writable account in memory (every OIDC provider exists). */
 async function memoryAccount(): Promise<TrustStore> {
   const snapshot = new IamSnapshotStore('examples/iam-snapshot.json');
-  const names = (JSON.parse(readFileSync('examples/iam-snapshot.json', 'utf8')).RoleDetailList as { RoleName: string }[]).map((r) => r.RoleName);
-  const roles = new Map<string, RoleState>([...(await snapshot.readRoles(names))].flatMap(([n, s]) => (s ? [[n, s] as [string, RoleState]] : [])));
-  return memoryTrustStore(roles, new Set(['oidc.eks.us-east-1.amazonaws.com/id/5C1F3A6B9D2E4F7081A2B3C4D5E6F708', 'oidc.eks.us-west-2.amazonaws.com/id/9A8B7C6D5E4F3A2B1C0D9E8F7A6B5C4D']));
+  const names = (
+    JSON.parse(readFileSync('examples/iam-snapshot.json', 'utf8')).RoleDetailList as { RoleName: string }[]
+  ).map((r) => r.RoleName);
+  const roles = new Map<string, RoleState>(
+    [...(await snapshot.readRoles(names))].flatMap(([n, s]) => (s ? [[n, s] as [string, RoleState]] : [])),
+  );
+  return memoryTrustStore(
+    roles,
+    new Set([
+      'oidc.eks.us-east-1.amazonaws.com/id/5C1F3A6B9D2E4F7081A2B3C4D5E6F708',
+      'oidc.eks.us-west-2.amazonaws.com/id/9A8B7C6D5E4F3A2B1C0D9E8F7A6B5C4D',
+    ]),
+  );
 }
 
 let slack: FakeService;
@@ -45,7 +55,10 @@ async function day(acknowledgeAll: boolean) {
     const acks = [
       ['legacy-exporter', 'arn:aws:iam::111928029897:role/astro-nebular-quasar-2211'],
       ['ml-feature-store', 'AROA5XK7QEXAMPLE2ZJ4B'],
-      ['etl-runner', 'oidc.eks.us-east-1.amazonaws.com/id/5C1F3A6B9D2E4F7081A2B3C4D5E6F708:sub=system:serviceaccount:*:*'],
+      [
+        'etl-runner',
+        'oidc.eks.us-east-1.amazonaws.com/id/5C1F3A6B9D2E4F7081A2B3C4D5E6F708:sub=system:serviceaccount:*:*',
+      ],
       ['hybrid-logs-reader', 'arn:aws:iam::123456789012:role/AirflowS3Logs-clmh5hyb0000908lbhybrid01'],
     ];
     text += `findings:\n  acknowledge:\n${acks.map(([role, principal]) => `    - { role: ${role}, principal: "${principal}", reason: "known, OPS-1", expires: 2027-03-01 }`).join('\n')}\n`;
@@ -56,8 +69,18 @@ async function day(acknowledgeAll: boolean) {
   const notifier = new SlackNotifier({ webhookUrl: slack.url, now: () => now, dedup: new MemoryDedup(() => now) });
   const published: { at: number; event: AstroTrustEvent }[] = [];
   const deps = {
-    config, inventory: new FileInventory(config.inventory.source === 'file' ? config.inventory.path : ''), store: await memoryAccount(), now: () => now,
-    events: { publish: async (events: AstroTrustEvent[]) => { for (const e of events) { published.push({ at: now, event: e }); await notifier.notify(e); } } },
+    config,
+    inventory: new FileInventory(config.inventory.source === 'file' ? config.inventory.path : ''),
+    store: await memoryAccount(),
+    now: () => now,
+    events: {
+      publish: async (events: AstroTrustEvent[]) => {
+        for (const e of events) {
+          published.push({ at: now, event: e });
+          await notifier.notify(e);
+        }
+      },
+    },
   };
   for (; now < START + DAY_MS; now += EVERY_MS) await reconcileAll(deps, { reason: 'resync' });
   const posted = slack.requests.slice(before).map((r) => JSON.parse(r.body).text as string);
@@ -84,7 +107,15 @@ describe('alerts per day from the example config (96 resyncs on a fake clock)', 
     const acked = await day(true);
     const drift = (p: string[]) => p.filter((t) => t.startsWith('Trust drift')).length;
     if (process.env.ASTRO_TRUST_REPORT) {
-      console.log(JSON.stringify({ resyncs: plain.resyncs, withoutAcknowledgements: plain.posted.length, findingAlerts: drift(plain.posted), withAcknowledgements: acked.posted.length, release1Rule: plain.release1 }));
+      console.log(
+        JSON.stringify({
+          resyncs: plain.resyncs,
+          withoutAcknowledgements: plain.posted.length,
+          findingAlerts: drift(plain.posted),
+          withAcknowledgements: acked.posted.length,
+          release1Rule: plain.release1,
+        }),
+      );
     }
     // 4 roles with standing findings: one alert each for the day (not 24 each, as the hourly rule posts).
     expect(drift(plain.posted)).toBe(4);

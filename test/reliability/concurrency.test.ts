@@ -15,8 +15,19 @@ import { isOwned, parseTrustPolicy, policyChars } from '../../src/domain/policy'
 import { startMoto, type Moto } from '../support/moto';
 
 const N = 100;
-const dep = (i: number) => ({ id: `clconc${String(i).padStart(6, '0')}`, name: `conc-${i}`, namespace: `conc-ns-${i}`, workspaceId: 'clwsconc', effectiveWorkloadIdentity: `arn:aws:iam::111928029897:role/astro-conc-ns-${i}` });
-const glue = { Version: '2012-10-17', Statement: [{ Sid: 'AllowGlue', Effect: 'Allow', Principal: { Service: 'glue.amazonaws.com' }, Action: 'sts:AssumeRole' }] };
+const dep = (i: number) => ({
+  id: `clconc${String(i).padStart(6, '0')}`,
+  name: `conc-${i}`,
+  namespace: `conc-ns-${i}`,
+  workspaceId: 'clwsconc',
+  effectiveWorkloadIdentity: `arn:aws:iam::111928029897:role/astro-conc-ns-${i}`,
+});
+const glue = {
+  Version: '2012-10-17',
+  Statement: [
+    { Sid: 'AllowGlue', Effect: 'Allow', Principal: { Service: 'glue.amazonaws.com' }, Action: 'sts:AssumeRole' },
+  ],
+};
 
 let moto: Moto;
 let iam: IAMClient;
@@ -26,13 +37,21 @@ let inventoryFile: string;
 const events: AstroTrustEvent[] = [];
 // Written whole, then renamed: a reader never sees half a file (as with the Astro API, a listing is all or nothing).
 const writeInventory = (n: number) => {
-  writeFileSync(`${inventoryFile}.tmp`, JSON.stringify({ deployments: Array.from({ length: n }, (_, i) => dep(i)), limit: 1000, offset: 0, totalCount: n }));
+  writeFileSync(
+    `${inventoryFile}.tmp`,
+    JSON.stringify({ deployments: Array.from({ length: n }, (_, i) => dep(i)), limit: 1000, offset: 0, totalCount: n }),
+  );
   renameSync(`${inventoryFile}.tmp`, inventoryFile);
 };
 
 const arns = async (role: string) => {
   const doc = parseTrustPolicy((await iam.send(new GetRoleCommand({ RoleName: role }))).Role!.AssumeRolePolicyDocument);
-  return { doc, arns: ([] as string[]).concat((doc.Statement.find(isOwned)?.Principal as { AWS?: string[] } | undefined)?.AWS ?? []) };
+  return {
+    doc,
+    arns: ([] as string[]).concat(
+      (doc.Statement.find(isOwned)?.Principal as { AWS?: string[] } | undefined)?.AWS ?? [],
+    ),
+  };
 };
 
 beforeAll(async () => {
@@ -48,10 +67,22 @@ beforeAll(async () => {
       '  - { name: conc-small, trust: workload-identity, deployments: [{ name: "conc-*" }] }\n',
     join(dir, 'astro-trust.yaml'),
   );
-  for (const role of ['conc', 'conc-small']) await iam.send(new CreateRoleCommand({ RoleName: role, AssumeRolePolicyDocument: JSON.stringify(glue) }));
+  for (const role of ['conc', 'conc-small'])
+    await iam.send(new CreateRoleCommand({ RoleName: role, AssumeRolePolicyDocument: JSON.stringify(glue) }));
   counts.clear();
   const notifier: Notifier = { notify: async (e): Promise<Delivery> => (events.push(e), 'logged') };
-  server = await startServer({ eventsToken: 'test-events-token', config, store: new IamTrustStore(iam, { verifyDelayMs: 1 }), inventory: new FileInventory(join(dir, 'deployments.json')), notifier, secrets: ['s'], selfArns: [], port: 0, resyncIntervalMs: 0, resyncAtStart: false });
+  server = await startServer({
+    eventsToken: 'test-events-token',
+    config,
+    store: new IamTrustStore(iam, { verifyDelayMs: 1 }),
+    inventory: new FileInventory(join(dir, 'deployments.json')),
+    notifier,
+    secrets: ['s'],
+    selfArns: [],
+    port: 0,
+    resyncIntervalMs: 0,
+    resyncAtStart: false,
+  });
 });
 afterAll(async () => {
   await server?.close();
@@ -66,8 +97,20 @@ describe('concurrency', () => {
     const inflight: Promise<number>[] = [];
     for (let i = 0; i < N; i++) {
       writeInventory(i + 1);
-      const body = JSON.stringify({ id: `evt_c${i}`, type: 'deployment.created', deploymentId: dep(i).id, organizationId: 'org', occurredAt: new Date().toISOString() });
-      inflight.push(fetch(`${server.url}/webhooks/astro`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-astro-trust-signature': signWebhook('s', body, now) }, body }).then((r) => r.status));
+      const body = JSON.stringify({
+        id: `evt_c${i}`,
+        type: 'deployment.created',
+        deploymentId: dep(i).id,
+        organizationId: 'org',
+        occurredAt: new Date().toISOString(),
+      });
+      inflight.push(
+        fetch(`${server.url}/webhooks/astro`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-astro-trust-signature': signWebhook('s', body, now) },
+          body,
+        }).then((r) => r.status),
+      );
       if (i % 7 === 0) await new Promise((r) => setTimeout(r, 3));
     }
     const statuses = await Promise.all(inflight);
@@ -76,7 +119,14 @@ describe('concurrency', () => {
     const { doc, arns: trusted } = await arns('conc');
     expect(new Set(trusted)).toEqual(new Set(Array.from({ length: N }, (_, i) => dep(i).effectiveWorkloadIdentity)));
     expect(doc.Statement[0]).toEqual(glue.Statement[0]);
-    if (process.env.ASTRO_TRUST_REPORT) console.log(JSON.stringify({ webhooks: N, writes: counts.get('UpdateAssumeRolePolicyCommand'), reads: counts.get('GetRoleCommand') }));
+    if (process.env.ASTRO_TRUST_REPORT)
+      console.log(
+        JSON.stringify({
+          webhooks: N,
+          writes: counts.get('UpdateAssumeRolePolicyCommand'),
+          reads: counts.get('GetRoleCommand'),
+        }),
+      );
     // Requests waiting for the same role merge: fewer writes than webhooks.
     expect(counts.get('UpdateAssumeRolePolicyCommand')!).toBeLessThan(N);
   });
@@ -108,13 +158,39 @@ describe('concurrency', () => {
     await Promise.all(
       Array.from({ length: rounds }, async (_, i) => {
         const edited = structuredClone(doc);
-        (edited.Statement.find(isOwned)!.Principal as { AWS: string[] }).AWS.push(`arn:aws:iam::111928029897:role/astro-intruder-${i}`);
+        (edited.Statement.find(isOwned)!.Principal as { AWS: string[] }).AWS.push(
+          `arn:aws:iam::111928029897:role/astro-intruder-${i}`,
+        );
         await iam.send(new UpdateAssumeRolePolicyCommand({ RoleName: 'conc', PolicyDocument: JSON.stringify(edited) }));
-        const envelope = { source: 'aws.iam', 'detail-type': 'AWS API Call via CloudTrail', detail: { eventName: 'UpdateAssumeRolePolicy', eventTime: new Date().toISOString(), eventID: `ct-${i}`, requestParameters: { roleName: 'conc' }, userIdentity: { type: 'IAMUser', arn: 'arn:aws:iam::123456789012:user/someone' } } };
-        const body = JSON.stringify({ id: `evt_i${i}`, type: 'deployment.updated', deploymentId: dep(i).id, organizationId: 'org', occurredAt: new Date().toISOString() });
+        const envelope = {
+          source: 'aws.iam',
+          'detail-type': 'AWS API Call via CloudTrail',
+          detail: {
+            eventName: 'UpdateAssumeRolePolicy',
+            eventTime: new Date().toISOString(),
+            eventID: `ct-${i}`,
+            requestParameters: { roleName: 'conc' },
+            userIdentity: { type: 'IAMUser', arn: 'arn:aws:iam::123456789012:user/someone' },
+          },
+        };
+        const body = JSON.stringify({
+          id: `evt_i${i}`,
+          type: 'deployment.updated',
+          deploymentId: dep(i).id,
+          organizationId: 'org',
+          occurredAt: new Date().toISOString(),
+        });
         await Promise.all([
-          fetch(`${server.url}/events/eventbridge`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer test-events-token' }, body: JSON.stringify(envelope) }),
-          fetch(`${server.url}/webhooks/astro`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-astro-trust-signature': signWebhook('s', body, now) }, body }),
+          fetch(`${server.url}/events/eventbridge`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', authorization: 'Bearer test-events-token' },
+            body: JSON.stringify(envelope),
+          }),
+          fetch(`${server.url}/webhooks/astro`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', 'x-astro-trust-signature': signWebhook('s', body, now) },
+            body,
+          }),
           server.queue.enqueue([{ role: 'conc', reason: 'resync' }]),
         ]);
       }),

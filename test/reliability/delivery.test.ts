@@ -20,7 +20,12 @@ import { startMoto, type Moto } from '../support/moto';
 import { lineLogger } from '../../src/adapters/log';
 
 const ROLES = Array.from({ length: 12 }, (_, i) => `deliver-${i}`);
-const glue = { Sid: 'AllowGlue', Effect: 'Allow', Principal: { Service: 'glue.amazonaws.com' }, Action: 'sts:AssumeRole' };
+const glue = {
+  Sid: 'AllowGlue',
+  Effect: 'Allow',
+  Principal: { Service: 'glue.amazonaws.com' },
+  Action: 'sts:AssumeRole',
+};
 let moto: Moto;
 let iam: IAMClient;
 let dir: string;
@@ -32,14 +37,25 @@ const config = () =>
     `version: 1\norganizationId: org\ninventory: { source: file, path: ./deployments.json }\nroles:\n${ROLES.map((r) => `  - { name: ${r}, trust: workload-identity, deployments: [{ workspaceId: clws0000000001 }] }`).join('\n')}\n`,
     join(dir, 'astro-trust.yaml'),
   );
-const trusted = async (role: string) => JSON.stringify(parseTrustPolicy((await iam.send(new GetRoleCommand({ RoleName: role }))).Role!.AssumeRolePolicyDocument).Statement.find(isOwned) ?? {});
+const trusted = async (role: string) =>
+  JSON.stringify(
+    parseTrustPolicy(
+      (await iam.send(new GetRoleCommand({ RoleName: role }))).Role!.AssumeRolePolicyDocument,
+    ).Statement.find(isOwned) ?? {},
+  );
 
 beforeAll(async () => {
   moto = await startMoto();
   iam = moto.iam();
   dir = mkdtempSync(join(tmpdir(), 'astro-trust-delivery-'));
   writeFileSync(join(dir, 'deployments.json'), JSON.stringify({ deployments: [apiDeployment(1)], totalCount: 1 }));
-  for (const role of ROLES) await iam.send(new CreateRoleCommand({ RoleName: role, AssumeRolePolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [glue] }) }));
+  for (const role of ROLES)
+    await iam.send(
+      new CreateRoleCommand({
+        RoleName: role,
+        AssumeRolePolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [glue] }),
+      }),
+    );
   // Accepts the connection, reads the request, never answers.
   hanging = await fakeService(() => {});
   failing = await fakeService((_req, res) => {
@@ -64,13 +80,34 @@ describe('alert delivery', () => {
     const lastResort: string[] = [];
     server = await startServer({
       eventsToken: 'test-events-token',
-      config: config(), store: new IamTrustStore(iam, { verifyDelayMs: 1 }), inventory: new FileInventory(join(dir, 'deployments.json')),
+      config: config(),
+      store: new IamTrustStore(iam, { verifyDelayMs: 1 }),
+      inventory: new FileInventory(join(dir, 'deployments.json')),
       notifier: new SlackNotifier({ webhookUrl: hanging.url, timeoutMs: 10_000, attempts: 3 }),
-      secrets: ['s'], selfArns: [], port: 0, resyncIntervalMs: 0, resyncAtStart: false, alertDrainMs: 200, lastResort: (l) => lastResort.push(l),
+      secrets: ['s'],
+      selfArns: [],
+      port: 0,
+      resyncIntervalMs: 0,
+      resyncAtStart: false,
+      alertDrainMs: 200,
+      lastResort: (l) => lastResort.push(l),
     });
-    const body = JSON.stringify({ id: 'evt_hang', type: 'deployment.created', deploymentId: apiDeployment(1).id, organizationId: 'org', occurredAt: new Date().toISOString() });
+    const body = JSON.stringify({
+      id: 'evt_hang',
+      type: 'deployment.created',
+      deploymentId: apiDeployment(1).id,
+      organizationId: 'org',
+      occurredAt: new Date().toISOString(),
+    });
     const started = Date.now();
-    const res = await fetch(`${server.url}/webhooks/astro`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-astro-trust-signature': signWebhook('s', body, Math.floor(Date.now() / 1000)) }, body });
+    const res = await fetch(`${server.url}/webhooks/astro`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'x-astro-trust-signature': signWebhook('s', body, Math.floor(Date.now() / 1000)),
+      },
+      body,
+    });
     expect(res.status).toBe(202);
     await server.queue.drained();
     const took = Date.now() - started;
@@ -81,7 +118,10 @@ describe('alert delivery', () => {
     await server.close();
     server = undefined;
     expect(lastResort).toHaveLength(ROLES.length);
-    expect(JSON.parse(lastResort[0]!)).toMatchObject({ msg: 'astro-trust alert not delivered', alert: { type: 'TrustPolicyUpdated', detail: { added: [{ principal: astroRole('stellar-orbit-1001') }] } } });
+    expect(JSON.parse(lastResort[0]!)).toMatchObject({
+      msg: 'astro-trust alert not delivered',
+      alert: { type: 'TrustPolicyUpdated', detail: { added: [{ principal: astroRole('stellar-orbit-1001') }] } },
+    });
   });
 
   it('Slack down and the dead-letter file not writable: the drift alert reaches standard error whole (role, actor, principals)', async () => {
@@ -90,27 +130,76 @@ describe('alert delivery', () => {
     writeFileSync(join(dir, 'not-a-dir'), '');
     server = await startServer({
       eventsToken: 'test-events-token',
-      config: config(), store: new IamTrustStore(iam, { verifyDelayMs: 1 }), inventory: new FileInventory(join(dir, 'deployments.json')),
-      notifier: new SlackNotifier({ webhookUrl: failing.url, attempts: 2, baseDelayMs: 1, deadLetters: new FileDeadLetters(join(dir, 'not-a-dir', 'dead-letters.jsonl')) }),
-      secrets: ['s'], selfArns: [], port: 0, resyncIntervalMs: 0, resyncAtStart: false, lastResort: (l) => lastResort.push(l), logger: lineLogger({ format: 'text', write: (l) => logs.push(l) }),
+      config: config(),
+      store: new IamTrustStore(iam, { verifyDelayMs: 1 }),
+      inventory: new FileInventory(join(dir, 'deployments.json')),
+      notifier: new SlackNotifier({
+        webhookUrl: failing.url,
+        attempts: 2,
+        baseDelayMs: 1,
+        deadLetters: new FileDeadLetters(join(dir, 'not-a-dir', 'dead-letters.jsonl')),
+      }),
+      secrets: ['s'],
+      selfArns: [],
+      port: 0,
+      resyncIntervalMs: 0,
+      resyncAtStart: false,
+      lastResort: (l) => lastResort.push(l),
+      logger: lineLogger({ format: 'text', write: (l) => logs.push(l) }),
     });
     const intruder = astroRole('intruder-7');
-    const handEdited = { Sid: 'AstroTrustWorkloadIdentity', Effect: 'Allow', Principal: { AWS: [astroRole('stellar-orbit-1001'), intruder] }, Action: 'sts:AssumeRole' };
-    await iam.send(new UpdateAssumeRolePolicyCommand({ RoleName: 'deliver-0', PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [glue, handEdited] }) }));
+    const handEdited = {
+      Sid: 'AstroTrustWorkloadIdentity',
+      Effect: 'Allow',
+      Principal: { AWS: [astroRole('stellar-orbit-1001'), intruder] },
+      Action: 'sts:AssumeRole',
+    };
+    await iam.send(
+      new UpdateAssumeRolePolicyCommand({
+        RoleName: 'deliver-0',
+        PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [glue, handEdited] }),
+      }),
+    );
     const actor = 'arn:aws:sts::123456789012:assumed-role/Admin/mallory';
     const envelope = {
-      source: 'aws.iam', 'detail-type': 'AWS API Call via CloudTrail',
-      detail: { eventName: 'UpdateAssumeRolePolicy', eventID: 'evt-lost-1', eventTime: new Date().toISOString(), requestParameters: { roleName: 'deliver-0' }, userIdentity: { type: 'AssumedRole', arn: actor } },
+      source: 'aws.iam',
+      'detail-type': 'AWS API Call via CloudTrail',
+      detail: {
+        eventName: 'UpdateAssumeRolePolicy',
+        eventID: 'evt-lost-1',
+        eventTime: new Date().toISOString(),
+        requestParameters: { roleName: 'deliver-0' },
+        userIdentity: { type: 'AssumedRole', arn: actor },
+      },
     };
-    expect((await fetch(`${server.url}/events/eventbridge`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer test-events-token' }, body: JSON.stringify(envelope) })).status).toBe(202);
+    expect(
+      (
+        await fetch(`${server.url}/events/eventbridge`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: 'Bearer test-events-token' },
+          body: JSON.stringify(envelope),
+        })
+      ).status,
+    ).toBe(202);
     await server.settled();
     expect(await trusted('deliver-0')).not.toContain(intruder);
     const drift = lastResort.map((l) => JSON.parse(l)).find((l) => l.alert.type === 'DriftDetected');
     expect(drift).toMatchObject({
       level: 'error',
       error: expect.stringMatching(/Slack webhook answered 500; dead letters: (EEXIST|ENOTDIR)/),
-      alert: { detail: { role: 'deliver-0', actor: { arn: actor, eventId: 'evt-lost-1' }, undeclaredInOwned: [{ principal: intruder }], action: 'reverted' } },
+      alert: {
+        detail: {
+          role: 'deliver-0',
+          actor: { arn: actor, eventId: 'evt-lost-1' },
+          undeclaredInOwned: [{ principal: intruder }],
+          action: 'reverted',
+        },
+      },
     });
-    expect(logs.some((l) => /ERROR alert not delivered; written to standard error event=DriftDetected role=deliver-0 error=/.test(l))).toBe(true);
+    expect(
+      logs.some((l) =>
+        /ERROR alert not delivered; written to standard error event=DriftDetected role=deliver-0 error=/.test(l),
+      ),
+    ).toBe(true);
   });
 });

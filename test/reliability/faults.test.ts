@@ -22,7 +22,12 @@ import { startMoto, TEST_CREDENTIALS, type Moto } from '../support/moto';
 
 const ROLES = 30;
 const D = 60;
-const glue = { Version: '2012-10-17', Statement: [{ Sid: 'AllowGlue', Effect: 'Allow', Principal: { Service: 'glue.amazonaws.com' }, Action: 'sts:AssumeRole' }] };
+const glue = {
+  Version: '2012-10-17',
+  Statement: [
+    { Sid: 'AllowGlue', Effect: 'Allow', Principal: { Service: 'glue.amazonaws.com' }, Action: 'sts:AssumeRole' },
+  ],
+};
 const deployments = Array.from({ length: D }, (_, i) => apiDeployment(i, { workspaceId: `clws${i % ROLES}` }));
 
 let moto: Moto;
@@ -38,19 +43,28 @@ beforeAll(async () => {
   direct = moto.iam();
   dir = mkdtempSync(join(tmpdir(), 'astro-trust-faults-'));
   writeFileSync(join(dir, 'deployments.json'), JSON.stringify({ deployments, limit: 1000, offset: 0, totalCount: D }));
-  for (let i = 0; i < ROLES; i++) await direct.send(new CreateRoleCommand({ RoleName: `fault-${i}`, AssumeRolePolicyDocument: JSON.stringify(glue) }));
+  for (let i = 0; i < ROLES; i++)
+    await direct.send(
+      new CreateRoleCommand({ RoleName: `fault-${i}`, AssumeRolePolicyDocument: JSON.stringify(glue) }),
+    );
 });
 afterAll(async () => {
   await proxy?.close();
   await moto?.stop();
 });
 
-const trust = async (role: string) => parseTrustPolicy((await direct.send(new GetRoleCommand({ RoleName: role }))).Role!.AssumeRolePolicyDocument);
+const trust = async (role: string) =>
+  parseTrustPolicy((await direct.send(new GetRoleCommand({ RoleName: role }))).Role!.AssumeRolePolicyDocument);
 
 describe('IAM faults at a 25% rate (Throttling, 500, slow, dropped connections)', () => {
   it('apply converges; each role ends either untouched or fully written; retries are bounded; failures are reported', async () => {
     const config = parseConfig(configText('{ source: file, path: ./deployments.json }'), join(dir, 'astro-trust.yaml'));
-    const client = createIamClient({ region: 'us-east-1', endpoint: proxy.url, credentials: TEST_CREDENTIALS, requestHandler: { requestTimeout: 2_000 } });
+    const client = createIamClient({
+      region: 'us-east-1',
+      endpoint: proxy.url,
+      credentials: TEST_CREDENTIALS,
+      requestHandler: { requestTimeout: 2_000 },
+    });
     const store = new IamTrustStore(client, { attempts: 6, baseDelayMs: 5, maxDelayMs: 50, verifyDelayMs: 5 });
     proxy.chaos = { rate: 0.25, kinds: ['throttle', '500', 'slow', 'drop'], slowMs: 150, seed: 20261125 };
     const runs: { written: number; failed: number; messages: string[] }[] = [];
@@ -71,14 +85,20 @@ describe('IAM faults at a 25% rate (Throttling, 500, slow, dropped connections)'
     }
     proxy.chaos = undefined;
     const injected = Object.values(proxy.injected).reduce((a, b) => a + b, 0);
-    if (process.env.ASTRO_TRUST_REPORT) console.log(JSON.stringify({ calls: proxy.actions.length, injected: proxy.injected, runs }));
+    if (process.env.ASTRO_TRUST_REPORT)
+      console.log(JSON.stringify({ calls: proxy.actions.length, injected: proxy.injected, runs }));
     expect(injected).toBeGreaterThan(20);
     const last = runs.at(-1)!;
     expect(last.failed).toBe(0);
-    for (const m of runs.flatMap((r) => r.messages)) expect(m).toMatch(/still failing after 6 attempts|read back|Throttling|ServiceFailure/);
+    for (const m of runs.flatMap((r) => r.messages))
+      expect(m).toMatch(/still failing after 6 attempts|read back|Throttling|ServiceFailure/);
     // Converged: a clean plan finds nothing to do.
     const clean = new IamTrustStore(direct);
-    const after = await planRoles({ config, inventory: new FileInventory(join(dir, 'deployments.json')), store: clean });
+    const after = await planRoles({
+      config,
+      inventory: new FileInventory(join(dir, 'deployments.json')),
+      store: clean,
+    });
     expect(after.roles.filter((r) => r.status !== 'in-sync').map((r) => r.role)).toEqual([]);
     // Bounded: no call was tried more than 6 times, so the total stays under 6x the calls a clean run makes.
     expect(proxy.actions.length).toBeLessThan(6 * (ROLES * 3 + 10) * runs.length);
@@ -96,30 +116,63 @@ describe('Astro API failures never remove a principal', () => {
       if (mode === '500') return json(res, 500, {});
       if (mode === 'hang') return;
       const page = deployments.slice(offset, offset + 25);
-      json(res, 200, { deployments: mode === 'missing-page' && offset === 25 ? [] : page, limit: 25, offset, totalCount: D });
+      json(res, 200, {
+        deployments: mode === 'missing-page' && offset === 25 ? [] : page,
+        limit: 25,
+        offset,
+        totalCount: D,
+      });
     });
   });
   afterAll(async () => api.close());
 
-  it.each(['401', '500', 'hang', 'missing-page'] as const)('%s: the reconcile fails, is reported, and writes nothing', async (failure) => {
-    const config = parseConfig(configText('{ source: api }'), join(dir, 'api.yaml'));
-    const iam = moto.iam();
-    const counts = countCommands(iam);
-    const events: AstroTrustEvent[] = [];
-    mode = failure;
-    const before = await trust('fault-1');
-    const inventory = new AstroApiInventory({ baseUrl: api.url, organizationId: 'org', token: 't', pageSize: 25, timeoutMs: 100, attempts: 2, baseDelayMs: 1, maxDelayMs: 2 });
-    await expect(reconcileRole({ config, inventory, store: new IamTrustStore(iam), events: { publish: async (e) => void events.push(...e) } }, { role: 'fault-1', reason: 'resync' })).rejects.toThrow();
-    expect(counts.get('UpdateAssumeRolePolicyCommand') ?? 0).toBe(0);
-    expect(await trust('fault-1')).toEqual(before);
-    // A listing that contradicts itself is refused as inconsistent (one alert for the inventory); other failures fail the reconcile.
-    expect(events).toEqual([
-      failure === 'missing-page'
-        ? expect.objectContaining({ type: 'InventoryRefused', detail: expect.objectContaining({ kind: 'inconsistent', role: 'fault-1' }) })
-        : expect.objectContaining({ type: 'ReconcileFailed', detail: expect.objectContaining({ role: 'fault-1', retryable: failure !== '401' }) }),
-    ]);
-    mode = 'ok';
-  });
+  it.each(['401', '500', 'hang', 'missing-page'] as const)(
+    '%s: the reconcile fails, is reported, and writes nothing',
+    async (failure) => {
+      const config = parseConfig(configText('{ source: api }'), join(dir, 'api.yaml'));
+      const iam = moto.iam();
+      const counts = countCommands(iam);
+      const events: AstroTrustEvent[] = [];
+      mode = failure;
+      const before = await trust('fault-1');
+      const inventory = new AstroApiInventory({
+        baseUrl: api.url,
+        organizationId: 'org',
+        token: 't',
+        pageSize: 25,
+        timeoutMs: 100,
+        attempts: 2,
+        baseDelayMs: 1,
+        maxDelayMs: 2,
+      });
+      await expect(
+        reconcileRole(
+          {
+            config,
+            inventory,
+            store: new IamTrustStore(iam),
+            events: { publish: async (e) => void events.push(...e) },
+          },
+          { role: 'fault-1', reason: 'resync' },
+        ),
+      ).rejects.toThrow();
+      expect(counts.get('UpdateAssumeRolePolicyCommand') ?? 0).toBe(0);
+      expect(await trust('fault-1')).toEqual(before);
+      // A listing that contradicts itself is refused as inconsistent (one alert for the inventory); other failures fail the reconcile.
+      expect(events).toEqual([
+        failure === 'missing-page'
+          ? expect.objectContaining({
+              type: 'InventoryRefused',
+              detail: expect.objectContaining({ kind: 'inconsistent', role: 'fault-1' }),
+            })
+          : expect.objectContaining({
+              type: 'ReconcileFailed',
+              detail: expect.objectContaining({ role: 'fault-1', retryable: failure !== '401' }),
+            }),
+      ]);
+      mode = 'ok';
+    },
+  );
 });
 
 describe('Slack refusing at a rate', () => {
@@ -141,11 +194,30 @@ describe('Slack refusing at a rate', () => {
       }
     });
     const file = join(dir, 'dead.jsonl');
-    const notifier = new SlackNotifier({ webhookUrl: slack.url, attempts: 3, baseDelayMs: 1, timeoutMs: 100, deadLetters: new FileDeadLetters(file) });
+    const notifier = new SlackNotifier({
+      webhookUrl: slack.url,
+      attempts: 3,
+      baseDelayMs: 1,
+      timeoutMs: 100,
+      deadLetters: new FileDeadLetters(file),
+    });
     const alerts = 40;
     const results = [];
     for (let i = 0; i < alerts; i++) {
-      results.push(await notifier.notify({ type: 'TrustPolicyUpdated', detail: { role: `r${i}`, mode: 'enforce', reason: 'webhook', added: [], removed: [], policyChars: 1, limit: 2048 } }));
+      results.push(
+        await notifier.notify({
+          type: 'TrustPolicyUpdated',
+          detail: {
+            role: `r${i}`,
+            mode: 'enforce',
+            reason: 'webhook',
+            added: [],
+            removed: [],
+            policyChars: 1,
+            limit: 2048,
+          },
+        }),
+      );
     }
     await slack.close();
     const sent = results.filter((r) => r === 'sent').length;

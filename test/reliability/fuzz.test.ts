@@ -26,8 +26,16 @@ beforeAll(async () => {
   const world = await exampleWorld(iam);
   counts = countCommands(iam);
   server = await startServer({
-    config: loadConfig(world.configFile), store: new IamTrustStore(iam), inventory: new FileInventory(world.inventoryFile),
-    notifier: new LogNotifier(() => {}), secrets: [SECRET], selfArns: [], port: 0, resyncIntervalMs: 0, resyncAtStart: false, now: () => nowMs,
+    config: loadConfig(world.configFile),
+    store: new IamTrustStore(iam),
+    inventory: new FileInventory(world.inventoryFile),
+    notifier: new LogNotifier(() => {}),
+    secrets: [SECRET],
+    selfArns: [],
+    port: 0,
+    resyncIntervalMs: 0,
+    resyncAtStart: false,
+    now: () => nowMs,
   });
 });
 afterAll(async () => {
@@ -35,7 +43,14 @@ afterAll(async () => {
   await moto?.stop();
 });
 
-const validBody = (id: string) => JSON.stringify({ id, type: 'deployment.created', deploymentId: 'clmh5h2rb001208lb4q0e6x8z', organizationId: 'clmh59gt0000308lbgswe5fvh', occurredAt: '2026-11-25T19:00:00Z' });
+const validBody = (id: string) =>
+  JSON.stringify({
+    id,
+    type: 'deployment.created',
+    deploymentId: 'clmh5h2rb001208lb4q0e6x8z',
+    organizationId: 'clmh59gt0000308lbgswe5fvh',
+    occurredAt: '2026-11-25T19:00:00Z',
+  });
 
 type Req = { body: string; headers: Record<string, string> };
 // Printable ASCII: what an HTTP client can put in a header at all.
@@ -43,23 +58,79 @@ const headerValue = fc.string({ maxLength: 120, unit: 'grapheme-ascii' }).map((v
 const t = () => Math.floor(nowMs / 1000);
 const requestArb: fc.Arbitrary<Req> = fc.oneof(
   // anything at all
-  fc.record({ body: fc.string({ maxLength: 300, unit: 'binary' }), headers: fc.dictionary(fc.constantFrom('content-type', 'x-astro-trust-signature', 'x-other'), headerValue) }),
+  fc.record({
+    body: fc.string({ maxLength: 300, unit: 'binary' }),
+    headers: fc.dictionary(fc.constantFrom('content-type', 'x-astro-trust-signature', 'x-other'), headerValue),
+  }),
   // a plausible event, no or a garbage signature
-  fc.record({ body: fc.uuid().map(validBody), headers: fc.record({ 'content-type': fc.constant('application/json'), 'x-astro-trust-signature': fc.oneof(headerValue, fc.stringMatching(/^[0-9a-f]{64}$/).map((h) => `t=${t()},v1=${h}`)) }) }),
+  fc.record({
+    body: fc.uuid().map(validBody),
+    headers: fc.record({
+      'content-type': fc.constant('application/json'),
+      'x-astro-trust-signature': fc.oneof(
+        headerValue,
+        fc.stringMatching(/^[0-9a-f]{64}$/).map((h) => `t=${t()},v1=${h}`),
+      ),
+    }),
+  }),
   // signed with the wrong secret
-  fc.tuple(fc.uuid(), fc.string({ minLength: 1, maxLength: 20 })).map(([id, secret]) => ({ body: validBody(id), headers: { 'content-type': 'application/json', 'x-astro-trust-signature': signWebhook(`${secret}!`, validBody(id), t()) } })),
+  fc.tuple(fc.uuid(), fc.string({ minLength: 1, maxLength: 20 })).map(([id, secret]) => ({
+    body: validBody(id),
+    headers: {
+      'content-type': 'application/json',
+      'x-astro-trust-signature': signWebhook(`${secret}!`, validBody(id), t()),
+    },
+  })),
   // signed right, but stale or from the future
-  fc.tuple(fc.uuid(), fc.integer({ min: 301, max: 10_000_000 }), fc.boolean()).map(([id, skew, past]) => ({ body: validBody(id), headers: { 'content-type': 'application/json', 'x-astro-trust-signature': signWebhook(SECRET, validBody(id), t() + (past ? -skew : skew)) } })),
+  fc.tuple(fc.uuid(), fc.integer({ min: 301, max: 10_000_000 }), fc.boolean()).map(([id, skew, past]) => ({
+    body: validBody(id),
+    headers: {
+      'content-type': 'application/json',
+      'x-astro-trust-signature': signWebhook(SECRET, validBody(id), t() + (past ? -skew : skew)),
+    },
+  })),
   // signed right over a body that is not a valid event: must be 400, never enqueued
-  fc.oneof(fc.json({ maxDepth: 3 }), fc.string({ maxLength: 200 }), fc.record({ id: fc.string(), type: fc.string(), deploymentId: fc.string(), organizationId: fc.string(), occurredAt: fc.string() }).map((o) => JSON.stringify(o))).map((body) => ({ body, headers: { 'content-type': 'application/json', 'x-astro-trust-signature': signWebhook(SECRET, body, t()) } })),
+  fc
+    .oneof(
+      fc.json({ maxDepth: 3 }),
+      fc.string({ maxLength: 200 }),
+      fc
+        .record({
+          id: fc.string(),
+          type: fc.string(),
+          deploymentId: fc.string(),
+          organizationId: fc.string(),
+          occurredAt: fc.string(),
+        })
+        .map((o) => JSON.stringify(o)),
+    )
+    .map((body) => ({
+      body,
+      headers: { 'content-type': 'application/json', 'x-astro-trust-signature': signWebhook(SECRET, body, t()) },
+    })),
   // signed right, wrong content type, or a signature for another body
-  fc.uuid().map((id) => ({ body: validBody(id), headers: { 'content-type': 'text/plain', 'x-astro-trust-signature': signWebhook(SECRET, validBody(id), t()) } })),
+  fc.uuid().map((id) => ({
+    body: validBody(id),
+    headers: { 'content-type': 'text/plain', 'x-astro-trust-signature': signWebhook(SECRET, validBody(id), t()) },
+  })),
   // over 64 KiB, signed right or not
   fc.tuple(fc.integer({ min: 64 * 1024 + 1, max: 200_000 }), fc.boolean()).map(([size, signed]) => {
     const body = JSON.stringify({ pad: 'x'.repeat(size) });
-    return { body, headers: { 'content-type': 'application/json', 'x-astro-trust-signature': signed ? signWebhook(SECRET, body, t()) : 't=1,v1=00' } };
+    return {
+      body,
+      headers: {
+        'content-type': 'application/json',
+        'x-astro-trust-signature': signed ? signWebhook(SECRET, body, t()) : 't=1,v1=00',
+      },
+    };
   }),
-  fc.uuid().map((id) => ({ body: validBody(id).replace('created', 'deleted'), headers: { 'content-type': 'application/json', 'x-astro-trust-signature': signWebhook(SECRET, validBody(id), t()) } })),
+  fc.uuid().map((id) => ({
+    body: validBody(id).replace('created', 'deleted'),
+    headers: {
+      'content-type': 'application/json',
+      'x-astro-trust-signature': signWebhook(SECRET, validBody(id), t()),
+    },
+  })),
 );
 
 describe('webhook fuzzing', () => {

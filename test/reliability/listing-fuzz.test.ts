@@ -21,7 +21,15 @@ import { memoryTrustStore } from '../support/memory-store';
 const CASES = 1000;
 const ATTACKER = 'arn:aws:iam::999999999999:role/astro-attacker';
 
-type Lie = 'none' | 'empty' | 'total-low' | 'total-high' | 'delete-between-pages' | 'create-between-pages' | 'page-twice' | 'duplicate-id';
+type Lie =
+  | 'none'
+  | 'empty'
+  | 'total-low'
+  | 'total-high'
+  | 'delete-between-pages'
+  | 'create-between-pages'
+  | 'page-twice'
+  | 'duplicate-id';
 
 interface Scenario {
   live: Record<string, unknown>[];
@@ -89,28 +97,58 @@ const config = parseConfig(
 function storeTrusting(arns: string[]): TrustStore {
   const state: RoleState = {
     arn: parseRoleArn('arn:aws:iam::123456789012:role/all-deployments')!,
-    document: { Version: '2012-10-17', Statement: ownedStatements('aws', '123456789012', arns.map((arn) => ({ kind: 'aws', arn, deploymentIds: [] }))) },
+    document: {
+      Version: '2012-10-17',
+      Statement: ownedStatements(
+        'aws',
+        '123456789012',
+        arns.map((arn) => ({ kind: 'aws', arn, deploymentIds: [] })),
+      ),
+    },
   };
   return memoryTrustStore(new Map([['all-deployments', state]]));
 }
 
 describe(`hostile Deployment listings (${CASES} generated cases)`, () => {
   it('never removes the trust of a Deployment that still exists, and never trusts a duplicate', async () => {
-    const tally = { planned: 0, refused: 0, removalsOfDeleted: 0, byLie: {} as Record<string, { planned: number; refused: number }> };
+    const tally = {
+      planned: 0,
+      refused: 0,
+      removalsOfDeleted: 0,
+      byLie: {} as Record<string, { planned: number; refused: number }>,
+    };
     await fc.assert(
       fc.asyncProperty(
         fc.record({
           n: fc.integer({ min: 1, max: 24 }),
           pageSize: fc.integer({ min: 2, max: 8 }),
-          lie: fc.constantFrom<Lie>('none', 'empty', 'total-low', 'total-high', 'delete-between-pages', 'create-between-pages', 'page-twice', 'duplicate-id'),
+          lie: fc.constantFrom<Lie>(
+            'none',
+            'empty',
+            'total-low',
+            'total-high',
+            'delete-between-pages',
+            'create-between-pages',
+            'page-twice',
+            'duplicate-id',
+          ),
           lyingAttempts: fc.integer({ min: 0, max: 4 }),
           victim: fc.nat(),
         }),
         async ({ n, pageSize, lie, lyingAttempts, victim }) => {
-          const live = Array.from({ length: n }, (_, i) => apiDeployment(i, { createdAt: new Date(Date.UTC(2026, 0, 1 + i)).toISOString() }));
+          const live = Array.from({ length: n }, (_, i) =>
+            apiDeployment(i, { createdAt: new Date(Date.UTC(2026, 0, 1 + i)).toISOString() }),
+          );
           scenario = { live, pageSize, lie, lyingAttempts, attempt: 0, deleted: new Set(), victim };
           const before = live.map((d) => d.effectiveWorkloadIdentity as string);
-          const inventory = new AstroApiInventory({ baseUrl: api.url, organizationId: 'org', token: 't', pageSize, attempts: 1, baseDelayMs: 0 });
+          const inventory = new AstroApiInventory({
+            baseUrl: api.url,
+            organizationId: 'org',
+            token: 't',
+            pageSize,
+            attempts: 1,
+            baseDelayMs: 0,
+          });
           const stats = (tally.byLie[lie] ??= { planned: 0, refused: 0 });
           try {
             const plan = await planRoles({ config, inventory, store: storeTrusting(before) });
@@ -143,18 +181,46 @@ describe(`hostile Deployment listings (${CASES} generated cases)`, () => {
   it('a listing that lies once is taken again and used; one that keeps lying is refused naming the check', async () => {
     const live = Array.from({ length: 9 }, (_, i) => apiDeployment(i));
     scenario = { live, pageSize: 3, lie: 'page-twice', lyingAttempts: 1, attempt: 0, deleted: new Set(), victim: 0 };
-    const inv = new AstroApiInventory({ baseUrl: api.url, organizationId: 'org', token: 't', pageSize: 3, attempts: 1, baseDelayMs: 0 });
+    const inv = new AstroApiInventory({
+      baseUrl: api.url,
+      organizationId: 'org',
+      token: 't',
+      pageSize: 3,
+      attempts: 1,
+      baseDelayMs: 0,
+    });
     expect((await inv.list()).deployments).toHaveLength(9);
     expect(scenario.attempt).toBe(2);
 
     scenario = { live, pageSize: 3, lie: 'total-low', lyingAttempts: 99, attempt: 0, deleted: new Set(), victim: 0 };
-    await expect(inv.list()).rejects.toThrow(/inconsistent 3 times in a row \(last: the listing has \d+ Deployments but reports totalCount 8\); nothing is changed/);
+    await expect(inv.list()).rejects.toThrow(
+      /inconsistent 3 times in a row \(last: the listing has \d+ Deployments but reports totalCount 8\); nothing is changed/,
+    );
     expect(scenario.attempt).toBe(3);
   });
 
   it('the fake still tells the truth when asked to (the oracle is honest)', async () => {
-    scenario = { live: [apiDeployment(1)], pageSize: 2, lie: 'none', lyingAttempts: 0, attempt: 0, deleted: new Set(), victim: 0 };
-    const plan = await planRoles({ config, inventory: new AstroApiInventory({ baseUrl: api.url, organizationId: 'org', token: 't', pageSize: 2, attempts: 1, baseDelayMs: 0 }), store: storeTrusting([astroRole('gone-1')]) });
+    scenario = {
+      live: [apiDeployment(1)],
+      pageSize: 2,
+      lie: 'none',
+      lyingAttempts: 0,
+      attempt: 0,
+      deleted: new Set(),
+      victim: 0,
+    };
+    const plan = await planRoles({
+      config,
+      inventory: new AstroApiInventory({
+        baseUrl: api.url,
+        organizationId: 'org',
+        token: 't',
+        pageSize: 2,
+        attempts: 1,
+        baseDelayMs: 0,
+      }),
+      store: storeTrusting([astroRole('gone-1')]),
+    });
     expect(plan.roles[0]!.remove.map((r) => r.principal)).toEqual([astroRole('gone-1')]);
   });
 });

@@ -32,7 +32,17 @@ beforeAll(async () => {
     join(dir, 'astro-trust.yaml'),
     'version: 1\norganizationId: org\ninventory: { source: file, path: ./deployments.json }\nroles:\n  - { name: restart-role, trust: workload-identity, maxPolicyChars: 20000, deployments: [{ workspaceId: clws0000000001 }] }\n',
   );
-  await iam.send(new CreateRoleCommand({ RoleName: 'restart-role', AssumeRolePolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Sid: 'AllowGlue', Effect: 'Allow', Principal: { Service: 'glue.amazonaws.com' }, Action: 'sts:AssumeRole' }] }) }));
+  await iam.send(
+    new CreateRoleCommand({
+      RoleName: 'restart-role',
+      AssumeRolePolicyDocument: JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [
+          { Sid: 'AllowGlue', Effect: 'Allow', Principal: { Service: 'glue.amazonaws.com' }, Action: 'sts:AssumeRole' },
+        ],
+      }),
+    }),
+  );
 });
 afterAll(async () => {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
@@ -44,9 +54,32 @@ afterAll(async () => {
 async function serve(endpoint: string, port: number): Promise<ChildProcess> {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', 'src/cli/bin.ts', 'serve', '--config', join(dir, 'astro-trust.yaml'), '--port', String(port), '--resync-interval', '0', '--watch-interval', '0', '--dead-letters', join(dir, 'dead.jsonl')],
+    [
+      '--import',
+      'tsx',
+      'src/cli/bin.ts',
+      'serve',
+      '--config',
+      join(dir, 'astro-trust.yaml'),
+      '--port',
+      String(port),
+      '--resync-interval',
+      '0',
+      '--watch-interval',
+      '0',
+      '--dead-letters',
+      join(dir, 'dead.jsonl'),
+    ],
     {
-      env: { ...process.env, ASTRO_TRUST_WEBHOOK_SECRET: 'restart-secret', AWS_ENDPOINT_URL: endpoint, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey, SLACK_WEBHOOK_URL: '' },
+      env: {
+        ...process.env,
+        ASTRO_TRUST_WEBHOOK_SECRET: 'restart-secret',
+        AWS_ENDPOINT_URL: endpoint,
+        AWS_REGION: 'us-east-1',
+        AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey,
+        SLACK_WEBHOOK_URL: '',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
@@ -63,8 +96,12 @@ async function serve(endpoint: string, port: number): Promise<ChildProcess> {
 }
 
 const trustedCount = async () => {
-  const doc = parseTrustPolicy((await iam.send(new GetRoleCommand({ RoleName: 'restart-role' }))).Role!.AssumeRolePolicyDocument);
-  return ([] as string[]).concat((doc.Statement.find(isOwned)?.Principal as { AWS?: string | string[] } | undefined)?.AWS ?? []).length;
+  const doc = parseTrustPolicy(
+    (await iam.send(new GetRoleCommand({ RoleName: 'restart-role' }))).Role!.AssumeRolePolicyDocument,
+  );
+  return ([] as string[]).concat(
+    (doc.Statement.find(isOwned)?.Principal as { AWS?: string | string[] } | undefined)?.AWS ?? [],
+  ).length;
 };
 
 describe('serve killed with SIGKILL after accepting webhooks', () => {
@@ -76,8 +113,21 @@ describe('serve killed with SIGKILL after accepting webhooks', () => {
     const now = Math.floor(Date.now() / 1000);
     const statuses = await Promise.all(
       deployments.map((d, i) => {
-        const body = JSON.stringify({ id: `evt_kill_${i}`, type: 'deployment.created', deploymentId: d.id, organizationId: 'org', occurredAt: new Date().toISOString() });
-        return fetch(`http://127.0.0.1:${port}/webhooks/astro`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-astro-trust-signature': signWebhook('restart-secret', body, now) }, body }).then((r) => r.status);
+        const body = JSON.stringify({
+          id: `evt_kill_${i}`,
+          type: 'deployment.created',
+          deploymentId: d.id,
+          organizationId: 'org',
+          occurredAt: new Date().toISOString(),
+        });
+        return fetch(`http://127.0.0.1:${port}/webhooks/astro`, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            'x-astro-trust-signature': signWebhook('restart-secret', body, now),
+          },
+          body,
+        }).then((r) => r.status);
       }),
     );
     expect(statuses).toEqual(Array(N).fill(202));
@@ -89,7 +139,8 @@ describe('serve killed with SIGKILL after accepting webhooks', () => {
     const started = Date.now();
     const second = await serve(moto.endpoint, await freePort());
     let count = 0;
-    while (Date.now() - started < 30_000 && (count = await trustedCount()) < N) await new Promise((r) => setTimeout(r, 100));
+    while (Date.now() - started < 30_000 && (count = await trustedCount()) < N)
+      await new Promise((r) => setTimeout(r, 100));
     const took = Date.now() - started;
     second.kill('SIGTERM');
     expect(count).toBe(N);

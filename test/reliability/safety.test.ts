@@ -3,7 +3,14 @@ import { InventoryRefusedError } from '../../src/errors';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateRoleCommand, DeleteOpenIDConnectProviderCommand, DeleteRoleCommand, GetRoleCommand, ListOpenIDConnectProvidersCommand, type IAMClient } from '@aws-sdk/client-iam';
+import {
+  CreateRoleCommand,
+  DeleteOpenIDConnectProviderCommand,
+  DeleteRoleCommand,
+  GetRoleCommand,
+  ListOpenIDConnectProvidersCommand,
+  type IAMClient,
+} from '@aws-sdk/client-iam';
 import { countCommands, IamTrustStore } from '../../src/adapters/iam';
 import { FileInventory } from '../../src/adapters/inventory-file';
 import { onIamChange } from '../../src/app/intake';
@@ -15,13 +22,26 @@ import { ACCOUNT, apiDeployment, ISSUER } from '../support/fixtures';
 import { startMoto, type Moto } from '../support/moto';
 import { fixture } from '../support/world';
 
-const glue = { Sid: 'AllowGlue', Effect: 'Allow', Principal: { Service: 'glue.amazonaws.com' }, Action: 'sts:AssumeRole' };
-const orphan = { Sid: 'OldJenkins', Effect: 'Allow', Principal: { AWS: 'AROA5XK7QEXAMPLE2ZJ4B' }, Action: 'sts:AssumeRole' };
+const glue = {
+  Sid: 'AllowGlue',
+  Effect: 'Allow',
+  Principal: { Service: 'glue.amazonaws.com' },
+  Action: 'sts:AssumeRole',
+};
+const orphan = {
+  Sid: 'OldJenkins',
+  Effect: 'Allow',
+  Principal: { AWS: 'AROA5XK7QEXAMPLE2ZJ4B' },
+  Action: 'sts:AssumeRole',
+};
 const identity = `arn:aws:iam::${ACCOUNT}:role/safety-oidc`;
 const inventory = [
   ...Array.from({ length: 6 }, (_, i) => apiDeployment(i, { workspaceId: 'clwssafe' })),
   apiDeployment(50, { effectiveWorkloadIdentity: identity, workspaceId: 'clwsoidc' }),
-  apiDeployment(51, { effectiveWorkloadIdentity: `arn:aws:iam::${ACCOUNT}:role/safety-oidc-observe`, workspaceId: 'clwsoidc' }),
+  apiDeployment(51, {
+    effectiveWorkloadIdentity: `arn:aws:iam::${ACCOUNT}:role/safety-oidc-observe`,
+    workspaceId: 'clwsoidc',
+  }),
 ];
 
 let moto: Moto;
@@ -30,15 +50,33 @@ let counts: Map<string, number>;
 let dir: string;
 let config: Config;
 const inventoryFile = () => join(dir, 'deployments.json');
-const setInventory = (items: unknown[]) => writeFileSync(inventoryFile(), JSON.stringify({ deployments: items, limit: 1000, offset: 0, totalCount: items.length }));
+const setInventory = (items: unknown[]) =>
+  writeFileSync(
+    inventoryFile(),
+    JSON.stringify({ deployments: items, limit: 1000, offset: 0, totalCount: items.length }),
+  );
 
 async function reconcile(request: ReconcileRequest) {
   const events: AstroTrustEvent[] = [];
   counts.clear();
-  const result = await reconcileRole({ config, inventory: new FileInventory(inventoryFile()), store: new IamTrustStore(iam, { verifyDelayMs: 1 }), events: { publish: async (e) => void events.push(...e) } }, request);
-  return { result, events, writes: counts.get('UpdateAssumeRolePolicyCommand') ?? 0, creates: counts.get('CreateOpenIDConnectProviderCommand') ?? 0 };
+  const result = await reconcileRole(
+    {
+      config,
+      inventory: new FileInventory(inventoryFile()),
+      store: new IamTrustStore(iam, { verifyDelayMs: 1 }),
+      events: { publish: async (e) => void events.push(...e) },
+    },
+    request,
+  );
+  return {
+    result,
+    events,
+    writes: counts.get('UpdateAssumeRolePolicyCommand') ?? 0,
+    creates: counts.get('CreateOpenIDConnectProviderCommand') ?? 0,
+  };
 }
-const trust = async (role: string) => parseTrustPolicy((await iam.send(new GetRoleCommand({ RoleName: role }))).Role!.AssumeRolePolicyDocument);
+const trust = async (role: string) =>
+  parseTrustPolicy((await iam.send(new GetRoleCommand({ RoleName: role }))).Role!.AssumeRolePolicyDocument);
 
 beforeAll(async () => {
   moto = await startMoto();
@@ -55,7 +93,12 @@ beforeAll(async () => {
     join(dir, 'astro-trust.yaml'),
   );
   for (const role of ['safety-wi', 'safety-oidc', 'safety-oidc-observe', 'archive-writer']) {
-    await iam.send(new CreateRoleCommand({ RoleName: role, AssumeRolePolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [glue, orphan] }) }));
+    await iam.send(
+      new CreateRoleCommand({
+        RoleName: role,
+        AssumeRolePolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [glue, orphan] }),
+      }),
+    );
   }
   for (const role of ['safety-wi', 'safety-oidc', 'archive-writer']) await reconcile({ role, reason: 'manual' });
 });
@@ -71,12 +114,25 @@ describe('safety rails', () => {
       const events: AstroTrustEvent[] = [];
       counts.clear();
       await expect(
-        reconcileRole({ config, inventory: new FileInventory(inventoryFile()), store: new IamTrustStore(iam, { verifyDelayMs: 1 }), events: { publish: async (e) => void events.push(...e) } }, { role: 'safety-wi', reason: 'resync' }),
+        reconcileRole(
+          {
+            config,
+            inventory: new FileInventory(inventoryFile()),
+            store: new IamTrustStore(iam, { verifyDelayMs: 1 }),
+            events: { publish: async (e) => void events.push(...e) },
+          },
+          { role: 'safety-wi', reason: 'resync' },
+        ),
       ).rejects.toThrow(InventoryRefusedError);
       expect(counts.get('UpdateAssumeRolePolicyCommand') ?? 0).toBe(0);
       expect(counts.get('GetRoleCommand') ?? 0).toBe(0);
       expect(await trust('safety-wi')).toEqual(before);
-      expect(events).toEqual([{ type: 'InventoryRefused', detail: expect.objectContaining({ kind: 'empty', role: 'safety-wi', reason: 'resync' }) }]);
+      expect(events).toEqual([
+        {
+          type: 'InventoryRefused',
+          detail: expect.objectContaining({ kind: 'empty', role: 'safety-wi', reason: 'resync' }),
+        },
+      ]);
     } finally {
       setInventory(inventory);
     }
@@ -85,7 +141,10 @@ describe('safety rails', () => {
   it('a deleted managed role: DriftDetected (role deleted) and ReconcileFailed, nothing written or created', async () => {
     await iam.send(new DeleteRoleCommand({ RoleName: 'archive-writer' }));
     const queued: ReconcileRequest[] = [];
-    const verdict = await onIamChange({ config, queue: { enqueue: async (r) => void queued.push(...r) }, selfArns: [] }, fixture('iamChange/delete-role.json'));
+    const verdict = await onIamChange(
+      { config, queue: { enqueue: async (r) => void queued.push(...r) }, selfArns: [] },
+      fixture('iamChange/delete-role.json'),
+    );
     expect('enqueued' in verdict).toBe(true);
     const { events, writes } = await reconcile(queued[0]!);
     expect(writes).toBe(0);
@@ -97,27 +156,41 @@ describe('safety rails', () => {
   it('a deleted OIDC provider: alerted; enforce recreates the provider without rewriting the policy', async () => {
     const before = await trust('safety-oidc');
     const { OpenIDConnectProviderList } = await iam.send(new ListOpenIDConnectProvidersCommand({}));
-    for (const p of OpenIDConnectProviderList ?? []) await iam.send(new DeleteOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: p.Arn }));
+    for (const p of OpenIDConnectProviderList ?? [])
+      await iam.send(new DeleteOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: p.Arn }));
     const { events, writes, creates } = await reconcile({ role: 'safety-oidc', reason: 'resync' });
     expect(writes).toBe(0);
     expect(creates).toBe(1);
     expect(await trust('safety-oidc')).toEqual(before);
-    expect(events.find((e) => e.type === 'DriftDetected')!.detail).toMatchObject({ missingOidcProviders: [ISSUER], action: 'reverted' });
+    expect(events.find((e) => e.type === 'DriftDetected')!.detail).toMatchObject({
+      missingOidcProviders: [ISSUER],
+      action: 'reverted',
+    });
   });
 
   it('the same in observe mode: alerted only, nothing created', async () => {
     const { OpenIDConnectProviderList } = await iam.send(new ListOpenIDConnectProvidersCommand({}));
-    for (const p of OpenIDConnectProviderList ?? []) await iam.send(new DeleteOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: p.Arn }));
+    for (const p of OpenIDConnectProviderList ?? [])
+      await iam.send(new DeleteOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: p.Arn }));
     const { events, writes, creates } = await reconcile({ role: 'safety-oidc-observe', reason: 'resync' });
     expect(writes + creates).toBe(0);
-    expect(events.find((e) => e.type === 'DriftDetected')!.detail).toMatchObject({ missingOidcProviders: [ISSUER], action: 'none', mode: 'observe' });
+    expect(events.find((e) => e.type === 'DriftDetected')!.detail).toMatchObject({
+      missingOidcProviders: [ISSUER],
+      action: 'none',
+      mode: 'observe',
+    });
   });
 
   it('an orphaned AROA principal in a foreign statement: alerted, never edited', async () => {
     const { events, writes } = await reconcile({ role: 'safety-wi', reason: 'resync' });
     expect(writes).toBe(0);
     const drift = events.find((e) => e.type === 'DriftDetected')!;
-    expect(drift.detail).toMatchObject({ action: 'none', unexpected: [expect.objectContaining({ kind: 'orphaned-principal', principal: 'AROA5XK7QEXAMPLE2ZJ4B', sid: 'OldJenkins' })] });
+    expect(drift.detail).toMatchObject({
+      action: 'none',
+      unexpected: [
+        expect.objectContaining({ kind: 'orphaned-principal', principal: 'AROA5XK7QEXAMPLE2ZJ4B', sid: 'OldJenkins' }),
+      ],
+    });
     expect((await trust('safety-wi')).Statement).toContainEqual(orphan);
   });
 });

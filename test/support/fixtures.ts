@@ -51,5 +51,8 @@ export function spec(over: Partial<RoleSpec> = {}): RoleSpec {
 }
 
 export function roleState(name: string, statements: Statement[]): RoleState {
-  return { arn: parseRoleArn(`arn:aws:iam::${ACCOUNT}:role/${name}`)!, document: { Version: '2012-10-17', Statement: statements } };
+  return {
+    arn: parseRoleArn(`arn:aws:iam::${ACCOUNT}:role/${name}`)!,
+    document: { Version: '2012-10-17', Statement: statements },
+  };
 }

@@ -82,8 +82,20 @@ export async function startMoto(): Promise<Moto> {
     iam: () => createIamClient({ region: 'us-east-1', endpoint, credentials: TEST_CREDENTIALS }),
     iamIn: async (account) => {
       const sts = new STSClient({ region: 'us-east-1', endpoint, credentials: TEST_CREDENTIALS });
-      const c = (await sts.send(new AssumeRoleCommand({ RoleArn: `arn:aws:iam::${account}:role/test-setup`, RoleSessionName: 'test-setup' }))).Credentials!;
-      return createIamClient({ region: 'us-east-1', endpoint, credentials: { accessKeyId: c.AccessKeyId!, secretAccessKey: c.SecretAccessKey!, sessionToken: c.SessionToken! } });
+      const c = (
+        await sts.send(
+          new AssumeRoleCommand({ RoleArn: `arn:aws:iam::${account}:role/test-setup`, RoleSessionName: 'test-setup' }),
+        )
+      ).Credentials!;
+      return createIamClient({
+        region: 'us-east-1',
+        endpoint,
+        credentials: {
+          accessKeyId: c.AccessKeyId!,
+          secretAccessKey: c.SecretAccessKey!,
+          sessionToken: c.SessionToken!,
+        },
+      });
     },
     reset: async () => {
       await fetch(`${endpoint}/moto-api/reset`, { method: 'POST' });

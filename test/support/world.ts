@@ -35,7 +35,10 @@ export async function exampleWorld(iam: IAMClient, opts: { withoutDeployments?: 
   writeFileSync(configFile, homeAccountExample());
   const inv = JSON.parse(readFileSync('examples/deployments.json', 'utf8'));
   const setInventory = (deployments: Record<string, unknown>[]) =>
-    writeFileSync(inventoryFile, JSON.stringify({ deployments, limit: 1000, offset: 0, totalCount: deployments.length }));
+    writeFileSync(
+      inventoryFile,
+      JSON.stringify({ deployments, limit: 1000, offset: 0, totalCount: deployments.length }),
+    );
   setInventory(inv.deployments.filter((d: { id: string }) => !opts.withoutDeployments?.includes(d.id)));
   await createRolesFromSnapshot(iam, 'examples/iam-snapshot.json');
   return {
@@ -44,7 +47,8 @@ export async function exampleWorld(iam: IAMClient, opts: { withoutDeployments?: 
     inventoryFile,
     inventory: () => JSON.parse(readFileSync(inventoryFile, 'utf8')),
     setInventory,
-    trust: async (role) => parseTrustPolicy((await iam.send(new GetRoleCommand({ RoleName: role }))).Role!.AssumeRolePolicyDocument),
+    trust: async (role) =>
+      parseTrustPolicy((await iam.send(new GetRoleCommand({ RoleName: role }))).Role!.AssumeRolePolicyDocument),
     handEdit: async (role, doc) => {
       await iam.send(new UpdateAssumeRolePolicyCommand({ RoleName: role, PolicyDocument: JSON.stringify(doc) }));
     },

@@ -17,7 +17,8 @@ interface ExplainOpts {
 }
 
 async function runExplain(opts: ExplainOpts, io: Io): Promise<number> {
-  if (!opts.deployment === !opts.role) throw new UsageError('explain needs exactly one of --deployment ID or --role NAME');
+  if (!opts.deployment === !opts.role)
+    throw new UsageError('explain needs exactly one of --deployment ID or --role NAME');
   const config = loadConfig(opts.config);
   const deps = { config, inventory: inventoryFor(config, io), store: storeFor(io, config, opts.iamSnapshot) };
   const paint = paintFor(io);
@@ -34,12 +35,19 @@ async function runExplain(opts: ExplainOpts, io: Io): Promise<number> {
 }
 
 async function runConnections(opts: ExplainOpts, io: Io): Promise<number> {
-  if (opts.format !== 'json' && opts.format !== 'env') throw new UsageError(`--format ${opts.format}: expected json or env`);
+  if (opts.format !== 'json' && opts.format !== 'env')
+    throw new UsageError(`--format ${opts.format}: expected json or env`);
   const config = loadConfig(opts.config);
   const region = opts.region || regionOf(io);
-  const answer = await connectionsFor({ config, inventory: inventoryFor(config, io), store: storeFor(io, config, opts.iamSnapshot) }, opts.deployment!, region);
+  const answer = await connectionsFor(
+    { config, inventory: inventoryFor(config, io), store: storeFor(io, config, opts.iamSnapshot) },
+    opts.deployment!,
+    region,
+  );
   if (opts.format === 'json') {
-    io.stdout(`${JSON.stringify({ deployment: { id: answer.deployment.id, name: answer.deployment.name }, connections: answer.connections.map((c) => ({ conn_id: c.connId, role: c.role, ...c.connection, note: c.note })), noConnectionNeeded: answer.noConnectionNeeded, precedence: answer.precedence }, null, 2)}\n`);
+    io.stdout(
+      `${JSON.stringify({ deployment: { id: answer.deployment.id, name: answer.deployment.name }, connections: answer.connections.map((c) => ({ conn_id: c.connId, role: c.role, ...c.connection, note: c.note })), noConnectionNeeded: answer.noConnectionNeeded, precedence: answer.precedence }, null, 2)}\n`,
+    );
   } else {
     io.stdout(`${renderConnectionsEnv(answer)}\n`);
   }
@@ -53,17 +61,27 @@ export function register(p: Command, io: Io, setCode: SetCode) {
     .requiredOption('-d, --deployment <id>', 'the Astro Deployment id')
     .option('--format <format>', 'json (connection JSON) or env (AIRFLOW_CONN_* lines)', 'json')
     .option('--region <region>', 'region_name for the connections (default: AWS_REGION, else us-east-1)')
-    .option('--iam-snapshot <[account=]file>', 'offline: role ARNs and live state from `aws iam get-account-authorization-details` output (repeat as ACCOUNT=FILE per other account)', repeat)
+    .option(
+      '--iam-snapshot <[account=]file>',
+      'offline: role ARNs and live state from `aws iam get-account-authorization-details` output (repeat as ACCOUNT=FILE per other account)',
+      repeat,
+    )
     .addHelpText('after', `\nExit: 0, 1 unknown Deployment.\n${CONNECTION_PRECEDENCE}`)
     .action(async (opts: ExplainOpts) => setCode(await runConnections(opts, io)));
 
   p.command('explain')
-    .description('Why a Deployment is or is not trusted by each role (selector, identity, namespace, live state in IAM); or what a role trusts and why.')
+    .description(
+      'Why a Deployment is or is not trusted by each role (selector, identity, namespace, live state in IAM); or what a role trusts and why.',
+    )
     .requiredOption('-c, --config <file>', 'the astro-trust.yaml config file')
     .option('-d, --deployment <id>', 'explain one Deployment across all roles')
     .option('-r, --role <name>', 'explain one role')
     .option('--json', 'print one JSON document')
-    .option('--iam-snapshot <[account=]file>', 'offline: live state from `aws iam get-account-authorization-details` output (repeat as ACCOUNT=FILE per other account)', repeat)
+    .option(
+      '--iam-snapshot <[account=]file>',
+      'offline: live state from `aws iam get-account-authorization-details` output (repeat as ACCOUNT=FILE per other account)',
+      repeat,
+    )
     .addHelpText('after', '\nExit: 0, 1 error (unknown Deployment or role, role missing in IAM).')
     .action(async (opts: ExplainOpts) => setCode(await runExplain(opts, io)));
 }

@@ -18,20 +18,30 @@ async function runSend(opts: SendOpts, io: Io): Promise<number> {
   const secret = list(io.env.ASTRO_TRUST_WEBHOOK_SECRET)[0];
   if (!secret) throw new UsageError('ASTRO_TRUST_WEBHOOK_SECRET is not set: send signs the event with it');
   const organizationId = opts.organizationId ?? io.env.ASTRO_ORGANIZATION_ID;
-  if (!organizationId) throw new UsageError('--organization-id (or ASTRO_ORGANIZATION_ID) is required: the receiver accepts events of its own organization only');
-  if (!(WEBHOOK_TYPES as readonly string[]).includes(opts.type)) throw new UsageError(`--type ${opts.type}: expected one of ${WEBHOOK_TYPES.join(', ')}`);
+  if (!organizationId)
+    throw new UsageError(
+      '--organization-id (or ASTRO_ORGANIZATION_ID) is required: the receiver accepts events of its own organization only',
+    );
+  if (!(WEBHOOK_TYPES as readonly string[]).includes(opts.type))
+    throw new UsageError(`--type ${opts.type}: expected one of ${WEBHOOK_TYPES.join(', ')}`);
   try {
     new URL(opts.url);
   } catch {
     throw new UsageError(`--url ${opts.url}: not a URL (e.g. https://example.com/webhooks/astro)`);
   }
   const attempts = Number(opts.attempts);
-  if (!Number.isInteger(attempts) || attempts < 1) throw new UsageError(`--attempts ${opts.attempts}: expected a whole number >= 1`);
+  if (!Number.isInteger(attempts) || attempts < 1)
+    throw new UsageError(`--attempts ${opts.attempts}: expected a whole number >= 1`);
   try {
     const r = await sendEvent({
       url: opts.url,
       secret,
-      event: { type: opts.type as WebhookEvent['type'], deploymentId: opts.deploymentId, organizationId, ...(opts.id ? { id: opts.id } : {}) },
+      event: {
+        type: opts.type as WebhookEvent['type'],
+        deploymentId: opts.deploymentId,
+        organizationId,
+        ...(opts.id ? { id: opts.id } : {}),
+      },
       attempts,
       log: (l) => io.stderr(`${l}\n`),
     });
@@ -46,13 +56,18 @@ async function runSend(opts: SendOpts, io: Io): Promise<number> {
 
 export function register(p: Command, io: Io, setCode: SetCode) {
   p.command('send')
-    .description('Sign one Deployment event (secret from ASTRO_TRUST_WEBHOOK_SECRET) and send it to an astro-trust webhook, with retries.')
+    .description(
+      'Sign one Deployment event (secret from ASTRO_TRUST_WEBHOOK_SECRET) and send it to an astro-trust webhook, with retries.',
+    )
     .requiredOption('--url <url>', 'the webhook, e.g. https://<api>/webhooks/astro')
     .requiredOption('--type <type>', `one of ${WEBHOOK_TYPES.join(', ')}`)
     .requiredOption('--deployment-id <id>', 'the Astro Deployment id')
     .option('--organization-id <id>', 'the Astro organization (default: ASTRO_ORGANIZATION_ID)')
     .option('--id <id>', 'the event id (default: a new one); a retried send keeps its id')
     .option('--attempts <n>', 'attempts on timeouts, 429 and 5xx', '5')
-    .addHelpText('after', '\nExit: 0 accepted (2xx), 1 not (a 4xx is not retried).\nExample: astro-trust send --url https://abc.execute-api.us-east-1.amazonaws.com/webhooks/astro --type deployment.created --deployment-id clmh57jtm000008lb58fe2wmv')
+    .addHelpText(
+      'after',
+      '\nExit: 0 accepted (2xx), 1 not (a 4xx is not retried).\nExample: astro-trust send --url https://abc.execute-api.us-east-1.amazonaws.com/webhooks/astro --type deployment.created --deployment-id clmh57jtm000008lb58fe2wmv',
+    )
     .action(async (opts: SendOpts) => setCode(await runSend(opts, io)));
 }

@@ -24,20 +24,37 @@ interface ServeOpts {
 async function runServe(opts: ServeOpts, io: Io): Promise<number> {
   const config = loadConfig(opts.config);
   const secrets = list(io.env.ASTRO_TRUST_WEBHOOK_SECRET);
-  if (secrets.length === 0) throw new UsageError('ASTRO_TRUST_WEBHOOK_SECRET is not set: serve verifies every webhook with it (comma-separate two while rotating)');
+  if (secrets.length === 0)
+    throw new UsageError(
+      'ASTRO_TRUST_WEBHOOK_SECRET is not set: serve verifies every webhook with it (comma-separate two while rotating)',
+    );
   const port = Number(opts.port);
   const minutes = Number(opts.resyncInterval);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port ${opts.port}: expected a port number`);
-  if (!Number.isFinite(minutes) || minutes < 0) throw new UsageError(`--resync-interval ${opts.resyncInterval}: expected minutes (0 disables)`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new UsageError(`--port ${opts.port}: expected a port number`);
+  if (!Number.isFinite(minutes) || minutes < 0)
+    throw new UsageError(`--resync-interval ${opts.resyncInterval}: expected minutes (0 disables)`);
   const watchSeconds = Number(opts.watchInterval);
-  if (!Number.isFinite(watchSeconds) || watchSeconds < 0) throw new UsageError(`--watch-interval ${opts.watchInterval}: expected seconds (0 disables)`);
-  if (!(LOG_FORMATS as readonly string[]).includes(opts.logFormat)) throw new UsageError(`--log-format ${opts.logFormat}: expected ${LOG_FORMATS.join(' or ')}`);
-  const logger = lineLogger({ format: opts.logFormat as LogFormat, write: (line) => io.stderr(`${line}\n`), debug: io.verbose });
+  if (!Number.isFinite(watchSeconds) || watchSeconds < 0)
+    throw new UsageError(`--watch-interval ${opts.watchInterval}: expected seconds (0 disables)`);
+  if (!(LOG_FORMATS as readonly string[]).includes(opts.logFormat))
+    throw new UsageError(`--log-format ${opts.logFormat}: expected ${LOG_FORMATS.join(' or ')}`);
+  const logger = lineLogger({
+    format: opts.logFormat as LogFormat,
+    write: (line) => io.stderr(`${line}\n`),
+    debug: io.verbose,
+  });
   // Adapters report retries and summaries as lines; they become entries of the same log.
   const log = (line: string) => logger.info(line);
   const slackUrl = io.env.SLACK_WEBHOOK_URL;
   const notifier = slackUrl
-    ? new SlackNotifier({ webhookUrl: slackUrl, deadLetters: new FileDeadLetters(opts.deadLetters), log, configPath: opts.config, dedup: new FileDedup(join(dirname(opts.snapshot), 'alerts-posted.json')) })
+    ? new SlackNotifier({
+        webhookUrl: slackUrl,
+        deadLetters: new FileDeadLetters(opts.deadLetters),
+        log,
+        configPath: opts.config,
+        dedup: new FileDedup(join(dirname(opts.snapshot), 'alerts-posted.json')),
+      })
     : new LogNotifier(logger);
   const server = await startServer({
     config,
@@ -62,7 +79,10 @@ async function runServe(opts: ServeOpts, io: Io): Promise<number> {
     watchSeconds,
     alerts: slackUrl ? 'Slack' : 'log',
   });
-  if (!io.env.ASTRO_TRUST_EVENTS_TOKEN) logger.warn('IAM-change intake is off: POST /events/eventbridge answers 401 until ASTRO_TRUST_EVENTS_TOKEN is set (the bearer token an EventBridge API destination sends)');
+  if (!io.env.ASTRO_TRUST_EVENTS_TOKEN)
+    logger.warn(
+      'IAM-change intake is off: POST /events/eventbridge answers 401 until ASTRO_TRUST_EVENTS_TOKEN is set (the bearer token an EventBridge API destination sends)',
+    );
   io.onListening?.(server.url);
   await (io.untilStopped ?? (() => new Promise<void>(() => {})))();
   logger.info('stopping: draining the reconcile queue');
@@ -78,17 +98,33 @@ export function register(p: Command, io: Io, setCode: SetCode) {
     .option('-p, --port <port>', 'port to listen on', '8787')
     .option('-H, --host <host>', 'address to bind (loopback unless told otherwise)', '127.0.0.1')
     .option('--resync-interval <minutes>', 'full resync every N minutes (0: never)', '15')
-    .option('--watch-interval <seconds>', 'list the Deployments every N seconds and reconcile the roles changes affect (0: never)', '60')
-    .option('--snapshot <file>', 'where the watch keeps the last inventory it saw', '.astro-trust/inventory-snapshot.json')
-    .option('--dead-letters <file>', 'Slack alerts that could not be delivered, as JSON lines', '.astro-trust/dead-letters.jsonl')
-    .option('--log-format <format>', 'json (one JSON object per line: level, message, timestamp, role, webhookId, eventId...) or text', 'text')
+    .option(
+      '--watch-interval <seconds>',
+      'list the Deployments every N seconds and reconcile the roles changes affect (0: never)',
+      '60',
+    )
+    .option(
+      '--snapshot <file>',
+      'where the watch keeps the last inventory it saw',
+      '.astro-trust/inventory-snapshot.json',
+    )
+    .option(
+      '--dead-letters <file>',
+      'Slack alerts that could not be delivered, as JSON lines',
+      '.astro-trust/dead-letters.jsonl',
+    )
+    .option(
+      '--log-format <format>',
+      'json (one JSON object per line: level, message, timestamp, role, webhookId, eventId...) or text',
+      'text',
+    )
     .addHelpText(
       'after',
       '\nEndpoints: POST /webhooks/astro (Standard Webhooks signature, see docs/onboarding.md), POST /events/eventbridge\n' +
         '  (CloudTrail IAM events; Authorization: Bearer ASTRO_TRUST_EVENTS_TOKEN), GET /healthz.\n' +
         'Environment: ASTRO_TRUST_WEBHOOK_SECRET (required), SLACK_WEBHOOK_URL (unset: alerts to the log),\n' +
         '  ASTRO_TRUST_EVENTS_TOKEN (POST /events/eventbridge requires Authorization: Bearer <it>; unset: that route is off),\n' +
-        '  ASTRO_TRUST_SELF_ARNS (comma-separated ARNs whose IAM changes are astro-trust\'s own),\n' +
+        "  ASTRO_TRUST_SELF_ARNS (comma-separated ARNs whose IAM changes are astro-trust's own),\n" +
         '  ASTRO_TRUST_HOME_ACCOUNT (the account serve runs in: IAM events from it are about the roles without account).\n' +
         'Logs go to standard error; --verbose adds debug entries. Stops on SIGINT/SIGTERM after draining the reconcile queue.',
     )

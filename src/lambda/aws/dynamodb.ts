@@ -42,12 +42,22 @@ export const SHARED_LISTING_MAX_AGE_MS = 120_000;
 
 /** The inventory through the shared recent listing, when the stack has the watch table. */
 export function sharedInventory(rt: Runtime, source: InventorySource): InventorySource {
-  return rt.env.watchTable ? new RecentListingInventory(source, new DynamoDbListingStore(dynamodb(rt), rt.env.watchTable), SHARED_LISTING_MAX_AGE_MS) : source;
+  return rt.env.watchTable
+    ? new RecentListingInventory(
+        source,
+        new DynamoDbListingStore(dynamodb(rt), rt.env.watchTable),
+        SHARED_LISTING_MAX_AGE_MS,
+      )
+    : source;
 }
 
 /** The webhook's inventory: always listed fresh (its Deployment may be seconds old), then shared with the reconciles it queues. */
 export function freshSharedInventory(rt: Runtime, source: InventorySource): InventorySource {
   if (!rt.env.watchTable) return source;
-  const shared = new RecentListingInventory(source, new DynamoDbListingStore(dynamodb(rt), rt.env.watchTable), SHARED_LISTING_MAX_AGE_MS);
+  const shared = new RecentListingInventory(
+    source,
+    new DynamoDbListingStore(dynamodb(rt), rt.env.watchTable),
+    SHARED_LISTING_MAX_AGE_MS,
+  );
   return { description: shared.description, list: () => shared.fresh() };
 }

@@ -22,7 +22,13 @@ export function trustStore(rt: Runtime): TrustStore {
     store = routedTrustStore(rt.config, {
       // GetRole per role, never ListRoles: the functions' policies name the declared roles only (least privilege).
       home: new IamTrustStore(home, { listRolesFrom: Number.POSITIVE_INFINITY }, logLine),
-      member: (account) => memberTrustStore(account, { memberRoleName: rt.config.memberRoleName, region, log: logLine, onClient: metered }),
+      member: (account) =>
+        memberTrustStore(account, {
+          memberRoleName: rt.config.memberRoleName,
+          region,
+          log: logLine,
+          onClient: metered,
+        }),
       homeAccount: homeAccount ? async () => homeAccount : callerAccount({ region }),
     });
     stores.set(rt, store);
