@@ -28,11 +28,12 @@ export default tseslint.config(
             'fs',
             'http',
             'https',
-            '../app/*',
-            '../adapters/*',
-            '../cli/*',
-            '../lambda/*',
-            '../config/*',
+            '../app/**',
+            '../adapters/**',
+            '../cli/**',
+            '../lambda/**',
+            '../wiring/**',
+            '../config/**',
           ],
         },
       ],
@@ -40,9 +41,31 @@ export default tseslint.config(
     },
   },
   {
-    // Use cases reach the network through adapters (src/adapters/http.ts), never with fetch themselves.
+    // Use cases reach the network through adapters (src/adapters/http.ts), never with fetch themselves, and
+    // know nothing of the runtimes that call them.
     files: ['src/app/**/*.ts'],
-    rules: { 'no-restricted-globals': ['error', 'fetch'] },
+    rules: {
+      'no-restricted-globals': ['error', 'fetch'],
+      'no-restricted-imports': ['error', { patterns: ['../cli/**', '../lambda/**', '../wiring/**'] }],
+    },
+  },
+  {
+    // Adapters implement the ports of src/app/ports.ts; they never reach up into a runtime's wiring.
+    files: ['src/adapters/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['**/cli/**', '**/lambda/**', '**/wiring/**'], message: 'adapters never import a runtime' },
+            {
+              regex: '^(\\.\\./)+app/(?!ports\\.js$)',
+              message: 'adapters know the use cases only by src/app/ports.ts',
+            },
+          ],
+        },
+      ],
+    },
   },
   {
     files: ['**/*.js', '**/*.cjs'],

@@ -4,7 +4,7 @@
  */
 import middy from '@middy/core';
 import type { Context, EventBridgeEvent } from 'aws-lambda';
-import { LogNotifier, SlackNotifier, type Delivery, type Notifier } from '../src/adapters/slack.js';
+import { LogNotifier, SlackNotifier, type Delivery, type Notifier } from '../src/adapters/slack/notifier.js';
 import type { AstroTrustEvent } from '../src/domain/events.js';
 import { runtime } from '../src/lambda/runtime.js';
 import { logger, logLine, observed, structuredLog } from '../src/lambda/observability.js';

@@ -4,7 +4,7 @@
  * spaces, quotes, `=` or control characters is written JSON-quoted, so a caller-controlled string (a
  * role name from CloudTrail, a webhook id) can never forge a second line or a field.
  */
-import type { LogFields, Logger } from './ports.js';
+import type { LogFields, Logger } from '../app/ports.js';
 
 export type LogFormat = 'json' | 'text';
 export const LOG_FORMATS: readonly LogFormat[] = ['json', 'text'];

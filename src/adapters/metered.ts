@@ -3,7 +3,7 @@
  * listing, and each event astro-trust publishes, is also counted (CloudWatch EMF on Lambda).
  */
 import type { AstroTrustEvent } from '../domain/events.js';
-import type { EventPublisher, InventorySource, Meter, MetricName } from './ports.js';
+import type { EventPublisher, InventorySource, Meter, MetricName } from '../app/ports.js';
 
 /** Counts every real listing (a listing served from the shared recent one is not a listing). */
 export function meteredInventory(source: InventorySource, meter: Meter): InventorySource {

@@ -2,7 +2,7 @@
  * `explain` and `connections`: why a Deployment is (or is not) trusted by each role, with the live state
  * in IAM, and the Airflow connections a Deployment needs to use the roles it is declared on.
  */
-import type { InventorySource, TrustStore } from '../adapters/ports.js';
+import type { InventorySource, TrustStore } from './ports.js';
 import type { Config } from '../config/config.js';
 import { parseRoleArn, type Deployment, type RoleArn } from '../domain/deployment.js';
 import { declaredDeployments, desiredTrust, entryKey, usesRoleAsIdentity, type RoleSpec } from '../domain/desired.js';

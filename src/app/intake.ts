@@ -6,7 +6,7 @@ import type { Config } from '../config/config.js';
 import { matchingSelector, type RoleSpec } from '../domain/desired.js';
 import { parseRoleArn, type Deployment } from '../domain/deployment.js';
 import type { Actor, ReconcileRequest } from '../domain/events.js';
-import type { InventorySnapshotStore, InventorySource, ReconcileQueue } from '../adapters/ports.js';
+import type { InventorySnapshotStore, InventorySource, ReconcileQueue } from './ports.js';
 import type { CloudTrailDetail, CloudTrailEnvelope } from './cloudtrail.js';
 import type { WebhookEvent } from './webhook.js';
 

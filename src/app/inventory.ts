@@ -3,7 +3,7 @@
  * an empty one (unless a person allows it on the command line) or one that shrank past
  * `inventory.maxShrinkPercent` since the last listing the watch kept.
  */
-import type { InventorySnapshotStore, InventorySource } from '../adapters/ports.js';
+import type { InventorySnapshotStore, InventorySource } from './ports.js';
 import type { Config } from '../config/config.js';
 import type { NormalizedInventory } from '../domain/deployment.js';
 import type { InventoryRefused, ReconcileReason } from '../domain/events.js';

@@ -9,7 +9,7 @@ import { knownIssuersOf, planRole, type RolePlan } from '../domain/plan.js';
 import { samePolicy } from '../domain/policy.js';
 import { ownedOf } from '../domain/statements.js';
 import { describeError, isRetryable, UsageError } from '../errors.js';
-import type { EventPublisher, RevertLog, TrustStore } from '../adapters/ports.js';
+import type { EventPublisher, RevertLog, TrustStore } from './ports.js';
 import { listInventory, refusalEvent, type ListingDeps } from './inventory.js';
 import { eventsForReconcile, type AstroTrustEvent, type ReconcileRequest } from '../domain/events.js';
 

@@ -2,7 +2,7 @@
  * The inventory watch: list the Deployments, compare with the last listing, and reconcile only the roles
  * the differences affect. A failed listing emits nothing; the first run only takes the snapshot.
  */
-import type { EventPublisher, InventorySnapshotStore, InventorySource, ReconcileQueue } from '../adapters/ports.js';
+import type { EventPublisher, InventorySnapshotStore, InventorySource, ReconcileQueue } from './ports.js';
 import type { Config } from '../config/config.js';
 import type { ReconcileRequest } from '../domain/events.js';
 import { diffInventory, type InventoryChange } from '../domain/watch.js';

@@ -1,8 +1,8 @@
 /** What a command sees of the process (streams, environment, terminal), and the adapters it builds from it. */
 import { createInterface } from 'node:readline/promises';
-import { createIamClient, IamTrustStore } from '../adapters/iam.js';
-import { memberTrustStore } from '../adapters/accounts.js';
-import type { InventorySource, TrustStore } from '../adapters/ports.js';
+import { createIamClient, IamTrustStore } from '../adapters/aws/iam.js';
+import { memberTrustStore } from '../adapters/aws/accounts.js';
+import type { InventorySource, TrustStore } from '../app/ports.js';
 import type { Progress } from '../app/reconcile.js';
 import type { Config } from '../config/config.js';
 import { callerAccount, routedTrustStore, snapshotTrustStore } from '../wiring/accounts.js';

@@ -11,7 +11,7 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import type middy from '@middy/core';
 import type { LogAttributes } from '@aws-lambda-powertools/logger/types';
-import type { Logger as PortLogger, Meter } from '../adapters/ports.js';
+import type { Logger as PortLogger, Meter } from '../app/ports.js';
 
 export const logger = new Logger({ serviceName: 'astro-trust' });
 export const metrics = new Metrics({ namespace: 'AstroTrust', serviceName: 'astro-trust' });

@@ -6,7 +6,7 @@
  * environment and never logged.
  */
 import { meteredInventory } from '../adapters/metered.js';
-import type { InventorySource } from '../adapters/ports.js';
+import type { InventorySource } from '../app/ports.js';
 import { loadConfig, type Config } from '../config/config.js';
 import { UsageError } from '../errors.js';
 import { DEFAULT_ASTRO_API_URL, inventorySource } from '../wiring/inventory.js';

@@ -4,9 +4,9 @@
  * routes each role to its account, assuming the member role for the others.
  */
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
-import { AccountRoutedStore } from '../adapters/accounts.js';
-import { IamSnapshotStore } from '../adapters/iam-snapshot.js';
-import type { TrustStore } from '../adapters/ports.js';
+import { AccountRoutedStore } from '../adapters/aws/accounts.js';
+import { IamSnapshotStore } from '../adapters/aws/iam-snapshot.js';
+import type { TrustStore } from '../app/ports.js';
 import type { Config } from '../config/config.js';
 import { IamSnapshotError, UsageError } from '../errors.js';
 

@@ -3,9 +3,9 @@
  * runtime reads its own environment (the CLI's variables, the functions' SSM secrets) and passes plain
  * values here, so both build the same adapters the same way.
  */
-import { AstroApiInventory } from '../adapters/astro-api.js';
-import { FileInventory } from '../adapters/inventory-file.js';
-import type { InventorySource } from '../adapters/ports.js';
+import { AstroApiInventory } from '../adapters/astro/api.js';
+import { FileInventory } from '../adapters/astro/inventory-file.js';
+import type { InventorySource } from '../app/ports.js';
 import type { Config } from '../config/config.js';
 import { UsageError } from '../errors.js';
 

@@ -4,7 +4,7 @@ import { parseTrustPolicy, PolicyParseError } from '../../src/domain/policy';
 import { reconcileRole } from '../../src/app/reconcile';
 import { AstroTrustError, isRetryable, MemberAccountError, RoleMissingError, TerminalError } from '../../src/errors';
 import { parseConfig } from '../../src/config/config';
-import type { TrustStore } from '../../src/adapters/ports';
+import type { TrustStore } from '../../src/app/ports';
 import type { AstroTrustEvent } from '../../src/domain/events';
 
 describe('the error tree', () => {

@@ -2,8 +2,8 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AstroApiInventory } from '../../src/adapters/astro-api';
-import { FileSnapshotStore } from '../../src/adapters/snapshot-file';
+import { AstroApiInventory } from '../../src/adapters/astro/api';
+import { FileSnapshotStore } from '../../src/adapters/local/snapshot-file';
 import { watchInventory } from '../../src/app/watch';
 import { parseConfig } from '../../src/config/config';
 import type { ReconcileRequest } from '../../src/domain/events';

@@ -14,10 +14,10 @@ import {
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { memberTrustStore } from '../../src/adapters/accounts';
-import { FileInventory } from '../../src/adapters/inventory-file';
-import type { Notifier } from '../../src/adapters/slack';
-import { renderSlack } from '../../src/adapters/slack-message';
+import { memberTrustStore } from '../../src/adapters/aws/accounts';
+import { FileInventory } from '../../src/adapters/astro/inventory-file';
+import type { Notifier } from '../../src/adapters/slack/notifier';
+import { renderSlack } from '../../src/adapters/slack/message';
 import { storeFor } from '../../src/cli/io';
 import { startServer } from '../../src/cli/serve';
 import { loadConfig } from '../../src/config/config';

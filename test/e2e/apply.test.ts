@@ -9,7 +9,7 @@ import {
   UpdateAssumeRolePolicyCommand,
   type IAMClient,
 } from '@aws-sdk/client-iam';
-import { countCommands, IamTrustStore } from '../../src/adapters/iam';
+import { countCommands, IamTrustStore } from '../../src/adapters/aws/iam';
 import { isOwned, policyChars, parseTrustPolicy, type PolicyDocument, type Statement } from '../../src/domain/policy';
 import { runSimulation } from '@cloud-copilot/iam-simulate';
 import { cli } from '../support/cli';

@@ -2,7 +2,7 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { IamSnapshotStore } from '../../src/adapters/iam-snapshot';
+import { IamSnapshotStore } from '../../src/adapters/aws/iam-snapshot';
 import { cli } from '../support/cli';
 
 const MEMBER_SNAPSHOT = ['--iam-snapshot', '444455556666=examples/iam-snapshot-444455556666.json'];

@@ -1,7 +1,7 @@
 /** `send` against `serve` onboards a Deployment; `connections` and `explain` for both trust kinds. */
-import { IamTrustStore } from '../../src/adapters/iam';
-import { FileInventory } from '../../src/adapters/inventory-file';
-import { LogNotifier } from '../../src/adapters/slack';
+import { IamTrustStore } from '../../src/adapters/aws/iam';
+import { FileInventory } from '../../src/adapters/astro/inventory-file';
+import { LogNotifier } from '../../src/adapters/slack/notifier';
 import { startServer, type Server } from '../../src/cli/serve';
 import { loadConfig } from '../../src/config/config';
 import { cli } from '../support/cli';

@@ -1,5 +1,5 @@
 /** `astro-trust serve` as a command: environment checks, periodic resync, graceful stop. */
-import { IamTrustStore } from '../../src/adapters/iam';
+import { IamTrustStore } from '../../src/adapters/aws/iam';
 import { isOwned } from '../../src/domain/policy';
 import { cli } from '../support/cli';
 import { startMoto, type Moto } from '../support/moto';

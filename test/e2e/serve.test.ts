@@ -1,9 +1,9 @@
 /** `astro-trust serve` end to end: moto for IAM, a local server playing Slack's incoming webhook. */
 import { readFileSync, renameSync } from 'node:fs';
 import type { IAMClient } from '@aws-sdk/client-iam';
-import { countCommands, IamTrustStore } from '../../src/adapters/iam';
-import { FileInventory } from '../../src/adapters/inventory-file';
-import { SlackNotifier } from '../../src/adapters/slack';
+import { countCommands, IamTrustStore } from '../../src/adapters/aws/iam';
+import { FileInventory } from '../../src/adapters/astro/inventory-file';
+import { SlackNotifier } from '../../src/adapters/slack/notifier';
 import { signWebhook } from '../../src/app/webhook';
 import { startServer, type Server } from '../../src/cli/serve';
 import { loadConfig } from '../../src/config/config';

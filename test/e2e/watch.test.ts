@@ -1,10 +1,10 @@
 /** The watch in `serve` against moto: a Deployment added to the inventory is trusted within one watch interval, no webhook sent. */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { IamTrustStore } from '../../src/adapters/iam';
-import { FileInventory } from '../../src/adapters/inventory-file';
-import { LogNotifier } from '../../src/adapters/slack';
-import { FileSnapshotStore } from '../../src/adapters/snapshot-file';
+import { IamTrustStore } from '../../src/adapters/aws/iam';
+import { FileInventory } from '../../src/adapters/astro/inventory-file';
+import { LogNotifier } from '../../src/adapters/slack/notifier';
+import { FileSnapshotStore } from '../../src/adapters/local/snapshot-file';
 import { startServer, type Server } from '../../src/cli/serve';
 import { loadConfig } from '../../src/config/config';
 import { isOwned } from '../../src/domain/policy';

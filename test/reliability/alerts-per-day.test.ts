@@ -5,11 +5,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { MemoryDedup } from '../../src/adapters/dedup';
-import { IamSnapshotStore } from '../../src/adapters/iam-snapshot';
-import { FileInventory } from '../../src/adapters/inventory-file';
-import type { TrustStore } from '../../src/adapters/ports';
-import { SlackNotifier } from '../../src/adapters/slack';
+import { MemoryDedup } from '../../src/adapters/local/dedup';
+import { IamSnapshotStore } from '../../src/adapters/aws/iam-snapshot';
+import { FileInventory } from '../../src/adapters/astro/inventory-file';
+import type { TrustStore } from '../../src/app/ports';
+import { SlackNotifier } from '../../src/adapters/slack/notifier';
 import { reconcileAll } from '../../src/app/reconcile';
 import { parseConfig } from '../../src/config/config';
 import { driftFingerprint, type AstroTrustEvent } from '../../src/domain/events';

@@ -4,9 +4,9 @@
  * a valid signature; a valid request replayed after 300 s is rejected.
  */
 import fc from 'fast-check';
-import { IamTrustStore, countCommands } from '../../src/adapters/iam';
-import { FileInventory } from '../../src/adapters/inventory-file';
-import { LogNotifier } from '../../src/adapters/slack';
+import { IamTrustStore, countCommands } from '../../src/adapters/aws/iam';
+import { FileInventory } from '../../src/adapters/astro/inventory-file';
+import { LogNotifier } from '../../src/adapters/slack/notifier';
 import { signWebhook } from '../../src/app/webhook';
 import { startServer, type Server } from '../../src/cli/serve';
 import { loadConfig } from '../../src/config/config';

@@ -6,8 +6,8 @@
  * still exists, and never trusts the attacker's identity.
  */
 import fc from 'fast-check';
-import { AstroApiInventory } from '../../src/adapters/astro-api';
-import type { TrustStore } from '../../src/adapters/ports';
+import { AstroApiInventory } from '../../src/adapters/astro/api';
+import type { TrustStore } from '../../src/app/ports';
 import { planRoles } from '../../src/app/reconcile';
 import { parseConfig } from '../../src/config/config';
 import { parseRoleArn } from '../../src/domain/deployment';

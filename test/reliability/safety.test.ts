@@ -11,8 +11,8 @@ import {
   ListOpenIDConnectProvidersCommand,
   type IAMClient,
 } from '@aws-sdk/client-iam';
-import { countCommands, IamTrustStore } from '../../src/adapters/iam';
-import { FileInventory } from '../../src/adapters/inventory-file';
+import { countCommands, IamTrustStore } from '../../src/adapters/aws/iam';
+import { FileInventory } from '../../src/adapters/astro/inventory-file';
 import { onIamChange } from '../../src/app/intake';
 import { reconcileRole } from '../../src/app/reconcile';
 import { parseConfig, type Config } from '../../src/config/config';

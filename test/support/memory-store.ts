@@ -1,5 +1,5 @@
 /** IAM in memory for tests that plan and apply without moto: roles as states, writes merged as IAM would. */
-import type { OwnedTrust, TrustStore } from '../../src/adapters/ports';
+import type { OwnedTrust, TrustStore } from '../../src/app/ports';
 import type { RoleState } from '../../src/domain/plan';
 import { withOwned } from '../../src/domain/statements';
 

@@ -7,7 +7,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { IAMClient } from '@aws-sdk/client-iam';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
-import { createIamClient } from '../../src/adapters/iam';
+import { createIamClient } from '../../src/adapters/aws/iam';
 
 export interface Moto {
   endpoint: string;

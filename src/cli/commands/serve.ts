@@ -1,10 +1,10 @@
 /** `astro-trust serve`: the whole system in one process (src/cli/serve.ts), wired from the environment. */
 import type { Command } from 'commander';
 import { dirname, join } from 'node:path';
-import { FileDedup } from '../../adapters/dedup.js';
+import { FileDedup } from '../../adapters/local/dedup.js';
 import { LOG_FORMATS, lineLogger, type LogFormat } from '../../adapters/log.js';
-import { FileDeadLetters, LogNotifier, SlackNotifier } from '../../adapters/slack.js';
-import { FileSnapshotStore } from '../../adapters/snapshot-file.js';
+import { FileDeadLetters, LogNotifier, SlackNotifier } from '../../adapters/slack/notifier.js';
+import { FileSnapshotStore } from '../../adapters/local/snapshot-file.js';
 import { loadConfig } from '../../config/config.js';
 import { UsageError } from '../../errors.js';
 import { inventoryFor, list, storeFor, type Io, type SetCode } from '../io.js';

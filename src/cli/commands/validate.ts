@@ -1,7 +1,7 @@
 /** `astro-trust validate`: the config alone, nothing read from AWS or Astro. */
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/config.js';
-import { partitionOf } from '../../adapters/accounts.js';
+import { partitionOf } from '../../adapters/aws/accounts.js';
 import { memberAccounts } from '../../wiring/accounts.js';
 import { regionOf, type Io, type SetCode } from '../io.js';
 

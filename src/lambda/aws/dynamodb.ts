@@ -3,11 +3,14 @@
  * webhook-ids seen, one item each.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDbDedup } from '../../adapters/dedup.js';
-import { DynamoDbRevertLog } from '../../adapters/revert-log.js';
-import { DynamoDbSnapshotStore } from '../../adapters/snapshot-dynamodb.js';
-import { DynamoDbListingStore, RecentListingInventory } from '../../adapters/recent-listing.js';
-import type { InventorySource } from '../../adapters/ports.js';
+import {
+  DynamoDbDedup,
+  DynamoDbListingStore,
+  DynamoDbRevertLog,
+  DynamoDbSnapshotStore,
+} from '../../adapters/aws/watch-table.js';
+import { RecentListingInventory } from '../../adapters/astro/recent-listing.js';
+import type { InventorySource } from '../../app/ports.js';
 import { required, type Runtime } from '../runtime.js';
 
 // One client per container's runtime (tests build a new runtime to read a new environment).

@@ -1,8 +1,8 @@
 /** astro-trust's own bus, for the functions that publish events. */
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import { EventBridgePublisher } from '../../adapters/eventbridge.js';
+import { EventBridgePublisher } from '../../adapters/aws/eventbridge.js';
 import { meteredPublisher } from '../../adapters/metered.js';
-import type { EventPublisher } from '../../adapters/ports.js';
+import type { EventPublisher } from '../../app/ports.js';
 import { meter } from '../observability.js';
 import { required, type Runtime } from '../runtime.js';
 

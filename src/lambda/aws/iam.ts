@@ -2,9 +2,9 @@
  * IAM, for the functions that read or write trust policies (reconcile, backfill): the stack's own account,
  * and each account the config names through its member role (DESIGN 3.6). Every IAM call is counted.
  */
-import { memberTrustStore } from '../../adapters/accounts.js';
-import { createIamClient, IamTrustStore, onCommand } from '../../adapters/iam.js';
-import type { TrustStore } from '../../adapters/ports.js';
+import { memberTrustStore } from '../../adapters/aws/accounts.js';
+import { createIamClient, IamTrustStore, onCommand } from '../../adapters/aws/iam.js';
+import type { TrustStore } from '../../app/ports.js';
 import { callerAccount, routedTrustStore } from '../../wiring/accounts.js';
 import { logLine, meter } from '../observability.js';
 import type { Runtime } from '../runtime.js';

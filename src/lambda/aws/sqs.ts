@@ -1,6 +1,6 @@
 /** The reconcile queue (SQS FIFO), for the functions that enqueue. */
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { SqsReconcileQueue } from '../../adapters/sqs-queue.js';
+import { SqsReconcileQueue } from '../../adapters/aws/sqs-queue.js';
 import { required, type Runtime } from '../runtime.js';
 
 const clients = new WeakMap<Runtime, SQSClient>();

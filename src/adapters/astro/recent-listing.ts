@@ -3,10 +3,8 @@
  * reconcile takes is kept for `maxAgeMs`; reconciles within that age use it instead of listing the whole
  * inventory again. A webhook always lists fresh (its Deployment may be seconds old), then shares it.
  */
-import { gunzipSync, gzipSync } from 'node:zlib';
-import { GetItemCommand, PutItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import type { NormalizedInventory } from '../domain/deployment.js';
-import type { InventorySource } from './ports.js';
+import type { NormalizedInventory } from '../../domain/deployment.js';
+import type { InventorySource } from '../../app/ports.js';
 
 export interface ListingStore {
   load(): Promise<{ savedAt: number; inventory: NormalizedInventory } | undefined>;
@@ -47,37 +45,5 @@ export class MemoryListingStore implements ListingStore {
   }
   async save(inventory: NormalizedInventory, savedAt: number) {
     this.item = { savedAt, inventory };
-  }
-}
-
-/** The shared listing as one gzip item of the watch table (`pk` = `listing`). */
-export class DynamoDbListingStore implements ListingStore {
-  constructor(
-    private readonly client: DynamoDBClient,
-    private readonly table: string,
-  ) {}
-
-  async load() {
-    const out = await this.client.send(
-      new GetItemCommand({ TableName: this.table, Key: { pk: { S: 'listing' } }, ConsistentRead: true }),
-    );
-    const data = out.Item?.inventory?.B;
-    const savedAt = Number(out.Item?.savedAt?.N);
-    return data && Number.isFinite(savedAt)
-      ? { savedAt, inventory: JSON.parse(gunzipSync(data).toString('utf8')) as NormalizedInventory }
-      : undefined;
-  }
-
-  async save(inventory: NormalizedInventory, savedAt: number) {
-    await this.client.send(
-      new PutItemCommand({
-        TableName: this.table,
-        Item: {
-          pk: { S: 'listing' },
-          savedAt: { N: String(savedAt) },
-          inventory: { B: gzipSync(JSON.stringify(inventory)) },
-        },
-      }),
-    );
   }
 }

@@ -1,7 +1,7 @@
-import { AstroApiInventory } from '../../src/adapters/astro-api';
-import { AstroApiAuthError, AstroApiError } from '../../src/errors';
-import { apiDeployment } from '../support/fixtures';
-import { fakeService, json, type FakeService } from '../support/http';
+import { AstroApiInventory } from '../../../src/adapters/astro/api';
+import { AstroApiAuthError, AstroApiError } from '../../../src/errors';
+import { apiDeployment } from '../../support/fixtures';
+import { fakeService, json, type FakeService } from '../../support/http';
 
 const ORG = 'clmh59gt0000308lbgswe5fvh';
 const all = Array.from({ length: 7 }, (_, i) => apiDeployment(i));

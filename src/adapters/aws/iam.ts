@@ -11,10 +11,16 @@ import {
   UpdateAssumeRolePolicyCommand,
   type IAMClientConfig,
 } from '@aws-sdk/client-iam';
-import { parseRoleArn } from '../domain/deployment.js';
-import type { RoleState } from '../domain/plan.js';
-import { parseTrustPolicy, policyChars, samePolicy, serializePolicy, type PolicyDocument } from '../domain/policy.js';
-import { issuerOfProviderArn, withOwned } from '../domain/statements.js';
+import { parseRoleArn } from '../../domain/deployment.js';
+import type { RoleState } from '../../domain/plan.js';
+import {
+  parseTrustPolicy,
+  policyChars,
+  samePolicy,
+  serializePolicy,
+  type PolicyDocument,
+} from '../../domain/policy.js';
+import { issuerOfProviderArn, withOwned } from '../../domain/statements.js';
 import {
   AstroTrustError,
   AwsAccessError,
@@ -25,10 +31,10 @@ import {
   InvalidPrincipalError,
   RoleMissingError,
   VerifyError,
-} from '../errors.js';
-import type { OwnedTrust, TrustStore } from './ports.js';
-import { pool } from '../pool.js';
-import { sleep, withRetry } from './retry.js';
+} from '../../errors.js';
+import type { OwnedTrust, TrustStore } from '../../app/ports.js';
+import { pool } from '../../pool.js';
+import { sleep, withRetry } from '../retry.js';
 
 export interface IamTimings {
   /** Attempts for throttling, 5xx and network errors. */

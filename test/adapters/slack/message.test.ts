@@ -1,7 +1,7 @@
 /** Slack messages: safe against injection, complete when cut, within Block Kit's limits (`@slack/types`). */
 import type { KnownBlock } from '@slack/types';
-import { bulletSection, LIMITS, renderSlack } from '../../src/adapters/slack-message';
-import type { AstroTrustEvent, DriftDetected } from '../../src/domain/events';
+import { bulletSection, LIMITS, renderSlack } from '../../../src/adapters/slack/message';
+import type { AstroTrustEvent, DriftDetected } from '../../../src/domain/events';
 
 const base = {
   role: 'data-lake-reader',

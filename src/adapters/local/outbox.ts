@@ -3,8 +3,8 @@
  * that hangs or fails never delays IAM convergence. Events are delivered one at a time, in order. What is
  * still queued when the process stops (after a bounded wait) is written whole to the last resort.
  */
-import type { AstroTrustEvent } from '../domain/events.js';
-import type { EventPublisher } from './ports.js';
+import type { AstroTrustEvent } from '../../domain/events.js';
+import type { EventPublisher } from '../../app/ports.js';
 
 export class AlertOutbox implements EventPublisher {
   private readonly queue: AstroTrustEvent[] = [];

@@ -1,6 +1,6 @@
 /** The alert outbox: publishing never waits for delivery; delivery is in order; what is left at shutdown goes to the last resort. */
-import { AlertOutbox } from '../../src/adapters/outbox';
-import type { AstroTrustEvent } from '../../src/domain/events';
+import { AlertOutbox } from '../../../src/adapters/local/outbox';
+import type { AstroTrustEvent } from '../../../src/domain/events';
 
 const event = (role: string): AstroTrustEvent => ({
   type: 'ReconcileFailed',

@@ -1,17 +1,10 @@
 /**
- * "Posted already?" for alerts, remembered across restarts and cold starts (DESIGN 3.5): in memory (tests),
- * in a local JSON file (`serve`), or in DynamoDB (Lambda: the watch table, conditional writes).
+ * "Seen already?" claims kept on this machine (DESIGN 3.5): in memory (tests, webhook ids in `serve`) or in a
+ * local JSON file (`serve`'s alerts). On Lambda the watch table keeps them (src/adapters/aws/watch-table.ts).
  */
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { DeleteItemCommand, PutItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-
-export interface DedupStore {
-  /** True the first time `key` is claimed within `windowMs` (and records it); false while a claim stands. */
-  claim(key: string, windowMs: number): Promise<boolean>;
-  /** Forgets a claim (the alert was not delivered after all). */
-  release(key: string): Promise<void>;
-}
+import type { DedupStore } from '../../app/ports.js';
 
 export class MemoryDedup implements DedupStore {
   private readonly until = new Map<string, number>();
@@ -76,37 +69,5 @@ export class FileDedup implements DedupStore {
       delete until[key];
       await this.write(until);
     });
-  }
-}
-
-/** Claims as items of the watch table (`pk` = `alert#<key>`), made with a conditional write. */
-export class DynamoDbDedup implements DedupStore {
-  constructor(
-    private readonly client: DynamoDBClient,
-    private readonly table: string,
-    private readonly now: () => number = Date.now,
-  ) {}
-
-  async claim(key: string, windowMs: number): Promise<boolean> {
-    const now = this.now();
-    try {
-      await this.client.send(
-        new PutItemCommand({
-          TableName: this.table,
-          Item: { pk: { S: `alert#${key}` }, until: { N: String(now + windowMs) } },
-          ConditionExpression: 'attribute_not_exists(pk) OR #until <= :now',
-          ExpressionAttributeNames: { '#until': 'until' },
-          ExpressionAttributeValues: { ':now': { N: String(now) } },
-        }),
-      );
-      return true;
-    } catch (err) {
-      if ((err as { name?: string }).name === 'ConditionalCheckFailedException') return false;
-      throw err;
-    }
-  }
-
-  async release(key: string): Promise<void> {
-    await this.client.send(new DeleteItemCommand({ TableName: this.table, Key: { pk: { S: `alert#${key}` } } }));
   }
 }

@@ -1,6 +1,6 @@
 /** Concurrent listings share one request to the source; a listing that starts after one ends is fresh. */
-import type { NormalizedInventory } from '../domain/deployment.js';
-import type { InventorySource } from './ports.js';
+import type { NormalizedInventory } from '../../domain/deployment.js';
+import type { InventorySource } from '../../app/ports.js';
 
 export class SingleFlightInventory implements InventorySource {
   private inflight?: Promise<NormalizedInventory>;

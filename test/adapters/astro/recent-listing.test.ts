@@ -1,12 +1,12 @@
 /** One Astro listing per event (issue 11): a webhook lists fresh and shares; the reconciles it fans out to reuse it. */
-import { MemoryListingStore, RecentListingInventory } from '../../src/adapters/recent-listing';
-import { onDeploymentEvent } from '../../src/app/intake';
-import { reconcileRole } from '../../src/app/reconcile';
-import { parseConfig } from '../../src/config/config';
-import type { InventorySource } from '../../src/adapters/ports';
-import type { ReconcileRequest } from '../../src/domain/events';
-import { apiDeployment, deployments, roleState } from '../support/fixtures';
-import { memoryTrustStore } from '../support/memory-store';
+import { MemoryListingStore, RecentListingInventory } from '../../../src/adapters/astro/recent-listing';
+import { onDeploymentEvent } from '../../../src/app/intake';
+import { reconcileRole } from '../../../src/app/reconcile';
+import { parseConfig } from '../../../src/config/config';
+import type { InventorySource } from '../../../src/app/ports';
+import type { ReconcileRequest } from '../../../src/domain/events';
+import { apiDeployment, deployments, roleState } from '../../support/fixtures';
+import { memoryTrustStore } from '../../support/memory-store';
 
 const ROLES = 200;
 const config = parseConfig(

@@ -1,8 +1,8 @@
 /** The watch's last inventory in a local JSON file, written whole and renamed into place. */
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { Deployment } from '../domain/deployment.js';
-import type { InventorySnapshotStore } from './ports.js';
+import type { Deployment } from '../../domain/deployment.js';
+import type { InventorySnapshotStore } from '../../app/ports.js';
 
 export class FileSnapshotStore implements InventorySnapshotStore {
   constructor(readonly path: string) {}

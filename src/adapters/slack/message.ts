@@ -5,9 +5,9 @@
  * stays within Block Kit's limits (section text 3,000, field 2,000, header 150, 10 fields, 50 blocks).
  */
 import type { ContextBlock, HeaderBlock, KnownBlock, SectionBlock } from '@slack/types';
-import type { AstroTrustEvent, DriftDetected } from '../domain/events.js';
-import type { Finding, PrincipalChange } from '../domain/plan.js';
-import { splitRoleKey } from '../domain/role-key.js';
+import type { AstroTrustEvent, DriftDetected } from '../../domain/events.js';
+import type { Finding, PrincipalChange } from '../../domain/plan.js';
+import { splitRoleKey } from '../../domain/role-key.js';
 
 export const LIMITS = {
   sectionText: 3000,

@@ -3,9 +3,9 @@
  * time, in order; different roles run in parallel up to a limit. A request waiting behind a running one
  * for the same role is merged with later ones: one reconcile reads fresh state and serves them all.
  */
-import type { ReconcileRequest } from '../domain/events.js';
-import { RetryableError } from '../errors.js';
-import type { ReconcileQueue } from './ports.js';
+import type { ReconcileRequest } from '../../domain/events.js';
+import { RetryableError } from '../../errors.js';
+import type { ReconcileQueue } from '../../app/ports.js';
 
 /** `serve` is stopping: the request was not taken (the webhook answers 503: retry). */
 export class QueueClosedError extends RetryableError {

@@ -1,9 +1,9 @@
 /** Reconcile requests on an SQS FIFO queue: MessageGroupId = role, so each role has one writer at a time. */
 import { createHash, randomUUID } from 'node:crypto';
 import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import type { ReconcileRequest } from '../domain/events.js';
-import { RetryableError } from '../errors.js';
-import type { ReconcileQueue } from './ports.js';
+import type { ReconcileRequest } from '../../domain/events.js';
+import { RetryableError } from '../../errors.js';
+import type { ReconcileQueue } from '../../app/ports.js';
 
 export class EnqueueError extends RetryableError {
   override name = 'EnqueueError';

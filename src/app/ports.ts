@@ -59,6 +59,14 @@ export interface RevertLog {
   record(role: string, atMs: number): Promise<void>;
 }
 
+/** "Seen already?" claims with a lifetime: alerts posted, webhook ids answered (memory, a file, or the watch table). */
+export interface DedupStore {
+  /** True the first time `key` is claimed within `windowMs` (and records it); false while a claim stands. */
+  claim(key: string, windowMs: number): Promise<boolean>;
+  /** Forgets a claim (the alert was not delivered after all). */
+  release(key: string): Promise<void>;
+}
+
 /** Fields a log line carries besides its message: correlation (role, webhookId, eventId...) and outcome. */
 export type LogFields = Record<string, unknown>;
 

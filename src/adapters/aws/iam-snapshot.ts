@@ -3,11 +3,11 @@
  * `AssumeRolePolicyDocument` as an object; raw API output has it URL-encoded; both are read).
  */
 import { readFileSync } from 'node:fs';
-import { parseRoleArn } from '../domain/deployment.js';
-import type { RoleState } from '../domain/plan.js';
-import { parseTrustPolicy } from '../domain/policy.js';
-import { IamSnapshotError, UsageError } from '../errors.js';
-import type { TrustStore } from './ports.js';
+import { parseRoleArn } from '../../domain/deployment.js';
+import type { RoleState } from '../../domain/plan.js';
+import { parseTrustPolicy } from '../../domain/policy.js';
+import { IamSnapshotError, UsageError } from '../../errors.js';
+import type { TrustStore } from '../../app/ports.js';
 
 interface RoleDetail {
   RoleName?: unknown;

@@ -1,10 +1,10 @@
 /** The Deployment inventory from a JSON file in the shape of one Astro API page (offline runs, tests, demos). */
 import { readFile } from 'node:fs/promises';
 import { relative } from 'node:path';
-import { normalizeDeployments, type NormalizedInventory } from '../domain/deployment.js';
-import { assembleListing } from '../domain/listing.js';
-import { InconsistentListingError, InventoryFileError } from '../errors.js';
-import type { InventorySource } from './ports.js';
+import { normalizeDeployments, type NormalizedInventory } from '../../domain/deployment.js';
+import { assembleListing } from '../../domain/listing.js';
+import { InconsistentListingError, InventoryFileError } from '../../errors.js';
+import type { InventorySource } from '../../app/ports.js';
 
 export class FileInventory implements InventorySource {
   constructor(readonly path: string) {}

@@ -7,11 +7,11 @@
  */
 import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@aws-sdk/types';
-import type { RoleRead } from '../domain/plan.js';
-import { splitRoleKey } from '../domain/role-key.js';
-import { describeError, isRetryable, MemberAccountError } from '../errors.js';
+import type { RoleRead } from '../../domain/plan.js';
+import { splitRoleKey } from '../../domain/role-key.js';
+import { describeError, isRetryable, MemberAccountError } from '../../errors.js';
 import { createIamClient, IamTrustStore, type IamTimings } from './iam.js';
-import type { OwnedTrust, TrustStore } from './ports.js';
+import type { OwnedTrust, TrustStore } from '../../app/ports.js';
 
 /** The session name astro-trust assumes member roles with (CloudTrail shows it; the member role's trust requires it). */
 export const MEMBER_SESSION_NAME = 'astro-trust';

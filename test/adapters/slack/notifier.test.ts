@@ -1,10 +1,10 @@
 import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FileDedup } from '../../src/adapters/dedup';
-import { FileDeadLetters, renderSlack, SlackNotifier } from '../../src/adapters/slack';
-import type { AstroTrustEvent, DriftDetected } from '../../src/domain/events';
-import { fakeService, type FakeService } from '../support/http';
+import { FileDedup } from '../../../src/adapters/local/dedup';
+import { FileDeadLetters, renderSlack, SlackNotifier } from '../../../src/adapters/slack/notifier';
+import type { AstroTrustEvent, DriftDetected } from '../../../src/domain/events';
+import { fakeService, type FakeService } from '../../support/http';
 
 const updated = (role: string): AstroTrustEvent => ({
   type: 'TrustPolicyUpdated',

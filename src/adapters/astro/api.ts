@@ -4,12 +4,12 @@
  * paged until `totalCount`. Any failure stops the run: a failed listing is never an empty inventory, and a
  * listing that contradicts itself is taken again from the start, then refused (DESIGN 6.1).
  */
-import { normalizeDeployments, type NormalizedInventory } from '../domain/deployment.js';
-import { assembleListing, type ListingPage } from '../domain/listing.js';
-import { AstroApiAuthError, AstroApiError, InconsistentListingError } from '../errors.js';
-import type { InventorySource } from './ports.js';
-import { request, retryableStatus, retryAfterMs } from './http.js';
-import { sleep, withRetry } from './retry.js';
+import { normalizeDeployments, type NormalizedInventory } from '../../domain/deployment.js';
+import { assembleListing, type ListingPage } from '../../domain/listing.js';
+import { AstroApiAuthError, AstroApiError, InconsistentListingError } from '../../errors.js';
+import type { InventorySource } from '../../app/ports.js';
+import { request, retryableStatus, retryAfterMs } from '../http.js';
+import { sleep, withRetry } from '../retry.js';
 
 export interface AstroApiOptions {
   baseUrl: string;

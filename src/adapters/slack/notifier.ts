@@ -5,15 +5,16 @@
  */
 import { appendFile, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { driftFingerprint, subjectOf, type AstroTrustEvent } from '../domain/events.js';
-import { MemoryDedup, type DedupStore } from './dedup.js';
-import { renderSlack } from './slack-message.js';
-import type { Logger } from './ports.js';
+import { driftFingerprint, subjectOf, type AstroTrustEvent } from '../../domain/events.js';
+import type { DedupStore } from '../../app/ports.js';
+import { MemoryDedup } from '../local/dedup.js';
+import { renderSlack } from './message.js';
+import type { Logger } from '../../app/ports.js';
 
 export { renderSlack };
-import { RetryableError, TerminalError } from '../errors.js';
-import { request, retryableStatus, retryAfterMs } from './http.js';
-import { withRetry } from './retry.js';
+import { RetryableError, TerminalError } from '../../errors.js';
+import { request, retryableStatus, retryAfterMs } from '../http.js';
+import { withRetry } from '../retry.js';
 
 export class SlackDeliveryError extends RetryableError {
   override name = 'SlackDeliveryError';

@@ -1,8 +1,8 @@
 /** astro-trust's own events on its EventBridge bus (`source: astro-trust`, `detail-type`: the event type). */
 import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
-import { EVENT_SOURCE, type AstroTrustEvent } from '../domain/events.js';
-import { RetryableError } from '../errors.js';
-import type { EventPublisher } from './ports.js';
+import { EVENT_SOURCE, type AstroTrustEvent } from '../../domain/events.js';
+import { RetryableError } from '../../errors.js';
+import type { EventPublisher } from '../../app/ports.js';
 
 export class EventPublishError extends RetryableError {
   override name = 'EventPublishError';

@@ -1,5 +1,5 @@
-import { RoleQueue } from '../../src/adapters/role-queue';
-import type { ReconcileRequest } from '../../src/domain/events';
+import { RoleQueue } from '../../../src/adapters/local/role-queue';
+import type { ReconcileRequest } from '../../../src/domain/events';
 
 const tick = () => new Promise((r) => setTimeout(r, 5));
 

@@ -1,9 +1,9 @@
 import { CreateRoleCommand, GetRoleCommand, UpdateAssumeRolePolicyCommand, type IAMClient } from '@aws-sdk/client-iam';
-import { countCommands, createIamClient, IamTrustStore } from '../../src/adapters/iam';
-import { IamWriteError, InvalidPrincipalError, IamUnavailableError, isRetryable } from '../../src/errors';
-import { parseTrustPolicy, samePolicy, type PolicyDocument } from '../../src/domain/policy';
-import { faultProxy, type FaultProxy } from '../support/fault-proxy';
-import { startMoto, TEST_CREDENTIALS, type Moto } from '../support/moto';
+import { countCommands, createIamClient, IamTrustStore } from '../../../src/adapters/aws/iam';
+import { IamWriteError, InvalidPrincipalError, IamUnavailableError, isRetryable } from '../../../src/errors';
+import { parseTrustPolicy, samePolicy, type PolicyDocument } from '../../../src/domain/policy';
+import { faultProxy, type FaultProxy } from '../../support/fault-proxy';
+import { startMoto, TEST_CREDENTIALS, type Moto } from '../../support/moto';
 
 const FAST = { baseDelayMs: 1, maxDelayMs: 2, principalBaseDelayMs: 1, verifyDelayMs: 1 };
 const doc = (...arns: string[]): PolicyDocument => ({
