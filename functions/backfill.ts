@@ -5,23 +5,22 @@
  * (`{"dryRun": true, "roles": ["..."]}`, both optional) also returns the plan, and with `dryRun` queues nothing.
  */
 import middy from '@middy/core';
-import type { Context } from 'aws-lambda';
 import { z } from 'zod';
 import { reconcileAll, roleKeysFor, selectRoles } from '../src/app/reconcile.js';
 import { planJson } from '../src/cli/render.js';
 import type { ReconcileRequest } from '../src/domain/events.js';
 import { UsageError } from '../src/errors.js';
-import { runtime } from '../src/lambda/runtime.js';
-import { logger, observed } from '../src/lambda/observability.js';
-import { secrets } from '../src/lambda/secrets.js';
-import { reconcileQueue } from '../src/lambda/aws/sqs.js';
+import { lastListing } from '../src/lambda/aws/dynamodb.js';
 import { eventPublisher } from '../src/lambda/aws/eventbridge.js';
 import { trustStore } from '../src/lambda/aws/iam.js';
-import { lastListing } from '../src/lambda/aws/dynamodb.js';
+import { reconcileQueue } from '../src/lambda/aws/sqs.js';
+import { logger, observed } from '../src/lambda/observability.js';
+import { runtime } from '../src/lambda/runtime.js';
+import { secrets, type WithSecrets } from '../src/lambda/secrets.js';
 
 const manual = z.strictObject({ dryRun: z.boolean().optional(), roles: z.array(z.string().min(1)).optional() });
 
-export async function backfill(event: unknown, context: Context & { astroApiToken?: string }) {
+export async function backfill(event: unknown, context: WithSecrets<'astroApiToken'>) {
   const scheduled =
     typeof event === 'object' && event !== null && (event as { source?: string }).source === 'aws.events';
   let opts: z.infer<typeof manual> = {};
@@ -46,16 +45,14 @@ export async function backfill(event: unknown, context: Context & { astroApiToke
     logger.info('backfill queued', { scheduled, enqueued: roles.length });
     return { scheduled, enqueued: roles };
   }
-  const { plan } = await reconcileAll(
-    {
-      config: rt.config,
-      inventory: rt.inventory(context),
-      store: trustStore(rt),
-      events: eventPublisher(rt),
-      snapshots: lastListing(rt),
-    },
-    { ...(keys ? { roles: keys } : {}), dryRun: true, reason },
-  );
+  const deps = {
+    config: rt.config,
+    inventory: rt.inventory(context),
+    store: trustStore(rt),
+    events: eventPublisher(rt),
+    snapshots: lastListing(rt),
+  };
+  const { plan } = await reconcileAll(deps, { ...(keys ? { roles: keys } : {}), dryRun: true, reason });
   const dryRun = opts.dryRun ?? false;
   if (!dryRun) await reconcileQueue(rt).enqueue(requests);
   logger.info(dryRun ? 'backfill planned' : 'backfill queued', {
@@ -66,7 +63,7 @@ export async function backfill(event: unknown, context: Context & { astroApiToke
   return { dryRun, ...planJson(plan), enqueued: dryRun ? [] : roles };
 }
 
-export const handler = middy()
+export const handler = middy<unknown>()
   .use(observed())
   .use(secrets(['astroApiToken'], 'ssm-backfill'))
-  .handler(backfill as never);
+  .handler(backfill);

@@ -3,25 +3,21 @@ import middy from '@middy/core';
 import type { EventBridgeEvent } from 'aws-lambda';
 import { parseIamEvent } from '../src/app/cloudtrail.js';
 import { onIamChange, type IamChangeVerdict } from '../src/app/intake.js';
-import { runtime } from '../src/lambda/runtime.js';
-import { logger, observed } from '../src/lambda/observability.js';
 import { reconcileQueue } from '../src/lambda/aws/sqs.js';
+import { logger, observed } from '../src/lambda/observability.js';
+import { runtime } from '../src/lambda/runtime.js';
 
 export async function iamChange(event: EventBridgeEvent<string, unknown>): Promise<IamChangeVerdict> {
   const rt = runtime();
   const parsed = parseIamEvent(event);
   if (parsed.ok && parsed.envelope.detail?.eventID) logger.appendKeys({ eventId: parsed.envelope.detail.eventID });
-  const verdict: IamChangeVerdict = parsed.ok
-    ? await onIamChange(
-        {
-          config: rt.config,
-          queue: reconcileQueue(rt),
-          selfArns: rt.env.selfArns,
-          ...(rt.env.homeAccount ? { homeAccount: rt.env.homeAccount } : {}),
-        },
-        parsed.envelope,
-      )
-    : { ignored: parsed.error };
+  const deps = {
+    config: rt.config,
+    queue: reconcileQueue(rt),
+    selfArns: rt.env.selfArns,
+    ...(rt.env.homeAccount ? { homeAccount: rt.env.homeAccount } : {}),
+  };
+  const verdict: IamChangeVerdict = parsed.ok ? await onIamChange(deps, parsed.envelope) : { ignored: parsed.error };
   logger.info('ignored' in verdict ? 'IAM event ignored' : 'IAM event accepted', {
     eventBridgeId: event.id,
     account: event.account,

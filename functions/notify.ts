@@ -3,13 +3,15 @@
  * EventBridge retries it, then puts it in the rule's dead-letter queue. Nothing is dropped silently.
  */
 import middy from '@middy/core';
-import type { Context, EventBridgeEvent } from 'aws-lambda';
+import type { EventBridgeEvent } from 'aws-lambda';
 import { LogNotifier, SlackNotifier, type Delivery, type Notifier } from '../src/adapters/slack/notifier.js';
 import type { AstroTrustEvent } from '../src/domain/events.js';
-import { runtime } from '../src/lambda/runtime.js';
-import { logger, logLine, observed, structuredLog } from '../src/lambda/observability.js';
-import { secrets } from '../src/lambda/secrets.js';
 import { dedup } from '../src/lambda/aws/dynamodb.js';
+import { logger, logLine, observed, structuredLog } from '../src/lambda/observability.js';
+import { runtime } from '../src/lambda/runtime.js';
+import { secrets, type WithSecrets } from '../src/lambda/secrets.js';
+
+type AstroTrustBusEvent = EventBridgeEvent<string, AstroTrustEvent['detail']>;
 
 const TYPES = new Set([
   'TrustPolicyUpdated',
@@ -23,8 +25,8 @@ const TYPES = new Set([
 let notifier: { url: string; notifier: Notifier } | undefined;
 
 export async function notify(
-  event: EventBridgeEvent<string, AstroTrustEvent['detail']>,
-  context: Context & { slackWebhookUrl?: string },
+  event: AstroTrustBusEvent,
+  context: WithSecrets<'slackWebhookUrl'>,
 ): Promise<Delivery | 'ignored'> {
   if (event.source !== 'astro-trust' || !TYPES.has(event['detail-type'])) return 'ignored';
   const url = String(context.slackWebhookUrl ?? '');
@@ -51,7 +53,7 @@ export async function notify(
   return delivery;
 }
 
-export const handler = middy<EventBridgeEvent<string, AstroTrustEvent['detail']>, Delivery | 'ignored'>()
+export const handler = middy<AstroTrustBusEvent, Delivery | 'ignored'>()
   .use(observed())
   .use(secrets(['slackWebhookUrl'], 'ssm-notify'))
-  .handler(notify as never);
+  .handler(notify);

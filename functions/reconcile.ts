@@ -1,23 +1,25 @@
 /** SQS FIFO (MessageGroupId = role, batch size 1): the single writer of each role. Partial batch failures reported. */
 import middy from '@middy/core';
 import sqsPartialBatchFailure from '@middy/sqs-partial-batch-failure';
-import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { reconcileRole } from '../src/app/reconcile.js';
 import type { ReconcileRequest } from '../src/domain/events.js';
 import { describeError, isRetryable, RetryableError } from '../src/errors.js';
+import { lastListing, reverts, sharedInventory } from '../src/lambda/aws/dynamodb.js';
+import { eventPublisher } from '../src/lambda/aws/eventbridge.js';
+import { trustStore } from '../src/lambda/aws/iam.js';
+import { logger, observed } from '../src/lambda/observability.js';
+import { runtime } from '../src/lambda/runtime.js';
+import { secrets, type WithSecrets } from '../src/lambda/secrets.js';
+
+type ReconcileContext = WithSecrets<'astroApiToken'>;
 
 /** A retryable failure handed back to SQS: the message becomes visible again (then the dead-letter queue). */
 class ReconcileRetryError extends RetryableError {
   override name = 'ReconcileRetryError';
 }
-import { runtime } from '../src/lambda/runtime.js';
-import { logger, observed } from '../src/lambda/observability.js';
-import { secrets } from '../src/lambda/secrets.js';
-import { eventPublisher } from '../src/lambda/aws/eventbridge.js';
-import { trustStore } from '../src/lambda/aws/iam.js';
-import { lastListing, reverts, sharedInventory } from '../src/lambda/aws/dynamodb.js';
 
-async function one(record: SQSRecord, context: Context & { astroApiToken?: string }) {
+async function one(record: SQSRecord, context: ReconcileContext) {
   let request: ReconcileRequest;
   try {
     request = JSON.parse(record.body);
@@ -37,19 +39,17 @@ async function one(record: SQSRecord, context: Context & { astroApiToken?: strin
     },
   });
   const rt = runtime();
+  const deps = {
+    config: rt.config,
+    inventory: sharedInventory(rt, rt.inventory(context)),
+    store: trustStore(rt),
+    events: eventPublisher(rt),
+    snapshots: lastListing(rt),
+    reverts: reverts(rt),
+  };
   let result;
   try {
-    result = await reconcileRole(
-      {
-        config: rt.config,
-        inventory: sharedInventory(rt, rt.inventory(context)),
-        store: trustStore(rt),
-        events: eventPublisher(rt),
-        snapshots: lastListing(rt),
-        reverts: reverts(rt),
-      },
-      request,
-    );
+    result = await reconcileRole(deps, request);
   } catch (err) {
     // Retrying cannot help a terminal error (a refused listing, a policy IAM handed back unparsable): it was
     // alerted; let the message go instead of cycling it into the dead-letter queue.
@@ -62,12 +62,13 @@ async function one(record: SQSRecord, context: Context & { astroApiToken?: strin
     outcome: result.outcome?.result ?? 'ignored',
     events: result.events.map((e) => e.type),
   });
-  if (result.outcome?.result === 'failed' && result.outcome.retryable)
+  if (result.outcome?.result === 'failed' && result.outcome.retryable) {
     throw new ReconcileRetryError(`reconcile ${request.role} failed: ${result.outcome.message}`);
+  }
   return result.outcome?.result ?? 'ignored';
 }
 
-export async function reconcile(event: SQSEvent, context: Context & { astroApiToken?: string }) {
+export async function reconcile(event: SQSEvent, context: ReconcileContext) {
   return Promise.allSettled(event.Records.map((r) => one(r, context)));
 }
 
@@ -75,4 +76,4 @@ export const handler = middy<SQSEvent>()
   .use(observed())
   .use(secrets(['astroApiToken'], 'ssm-reconcile'))
   .use(sqsPartialBatchFailure())
-  .handler(reconcile as never);
+  .handler(reconcile);

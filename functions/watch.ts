@@ -3,19 +3,20 @@
  * reconciles for the roles the changes affect. Astro sends no lifecycle webhooks; this makes its own.
  */
 import middy from '@middy/core';
-import type { Context } from 'aws-lambda';
 import { watchInventory, type WatchResult } from '../src/app/watch.js';
-import { runtime } from '../src/lambda/runtime.js';
-import { logger, observed } from '../src/lambda/observability.js';
-import { secrets } from '../src/lambda/secrets.js';
-import { reconcileQueue } from '../src/lambda/aws/sqs.js';
-import { eventPublisher } from '../src/lambda/aws/eventbridge.js';
 import { snapshots } from '../src/lambda/aws/dynamodb.js';
+import { eventPublisher } from '../src/lambda/aws/eventbridge.js';
+import { reconcileQueue } from '../src/lambda/aws/sqs.js';
+import { logger, observed } from '../src/lambda/observability.js';
+import { runtime } from '../src/lambda/runtime.js';
+import { secrets, type WithSecrets } from '../src/lambda/secrets.js';
 
-export async function watch(
-  _event: unknown,
-  context: Context & { astroApiToken?: string },
-): Promise<Omit<WatchResult, 'changes'> & { changes: { type: string; deploymentId: string; changed: string[] }[] }> {
+/** The changes as the function returns and logs them: what changed, not the whole Deployments. */
+type WatchSummary = Omit<WatchResult, 'changes'> & {
+  changes: { type: string; deploymentId: string; changed: string[] }[];
+};
+
+export async function watch(_event: unknown, context: WithSecrets<'astroApiToken'>): Promise<WatchSummary> {
   const rt = runtime();
   const result = await watchInventory({
     config: rt.config,
@@ -29,7 +30,7 @@ export async function watch(
   return { ...result, changes };
 }
 
-export const handler = middy()
+export const handler = middy<unknown, WatchSummary>()
   .use(observed())
   .use(secrets(['astroApiToken'], 'ssm-watch'))
-  .handler(watch as never);
+  .handler(watch);

@@ -4,10 +4,14 @@
  */
 import type middy from '@middy/core';
 import ssm from '@middy/ssm';
+import type { Context } from 'aws-lambda';
 import { UsageError } from '../errors.js';
 import { runtime, type LambdaEnv } from './runtime.js';
 
 type SecretKey = keyof LambdaEnv['params'];
+
+/** The Lambda context once the `secrets` middleware ran: each secret the function asked for, as a string. */
+export type WithSecrets<K extends SecretKey> = Context & Partial<Record<K, string>>;
 
 /**
  * How long secrets are cached: 5 minutes on Lambda (rotation is picked up), for the whole process under
@@ -21,7 +25,10 @@ export function secretsCacheMs(env: NodeJS.ProcessEnv = process.env): number {
  * The middy `ssm` middleware for a function's secrets, with an error that names the SSM parameters and
  * says how to create them instead of middy's "Failed to resolve internal values".
  */
-export function secrets(keys: SecretKey[], cacheKey: string): middy.MiddlewareObj {
+export function secrets<K extends SecretKey>(
+  keys: K[],
+  cacheKey: string,
+): middy.MiddlewareObj<unknown, unknown, Error, WithSecrets<K>> {
   const fetchData = ssmFetchData(keys);
   const inner = ssm({ fetchData, setToContext: true, cacheKey, cacheExpiry: secretsCacheMs() });
   return {
