@@ -221,7 +221,7 @@ export function renderApply(result: ApplyResult, paint: Paint): string {
   return out.join('\n');
 }
 
-/** The `--json` document: per role its status, principals to add and remove, unexpected trust, size and limit. */
+/** The `--json` document: per role its status, principals to add and remove, findings, size and limit. */
 export function planJson(plan: Plan) {
   return {
     formatVersion: 1,
@@ -247,7 +247,6 @@ export function rolePlanJson(r: RolePlan) {
     add: r.add,
     remove: r.remove,
     rewritesOwned: r.rewritesOwned,
-    unexpected: r.unexpected,
     findings: r.unexpected.map(({ acknowledgement, ...f }) => ({
       ...f,
       acknowledged: acknowledgement !== undefined,

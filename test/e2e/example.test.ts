@@ -29,14 +29,14 @@ describe('the offline example', () => {
       status: 'changes',
       remove: [expect.objectContaining({ principal: 'arn:aws:iam::111928029897:role/astro-deleted-nova-9999' })],
     });
-    expect(roles['legacy-exporter'].unexpected).toEqual([
+    expect(roles['legacy-exporter'].findings).toEqual([
       expect.objectContaining({ kind: 'undeclared-astro-identity', sid: 'LegacyManualGrant' }),
     ]);
-    expect(roles['ml-feature-store'].unexpected).toEqual([expect.objectContaining({ kind: 'orphaned-principal' })]);
+    expect(roles['ml-feature-store'].findings).toEqual([expect.objectContaining({ kind: 'orphaned-principal' })]);
     expect(roles['etl-runner']).toMatchObject({
       mode: 'observe',
       status: 'changes',
-      unexpected: [expect.objectContaining({ kind: 'namespace-wildcard' })],
+      findings: [expect.objectContaining({ kind: 'namespace-wildcard' })],
     });
     expect(roles['s3-exporter'].add.map((a: { principal: string }) => a.principal)).toContain(
       'system:serviceaccount:solar-flare-6677:solar-flare-6677-webserver-serviceaccount',
