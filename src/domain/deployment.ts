@@ -18,7 +18,11 @@ export interface Deployment {
   airflowVersion?: string;
   /** Astro Runtime version, e.g. `3.0-2` or `12.5.0`: its major gives Airflow's when `airflowVersion` is `NA`. */
   astroRuntimeVersion?: string;
-  /** `AWS`, `AZURE` or `GCP`: only AWS Deployments can be trusted by an IAM role. */
+  /**
+   * `AWS`, `AZURE` or `GCP`: only AWS Deployments can be trusted by an IAM role. The API documents the
+   * Deployment's own `cloudProvider` for Standard Deployments only; a Dedicated or Hybrid one runs in its
+   * cluster's cloud (`clusterClouds`).
+   */
   cloudProvider?: string;
   /** ISO time the Deployment was created: when a role is full, older Deployments are trusted first. */
   createdAt?: string;
@@ -71,11 +75,37 @@ function str(v: unknown): string | undefined {
   return typeof v === 'string' && v.length > 0 ? v : undefined;
 }
 
+const CLOUDS = new Set(['AWS', 'AZURE', 'GCP']);
+
+/** Deployment types that run in their cluster's cloud: the API gives `cloudProvider` only for STANDARD ones. */
+const CLOUD_OF_CLUSTER = new Set(['DEDICATED', 'HYBRID']);
+
+/** True when some Deployment of a raw listing takes its cloud from its cluster (so the clusters are worth listing). */
+export function needsClusterClouds(raw: unknown[]): boolean {
+  return raw.some((item) => CLOUD_OF_CLUSTER.has(String((item as { type?: unknown } | null)?.type).toUpperCase()));
+}
+
+/**
+ * The cloud of each cluster (`GET /v1/organizations/{id}/clusters`: `id`, `cloudProvider` AWS|AZURE|GCP), by
+ * cluster id. A cluster without a valid id or cloud is left out: its Deployments' cloud stays unknown.
+ */
+export function clusterClouds(raw: unknown[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const item of raw) {
+    const r = (typeof item === 'object' && item !== null ? item : {}) as Record<string, unknown>;
+    const id = str(r.id);
+    const cloud = str(r.cloudProvider)?.toUpperCase();
+    if (id && SAFE_ID.test(id) && cloud && CLOUDS.has(cloud)) out.set(id, cloud);
+  }
+  return out;
+}
+
 /**
  * Turns raw Astro API Deployment objects into checked Deployments. A Deployment whose id, namespace or
- * identity is malformed is left out with a warning: it is never trusted on a guess.
+ * identity is malformed is left out with a warning: it is never trusted on a guess. With `clusters`
+ * (`clusterClouds`), a Dedicated or Hybrid Deployment takes its cluster's cloud; without, its own field.
  */
-export function normalizeDeployments(raw: unknown[]): NormalizedInventory {
+export function normalizeDeployments(raw: unknown[], clusters?: ReadonlyMap<string, string>): NormalizedInventory {
   const deployments: Deployment[] = [];
   const warnings: InventoryWarning[] = [];
   const seen = new Set<string>();
@@ -106,15 +136,17 @@ export function normalizeDeployments(raw: unknown[]): NormalizedInventory {
       status: str(r.status),
       airflowVersion: str(r.airflowVersion),
       astroRuntimeVersion: str(r.astroRuntimeVersion) ?? str(r.runtimeVersion),
-      cloudProvider: str(r.cloudProvider),
+      cloudProvider: cloudOf(r, clusters, warn),
       createdAt: str(r.createdAt),
     };
-    const identity = str(r.effectiveWorkloadIdentity) ?? str(r.workloadIdentity);
+    // The Deployment object has `effectiveWorkloadIdentity` (user-configured or Astro's default); there is no
+    // `workloadIdentity` field to fall back on.
+    const identity = str(r.effectiveWorkloadIdentity);
     if (identity) {
       if (parseRoleArn(identity)) d.workloadIdentity = identity;
       else warn(`workload identity ${JSON.stringify(identity).slice(0, 120)} is not an IAM role ARN; ignored`);
     }
-    const drIdentity = str(r.effectiveDRWorkloadIdentity) ?? str(r.drWorkloadIdentity);
+    const drIdentity = str(r.effectiveDRWorkloadIdentity);
     if (drIdentity) {
       if (parseRoleArn(drIdentity)) d.drWorkloadIdentity = drIdentity;
       else warn(`DR workload identity ${JSON.stringify(drIdentity).slice(0, 120)} is not an IAM role ARN; ignored`);
@@ -133,6 +165,24 @@ export function normalizeDeployments(raw: unknown[]): NormalizedInventory {
     deployments.push(d);
   });
   return { deployments, warnings };
+}
+
+/** A Deployment's cloud: its cluster's for Dedicated and Hybrid ones when the clusters are known, else its own field. */
+function cloudOf(
+  r: Record<string, unknown>,
+  clusters: ReadonlyMap<string, string> | undefined,
+  warn: (message: string) => void,
+): string | undefined {
+  const type = str(r.type)?.toUpperCase();
+  if (!clusters || !type || !CLOUD_OF_CLUSTER.has(type)) return str(r.cloudProvider);
+  const clusterId = str(r.clusterId);
+  const cloud = clusterId ? clusters.get(clusterId) : undefined;
+  if (!cloud) {
+    warn(
+      `${type} Deployment on cluster ${JSON.stringify(clusterId ?? null).slice(0, 80)}, which the clusters listing does not have: its cloud is unknown`,
+    );
+  }
+  return cloud;
 }
 
 /**

@@ -4,11 +4,14 @@
  */
 import { InconsistentListingError, InventoryRefusedError } from '../errors.js';
 
-/** One page of `GET /v1/organizations/{id}/deployments` (or the inventory file, a single page). */
+/**
+ * One page of an Astro API listing (`GET /v1/organizations/{id}/deployments` or `.../clusters`; the
+ * inventory file is a single page): the page's items, its offset and the `totalCount` it reports.
+ */
 export interface ListingPage {
   offset: number;
   totalCount: number;
-  deployments: unknown[];
+  items: unknown[];
 }
 
 function idOf(item: unknown): unknown {
@@ -18,9 +21,9 @@ function idOf(item: unknown): unknown {
 /**
  * Joins the pages of one listing, or throws `InconsistentListingError` naming the check that failed:
  * every page reports the same `totalCount`, no id appears twice, and the count equals `totalCount`. A
- * Deployment deleted or created between pages shifts the offsets; these checks catch that.
+ * Deployment (or cluster: `noun`) deleted or created between pages shifts the offsets; these checks catch that.
  */
-export function assembleListing(pages: ListingPage[]): unknown[] {
+export function assembleListing(pages: ListingPage[], noun = 'Deployment'): unknown[] {
   const first = pages[0];
   if (!first) return [];
   const changed = pages.find((p) => p.totalCount !== first.totalCount);
@@ -30,7 +33,7 @@ export function assembleListing(pages: ListingPage[]): unknown[] {
       `totalCount changed while paging (${first.totalCount} at offset ${first.offset}, ${changed.totalCount} at offset ${changed.offset}): the inventory changed during the listing`,
     );
   }
-  const all = pages.flatMap((p) => p.deployments);
+  const all = pages.flatMap((p) => p.items);
   const seen = new Set<unknown>();
   for (const item of all) {
     const id = idOf(item);
@@ -38,7 +41,7 @@ export function assembleListing(pages: ListingPage[]): unknown[] {
     if (seen.has(id)) {
       throw new InconsistentListingError(
         'duplicate-id',
-        `Deployment id ${JSON.stringify(id).slice(0, 140)} appears twice in the listing (a page served twice, or offsets shifted while paging)`,
+        `${noun} id ${JSON.stringify(id).slice(0, 140)} appears twice in the listing (a page served twice, or offsets shifted while paging)`,
       );
     }
     seen.add(id);
@@ -46,7 +49,7 @@ export function assembleListing(pages: ListingPage[]): unknown[] {
   if (all.length !== first.totalCount) {
     throw new InconsistentListingError(
       'count-mismatch',
-      `the listing has ${all.length} Deployments but reports totalCount ${first.totalCount}`,
+      `the listing has ${all.length} ${noun}s but reports totalCount ${first.totalCount}`,
     );
   }
   return all;

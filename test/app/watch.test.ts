@@ -8,6 +8,7 @@ import { watchInventory } from '../../src/app/watch';
 import { parseConfig } from '../../src/config/config';
 import type { ReconcileRequest } from '../../src/domain/events';
 import { apiDeployment, astroRole } from '../support/fixtures';
+import { clustersPage, isClustersRequest } from '../support/astro-api';
 import { fakeService, json, type FakeService } from '../support/http';
 
 const config = parseConfig(
@@ -24,6 +25,7 @@ let failing = false;
 beforeAll(async () => {
   api = await fakeService((req, res) => {
     if (failing) return json(res, 500, {});
+    if (isClustersRequest(req.url)) return json(res, 200, clustersPage(req.url));
     const q = new URL(req.url, 'http://x').searchParams;
     const offset = Number(q.get('offset'));
     json(res, 200, { deployments: current.slice(offset, offset + 2), limit: 2, offset, totalCount: current.length });

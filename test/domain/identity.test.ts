@@ -1,7 +1,7 @@
 /** DESIGN 6.2: which identities and issuers astro-trust may trust at all, and what it says about the rest. */
 import { knownIssuersOf, planRole, type RolePlan } from '../../src/domain/plan';
 import { NO_RULES, type IdentityRules, type RoleSpec } from '../../src/domain/desired';
-import type { Deployment } from '../../src/domain/deployment';
+import { clusterClouds, normalizeDeployments, type Deployment } from '../../src/domain/deployment';
 import { ACCOUNT, ASTRO_ACCOUNT, apiDeployment, deployments, ISSUER, roleState, spec } from '../support/fixtures';
 
 function plan(s: RoleSpec, inv: Deployment[], rules: IdentityRules = NO_RULES): RolePlan {
@@ -119,6 +119,49 @@ describe('workload identities (6.2)', () => {
       }
     }
     expect(plan(spec(), one(1, { cloudProvider: 'AWS' })).add).toHaveLength(1);
+  });
+
+  it('reads the clouds of a clusters listing, leaving out clusters without a valid id or cloud', () => {
+    const clouds = clusterClouds([
+      { id: 'clclaws', cloudProvider: 'AWS' },
+      { id: 'clclgcp', cloudProvider: 'gcp' },
+      { id: 'clclbad', cloudProvider: 'IBM' },
+      { id: 'bad id', cloudProvider: 'AWS' },
+      null,
+    ]);
+    expect([...clouds]).toEqual([
+      ['clclaws', 'AWS'],
+      ['clclgcp', 'GCP'],
+    ]);
+  });
+
+  it("takes a Dedicated Deployment's cloud from its cluster: GCP refused as not on AWS, AWS trusted", () => {
+    // As the API answers: no cloudProvider on a Dedicated Deployment; a GCP one has a GCP service account.
+    const raw = [
+      apiDeployment(1, { type: 'DEDICATED', clusterId: 'clclaws', cloudProvider: undefined }),
+      apiDeployment(2, {
+        type: 'DEDICATED',
+        clusterId: 'clclgcp',
+        cloudProvider: undefined,
+        effectiveWorkloadIdentity: 'astro-stellar-orbit-1002@astro-project.iam.gserviceaccount.com',
+        oidcIssuerUrl: 'https://container.googleapis.com/v1/projects/astro/locations/us-central1/clusters/c',
+      }),
+    ];
+    const clusters = new Map([
+      ['clclaws', 'AWS'],
+      ['clclgcp', 'GCP'],
+    ]);
+    const inv = normalizeDeployments(raw, clusters).deployments;
+    for (const trust of ['workload-identity', 'oidc'] as const) {
+      const p = plan(spec({ trust, deployments: [{ name: '*' }] }), inv);
+      expect(p.skipped).toEqual([
+        expect.objectContaining({
+          deploymentId: raw[1]!.id,
+          reason: 'runs on GCP: only Deployments on AWS can be trusted by an IAM role',
+        }),
+      ]);
+      expect(p.add.flatMap((a) => a.deploymentIds)).toContain(raw[0]!.id);
+    }
   });
 });
 

@@ -8,19 +8,19 @@ describe('assembleListing', () => {
   it('joins consistent pages', () => {
     expect(
       assembleListing([
-        { offset: 0, totalCount: 3, deployments: [item('a'), item('b')] },
-        { offset: 2, totalCount: 3, deployments: [item('c')] },
+        { offset: 0, totalCount: 3, items: [item('a'), item('b')] },
+        { offset: 2, totalCount: 3, items: [item('c')] },
       ]),
     ).toHaveLength(3);
-    expect(assembleListing([{ offset: 0, totalCount: 0, deployments: [] }])).toEqual([]);
+    expect(assembleListing([{ offset: 0, totalCount: 0, items: [] }])).toEqual([]);
   });
 
   it.each<[string, Parameters<typeof assembleListing>[0], string, RegExp]>([
     [
       'totalCount changed',
       [
-        { offset: 0, totalCount: 3, deployments: [item('a'), item('b')] },
-        { offset: 2, totalCount: 2, deployments: [item('c')] },
+        { offset: 0, totalCount: 3, items: [item('a'), item('b')] },
+        { offset: 2, totalCount: 2, items: [item('c')] },
       ],
       'totalCount-changed',
       /totalCount changed while paging \(3 at offset 0, 2 at offset 2\)/,
@@ -28,21 +28,21 @@ describe('assembleListing', () => {
     [
       'a page served twice',
       [
-        { offset: 0, totalCount: 4, deployments: [item('a'), item('b')] },
-        { offset: 2, totalCount: 4, deployments: [item('a'), item('b')] },
+        { offset: 0, totalCount: 4, items: [item('a'), item('b')] },
+        { offset: 2, totalCount: 4, items: [item('a'), item('b')] },
       ],
       'duplicate-id',
       /"a" appears twice/,
     ],
     [
       'totalCount too low',
-      [{ offset: 0, totalCount: 1, deployments: [item('a'), item('b')] }],
+      [{ offset: 0, totalCount: 1, items: [item('a'), item('b')] }],
       'count-mismatch',
       /has 2 Deployments but reports totalCount 1/,
     ],
     [
       'totalCount too high',
-      [{ offset: 0, totalCount: 3, deployments: [item('a'), item('b')] }],
+      [{ offset: 0, totalCount: 3, items: [item('a'), item('b')] }],
       'count-mismatch',
       /has 2 Deployments but reports totalCount 3/,
     ],

@@ -90,13 +90,14 @@ describe('planRole: workload-identity', () => {
     ]);
   });
 
-  it('reads the older API field workloadIdentity', () => {
+  it('trusts effectiveWorkloadIdentity only: the Deployment object has no workloadIdentity field to fall back on', () => {
     const old = apiDeployment(4, {
       effectiveWorkloadIdentity: undefined,
       workloadIdentity: astroRole('stellar-orbit-1004'),
     });
     const p = plan(spec({ deployments: [{ id: old.id as string }] }), [], deployments(old));
-    expect(p.add.map((a) => a.principal)).toEqual([astroRole('stellar-orbit-1004')]);
+    expect(p.add).toEqual([]);
+    expect(p.skipped).toEqual([expect.objectContaining({ reason: 'has no workload identity' })]);
   });
 
   it('rewrites an owned statement edited by hand (Effect changed) without principal changes', () => {

@@ -17,6 +17,7 @@ import type { AstroTrustEvent } from '../../src/domain/events';
 import { parseTrustPolicy, samePolicy } from '../../src/domain/policy';
 import { faultProxy, type FaultProxy } from '../support/fault-proxy';
 import { apiDeployment } from '../support/fixtures';
+import { clustersPage, isClustersRequest } from '../support/astro-api';
 import { fakeService, json, type FakeService } from '../support/http';
 import { startMoto, TEST_CREDENTIALS, type Moto } from '../support/moto';
 
@@ -115,6 +116,7 @@ describe('Astro API failures never remove a principal', () => {
       if (mode === '401') return json(res, 401, {});
       if (mode === '500') return json(res, 500, {});
       if (mode === 'hang') return;
+      if (isClustersRequest(req.url)) return json(res, 200, clustersPage(req.url));
       const page = deployments.slice(offset, offset + 25);
       json(res, 200, {
         deployments: mode === 'missing-page' && offset === 25 ? [] : page,

@@ -15,6 +15,7 @@ import type { RoleState } from '../../src/domain/plan';
 import { ownedStatements } from '../../src/domain/statements';
 import { InconsistentListingError, InventoryRefusedError } from '../../src/errors';
 import { apiDeployment, astroRole } from '../support/fixtures';
+import { clustersPage, isClustersRequest } from '../support/astro-api';
 import { fakeService, json, type FakeService } from '../support/http';
 import { memoryTrustStore } from '../support/memory-store';
 
@@ -84,7 +85,9 @@ function answer(url: string) {
 }
 
 beforeAll(async () => {
-  api = await fakeService((req, res) => json(res, 200, answer(req.url)));
+  api = await fakeService((req, res) =>
+    json(res, 200, isClustersRequest(req.url) ? clustersPage(req.url) : answer(req.url)),
+  );
 });
 afterAll(async () => api.close());
 

@@ -1,7 +1,11 @@
-/** The Deployment inventory from a JSON file in the shape of one Astro API page (offline runs, tests, demos). */
+/**
+ * The Deployment inventory from a JSON file in the shape of one Astro API page (offline runs, tests, demos),
+ * with an optional `clusters` array in the shape of the clusters listing's items (`id`, `cloudProvider`): with
+ * it, Dedicated and Hybrid Deployments take their cluster's cloud, as from the API.
+ */
 import { readFile } from 'node:fs/promises';
 import { relative } from 'node:path';
-import { normalizeDeployments, type NormalizedInventory } from '../../domain/deployment.js';
+import { clusterClouds, normalizeDeployments, type NormalizedInventory } from '../../domain/deployment.js';
 import { assembleListing } from '../../domain/listing.js';
 import { InconsistentListingError, InventoryFileError } from '../../errors.js';
 import type { InventorySource } from '../../app/ports.js';
@@ -26,6 +30,7 @@ export class FileInventory implements InventorySource {
     const page = (typeof data === 'object' && data !== null ? data : {}) as {
       deployments?: unknown;
       totalCount?: unknown;
+      clusters?: unknown;
     };
     if (!Array.isArray(page.deployments)) {
       throw new InventoryFileError(
@@ -36,9 +41,14 @@ export class FileInventory implements InventorySource {
     const totalCount = page.totalCount === undefined ? page.deployments.length : page.totalCount;
     if (!Number.isSafeInteger(totalCount))
       throw new InventoryFileError(`${this.path}: totalCount must be a whole number`);
+    if (page.clusters !== undefined && !Array.isArray(page.clusters))
+      throw new InventoryFileError(
+        `${this.path}: clusters must be a list of {"id", "cloudProvider"} as in GET /v1/organizations/{id}/clusters`,
+      );
     try {
       return normalizeDeployments(
-        assembleListing([{ offset: 0, totalCount: totalCount as number, deployments: page.deployments }]),
+        assembleListing([{ offset: 0, totalCount: totalCount as number, items: page.deployments }]),
+        page.clusters ? clusterClouds(page.clusters) : undefined,
       );
     } catch (err) {
       if (err instanceof InconsistentListingError)
