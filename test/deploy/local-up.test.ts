@@ -3,10 +3,10 @@ import { GetRoleCommand } from '@aws-sdk/client-iam';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DescribeEventBusCommand, EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { localUp } from '../../scripts/local-up';
+import { docBlock } from '../support/docs';
 import { startMoto, TEST_CREDENTIALS, type Moto } from '../support/moto';
+import { REPO, runScript } from '../support/playground';
 
 let moto: Moto;
 beforeAll(async () => {
@@ -60,43 +60,45 @@ it('creates the roles, parameters, queue, bus and table, and prints the environm
   }
 });
 
-it('osls invoke local --stage local runs the backfill against it, in both accounts of the example, and exits', async () => {
-  const saved = { ...process.env };
-  Object.assign(process.env, {
-    AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey,
-    AWS_ENDPOINT_URL: moto.endpoint,
-    AWS_REGION: 'us-east-1',
+it("runs docs/deploy.md's local loop as written: moto, local:up, and an invoke local of each function", async () => {
+  // The block starts its own moto_server on port 5000 and ends it when it returns.
+  const run = await runScript(docBlock('docs/deploy.md', 'local-loop'), {
+    cwd: REPO,
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '/tmp',
+      SLS_TELEMETRY_DISABLED: '1',
+      npm_config_update_notifier: 'false',
+    },
+    timeoutMs: 240_000,
   });
-  try {
-    const seeded: Record<string, unknown> = await localUp();
-    const env = Object.fromEntries(Object.entries(seeded).filter(([, v]) => typeof v === 'string')) as Record<
-      string,
-      string
-    >;
-    // The command docs/deploy.md gives; it must return (no timer keeping Node alive) with the plan.
-    const { stdout } = await promisify(execFile)(
-      'npx',
-      ['osls', 'invoke', 'local', '--stage', 'local', '-f', 'backfill', '-p', 'events/backfill/manual-dry-run.json'],
-      {
-        env: { ...process.env, ...env, SLS_TELEMETRY_DISABLED: '1' },
-        timeout: 60_000,
-      },
-    );
-    // The function's log lines (one JSON object each) come first; osls prints the result indented, from a line "{".
-    const lines = stdout.split('\n');
-    const plan = JSON.parse(lines.slice(lines.indexOf('{')).join('\n')) as {
-      dryRun: boolean;
-      roles: { role: string; account: string; status: string }[];
-    };
-    expect(plan.dryRun).toBe(true);
-    expect(plan.roles.map((r) => [r.role, r.account, r.status])).toEqual([
-      // "data-lake-reader" in the input names that role in every account.
-      ['data-lake-reader', '123456789012', 'changes'],
-      ['archive-writer', '123456789012', 'changes'],
-      ['444455556666/data-lake-reader', '444455556666', 'changes'],
-    ]);
-  } finally {
-    process.env = saved;
+  expect(run.code).toBe(0);
+  // osls prints each function's result as indented JSON after its log lines (one JSON object per line): a
+  // result starts at a line "{" or "[" and ends at the next line "}" or "]".
+  const results: unknown[] = [];
+  const lines = run.stdout.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    if (lines[i] !== '{' && lines[i] !== '[') continue;
+    const end = lines.findIndex((l, j) => j > i && (l === '}' || l === ']'));
+    results.push(JSON.parse(lines.slice(i, end + 1).join('\n')));
+    i = end;
   }
-}, 90_000);
+  const [backfill, iamChange, reconcile, watch] = results as [
+    { dryRun: boolean; roles: { role: string; account: string; status: string }[]; enqueued: string[] },
+    { enqueued?: { role: string; reason: string } },
+    { batchItemFailures: unknown[] },
+    { firstRun: boolean },
+  ];
+  expect(backfill.dryRun).toBe(true);
+  expect(backfill.enqueued).toEqual([]);
+  expect(backfill.roles.map((r) => [r.role, r.account, r.status])).toEqual(
+    expect.arrayContaining([
+      ['data-lake-reader', '123456789012', 'changes'],
+      ['444455556666/data-lake-reader', '444455556666', 'changes'],
+    ]),
+  );
+  expect(iamChange.enqueued).toMatchObject({ role: 'data-lake-reader', reason: 'iam-change' });
+  expect(reconcile).toEqual({ batchItemFailures: [] });
+  expect(run.stdout).toMatch(/"role":"data-lake-reader".*"outcome":"written"/);
+  expect(watch.firstRun).toBe(true);
+}, 300_000);

@@ -5,7 +5,7 @@
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { readFileSync } from 'node:fs';
+import { docBlock } from '../support/docs';
 import { Webhook } from 'standardwebhooks';
 import { IamTrustStore } from '../../src/adapters/aws/iam';
 import { FileInventory } from '../../src/adapters/astro/inventory-file';
@@ -124,8 +124,7 @@ describe('serve with Standard Webhooks', () => {
   });
 
   it('accepts the curl + openssl recipe from docs/onboarding.md, run as written', async () => {
-    const doc = readFileSync('docs/onboarding.md', 'utf8');
-    const recipe = /```sh\n(# astro-trust: sign-with-curl[\s\S]*?)```/.exec(doc)![1]!;
+    const recipe = docBlock('docs/onboarding.md', 'sign-with-curl');
     // Asynchronously: the server answering curl runs in this very process.
     const { stdout } = await promisify(execFile)('bash', ['-euo', 'pipefail', '-c', recipe], {
       env: {
