@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import picomatch from 'picomatch';
-import { LineCounter, parseDocument } from 'yaml';
+import { LineCounter, parseDocument, type YAMLError } from 'yaml';
 import { z } from 'zod';
 import { COMPONENTS, type IdentityRules, type RoleSpec } from '../domain/desired.js';
 import type { FindingRules } from '../domain/findings.js';
@@ -29,26 +29,30 @@ const glob = z
 
 const selector = z
   .strictObject({
-    id: z.string().min(1).optional(),
-    workspaceId: z.string().min(1).optional(),
-    name: glob.optional(),
+    id: z.string().min(1).optional().describe('A Deployment id (astro deployment list): exactly that Deployment.'),
+    workspaceId: z.string().min(1).optional().describe('A workspace id: every Deployment in that workspace.'),
+    name: glob
+      .optional()
+      .describe('A glob on the Deployment name ("prod-*"); quote it in YAML when it starts with * or ?.'),
   })
   .refine((s) => s.id !== undefined || s.workspaceId !== undefined || s.name !== undefined, {
     message: 'a selector needs at least one of id, workspaceId, name',
+  })
+  // JSON Schema's way of saying the refine above: a selector names at least one of its keys.
+  .meta({
+    description: 'Selects Deployments: every key given must match (a Deployment is declared if any selector matches).',
+    minProperties: 1,
   });
 
 // An issuer as IAM names it: host and path, no scheme, no wildcard (a wildcard would trust any cluster).
+// Checked before the transform, so the JSON Schema (the input side) carries the same pattern.
 const issuer = z
   .string()
-  .transform((v) => v.replace(/^https:\/\//, '').replace(/\/+$/, ''))
-  .pipe(
-    z
-      .string()
-      .regex(
-        /^[a-z0-9-]+(\.[a-z0-9-]+)+(\/[A-Za-z0-9._~-]+)*$/,
-        'an OIDC issuer host/path such as oidc.example.com/id/ABC (https:// optional, no wildcard)',
-      ),
-  );
+  .regex(
+    /^(https:\/\/)?[a-z0-9-]+(\.[a-z0-9-]+)+(\/[A-Za-z0-9._~-]+)*\/*$/,
+    'an OIDC issuer host/path such as oidc.example.com/id/ABC (https:// optional, no wildcard)',
+  )
+  .transform((v) => v.replace(/^https:\/\//, '').replace(/\/+$/, ''));
 
 const mode = z.enum(['enforce', 'observe']);
 const maxPolicyChars = z.number().int().min(200).max(100_000);
@@ -56,29 +60,83 @@ const maxRemovals = z.number().int().min(0);
 const maxReverts = z.number().int().min(1);
 const account = z.string().regex(/^\d{12}$/, 'an AWS account id: 12 digits (quote it in YAML)');
 
-const acknowledgement = z.strictObject({
-  role: z
-    .string()
-    .regex(/^(\d{12}\/)?[\w+=,.@-]{1,64}$/, 'a declared role: its name, or <account>/<name> for a role with account'),
-  principal: z.string().min(1),
-  reason: z.string().min(3, 'say why (a ticket, a plan), at least 3 characters'),
-  // YAML reads 2027-03-01 as a date; a quoted string works too.
-  expires: z
-    .union([z.date(), z.iso.date()])
-    .transform((v) => (typeof v === 'string' ? v : v.toISOString().slice(0, 10))),
-});
+const acknowledgement = z
+  .strictObject({
+    role: z
+      .string()
+      .regex(/^(\d{12}\/)?[\w+=,.@-]{1,64}$/, 'a declared role: its name, or <account>/<name> for a role with account')
+      .describe('The role the finding is on, as the plan names it: its name, or <account>/<name>.'),
+    principal: z.string().min(1).describe('The principal of the finding, exactly as the plan prints it.'),
+    reason: z
+      .string()
+      .min(3, 'say why (a ticket, a plan), at least 3 characters')
+      .describe('Why the finding may stay (a ticket, a plan); at least 3 characters.'),
+    // YAML reads 2027-03-01 as a date; a quoted string works too.
+    expires: z
+      .union([z.date(), z.iso.date()])
+      .transform((v) => (typeof v === 'string' ? v : v.toISOString().slice(0, 10)))
+      .describe('YYYY-MM-DD (UTC): from 00:00 that day the finding is back.'),
+  })
+  .describe('A known finding: not alerted and not counted for exit 3 until it expires.');
 
 const role = z
   .strictObject({
-    name: z.string().regex(ROLE_NAME, 'an IAM role name: 1-64 of letters, digits and +=,.@_-'),
-    account: account.optional(),
-    trust: z.enum(['workload-identity', 'oidc']),
-    deployments: z.array(selector).min(1).optional(),
-    serviceAccounts: z.union([z.literal('all'), z.array(z.enum([...COMPONENTS, 'webserver'])).min(1)]).optional(),
-    mode: mode.optional(),
-    maxPolicyChars: maxPolicyChars.optional(),
-    maxRemovals: maxRemovals.optional(),
-    maxRevertsPerHour: maxReverts.optional(),
+    name: z
+      .string()
+      .regex(ROLE_NAME, 'an IAM role name: 1-64 of letters, digits and +=,.@_-')
+      .describe('The IAM role name (not its ARN); astro-trust never creates roles.'),
+    account: account
+      .optional()
+      .describe(
+        "The role's AWS account (quoted); default the account of the credentials astro-trust runs with. Named <account>/<name> everywhere (docs/accounts.md).",
+      ),
+    trust: z
+      .enum(['workload-identity', 'oidc'])
+      .describe(
+        "workload-identity: each Deployment's workload identity role may sts:AssumeRole; oidc: the Deployment's service accounts through its cluster's OIDC issuer (sts:AssumeRoleWithWebIdentity).",
+      ),
+    deployments: z
+      .array(selector)
+      .min(1)
+      .optional()
+      .describe(
+        'The Deployments the role trusts: a Deployment is declared if any selector matches. Required for workload-identity; an oidc role without it trusts the Deployments whose workload identity is this role.',
+      ),
+    serviceAccounts: z
+      .union([z.literal('all'), z.array(z.enum([...COMPONENTS, 'webserver'])).min(1)])
+      .optional()
+      .describe(
+        'oidc only: "all" (every service account of the namespace, <ns>:*; the default) or a list of components.',
+      ),
+    mode: mode
+      .optional()
+      .describe('enforce: write and revert drift; observe: report only, never write. Default defaults.mode.'),
+    maxPolicyChars: maxPolicyChars
+      .optional()
+      .describe("This role's trust policy length quota; default defaults.maxPolicyChars."),
+    maxRemovals: maxRemovals
+      .optional()
+      .describe('Most trusted identities one run may remove from this role; default defaults.maxRemovals.'),
+    maxRevertsPerHour: maxReverts
+      .optional()
+      .describe(
+        'Drift reverts of this role per hour before astro-trust stops fighting another writer; default defaults.maxRevertsPerHour.',
+      ),
+  })
+  // JSON Schema's way of saying the superRefine below, for editors.
+  .meta({
+    description: 'A role whose trust policy astro-trust keeps equal to the Deployments it declares.',
+    allOf: [
+      {
+        if: { properties: { trust: { const: 'workload-identity' } } },
+        // `true`: the key as described above; strict Ajv wants every required key defined where it is required.
+        then: {
+          properties: { deployments: true },
+          required: ['deployments'],
+          not: { properties: { serviceAccounts: true }, required: ['serviceAccounts'] },
+        },
+      },
+    ],
   })
   .superRefine((r, ctx) => {
     if (r.trust === 'workload-identity' && r.deployments === undefined) {
@@ -98,15 +156,45 @@ const role = z
 export const DEFAULT_MEMBER_ROLE_NAME = 'astro-trust-member';
 
 const schema = z.strictObject({
-  version: z.literal(1),
-  organizationId: z.string().min(1),
+  version: z.literal(1).describe('The config format: 1.'),
+  organizationId: z
+    .string()
+    .min(1)
+    .describe(
+      'The Astro organization whose Deployments are listed (Organization settings, or astro organization list).',
+    ),
   inventory: z
     .strictObject({
-      source: z.enum(['api', 'file']),
-      path: z.string().min(1).optional(),
-      identityAccounts: z.array(account).min(1).optional(),
-      oidcIssuers: z.array(issuer).optional(),
-      maxShrinkPercent: z.number().min(0).max(100).optional(),
+      source: z
+        .enum(['api', 'file'])
+        .describe('api: the Astro API (ASTRO_API_TOKEN); file: a JSON file in the Astro API page shape.'),
+      path: z
+        .string()
+        .min(1)
+        .optional()
+        .describe('With source: file, the inventory file, relative to this config file.'),
+      identityAccounts: z
+        .array(account)
+        .min(1)
+        .optional()
+        .describe(
+          "AWS accounts whose roles may be Deployment identities; unset: Astro-managed identities (role/astro-<namespace>) in any account and roles in the managed role's own account.",
+        ),
+      oidcIssuers: z
+        .array(issuer)
+        .optional()
+        .describe('OIDC issuers (host/path) trusted besides EKS cluster issuers: ones you run yourself.'),
+      maxShrinkPercent: z
+        .number()
+        .min(0)
+        .max(100)
+        .optional()
+        .describe('A listing with this share fewer Deployments than the last one is refused (default 50).'),
+    })
+    .meta({
+      description: 'Where the Deployments come from, and which identities and issuers may be trusted at all.',
+      if: { properties: { source: { const: 'file' } } },
+      then: { properties: { path: true }, required: ['path'] },
     })
     .superRefine((inv, ctx) => {
       if (inv.source === 'file' && !inv.path)
@@ -118,22 +206,42 @@ const schema = z.strictObject({
     }),
   defaults: z
     .strictObject({
-      mode: mode.optional(),
-      maxPolicyChars: maxPolicyChars.optional(),
-      maxRemovals: maxRemovals.optional(),
-      maxRevertsPerHour: maxReverts.optional(),
+      mode: mode
+        .optional()
+        .describe('enforce: apply changes and revert drift; observe: alert only, never write (default enforce).'),
+      maxPolicyChars: maxPolicyChars
+        .optional()
+        .describe(`The account's "Role trust policy length" quota, whitespace not counted (default 2048).`),
+      maxRemovals: maxRemovals
+        .optional()
+        .describe(
+          'A run that would remove more trusted identities than this from one role stops and alerts (default 5).',
+        ),
+      maxRevertsPerHour: maxReverts
+        .optional()
+        .describe('Flap guard: more drift reverts of one role in an hour stop reverting it and alert (default 3).'),
     })
-    .optional(),
-  memberRoleName: z.string().regex(ROLE_NAME, 'an IAM role name').optional(),
+    .optional()
+    .describe('Settings for every role that does not set its own.'),
+  memberRoleName: z
+    .string()
+    .regex(ROLE_NAME, 'an IAM role name')
+    .optional()
+    .describe('The role astro-trust assumes in the other accounts roles name (default astro-trust-member).'),
   findings: z
     .strictObject({
-      trustedAccounts: z.array(account).optional(),
-      acknowledge: z.array(acknowledgement).optional(),
+      trustedAccounts: z
+        .array(account)
+        .optional()
+        .describe('Accounts that may appear in statements astro-trust does not own without a finding.'),
+      acknowledge: z.array(acknowledgement).optional().describe('Known findings, each with a reason and an expiry.'),
     })
-    .optional(),
+    .optional()
+    .describe('How trust found in statements astro-trust does not own is judged.'),
   roles: z
     .array(role)
     .min(1)
+    .describe('The managed roles; a role is its account and name, declared once.')
     .superRefine((roles, ctx) => {
       // A role is its account and name: the same name may be declared once per account (DESIGN 3.6).
       const seen = new Map<string, number>();
@@ -158,12 +266,26 @@ export type RawConfig = z.infer<typeof schema>;
  * `yaml-language-server: $schema=` comment). `npm run schema` writes it to schema/astro-trust.schema.json.
  */
 export function configJsonSchema(): Record<string, unknown> {
+  const { $schema, ...rest } = z.toJSONSchema(schema, {
+    io: 'input',
+    unrepresentable: 'any',
+    // A date (YAML 1.1 reads 2027-03-01 as one) is, to an editor, the string it is written as.
+    override: (ctx) => {
+      if (ctx.zodSchema._zod.def.type === 'date') Object.assign(ctx.jsonSchema, DATE_STRING);
+    },
+  });
   return {
-    ...z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }),
+    $schema,
+    $id: CONFIG_SCHEMA_ID,
     title: 'astro-trust.yaml',
     description: 'Which Astro Deployments each IAM role trusts (astro-trust; README "Config").',
+    ...rest,
   };
 }
+
+/** The config schema's `$id`: a name, not a place (editors find the file by the `$schema=` comment). */
+export const CONFIG_SCHEMA_ID = 'urn:astro-trust:config:1';
+const DATE_STRING = { type: 'string', format: 'date' };
 
 export interface Config {
   file: string;
@@ -218,12 +340,11 @@ function describeIssue(issue: z.core.$ZodIssue): string {
 export function parseConfig(text: string, file: string): Config {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
-  if (doc.errors.length > 0) {
+  if (doc.errors.length > 0)
     throw new ConfigError(
       file,
-      doc.errors.map((e) => `YAML: ${e.message.split('\n')[0]}`),
+      doc.errors.map((e) => yamlProblem(e, text)),
     );
-  }
   const parsed = schema.safeParse(doc.toJS(), { reportInput: true });
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => {
@@ -268,6 +389,18 @@ export function parseConfig(text: string, file: string): Config {
           : [...new Set(r.serviceAccounts.map((c) => (c === 'webserver' ? 'apiserver' : c)))],
     })),
   };
+}
+
+/**
+ * A YAML syntax error for a person: where (line, column), what, and the offending line itself with a caret
+ * under the column (the parser's own context shows the line before it, and loses it in a one-line message).
+ */
+function yamlProblem(e: YAMLError, text: string): string {
+  const what = e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+  const pos = e.linePos?.[0];
+  if (!pos) return `YAML: ${what}`;
+  const line = (text.split(/\r?\n/)[pos.line - 1] ?? '').replace(/\t/g, ' ');
+  return `line ${pos.line}, column ${pos.col}: YAML: ${what}\n      ${line}\n      ${' '.repeat(Math.max(0, pos.col - 1))}^`;
 }
 
 function locate(doc: ReturnType<typeof parseDocument>, lc: LineCounter, path: PropertyKey[]): string {

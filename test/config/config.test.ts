@@ -203,6 +203,13 @@ describe('config', () => {
     for (const e of expected) expect(message).toMatch(e);
   });
 
+  it('a YAML indentation error names the line and column and shows the offending line itself', () => {
+    const message = problems(valid.replace('roles:\n', ' roles:\n'));
+    expect(message).toMatch(
+      /- line 10, column 1: YAML: All mapping items must start at the same column\n {6} roles:\n {6}\^/,
+    );
+  });
+
   it('names a file that cannot be read', () => {
     expect(() => loadConfig('no/such/astro-trust.yaml')).toThrow(
       /no\/such\/astro-trust.yaml: invalid config\n {2}- cannot read the file: ENOENT/,
