@@ -42,7 +42,7 @@ export async function notify(
             configPath: rt.env.configFile,
             ...(posted ? { dedup: posted } : {}),
           })
-        : new LogNotifier(structuredLog),
+        : new LogNotifier(structuredLog, posted ? { dedup: posted } : {}),
     };
   }
   const delivery = await notifier.notifier.notify({

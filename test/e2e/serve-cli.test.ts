@@ -1,4 +1,6 @@
 /** `astro-trust serve` as a command: environment checks, periodic resync, graceful stop. */
+import { mkdtempSync } from 'node:fs';
+import { join } from 'node:path';
 import { IamTrustStore } from '../../src/adapters/aws/iam';
 import { isOwned } from '../../src/domain/policy';
 import { cli } from '../support/cli';
@@ -83,8 +85,9 @@ describe('astro-trust serve', () => {
         '0',
         '--log-format',
         'json',
+        // State of its own: the alerts the first run logged are remembered beside its snapshot, as Slack's are.
         '--snapshot',
-        `${world.dir}/snapshot-json.json`,
+        `${mkdtempSync(join(world.dir, 'json-run-'))}/snapshot.json`,
       ],
       {
         env: { ASTRO_TRUST_WEBHOOK_SECRET: FIXTURE_SECRET },

@@ -180,12 +180,34 @@ export class SlackNotifier implements Notifier {
   }
 }
 
-/** Without SLACK_WEBHOOK_URL, alerts go to the log. */
+export interface LogNotifierOptions {
+  /** Where "logged already" is remembered (default: in memory); the same claims as Slack's (alertKey). */
+  dedup?: DedupStore;
+  dedupWindowMs?: number;
+  now?: () => number;
+}
+
+/**
+ * Without SLACK_WEBHOOK_URL, alerts go to the log, deduplicated like Slack's (alertKey): the same standing
+ * finding is logged once a day, not once per resync.
+ */
 export class LogNotifier implements Notifier {
+  private readonly dedup: DedupStore;
+  private readonly windowMs: number;
+
   /** A structured logger gets the alert as fields (JSON logs keep it whole); a line writer gets one line. */
-  constructor(private readonly log: Logger | ((line: string) => void)) {}
+  constructor(
+    private readonly log: Logger | ((line: string) => void),
+    options: LogNotifierOptions = {},
+  ) {
+    this.dedup = options.dedup ?? new MemoryDedup(options.now ?? Date.now);
+    this.windowMs = options.dedupWindowMs ?? 60 * 60_000;
+  }
+
   /** The headline, then the whole alert: without Slack, the log is where a person reads it. */
   async notify(event: AstroTrustEvent): Promise<Delivery> {
+    const claim = alertKey(event, this.windowMs);
+    if (claim && !(await this.dedup.claim(claim.key, claim.windowMs))) return 'duplicate';
     const headline = renderSlack(event)
       .text.replace(/\*/g, '')
       .replace(/&lt;/g, '<')

@@ -55,7 +55,7 @@ async function runServe(opts: ServeOpts, io: Io): Promise<number> {
         configPath: opts.config,
         dedup: new FileDedup(join(dirname(opts.snapshot), 'alerts-posted.json')),
       })
-    : new LogNotifier(logger);
+    : new LogNotifier(logger, { dedup: new FileDedup(join(dirname(opts.snapshot), 'alerts-posted.json')) });
   const server = await startServer({
     config,
     store: storeFor(io, config, undefined),

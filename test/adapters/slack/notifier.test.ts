@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FileDedup } from '../../../src/adapters/local/dedup';
-import { FileDeadLetters, renderSlack, SlackNotifier } from '../../../src/adapters/slack/notifier';
+import { FileDeadLetters, LogNotifier, renderSlack, SlackNotifier } from '../../../src/adapters/slack/notifier';
 import type { AstroTrustEvent, DriftDetected } from '../../../src/domain/events';
 import { fakeService, type FakeService } from '../../support/http';
 
@@ -159,6 +159,36 @@ describe('SlackNotifier', () => {
     expect(await n.notify(failed('another error'))).toBe('sent');
     expect(await n.notify(updated('r'))).toBe('sent');
     expect(await n.notify(updated('r'))).toBe('sent');
+  });
+});
+
+describe('LogNotifier (no SLACK_WEBHOOK_URL): alerts to the log, deduplicated like Slack', () => {
+  it('logs a standing finding once a day, not once per resync; an update every time; a file keeps it across restarts', async () => {
+    let now = Date.parse('2026-05-01T00:00:00Z');
+    const file = join(mkdtempSync(join(tmpdir(), 'astro-trust-logdedup-')), 'alerts-posted.json');
+    const lines: string[] = [];
+    const notifier = () =>
+      new LogNotifier((l) => lines.push(l), { dedup: new FileDedup(file, () => now), now: () => now });
+    const first = notifier();
+    expect(await first.notify(drift('arn:aws:iam::111928029897:role/astro-x'))).toBe('logged');
+    expect(await first.notify(drift('arn:aws:iam::111928029897:role/astro-x'))).toBe('duplicate');
+    // A restart (a new notifier on the same file) remembers it, as Slack's dedup does.
+    expect(await notifier().notify(drift('arn:aws:iam::111928029897:role/astro-x'))).toBe('duplicate');
+    expect(await first.notify(drift('arn:aws:iam::111928029897:role/astro-y'))).toBe('logged');
+    expect(await first.notify(updated('r'))).toBe('logged');
+    expect(await first.notify(updated('r'))).toBe('logged');
+    expect(lines.filter((l) => l.includes('astro-x'))).toHaveLength(1);
+    now += 24 * 60 * 60_000 + 1;
+    expect(await first.notify(drift('arn:aws:iam::111928029897:role/astro-x'))).toBe('logged');
+    expect(lines.filter((l) => l.includes('astro-x'))).toHaveLength(2);
+  });
+
+  it('deduplicates in memory without a store', async () => {
+    const lines: string[] = [];
+    const n = new LogNotifier((l) => lines.push(l));
+    await n.notify(drift('arn:aws:iam::111928029897:role/astro-z'));
+    await n.notify(drift('arn:aws:iam::111928029897:role/astro-z'));
+    expect(lines).toHaveLength(1);
   });
 });
 
