@@ -158,14 +158,18 @@ export class MemberAccountError extends AstroTrustError {
       /Throttl|RequestLimitExceeded|ServiceUnavailable|InternalFailure|TimeoutError/.test(e?.name ?? '') ||
       /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EAI_AGAIN|ENOTFOUND/.test(`${e?.code ?? ''} ${e?.message ?? ''}`);
     const noCredentials = e?.name === 'CredentialsProviderError';
+    // A mistyped region shows up here first: the regional STS endpoint does not resolve.
+    const unresolved = /getaddrinfo (?:ENOTFOUND|EAI_AGAIN) (\S+)/.exec(e?.message ?? '')?.[1];
     super(
       `cannot assume ${memberRoleArn} (${e?.name ?? 'Error'}): ` +
-        (transient
-          ? 'STS did not answer; the next reconcile tries again'
-          : noCredentials
-            ? 'no AWS credentials to assume it with: set AWS_PROFILE (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), or plan offline with --iam-snapshot ' +
-              `${account}=FILE`
-            : `deploy deploy/member-account.yml in account ${account} with HubRoleArns naming the roles astro-trust runs as (docs/accounts.md), or remove that account's roles from the config`),
+        (unresolved
+          ? `the STS endpoint ${unresolved} does not resolve: check AWS_REGION (is it a region?) and AWS_ENDPOINT_URL`
+          : transient
+            ? 'STS did not answer; the next reconcile tries again'
+            : noCredentials
+              ? 'no AWS credentials to assume it with: set AWS_PROFILE (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), or plan offline with --iam-snapshot ' +
+                `${account}=FILE`
+              : `deploy deploy/member-account.yml in account ${account} with HubRoleArns naming the roles astro-trust runs as (docs/accounts.md), or remove that account's roles from the config`),
       { cause },
     );
     this.retryable = transient;

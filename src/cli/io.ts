@@ -32,10 +32,31 @@ export interface Io {
 /** A command's body: parsed options in, exit code out. */
 export type SetCode = (code: number) => void;
 
+/**
+ * Output to a reader that went away (`astro-trust --help | head -1`) is dropped, not a crash with a stack
+ * trace: EPIPE marks the stream closed and the command runs to its end (an apply is never cut off by it).
+ */
+const closed = new Set<NodeJS.WriteStream>();
+let guarded = false;
+function guardPipes(): void {
+  if (guarded) return;
+  guarded = true;
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') throw err;
+      closed.add(stream);
+    });
+  }
+}
+function writeTo(stream: NodeJS.WriteStream, text: string): void {
+  if (!closed.has(stream) && !stream.destroyed) stream.write(text);
+}
+
 export function processIo(): Io {
+  guardPipes();
   return {
-    stdout: (t) => process.stdout.write(t),
-    stderr: (t) => process.stderr.write(t),
+    stdout: (t) => writeTo(process.stdout, t),
+    stderr: (t) => writeTo(process.stderr, t),
     stdoutIsTTY: Boolean(process.stdout.isTTY),
     stderrIsTTY: Boolean(process.stderr.isTTY),
     stdinIsTTY: Boolean(process.stdin.isTTY),

@@ -67,9 +67,45 @@ export async function run(argv: string[], io: Io = processIo()): Promise<number>
     return code;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 1;
-    if (err instanceof ConfigError) io.stderr(`astro-trust: ${err.message}\n`);
+    const dns = unresolvedHost(err, io.env);
+    if (dns) io.stderr(`astro-trust: ${dns}\n`);
+    else if (err instanceof ConfigError) io.stderr(`astro-trust: ${err.message}\n`);
     else if (err instanceof AstroTrustError) io.stderr(`astro-trust: ${describeError(err)}\n`);
     else io.stderr(`astro-trust: unexpected error: ${describeError(err)}\n`);
     return 1;
   }
+}
+
+/**
+ * A host name that does not resolve (ENOTFOUND, EAI_AGAIN), said as such and named with the setting that
+ * chose it: AWS_ENDPOINT_URL, ASTRO_API_URL, or AWS_REGION when the host carries the region (a mistyped
+ * region shows up as the regional STS endpoint). Undefined for any other error.
+ */
+export function unresolvedHost(err: unknown, env: NodeJS.ProcessEnv): string | undefined {
+  let found: { code: string; host: string } | undefined;
+  let e: unknown = err;
+  for (let depth = 0; e && depth < 6 && !found; depth++, e = (e as { cause?: unknown }).cause) {
+    const x = e as { code?: string; hostname?: string; message?: string };
+    const m = /getaddrinfo (ENOTFOUND|EAI_AGAIN) (\S+)/.exec(x.message ?? '');
+    const code = x.code === 'ENOTFOUND' || x.code === 'EAI_AGAIN' ? x.code : m?.[1];
+    const host = x.hostname ?? m?.[2];
+    if (code && host) found = { code, host };
+  }
+  if (!found) return undefined;
+  const { code, host } = found;
+  const hostOf = (url: string | undefined) => {
+    try {
+      return url ? new URL(url).hostname : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const unresolved = `${host} does not resolve (${code})`;
+  for (const name of ['AWS_ENDPOINT_URL_IAM', 'AWS_ENDPOINT_URL_STS', 'AWS_ENDPOINT_URL', 'ASTRO_API_URL'])
+    if (hostOf(env[name]) === host)
+      return `${name}=${env[name]}: ${unresolved}; check the host name in it${name === 'ASTRO_API_URL' ? '' : ' (for moto: http://127.0.0.1:<port>)'}`;
+  const region = env.AWS_REGION || env.AWS_DEFAULT_REGION;
+  if (region && host.includes(region))
+    return `AWS_REGION=${region}: ${unresolved}; is ${region} an AWS region? (aws ec2 describe-regions lists them)`;
+  return `${unresolved}: check the network and DNS${region ? `, and AWS_REGION (${region})` : ''}`;
 }
