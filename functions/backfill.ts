@@ -6,7 +6,8 @@
  */
 import middy from '@middy/core';
 import { z } from 'zod';
-import { reconcileAll, roleKeysFor, selectRoles } from '../src/app/reconcile.js';
+import { reconcileAll, selectRoles } from '../src/app/reconcile.js';
+import { resolveRoleKeys } from '../src/app/roles.js';
 import { planJson } from '../src/cli/render.js';
 import type { ReconcileRequest } from '../src/domain/events.js';
 import { UsageError } from '../src/errors.js';
@@ -34,7 +35,7 @@ export async function backfill(event: unknown, context: WithSecrets<'astroApiTok
     opts = parsed.data;
   }
   const rt = runtime();
-  const keys = roleKeysFor(rt.config, opts.roles);
+  const keys = await resolveRoleKeys(rt.config, opts.roles);
   const roles = selectRoles(rt.config, keys).map((r) => r.name);
   const reason: ReconcileRequest['reason'] = scheduled ? 'resync' : 'manual';
   const requestId = context.awsRequestId ?? `backfill-${Date.now()}`;

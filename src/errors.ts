@@ -118,6 +118,19 @@ export class UsageError extends TerminalError {
 }
 
 /**
+ * A saved plan that no longer describes what it would change (DESIGN 7.3): a role edited since the plan,
+ * another config, a plan older than --max-age. Nothing is written for what it refuses; plan again.
+ */
+export class StalePlanError extends TerminalError {
+  override name = 'StalePlanError';
+}
+
+/** No config file where the discovery rule looks (`--config`, `ASTRO_TRUST_CONFIG`, `./astro-trust.yaml`). */
+export class ConfigNotFoundError extends TerminalError {
+  override name = 'ConfigNotFoundError';
+}
+
+/**
  * Whether a later try may succeed: an AstroTrustError says so itself; anything else (a bug, an error from a
  * library astro-trust did not wrap) is treated as retryable so that work is retried rather than dropped.
  */

@@ -9,7 +9,7 @@ import { declaredDeployments, desiredTrust, entryKey, usesRoleAsIdentity, type R
 import { isUnreachable, knownIssuersOf, planRole, type RolePlan } from '../domain/plan.js';
 import { entriesInOwned } from '../domain/statements.js';
 import { UsageError } from '../errors.js';
-import { roleKeysFor, selectRoles } from './reconcile.js';
+import { resolveOneRole, type HomeAccount } from './roles.js';
 
 export interface Deps {
   config: Config;
@@ -111,13 +111,8 @@ export async function explainDeployment(deps: Deps, deploymentId: string): Promi
 }
 
 /** What a role trusts and why: its plan (declared Deployments with the selector that matched, changes, findings). */
-export async function explainRole(deps: Deps, roleName: string): Promise<RolePlan> {
-  const matches = selectRoles(deps.config, roleKeysFor(deps.config, [roleName]));
-  if (matches.length > 1)
-    throw new UsageError(
-      `--role ${roleName} is declared in ${matches.length} accounts: name one of ${matches.map((r) => r.name).join(', ')}`,
-    );
-  const spec = matches[0]!;
+export async function explainRole(deps: Deps, role: string, home?: HomeAccount): Promise<RolePlan> {
+  const spec = await resolveOneRole(deps.config, role, home);
   const { inventory, states } = await load(deps, [spec]);
   const rules = deps.config.identityRules;
   return planRole({

@@ -2,7 +2,7 @@
 import type { Deployment, NormalizedInventory } from '../domain/deployment.js';
 import type { AstroTrustEvent, ReconcileRequest } from '../domain/events.js';
 import type { RoleRead } from '../domain/plan.js';
-import type { Statement } from '../domain/policy.js';
+import type { PolicyDocument, Statement } from '../domain/policy.js';
 
 /** Where the actual trust policies live: IAM, or an offline snapshot of it. */
 export interface TrustStore {
@@ -17,6 +17,14 @@ export interface TrustStore {
    * added meanwhile is kept; then it is read back and checked. `unchanged` when IAM already held them.
    */
   writeTrust(roleName: string, owned: OwnedTrust): Promise<'written' | 'unchanged'>;
+  /**
+   * Writes the `after` document of a saved plan (DESIGN 7.3) as it is: reads the role first and refuses
+   * (StalePlanError naming the statements that changed, nothing written) when its policy is not the one the
+   * plan was made against (`liveDigest`); `unchanged` when IAM already holds `document`; after the write it
+   * is read back and checked. IAM has no conditional write: a change landing between that read and the
+   * write is overwritten (docs/plan-and-apply.md says so).
+   */
+  writeSavedTrust(roleName: string, saved: SavedTrust): Promise<'written' | 'unchanged'>;
   /** Issuers (host/path) that have an IAM OIDC provider in the account (a role's `account`; default the home account), read fresh; undefined when unknown. */
   listOidcProviders(account?: string): Promise<Set<string> | undefined>;
   /** Makes sure the account has an IAM OIDC provider for each issuer (audience sts.amazonaws.com). */
@@ -27,6 +35,13 @@ export interface TrustStore {
 export interface OwnedTrust {
   statements: Statement[];
   maxPolicyChars: number;
+}
+
+/** One role of a saved plan: the document to write, and the live policy (and its digest) it was planned against. */
+export interface SavedTrust {
+  document: PolicyDocument;
+  planned: PolicyDocument;
+  liveDigest: string;
 }
 
 /** Where the Deployments come from: the Astro API, or a file of the same shape. */

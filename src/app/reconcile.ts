@@ -47,16 +47,6 @@ export function selectRoles(config: Config, only?: string[]) {
   return config.roles.filter((r) => only.includes(r.name));
 }
 
-/** What a person types after `--role`, as keys: `<account>/<name>` is that role; a name is that name in every account. */
-export function roleKeysFor(config: Config, names: string[] | undefined): string[] | undefined {
-  if (!names || names.length === 0) return names;
-  const unknown = names.filter((n) => !config.roles.some((r) => r.name === n || r.roleName === n));
-  if (unknown.length > 0) throw undeclared(config, unknown);
-  return config.roles
-    .filter((r) => names.some((n) => r.name === n || (!n.includes('/') && r.roleName === n)))
-    .map((r) => r.name);
-}
-
 /** Reads fresh state and plans every selected role. Writes nothing. */
 export async function planRoles(deps: PlanDeps, only?: string[]): Promise<Plan> {
   const specs = selectRoles(deps.config, only);
@@ -100,7 +90,9 @@ export type RoleOutcome =
   | { role: string; result: 'unchanged' | 'written' | 'observed' }
   /** The flap guard held a revert: another writer keeps changing the role (DESIGN 3.5). */
   | { role: string; result: 'held'; message: string }
-  | { role: string; result: 'blocked' | 'failed'; message: string; retryable?: boolean };
+  | { role: string; result: 'blocked' | 'failed'; message: string; retryable?: boolean }
+  /** `apply FILE`: the role changed since the saved plan was made; nothing written to it (DESIGN 7.3). */
+  | { role: string; result: 'refused'; message: string };
 
 export interface ApplyResult {
   outcomes: RoleOutcome[];

@@ -1,10 +1,15 @@
 /** What a command sees of the process (streams, environment, terminal), and the adapters it builds from it. */
+import { isAbsolute, join } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { createIamClient, IamTrustStore } from '../adapters/aws/iam.js';
 import { memberTrustStore } from '../adapters/aws/accounts.js';
 import type { InventorySource, TrustStore } from '../app/ports.js';
 import type { Progress } from '../app/reconcile.js';
-import type { Config } from '../config/config.js';
+import type { HomeAccount } from '../app/roles.js';
+import { IamSnapshotStore } from '../adapters/aws/iam-snapshot.js';
+import type { Command } from 'commander';
+import { loadConfig, type Config } from '../config/config.js';
+import { CONFIG_ENV, configPath } from '../config/discovery.js';
 import { callerAccount, routedTrustStore, snapshotTrustStore } from '../wiring/accounts.js';
 import { inventorySource } from '../wiring/inventory.js';
 import { coloured, plain } from './render.js';
@@ -17,10 +22,12 @@ export interface Io {
   stderrIsTTY: boolean;
   stdinIsTTY: boolean;
   env: NodeJS.ProcessEnv;
+  /** Where a relative path (the default ./astro-trust.yaml) is looked for; default process.cwd(). */
+  cwd?: string;
   /** Asks a yes/no question on the terminal. */
   confirm: (question: string) => Promise<boolean>;
   /** Overrides for tests: the adapters to use instead of the real ones. */
-  adapters?: { store?: TrustStore; inventory?: InventorySource };
+  adapters?: { store?: TrustStore; inventory?: InventorySource; homeAccount?: HomeAccount };
   /** `--verbose`: every retry, not only a summary line. */
   verbose?: boolean;
   /** Resolves when a long-running command (serve) should stop: SIGINT or SIGTERM. */
@@ -77,6 +84,22 @@ export function processIo(): Io {
   };
 }
 
+/** `-c, --config <file>`, optional everywhere (DESIGN 7.3). */
+export function configOption(c: Command, what = 'the astro-trust.yaml config file'): Command {
+  return c.option('-c, --config <file>', `${what} (default: $${CONFIG_ENV}, else ./astro-trust.yaml)`);
+}
+
+/** The config by the discovery rule: `--config`, else ASTRO_TRUST_CONFIG, else ./astro-trust.yaml. */
+export function configFor(io: Io, flag: string | undefined): Config {
+  return loadConfig(configFileFor(io, flag));
+}
+
+/** The config file's path by the discovery rule (as given, or relative to the working directory). */
+export function configFileFor(io: Io, flag: string | undefined): string {
+  const { file } = configPath(io.env, io.cwd ?? process.cwd(), flag);
+  return io.cwd && !isAbsolute(file) ? join(io.cwd, file) : file;
+}
+
 /** The Deployment inventory the config names, with the token from ASTRO_API_TOKEN. */
 export function inventoryFor(config: Config, io: Io): InventorySource {
   if (io.adapters?.inventory) return io.adapters.inventory;
@@ -112,6 +135,21 @@ export function storeFor(io: Io, config: Config, snapshots: string[] | undefined
       }),
     homeAccount: callerAccount({ region }),
   });
+}
+
+/**
+ * The account astro-trust runs in, asked only when a `--role <account>/<name>` needs it: ASTRO_TRUST_HOME_ACCOUNT,
+ * else the home snapshot's account offline, else STS GetCallerIdentity.
+ */
+export function homeAccountFor(io: Io, snapshots: string[] | undefined): HomeAccount {
+  if (io.adapters?.homeAccount) return io.adapters.homeAccount;
+  const fromEnv = io.env.ASTRO_TRUST_HOME_ACCOUNT;
+  if (fromEnv && /^\d{12}$/.test(fromEnv)) return async () => fromEnv;
+  const homeSnapshot = snapshots?.find((s) => !/^\d{12}=/.test(s));
+  if (homeSnapshot) return async () => new IamSnapshotStore(homeSnapshot).account();
+  if (snapshots?.length) return async () => undefined;
+  const sts = callerAccount({ region: regionOf(io) });
+  return () => sts().catch(() => undefined);
 }
 
 /** Colour for a person at a terminal, unless NO_COLOR is set (no-color.org). */

@@ -3,8 +3,6 @@
  * Each command lives in src/cli/commands/ (parse options, wire adapters through src/cli/io.ts, call a use
  * case, print); what the CLI and the Lambda functions both build lives in src/wiring/.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config/config.js';
 import { AstroTrustError, describeError } from '../errors.js';
@@ -12,8 +10,10 @@ import * as explain from './commands/explain.js';
 import * as plan from './commands/plan.js';
 import * as send from './commands/send.js';
 import * as serve from './commands/serve.js';
+import * as show from './commands/show.js';
 import * as validate from './commands/validate.js';
 import { processIo, type Io } from './io.js';
+import { packageVersion } from './version.js';
 
 export { processIo, type Io } from './io.js';
 
@@ -42,28 +42,28 @@ function program(io: Io, setCode: (code: number) => void): Command {
       '  astro-trust plan --config astro-trust.yaml --detailed-exitcode\n' +
       '  astro-trust apply --config astro-trust.yaml --role data-lake-reader --yes\n',
   );
-  for (const command of [plan, validate, send, explain, serve]) command.register(p, io, setCode);
+  for (const command of [plan, show, validate, send, explain, serve]) command.register(p, io, setCode);
   return p;
 }
 
-/** The version in package.json (two levels up from src/cli in a checkout, three from dist/src/cli when built). */
-function packageVersion(): string {
-  for (const rel of ['../../package.json', '../../../package.json']) {
-    try {
-      const pkg = JSON.parse(readFileSync(join(__dirname, rel), 'utf8')) as { name?: string; version?: string };
-      if (pkg.name === 'astro-trust' && pkg.version) return pkg.version;
-    } catch {
-      // next candidate
-    }
-  }
-  return 'unknown';
+/** Flags astro-trust shares with Terraform, which spells them with one dash (`-out FILE`, `-out=FILE`, `-json`). */
+const TERRAFORM_FLAGS = new Set(['out', 'json', 'detailed-exitcode']);
+
+/** Terraform's spellings as commander's: `-out` becomes `--out`; nothing after `--` is touched. */
+export function terraformSpellings(argv: string[]): string[] {
+  const end = argv.indexOf('--');
+  return argv.map((arg, i) => {
+    if (end !== -1 && i >= end) return arg;
+    const m = /^-([a-z][a-z-]+)(=.*)?$/.exec(arg);
+    return m && TERRAFORM_FLAGS.has(m[1]!) ? `-${arg}` : arg;
+  });
 }
 
 /** Runs the command line and returns the exit code; never throws. */
 export async function run(argv: string[], io: Io = processIo()): Promise<number> {
   let code = 0;
   try {
-    await program(io, (c) => (code = c)).parseAsync(argv, { from: 'user' });
+    await program(io, (c) => (code = c)).parseAsync(terraformSpellings(argv), { from: 'user' });
     return code;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 1;

@@ -3,6 +3,8 @@ import { styleText } from 'node:util';
 import type { PrincipalChange, RolePlan } from '../domain/plan.js';
 import { EXPIRY_WARNING_DAYS, standing } from '../domain/findings.js';
 import { splitRoleKey } from '../domain/role-key.js';
+import { samePolicy } from '../domain/policy.js';
+import { policyDigest } from '../domain/saved-plan.js';
 import type { ApplyResult, Plan } from '../app/reconcile.js';
 import type { ConnectionsAnswer, DeploymentExplanation } from '../app/explain.js';
 
@@ -205,6 +207,7 @@ export function renderApply(result: ApplyResult, paint: Paint): string {
     else if (o.result === 'blocked') out.push(paint('red', `blocked ${o.role}: ${o.message}`));
     else if (o.result === 'failed') out.push(paint('red', `failed  ${o.role}: ${o.message}`));
     else if (o.result === 'held') out.push(paint('yellow', `held    ${o.role}: ${o.message}`));
+    else if (o.result === 'refused') out.push(paint('red', `refused ${o.role}: ${o.message}`));
   }
   const count = (k: string) => result.outcomes.filter((o) => o.result === k).length;
   if (result.notFitting > 0)
@@ -216,15 +219,28 @@ export function renderApply(result: ApplyResult, paint: Paint): string {
     );
   out.push(
     `${paint('bold', 'Apply:')} ${count('written')} written, ${count('unchanged')} unchanged, ${count('observed')} observe-only, ` +
-      `${count('blocked')} blocked, ${count('failed')} failed.${result.converged ? '' : paint('red', ' Not converged.')}`,
+      `${count('blocked')} blocked, ${count('failed')} failed${count('refused') ? `, ${count('refused')} refused (changed since the plan)` : ''}.` +
+      `${result.converged ? '' : paint('red', ' Not converged.')}`,
   );
   return out.join('\n');
 }
 
-/** The `--json` document: per role its status, principals to add and remove, findings, size and limit. */
-export function planJson(plan: Plan) {
+/** What makes a plan document a saved plan (DESIGN 7.3): who made it, when, from which config. */
+export interface PlanMeta {
+  toolVersion: string;
+  createdAt: string;
+  config: { file: string; digest: string };
+}
+
+/**
+ * The `--json` document (schema/astro-trust-plan.schema.json): per role its status, principals to add and
+ * remove, findings, size and limit, and the whole trust policy before and after; with `meta` it is also
+ * what `plan -out` saves.
+ */
+export function planJson(plan: Plan, meta?: PlanMeta) {
   return {
     formatVersion: 1,
+    ...meta,
     organizationId: plan.organizationId,
     inventory: plan.inventory,
     summary: summarize(plan),
@@ -257,6 +273,25 @@ export function rolePlanJson(r: RolePlan) {
     guard: r.guard ?? null,
     error: r.error ?? null,
     policy: r.policy,
+    ...beforeAfter(r),
+  };
+}
+
+/** What apply does to the role's document: the whole policy before, after, and the digest apply FILE checks. */
+function beforeAfter(r: RolePlan) {
+  const write =
+    r.status === 'changes' &&
+    r.mode === 'enforce' &&
+    r.current !== undefined &&
+    r.proposed !== undefined &&
+    !samePolicy(r.current, r.proposed);
+  return {
+    oidcIssuers: r.oidcIssuers,
+    missingOidcProviders: r.missingOidcProviders,
+    write,
+    liveDigest: r.current ? policyDigest(r.current) : null,
+    before: r.current ?? null,
+    after: (write ? r.proposed : r.current) ?? null,
   };
 }
 

@@ -72,6 +72,9 @@ export function snapshotTrustStore(config: Config, args: string[]): TrustStore {
     writeTrust: async () => {
       throw new UsageError('an IAM snapshot is read-only');
     },
+    writeSavedTrust: async () => {
+      throw new UsageError('an IAM snapshot is read-only');
+    },
     ensureOidcProviders: async () => {
       throw new UsageError('an IAM snapshot is read-only');
     },

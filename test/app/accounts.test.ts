@@ -7,7 +7,7 @@ import { parseConfig } from '../../src/config/config';
 import { parseRoleArn } from '../../src/domain/deployment';
 import type { RoleState } from '../../src/domain/plan';
 import type { AstroTrustEvent } from '../../src/domain/events';
-import { roleKeysFor } from '../../src/app/reconcile';
+import { resolveOneRole, resolveRoleKeys } from '../../src/app/roles';
 import { memoryTrustStore } from '../support/memory-store';
 
 const config = parseConfig(
@@ -64,15 +64,38 @@ describe('roles by account and name', () => {
     expect(plan.roles.map((r) => r.role)).toEqual(['444455556666/data-lake-reader']);
   });
 
-  it('selectRoles takes keys exactly; --role names become keys (a name is that name in every account)', () => {
+  it('selectRoles takes keys exactly; --role means a role key everywhere (DESIGN 7.3)', async () => {
     expect(selectRoles(config, ['data-lake-reader']).map((r) => r.name)).toEqual(['data-lake-reader']);
-    expect(roleKeysFor(config, ['data-lake-reader'])).toEqual(['data-lake-reader', '444455556666/data-lake-reader']);
-    expect(roleKeysFor(config, ['444455556666/data-lake-reader', 'etl-runner'])).toEqual([
+    // A bare name is that name in every account.
+    expect(await resolveRoleKeys(config, ['data-lake-reader'])).toEqual([
+      'data-lake-reader',
+      '444455556666/data-lake-reader',
+    ]);
+    expect(await resolveRoleKeys(config, ['444455556666/data-lake-reader', 'etl-runner'])).toEqual([
       '444455556666/data-lake-reader',
       'etl-runner',
     ]);
-    expect(() => roleKeysFor(config, ['nope'])).toThrow(
+    // <account>/<name> of a role declared without account: the home account's role, and only it.
+    const home = async () => '123456789012';
+    expect(await resolveRoleKeys(config, ['123456789012/data-lake-reader'], home)).toEqual(['data-lake-reader']);
+    await expect(resolveRoleKeys(config, ['999999999999/data-lake-reader'], home)).rejects.toThrow(
+      /--role 999999999999\/data-lake-reader: not declared/,
+    );
+    await expect(resolveRoleKeys(config, ['nope'])).rejects.toThrow(
       /--role nope: not declared in \/cfg\/astro-trust.yaml; declared roles: data-lake-reader, 444455556666\/data-lake-reader, etl-runner/,
     );
+  });
+
+  it('explain takes one role: a name declared in two accounts asks for a key, listing keys that each select one role', async () => {
+    const home = async () => '123456789012';
+    await expect(resolveOneRole(config, 'data-lake-reader', home)).rejects.toThrow(
+      '--role data-lake-reader: data-lake-reader is declared in 2 accounts; explain one role at a time: --role 123456789012/data-lake-reader or --role 444455556666/data-lake-reader',
+    );
+    // Each key it lists selects exactly one role.
+    expect((await resolveOneRole(config, '123456789012/data-lake-reader', home)).name).toBe('data-lake-reader');
+    expect((await resolveOneRole(config, '444455556666/data-lake-reader', home)).name).toBe(
+      '444455556666/data-lake-reader',
+    );
+    expect((await resolveOneRole(config, 'etl-runner', home)).name).toBe('etl-runner');
   });
 });

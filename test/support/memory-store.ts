@@ -11,6 +11,11 @@ export function memoryTrustStore(roles: Map<string, RoleState>, oidcProviders: S
       roles.set(name, { ...state, document: withOwned(state.document, owned.statements) });
       return 'written';
     },
+    writeSavedTrust: async (name, saved) => {
+      const state = roles.get(name)!;
+      roles.set(name, { ...state, document: saved.document });
+      return 'written';
+    },
     listOidcProviders: async () => oidcProviders,
     ensureOidcProviders: async () => ({ created: [] }),
   };

@@ -11,7 +11,7 @@ import type { RoleRead } from '../../domain/plan.js';
 import { splitRoleKey } from '../../domain/role-key.js';
 import { describeError, isRetryable, MemberAccountError } from '../../errors.js';
 import { createIamClient, IamTrustStore, type IamTimings } from './iam.js';
-import type { OwnedTrust, TrustStore } from '../../app/ports.js';
+import type { OwnedTrust, SavedTrust, TrustStore } from '../../app/ports.js';
 
 /** The session name astro-trust assumes member roles with (CloudTrail shows it; the member role's trust requires it). */
 export const MEMBER_SESSION_NAME = 'astro-trust';
@@ -92,6 +92,11 @@ export class AccountRoutedStore implements TrustStore {
   async writeTrust(key: string, owned: OwnedTrust): Promise<'written' | 'unchanged'> {
     const { account, name } = splitRoleKey(key);
     return (await this.route(account)).store.writeTrust(name, owned);
+  }
+
+  async writeSavedTrust(key: string, saved: SavedTrust): Promise<'written' | 'unchanged'> {
+    const { account, name } = splitRoleKey(key);
+    return (await this.route(account)).store.writeSavedTrust(name, saved);
   }
 
   async listOidcProviders(account?: string): Promise<Set<string> | undefined> {

@@ -71,6 +71,10 @@ export class IamSnapshotStore implements TrustStore {
     throw new UsageError('an IAM snapshot is read-only: apply needs IAM (drop --iam-snapshot)');
   }
 
+  async writeSavedTrust(): Promise<'written'> {
+    throw new UsageError('an IAM snapshot is read-only: apply a saved plan against IAM (drop --iam-snapshot)');
+  }
+
   async ensureOidcProviders(): Promise<{ created: string[] }> {
     throw new UsageError('an IAM snapshot is read-only: apply needs IAM (drop --iam-snapshot)');
   }

@@ -30,9 +30,11 @@ import {
   IamWriteError,
   InvalidPrincipalError,
   RoleMissingError,
+  StalePlanError,
   VerifyError,
 } from '../../errors.js';
-import type { OwnedTrust, TrustStore } from '../../app/ports.js';
+import type { OwnedTrust, SavedTrust, TrustStore } from '../../app/ports.js';
+import { policyChanges, policyDigest } from '../../domain/saved-plan.js';
 import { pool } from '../../pool.js';
 import { sleep, withRetry } from '../retry.js';
 
@@ -324,6 +326,54 @@ export class IamTrustStore implements TrustStore {
       }
       await sleep(this.t.verifyDelayMs);
     }
+  }
+
+  /**
+   * One attempt at writing a saved plan's document: read the role, refuse when it is not the policy the plan
+   * was made against, write. Every attempt checks again. Already holding the document is no change (a retry
+   * after an answer that got lost, or someone applied the same plan).
+   */
+  private async checkAndWrite(roleName: string, saved: SavedTrust): Promise<PolicyDocument | undefined> {
+    const live = await this.readRole(roleName);
+    if (!live) throw new RoleMissingError(`UpdateAssumeRolePolicy ${roleName}: the role no longer exists`);
+    if (samePolicy(live.document, saved.document)) return undefined;
+    const digest = policyDigest(live.document);
+    if (digest !== saved.liveDigest) {
+      throw new StalePlanError(
+        `role ${roleName} changed since the plan: ${policyChanges(saved.planned, live.document).join('; ') || 'its policy differs'} ` +
+          `(live policy ${digest.slice(0, 19)}..., planned against ${saved.liveDigest.slice(0, 19)}...); nothing written to it, plan again`,
+      );
+    }
+    await this.client.send(
+      new UpdateAssumeRolePolicyCommand({ RoleName: roleName, PolicyDocument: serializePolicy(saved.document) }),
+    );
+    return saved.document;
+  }
+
+  async writeSavedTrust(roleName: string, saved: SavedTrust): Promise<'written' | 'unchanged'> {
+    let written: PolicyDocument | undefined;
+    try {
+      written = await withRetry(
+        () => this.transient(`UpdateAssumeRolePolicy ${roleName}`, () => this.checkAndWrite(roleName, saved)),
+        {
+          attempts: this.t.principalAttempts,
+          baseDelayMs: this.t.principalBaseDelayMs,
+          maxDelayMs: this.t.principalBaseDelayMs * 8,
+          classify: (err) => (isInvalidPrincipal(err) ? { retry: true } : { retry: false }),
+          onRetry: (err, attempt, delay) =>
+            this.log(
+              `UpdateAssumeRolePolicy ${roleName}: ${(err as Error).message}; principal may be propagating, retry ${attempt} in ${delay} ms`,
+            ),
+        },
+      );
+    } catch (err) {
+      if (err instanceof AstroTrustError) throw err;
+      const e = err as AwsErrorLike;
+      throw new IamWriteError(`UpdateAssumeRolePolicy ${roleName}: ${e.name ?? 'Error'}: ${e.message}`, { cause: err });
+    }
+    if (!written) return 'unchanged';
+    await this.verify(roleName, written);
+    return 'written';
   }
 
   async listOidcProviders(): Promise<Set<string>> {

@@ -1,13 +1,23 @@
 /** `astro-trust explain` and `connections`: why a Deployment is trusted, and the Airflow connections it needs. */
 import type { Command } from 'commander';
 import { CONNECTION_PRECEDENCE, connectionsFor, explainDeployment, explainRole } from '../../app/explain.js';
-import { loadConfig } from '../../config/config.js';
 import { UsageError } from '../../errors.js';
-import { inventoryFor, paintFor, regionOf, repeat, storeFor, type Io, type SetCode } from '../io.js';
+import {
+  configFor,
+  configOption,
+  homeAccountFor,
+  inventoryFor,
+  paintFor,
+  regionOf,
+  repeat,
+  storeFor,
+  type Io,
+  type SetCode,
+} from '../io.js';
 import { renderConnectionsEnv, renderDeploymentExplanation, renderRoleExplanation, rolePlanJson } from '../render.js';
 
 interface ExplainOpts {
-  config: string;
+  config?: string;
   deployment?: string;
   role?: string;
   json?: boolean;
@@ -19,11 +29,11 @@ interface ExplainOpts {
 async function runExplain(opts: ExplainOpts, io: Io): Promise<number> {
   if (!opts.deployment === !opts.role)
     throw new UsageError('explain needs exactly one of --deployment ID or --role NAME');
-  const config = loadConfig(opts.config);
+  const config = configFor(io, opts.config);
   const deps = { config, inventory: inventoryFor(config, io), store: storeFor(io, config, opts.iamSnapshot) };
   const paint = paintFor(io);
   if (opts.role) {
-    const plan = await explainRole(deps, opts.role);
+    const plan = await explainRole(deps, opts.role, homeAccountFor(io, opts.iamSnapshot));
     if (opts.json) io.stdout(`${JSON.stringify(rolePlanJson(plan), null, 2)}\n`);
     else io.stdout(`${renderRoleExplanation(plan, paint)}\n`);
     return plan.status === 'missing' || plan.status === 'unreachable' ? 1 : 0;
@@ -37,7 +47,7 @@ async function runExplain(opts: ExplainOpts, io: Io): Promise<number> {
 async function runConnections(opts: ExplainOpts, io: Io): Promise<number> {
   if (opts.format !== 'json' && opts.format !== 'env')
     throw new UsageError(`--format ${opts.format}: expected json or env`);
-  const config = loadConfig(opts.config);
+  const config = configFor(io, opts.config);
   const region = opts.region || regionOf(io);
   const answer = await connectionsFor(
     { config, inventory: inventoryFor(config, io), store: storeFor(io, config, opts.iamSnapshot) },
@@ -55,9 +65,11 @@ async function runConnections(opts: ExplainOpts, io: Io): Promise<number> {
 }
 
 export function register(p: Command, io: Io, setCode: SetCode) {
-  p.command('connections')
-    .description('The Airflow connections (Amazon Web Services) a Deployment needs: one per role it is declared on.')
-    .requiredOption('-c, --config <file>', 'the astro-trust.yaml config file')
+  configOption(
+    p
+      .command('connections')
+      .description('The Airflow connections (Amazon Web Services) a Deployment needs: one per role it is declared on.'),
+  )
     .requiredOption('-d, --deployment <id>', 'the Astro Deployment id')
     .option('--format <format>', 'json (connection JSON) or env (AIRFLOW_CONN_* lines)', 'json')
     .option('--region <region>', 'region_name for the connections (default: AWS_REGION, else us-east-1)')
@@ -69,13 +81,15 @@ export function register(p: Command, io: Io, setCode: SetCode) {
     .addHelpText('after', `\nExit: 0, 1 unknown Deployment.\n${CONNECTION_PRECEDENCE}`)
     .action(async (opts: ExplainOpts) => setCode(await runConnections(opts, io)));
 
-  p.command('explain')
-    .description(
-      'Why a Deployment is or is not trusted by each role (selector, identity, namespace, live state in IAM); or what a role trusts and why.',
-    )
-    .requiredOption('-c, --config <file>', 'the astro-trust.yaml config file')
+  configOption(
+    p
+      .command('explain')
+      .description(
+        'Why a Deployment is or is not trusted by each role (selector, identity, namespace, live state in IAM); or what a role trusts and why.',
+      ),
+  )
     .option('-d, --deployment <id>', 'explain one Deployment across all roles')
-    .option('-r, --role <name>', 'explain one role')
+    .option('-r, --role <key>', 'explain one role: <account>/<name>, or its name when only one account declares it')
     .option('--json', 'print one JSON document')
     .option(
       '--iam-snapshot <[account=]file>',

@@ -7,11 +7,11 @@ import { FileDeadLetters, LogNotifier, SlackNotifier } from '../../adapters/slac
 import { FileSnapshotStore } from '../../adapters/local/snapshot-file.js';
 import { loadConfig } from '../../config/config.js';
 import { UsageError } from '../../errors.js';
-import { inventoryFor, list, storeFor, type Io, type SetCode } from '../io.js';
+import { configFileFor, configOption, inventoryFor, list, storeFor, type Io, type SetCode } from '../io.js';
 import { startServer } from '../serve.js';
 
 interface ServeOpts {
-  config: string;
+  config?: string;
   port: string;
   host: string;
   resyncInterval: string;
@@ -22,7 +22,8 @@ interface ServeOpts {
 }
 
 async function runServe(opts: ServeOpts, io: Io): Promise<number> {
-  const config = loadConfig(opts.config);
+  const configFile = configFileFor(io, opts.config);
+  const config = loadConfig(configFile);
   const secrets = list(io.env.ASTRO_TRUST_WEBHOOK_SECRET);
   if (secrets.length === 0)
     throw new UsageError(
@@ -52,7 +53,7 @@ async function runServe(opts: ServeOpts, io: Io): Promise<number> {
         webhookUrl: slackUrl,
         deadLetters: new FileDeadLetters(opts.deadLetters),
         log,
-        configPath: opts.config,
+        configPath: configFile,
         dedup: new FileDedup(join(dirname(opts.snapshot), 'alerts-posted.json')),
       })
     : new LogNotifier(logger, { dedup: new FileDedup(join(dirname(opts.snapshot), 'alerts-posted.json')) });
@@ -92,9 +93,13 @@ async function runServe(opts: ServeOpts, io: Io): Promise<number> {
 }
 
 export function register(p: Command, io: Io, setCode: SetCode) {
-  p.command('serve')
-    .description('Run astro-trust in one process: webhook endpoint, IAM-change intake, periodic resync, Slack alerts.')
-    .requiredOption('-c, --config <file>', 'the astro-trust.yaml config file')
+  configOption(
+    p
+      .command('serve')
+      .description(
+        'Run astro-trust in one process: webhook endpoint, IAM-change intake, periodic resync, Slack alerts.',
+      ),
+  )
     .option('-p, --port <port>', 'port to listen on', '8787')
     .option('-H, --host <host>', 'address to bind (loopback unless told otherwise)', '127.0.0.1')
     .option('--resync-interval <minutes>', 'full resync every N minutes (0: never)', '15')

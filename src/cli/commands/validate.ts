@@ -1,23 +1,24 @@
 /** `astro-trust validate`: the config alone, nothing read from AWS or Astro. */
 import type { Command } from 'commander';
-import { loadConfig } from '../../config/config.js';
 import { partitionOf } from '../../adapters/aws/accounts.js';
 import { memberAccounts } from '../../wiring/accounts.js';
-import { regionOf, type Io, type SetCode } from '../io.js';
+import { configFileFor, configOption, regionOf, type Io, type SetCode } from '../io.js';
+import { loadConfig } from '../../config/config.js';
 
 export function register(p: Command, io: Io, setCode: SetCode) {
-  p.command('validate')
-    .description('Check a config file: syntax, keys, values. Reads nothing from AWS or Astro.')
-    .requiredOption('-c, --config <file>', 'the astro-trust.yaml config file')
+  configOption(
+    p.command('validate').description('Check a config file: syntax, keys, values. Reads nothing from AWS or Astro.'),
+  )
     .addHelpText(
       'after',
       '\nExit: 0 valid, 1 invalid (each problem names the key path, the line and what was expected).\nEditors: schema/astro-trust.schema.json is the same rules as a JSON Schema.',
     )
-    .action(async (opts: { config: string }) => {
-      const config = loadConfig(opts.config);
+    .action(async (opts: { config?: string }) => {
+      const file = configFileFor(io, opts.config);
+      const config = loadConfig(file);
       const acks = config.findings.acknowledge.length;
       io.stdout(
-        `${opts.config}: valid: ${config.roles.length} role${config.roles.length === 1 ? '' : 's'}, inventory from ${config.inventory.source}${acks ? `, ${acks} acknowledged finding${acks === 1 ? '' : 's'}` : ''}\n`,
+        `${file}: valid: ${config.roles.length} role${config.roles.length === 1 ? '' : 's'}, inventory from ${config.inventory.source}${acks ? `, ${acks} acknowledged finding${acks === 1 ? '' : 's'}` : ''}\n`,
       );
       const accounts = memberAccounts(config);
       if (accounts.length > 0) {
