@@ -309,4 +309,41 @@ describe('one astro-trust, several accounts', () => {
       await server.close();
     }
   }, 60_000);
+
+  it('apply FILE across accounts: each role checked and written with its own account credentials; a role edited in a member account is refused alone', async () => {
+    for (const account of [HOME, DATA])
+      await (
+        await iam(account)
+      ).send(new UpdateAssumeRolePolicyCommand({ RoleName: 'data-lake-reader', PolicyDocument: JSON.stringify(GLUE) }));
+    const planFile = join(dir, 'accounts-plan.json');
+    const planned = await cli(['plan', '--config', configFile, '--role', 'data-lake-reader', '-out', planFile]);
+    expect(planned.code).toBe(0);
+    const edited = {
+      ...GLUE,
+      Statement: [
+        ...GLUE.Statement,
+        {
+          Sid: 'Auditor',
+          Effect: 'Allow',
+          Principal: { AWS: `arn:aws:iam::${DATA}:role/auditor` },
+          Action: 'sts:AssumeRole',
+        },
+      ],
+    };
+    await (
+      await iam(DATA)
+    ).send(new UpdateAssumeRolePolicyCommand({ RoleName: 'data-lake-reader', PolicyDocument: JSON.stringify(edited) }));
+    const r = await cli(['apply', planFile, '--config', configFile, '--json']);
+    expect(r.code).toBe(1);
+    const outcomes = (
+      JSON.parse(r.stdout) as { apply: { outcomes: { role: string; result: string; message?: string }[] } }
+    ).apply.outcomes;
+    expect(outcomes.map((o) => [o.role, o.result])).toEqual([
+      ['data-lake-reader', 'written'],
+      [`${DATA}/data-lake-reader`, 'refused'],
+    ]);
+    expect(outcomes[1]!.message).toMatch(/role data-lake-reader changed since the plan: statement "Auditor" added/);
+    expect(ownedPrincipals(await trust(HOME, 'data-lake-reader'))).toContain('astro-acct-orbit-1');
+    expect(await trust(DATA, 'data-lake-reader')).toEqual(edited);
+  }, 60_000);
 });

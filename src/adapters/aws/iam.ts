@@ -333,10 +333,15 @@ export class IamTrustStore implements TrustStore {
    * was made against, write. Every attempt checks again. Already holding the document is no change (a retry
    * after an answer that got lost, or someone applied the same plan).
    */
-  private async checkAndWrite(roleName: string, saved: SavedTrust): Promise<PolicyDocument | undefined> {
+  private async checkAndWrite(
+    roleName: string,
+    saved: SavedTrust,
+    sent: { write: boolean },
+  ): Promise<PolicyDocument | undefined> {
     const live = await this.readRole(roleName);
     if (!live) throw new RoleMissingError(`UpdateAssumeRolePolicy ${roleName}: the role no longer exists`);
-    if (samePolicy(live.document, saved.document)) return undefined;
+    // Holding it after an attempt of ours sent it: the write landed and its answer got lost.
+    if (samePolicy(live.document, saved.document)) return sent.write ? saved.document : undefined;
     const digest = policyDigest(live.document);
     if (digest !== saved.liveDigest) {
       throw new StalePlanError(
@@ -344,6 +349,7 @@ export class IamTrustStore implements TrustStore {
           `(live policy ${digest.slice(0, 19)}..., planned against ${saved.liveDigest.slice(0, 19)}...); nothing written to it, plan again`,
       );
     }
+    sent.write = true;
     await this.client.send(
       new UpdateAssumeRolePolicyCommand({ RoleName: roleName, PolicyDocument: serializePolicy(saved.document) }),
     );
@@ -352,9 +358,10 @@ export class IamTrustStore implements TrustStore {
 
   async writeSavedTrust(roleName: string, saved: SavedTrust): Promise<'written' | 'unchanged'> {
     let written: PolicyDocument | undefined;
+    const sent = { write: false };
     try {
       written = await withRetry(
-        () => this.transient(`UpdateAssumeRolePolicy ${roleName}`, () => this.checkAndWrite(roleName, saved)),
+        () => this.transient(`UpdateAssumeRolePolicy ${roleName}`, () => this.checkAndWrite(roleName, saved, sent)),
         {
           attempts: this.t.principalAttempts,
           baseDelayMs: this.t.principalBaseDelayMs,
