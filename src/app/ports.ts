@@ -1,7 +1,7 @@
 /** The small interfaces the use cases need from the outside world. */
 import type { Deployment, NormalizedInventory } from '../domain/deployment.js';
 import type { AstroTrustEvent, ReconcileRequest } from '../domain/events.js';
-import type { RoleRead } from '../domain/plan.js';
+import type { RoleRead, RoleState } from '../domain/plan.js';
 import type { PolicyDocument, Statement } from '../domain/policy.js';
 
 /** Where the actual trust policies live: IAM, or an offline snapshot of it. */
@@ -29,6 +29,11 @@ export interface TrustStore {
   listOidcProviders(account?: string): Promise<Set<string> | undefined>;
   /** Makes sure the account has an IAM OIDC provider for each issuer (audience sts.amazonaws.com). */
   ensureOidcProviders(partition: string, accountId: string, issuers: string[]): Promise<{ created: string[] }>;
+}
+
+/** Every role of an account with its trust policy (`init` reads an estate with it: ListRoles, or a snapshot). */
+export interface RoleLister {
+  listAllRoles(onProgress?: (listed: number) => void): Promise<{ name: string; state: RoleState }[]>;
 }
 
 /** What astro-trust writes into a role: its own statements, and the size the merged policy may take. */

@@ -7,6 +7,7 @@ import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config/config.js';
 import { AstroTrustError, describeError } from '../errors.js';
 import * as explain from './commands/explain.js';
+import * as init from './commands/init.js';
 import * as plan from './commands/plan.js';
 import * as send from './commands/send.js';
 import * as serve from './commands/serve.js';
@@ -42,7 +43,7 @@ function program(io: Io, setCode: (code: number) => void): Command {
       '  astro-trust plan --config astro-trust.yaml --detailed-exitcode\n' +
       '  astro-trust apply --config astro-trust.yaml --role data-lake-reader --yes\n',
   );
-  for (const command of [plan, show, validate, send, explain, serve]) command.register(p, io, setCode);
+  for (const command of [plan, show, init, validate, send, explain, serve]) command.register(p, io, setCode);
   return p;
 }
 

@@ -7,7 +7,7 @@ import { parseRoleArn } from '../../domain/deployment.js';
 import type { RoleState } from '../../domain/plan.js';
 import { parseTrustPolicy } from '../../domain/policy.js';
 import { IamSnapshotError, UsageError } from '../../errors.js';
-import type { TrustStore } from '../../app/ports.js';
+import type { RoleLister, TrustStore } from '../../app/ports.js';
 
 interface RoleDetail {
   RoleName?: unknown;
@@ -15,7 +15,7 @@ interface RoleDetail {
   AssumeRolePolicyDocument?: unknown;
 }
 
-export class IamSnapshotStore implements TrustStore {
+export class IamSnapshotStore implements TrustStore, RoleLister {
   private readonly roles = new Map<string, RoleState>();
 
   constructor(readonly file: string) {
@@ -60,6 +60,10 @@ export class IamSnapshotStore implements TrustStore {
 
   async readRoles(names: string[]) {
     return new Map(names.map((n) => [n, this.roles.get(n)]));
+  }
+
+  async listAllRoles() {
+    return [...this.roles.entries()].map(([name, state]) => ({ name, state }));
   }
 
   /** The snapshot (`--filter Role`) holds no OIDC providers: unknown. */

@@ -33,7 +33,7 @@ import {
   StalePlanError,
   VerifyError,
 } from '../../errors.js';
-import type { OwnedTrust, SavedTrust, TrustStore } from '../../app/ports.js';
+import type { OwnedTrust, RoleLister, SavedTrust, TrustStore } from '../../app/ports.js';
 import { policyChanges, policyDigest } from '../../domain/saved-plan.js';
 import { pool } from '../../pool.js';
 import { sleep, withRetry } from '../retry.js';
@@ -137,7 +137,7 @@ export function createIamClient(config: IAMClientConfig = {}): IAMClient {
   return new IAMClient({ maxAttempts: 1, ...config });
 }
 
-export class IamTrustStore implements TrustStore {
+export class IamTrustStore implements TrustStore, RoleLister {
   private readonly t: IamTimings;
 
   constructor(
@@ -381,6 +381,28 @@ export class IamTrustStore implements TrustStore {
     if (!written) return 'unchanged';
     await this.verify(roleName, written);
     return 'written';
+  }
+
+  /** Every role of the account with its trust policy: ListRoles pages of up to 1,000 (`init`). Reads only. */
+  async listAllRoles(onProgress?: (listed: number) => void): Promise<{ name: string; state: RoleState }[]> {
+    const out: { name: string; state: RoleState }[] = [];
+    let marker: string | undefined;
+    do {
+      const page = await this.transient('ListRoles', () =>
+        this.client.send(new ListRolesCommand({ MaxItems: 1000, ...(marker ? { Marker: marker } : {}) })),
+      );
+      for (const role of page.Roles ?? []) {
+        const arn = role.Arn ? parseRoleArn(role.Arn) : undefined;
+        if (!role.RoleName || !arn) continue;
+        out.push({
+          name: role.RoleName,
+          state: { arn, document: parseTrustPolicy(role.AssumeRolePolicyDocument ?? '{"Statement":[]}') },
+        });
+      }
+      onProgress?.(out.length);
+      marker = page.IsTruncated ? page.Marker : undefined;
+    } while (marker);
+    return out;
   }
 
   async listOidcProviders(): Promise<Set<string>> {
