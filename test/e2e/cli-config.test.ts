@@ -110,6 +110,16 @@ describe('--help', () => {
       ['apply', [/\[plan\]/, /--max-age <duration>/, /does not prompt/, /Exit 1 on any refusal/]],
       ['show', [/Print a saved plan/, /<plan>/, /--json/, /Exit: 0, 1 when the file is not a saved plan/]],
       ['validate', [/ASTRO_TRUST_CONFIG, else \.\/astro-trust\.yaml/]],
+      [
+        'init',
+        [
+          /Adopt an estate/,
+          /--inventory <file>/,
+          /--organization-id <id>/,
+          /Writes nothing to AWS/,
+          /Exit: 0 config written/,
+        ],
+      ],
     ] as const) {
       const r = await cli([cmd, '--help']);
       expect(r.code).toBe(0);
