@@ -22,6 +22,7 @@ import { entryKey } from '../../src/domain/desired';
 import { parseTrustPolicy, type PolicyDocument, type Statement } from '../../src/domain/policy';
 import { cli } from '../support/cli';
 import { ACCOUNT, apiDeployment, astroRole, ISSUER, ISSUER_DR } from '../support/fixtures';
+import { clustersPage, isClustersRequest } from '../support/astro-api';
 import { fakeService, json } from '../support/http';
 import { faultProxy, type FaultProxy } from '../support/fault-proxy';
 import { startMoto, TEST_CREDENTIALS, type Moto } from '../support/moto';
@@ -317,6 +318,7 @@ describe('astro-trust init on an estate of 50 roles', () => {
     expect(again.stderr).toMatch(/astro-trust\.yaml exists: init never overwrites a config/);
 
     const api = await fakeService((req, res) => {
+      if (isClustersRequest(req.url)) return json(res, 200, clustersPage(req.url));
       const q = new URL(req.url, 'http://x').searchParams;
       const offset = Number(q.get('offset'));
       json(res, 200, {

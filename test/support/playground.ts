@@ -1,11 +1,20 @@
 /**
  * A reader's machine for the docs' shell blocks: a project directory of their own (a package.json whose
  * `astro-trust` script runs this checkout's command line, the example config as ./astro-trust.yaml with its
- * inventory and IAM snapshots), AWS played by moto with the example's roles in both its accounts, and the
+ * inventory and IAM snapshots; `astro-trust` on the PATH), AWS played by moto with the example's roles in both its accounts, and the
  * environment a reader has set. Blocks run as written, with bash -euo pipefail.
  */
 import { spawn } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { localUp } from '../../scripts/local-up';
@@ -78,8 +87,15 @@ export async function playground(): Promise<Playground> {
   for (const f of readdirSync(join(REPO, 'examples')).filter((f) => /^(deployments|iam-snapshot.*)\.json$/.test(f))) {
     copyFileSync(join(REPO, 'examples', f), join(dir, f));
   }
+  // `astro-trust` on the PATH, as `npm install -g astro-trust` (or npx) gives a reader.
+  mkdirSync(join(dir, '.bin'));
+  writeFileSync(
+    join(dir, '.bin/astro-trust'),
+    `#!/bin/sh\nexec "${REPO}/node_modules/.bin/tsx" "${REPO}/src/cli/bin.ts" "$@"\n`,
+  );
+  chmodSync(join(dir, '.bin/astro-trust'), 0o755);
   const moto = await startMoto();
-  const env = readerEnv(moto);
+  const env = { ...readerEnv(moto), PATH: `${join(dir, '.bin')}:${readerEnv(moto).PATH}` };
   // The example's roles, in its home account and its second account, as a reader's AWS would have them.
   const saved = { ...process.env };
   Object.assign(process.env, env);
