@@ -29,6 +29,8 @@ export function metricsOf(event: AstroTrustEvent): [MetricName, number][] {
       return [['NotFitting', event.detail.deploymentsNotFitting?.length ?? 0]];
     case 'InventoryRefused':
       return [['InventoryRefused', 1]];
+    case 'SelfTampering':
+      return [['SelfTampering', 1]];
     case 'GuardStopped':
       return [];
   }

@@ -107,4 +107,14 @@ export interface Meter {
 }
 
 export type MetricName =
-  'TrustWrites' | 'Drift' | 'Failures' | 'NotFitting' | 'InventoryRefused' | 'AstroListings' | 'IamCalls';
+  | 'TrustWrites'
+  | 'Drift'
+  | 'Failures'
+  | 'NotFitting'
+  | 'InventoryRefused'
+  | 'AstroListings'
+  | 'IamCalls'
+  /** A change to one of astro-trust's own roles (DESIGN 7.1). */
+  | 'SelfTampering'
+  /** Events the notify function would not post: not astro-trust's, or not from the hub's own account. */
+  | 'EventsDropped';

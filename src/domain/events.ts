@@ -4,6 +4,7 @@
  */
 import { standing } from './findings.js';
 import type { Finding, PrincipalChange, RolePlan } from './plan.js';
+import type { OwnRoleKind } from './self.js';
 
 /** Who changed IAM, from CloudTrail's `detail.userIdentity` and friends. */
 export interface Actor {
@@ -16,6 +17,8 @@ export interface Actor {
   eventName: string;
   eventTime: string;
   eventId?: string;
+  /** The session's source identity (`userIdentity.sessionContext.sourceIdentity`): who opened a role session, kept across role chaining. */
+  sourceIdentity?: string;
 }
 
 export type ReconcileReason = 'webhook' | 'iam-change' | 'resync' | 'manual' | 'watch';
@@ -38,7 +41,28 @@ export type AstroTrustEvent =
   | { type: 'ReconcileFailed'; detail: ReconcileFailed }
   | { type: 'TrustPolicyTooLarge'; detail: GuardDetail }
   | { type: 'GuardStopped'; detail: GuardDetail }
-  | { type: 'InventoryRefused'; detail: InventoryRefused };
+  | { type: 'InventoryRefused'; detail: InventoryRefused }
+  | { type: 'SelfTampering'; detail: SelfTampering };
+
+/**
+ * A change to a role astro-trust itself runs as or assumes (DESIGN 7.1): the member role or its reader in
+ * a member account, or one of the hub's function roles. astro-trust never changes these roles, so every
+ * change is someone else's (a stack update is CloudFormation's, and is alerted too): it may widen who can
+ * rewrite trust, or blind astro-trust. Nothing is reverted; a person checks the change.
+ */
+export interface SelfTampering {
+  /** The changed role, `<account>/<name>`. */
+  role: string;
+  roleArn: string;
+  accountId: string;
+  /** What the role is to astro-trust. */
+  kind: OwnRoleKind;
+  /** Who changed it, and the IAM call (`eventName`). */
+  actor: Actor;
+  /** The inline or managed policy the call named (PutRolePolicy, AttachRolePolicy...), when it named one. */
+  policy?: string;
+  reason: 'iam-change';
+}
 
 /** A Deployment listing astro-trust would not act on (DESIGN 6.1): nothing was changed. */
 export interface InventoryRefused {

@@ -5,7 +5,7 @@
  * stays within Block Kit's limits (section text 3,000, field 2,000, header 150, 10 fields, 50 blocks).
  */
 import type { ContextBlock, HeaderBlock, KnownBlock, SectionBlock } from '@slack/types';
-import type { AstroTrustEvent, DriftDetected } from '../../domain/events.js';
+import type { AstroTrustEvent, DriftDetected, SelfTampering } from '../../domain/events.js';
 import type { Finding, PrincipalChange } from '../../domain/plan.js';
 import { splitRoleKey } from '../../domain/role-key.js';
 
@@ -126,7 +126,47 @@ function actorName(d: DriftDetected): string {
   const a = d.actor!;
   // An AWSService caller (CloudFormation, ...) has no ARN: the service is in invokedBy.
   const who = a.arn !== 'unknown' ? a.arn : (a.invokedBy ?? 'unknown');
-  return `${code(who)}${a.type ? ` (${esc(a.type)}${a.invokedBy && a.arn !== 'unknown' ? ` via ${esc(a.invokedBy)}` : ''})` : ''}`;
+  return `${code(who)}${a.type ? ` (${esc(a.type)}${a.invokedBy && a.arn !== 'unknown' ? ` via ${esc(a.invokedBy)}` : ''})` : ''}${a.sourceIdentity ? ` · source identity ${code(a.sourceIdentity)}` : ''}`;
+}
+
+const OWN_ROLE: Record<SelfTampering['kind'], string> = {
+  'member-role': 'the member role astro-trust writes trust through in this account',
+  'member-reader-role': 'the read-only member role astro-trust reads trust through in this account',
+  'hub-function-role': 'a role an astro-trust function runs as',
+};
+
+/** A change to one of astro-trust's own roles: who did what to which role, and what to check. */
+function selfTamperingMessage(x: SelfTampering, options: MessageOptions): { text: string; blocks: KnownBlock[] } {
+  const a = x.actor;
+  const who = a.arn !== 'unknown' ? a.arn : (a.invokedBy ?? 'unknown');
+  const text = `astro-trust's own role *${esc(x.role)}* was changed (${esc(a.eventName)}) by ${code(who)}: self-tampering`;
+  const stack =
+    x.kind === 'hub-function-role' ? 'the hub stack (serverless.yml)' : 'deploy/member-account.yml in that account';
+  return {
+    text,
+    blocks: [
+      header(`astro-trust: its own role ${x.role} was changed`),
+      section(
+        `*${text}*\n${esc(OWN_ROLE[x.kind])}. astro-trust never changes it, so this change is someone else's: ` +
+          `it may let others rewrite trust, or stop astro-trust from seeing or repairing drift. Nothing was reverted. ` +
+          `If it was not a deploy of ${stack}, check the change in CloudTrail and redeploy that stack to restore the role.`,
+      ),
+      fields([
+        ['Role', code(x.roleArn)],
+        ['Account', esc(x.accountId)],
+        ['Change', `${esc(a.eventName)}${x.policy ? ` ${code(x.policy)}` : ''}`],
+        [
+          'Changed by',
+          `${code(who)}${a.type ? ` (${esc(a.type)}${a.invokedBy && a.arn !== 'unknown' ? ` via ${esc(a.invokedBy)}` : ''})` : ''}${a.sourceIdentity ? ` · source identity ${code(a.sourceIdentity)}` : ''}`,
+        ],
+        [
+          'When',
+          `${esc(a.eventTime)}${a.eventId ? ` · <${cloudTrailUrl(a.eventId, options.cloudTrailRegion)}|CloudTrail ${esc(a.eventId)}>` : ''}`,
+        ],
+        ['From', `${esc(a.sourceIp ?? 'unknown')}${a.userAgent ? ` · ${code(clip(a.userAgent, 200))}` : ''}`],
+      ]),
+    ],
+  };
 }
 
 /** The Block Kit message for one event. */
@@ -150,6 +190,7 @@ export function renderSlack(
       ],
     };
   }
+  if (event.type === 'SelfTampering') return selfTamperingMessage(event.detail, options);
   const d = event.detail;
   const who: [string, string][] = [
     ['Role', `${code(d.role)} · <${consoleUrl(d.role)}|trust relationships>`],

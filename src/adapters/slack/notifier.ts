@@ -97,6 +97,12 @@ export function alertKey(event: AstroTrustEvent, windowMs: number): { key: strin
       return { key: `${event.type}|${event.detail.role}|${event.detail.message}`, windowMs: STANDING_WINDOW_MS };
     case 'InventoryRefused':
       return { key: `inventory|${event.detail.kind}|${event.detail.message}`, windowMs };
+    case 'SelfTampering':
+      // Once per CloudTrail event: every change to astro-trust's own roles is its own alert.
+      return {
+        key: `self-tampering|${event.detail.role}|${event.detail.actor.eventId ?? `${event.detail.actor.eventName}@${event.detail.actor.eventTime}`}`,
+        windowMs: STANDING_WINDOW_MS,
+      };
     default:
       return undefined;
   }

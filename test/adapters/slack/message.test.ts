@@ -1,7 +1,7 @@
 /** Slack messages: safe against injection, complete when cut, within Block Kit's limits (`@slack/types`). */
 import type { KnownBlock } from '@slack/types';
 import { bulletSection, LIMITS, renderSlack } from '../../../src/adapters/slack/message';
-import type { AstroTrustEvent, DriftDetected } from '../../../src/domain/events';
+import type { AstroTrustEvent, DriftDetected, SelfTampering } from '../../../src/domain/events';
 
 const base = {
   role: 'data-lake-reader',
@@ -52,6 +52,28 @@ function withinLimits(blocks: KnownBlock[]) {
       for (const e of b.elements) if ('text' in e) expect(e.text.length).toBeLessThanOrEqual(LIMITS.fieldText);
   }
 }
+
+const tamperer = {
+  arn: 'arn:aws:sts::444455556666:assumed-role/member-admin/mallory',
+  type: 'AssumedRole',
+  sourceIp: '198.51.100.77',
+  eventName: 'AttachRolePolicy',
+  eventTime: '2026-11-25T19:04:11Z',
+  eventId: '6e5d4c3b',
+};
+const selfTampering = (over: Partial<SelfTampering> = {}): AstroTrustEvent => ({
+  type: 'SelfTampering',
+  detail: {
+    role: '444455556666/astro-trust-member',
+    roleArn: 'arn:aws:iam::444455556666:role/astro-trust-member',
+    accountId: '444455556666',
+    kind: 'member-role',
+    actor: tamperer,
+    policy: 'arn:aws:iam::aws:policy/AdministratorAccess',
+    reason: 'iam-change',
+    ...over,
+  },
+});
 
 describe('renderSlack', () => {
   it('escapes caller-controlled strings: no mention, no link can be injected', () => {
@@ -216,11 +238,43 @@ describe('renderSlack', () => {
         },
       },
       { type: 'InventoryRefused', detail: { kind: 'empty', message: 'm'.repeat(10_000), reason: 'watch' } },
+      selfTampering({
+        policy: 'p'.repeat(2048),
+        actor: { ...tamperer, arn: 'a'.repeat(2048), userAgent: 'u'.repeat(512) },
+      }),
     ];
     for (const e of events) {
       const m = renderSlack(e);
       withinLimits(m.blocks);
       expect(m.text.length).toBeLessThanOrEqual(LIMITS.text);
     }
+  });
+
+  it("SelfTampering names astro-trust's role, the change, who made it and from where, and links only CloudTrail", () => {
+    const m = renderSlack(
+      selfTampering({
+        policy: '<!channel>',
+        actor: { ...tamperer, userAgent: '<https://evil.example|AWS console>', sourceIdentity: '<@U123>' },
+      }),
+    );
+    withinLimits(m.blocks);
+    const text = JSON.stringify(m);
+    expect(m.text).toMatch(
+      /astro-trust's own role \*444455556666\/astro-trust-member\* was changed \(AttachRolePolicy\)/,
+    );
+    for (const want of [
+      'member role astro-trust writes trust through',
+      'member-admin/mallory',
+      '198.51.100.77',
+      'Nothing was reverted',
+    ])
+      expect(text).toContain(want);
+    for (const bad of ['<!channel>', '<@U123>', '<https://evil.example|']) expect(text).not.toContain(bad);
+    expect(text.match(/<https:[^>]*>/g)).toEqual([
+      '<https://console.aws.amazon.com/cloudtrail/home?region=us-east-1#/events/6e5d4c3b|CloudTrail 6e5d4c3b>',
+    ]);
+    expect(JSON.stringify(renderSlack(selfTampering({ kind: 'hub-function-role' })))).toContain(
+      'a role an astro-trust function runs as',
+    );
   });
 });

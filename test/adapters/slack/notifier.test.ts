@@ -135,6 +135,31 @@ describe('SlackNotifier', () => {
     expect(svc.requests.map((r) => r.body).join()).toContain('user/mallory');
   });
 
+  it('posts a change to one of its own roles (SelfTampering) once per CloudTrail event, each new event at once', async () => {
+    svc = await okSlack();
+    const tampered = (eventId: string): AstroTrustEvent => ({
+      type: 'SelfTampering',
+      detail: {
+        role: '444455556666/astro-trust-member',
+        roleArn: 'arn:aws:iam::444455556666:role/astro-trust-member',
+        accountId: '444455556666',
+        kind: 'member-role',
+        actor: {
+          arn: 'arn:aws:iam::444455556666:user/mallory',
+          eventName: 'AttachRolePolicy',
+          eventTime: 't',
+          eventId,
+        },
+        reason: 'iam-change',
+      },
+    });
+    const n = new SlackNotifier({ webhookUrl: svc.url });
+    expect(await n.notify(tampered('e1'))).toBe('sent');
+    expect(await n.notify(tampered('e1'))).toBe('duplicate');
+    expect(await n.notify(tampered('e2'))).toBe('sent');
+    expect(svc.requests).toHaveLength(2);
+  });
+
   it('remembers what it posted across restarts (a file in serve)', async () => {
     svc = await okSlack();
     const path = join(mkdtempSync(join(tmpdir(), 'astro-trust-dedup-')), 'alerts-posted.json');
