@@ -78,6 +78,7 @@ export async function benchAccounts(R: number, D: number) {
         member: (account) =>
           memberTrustStore(account, {
             memberRoleName: 'astro-trust-member',
+            access: 'write',
             region: 'us-east-1',
             endpoint: proxy.url,
             masterCredentials: TEST_CREDENTIALS,

@@ -69,6 +69,7 @@ export async function benchServe(events: number) {
     notifier: new SlackNotifier({ webhookUrl: slack.url, dedupWindowMs: 0 }),
     secrets: ['bench'],
     selfArns: [],
+    homeAccount: '123456789012', // moto's account
     port: 0,
     resyncIntervalMs: 0,
     resyncAtStart: false,

@@ -95,6 +95,8 @@ async function main() {
       member: (account) =>
         memberTrustStore(account, {
           memberRoleName: config.memberRoleName,
+          access: 'write',
+          sourceIdentity: 'astro-trust', // as serve does
           region: 'us-east-1',
           endpoint: moto.endpoint,
           masterCredentials: TEST_CREDENTIALS,
@@ -105,6 +107,7 @@ async function main() {
     notifier: new SlackNotifier({ webhookUrl: slack.url }),
     secrets: [secret],
     selfArns: [],
+    homeAccount: '123456789012', // moto's account
     port: 0,
     resyncIntervalMs: 0,
     // The demo walks through one event at a time; `astro-trust serve` itself resyncs every role at start.

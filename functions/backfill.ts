@@ -49,7 +49,7 @@ export async function backfill(event: unknown, context: WithSecrets<'astroApiTok
   const deps = {
     config: rt.config,
     inventory: rt.inventory(context),
-    store: trustStore(rt),
+    store: trustStore(rt, 'read'),
     events: eventPublisher(rt),
     snapshots: lastListing(rt),
   };

@@ -42,7 +42,7 @@ async function one(record: SQSRecord, context: ReconcileContext) {
   const deps = {
     config: rt.config,
     inventory: sharedInventory(rt, rt.inventory(context)),
-    store: trustStore(rt),
+    store: trustStore(rt, 'write'),
     events: eventPublisher(rt),
     snapshots: lastListing(rt),
     reverts: reverts(rt),

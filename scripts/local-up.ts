@@ -9,7 +9,7 @@ import { CreateEventBusCommand, EventBridgeClient, ResourceAlreadyExistsExceptio
 import { CreateRoleCommand, EntityAlreadyExistsException, IAMClient } from '@aws-sdk/client-iam';
 import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
-import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
+import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
@@ -110,8 +110,11 @@ export async function localUp(snapshotFile = 'examples/iam-snapshot.json') {
     ),
     ResourceInUseException,
   );
+  // The account the functions run in (the stack sets it to its own): IAM events of accounts the config does not name are ignored.
+  const home = (await new STSClient(cfg).send(new GetCallerIdentityCommand({}))).Account!;
   return {
     ASTRO_TRUST_CONFIG: 'examples/astro-trust.yaml',
+    ASTRO_TRUST_HOME_ACCOUNT: home,
     ASTRO_TRUST_ALLOW_EXAMPLE_CONFIG: '1',
     RECONCILE_QUEUE_URL: queueUrl,
     EVENT_BUS_NAME: 'astro-trust-local',

@@ -165,6 +165,8 @@ export class MemberAccountError extends AstroTrustError {
     readonly account: string,
     readonly memberRoleArn: string,
     cause: unknown,
+    /** What the role was assumed for: which stack parameter must name the caller. */
+    access: 'read' | 'write' = 'write',
   ) {
     const e = cause as { name?: string; message?: string; code?: string };
     const transient =
@@ -182,7 +184,7 @@ export class MemberAccountError extends AstroTrustError {
             : noCredentials
               ? 'no AWS credentials to assume it with: set AWS_PROFILE (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), or plan offline with --iam-snapshot ' +
                 `${account}=FILE`
-              : `deploy deploy/member-account.yml in account ${account} with HubRoleArns naming the roles astro-trust runs as (docs/accounts.md), or remove that account's roles from the config`),
+              : `deploy deploy/member-account.yml in account ${account} with ${access === 'write' ? "HubReconcileRoleArn (the hub's reconcile role, or the role serve runs as) or ApplyPrincipalArns (who runs apply)" : "HubReaderRoleArns (the hub's backfill role) or PlanPrincipalArns (who runs plan)"} naming the role astro-trust runs as (docs/accounts.md), or remove that account's roles from the config`),
       { cause },
     );
     this.retryable = transient;

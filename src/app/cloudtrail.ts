@@ -13,6 +13,7 @@ export const cloudTrailEnvelope = z.looseObject({
   'detail-type': z.string().optional(),
   /** The account the event happened in (a member account's events arrive forwarded). */
   account: z.string().optional(),
+  region: z.string().optional(),
   detail: z
     .looseObject({
       eventName: text(128).optional(),
@@ -21,14 +22,26 @@ export const cloudTrailEnvelope = z.looseObject({
       errorCode: text(256).optional(),
       sourceIPAddress: text(256).optional(),
       userAgent: text(512).optional(),
-      requestParameters: z.looseObject({ roleName: z.unknown().optional() }).nullable().optional(),
+      requestParameters: z
+        .looseObject({
+          roleName: z.unknown().optional(),
+          // PutRolePolicy/DeleteRolePolicy name an inline policy, Attach/DetachRolePolicy a managed one.
+          policyName: text(128).optional().catch(undefined),
+          policyArn: text(2048).optional().catch(undefined),
+        })
+        .nullable()
+        .optional(),
       userIdentity: z
         .looseObject({
           type: text(64).optional(),
           arn: text(2048).optional(),
           invokedBy: text(256).optional(),
           sessionContext: z
-            .looseObject({ sessionIssuer: z.looseObject({ arn: text(2048).optional() }).optional() })
+            .looseObject({
+              sessionIssuer: z.looseObject({ arn: text(2048).optional() }).optional(),
+              // Set when the session was opened (STS SourceIdentity); STS allows at most 64 characters.
+              sourceIdentity: text(128).optional(),
+            })
             .optional(),
         })
         .optional(),

@@ -10,6 +10,7 @@ import { IamSnapshotStore } from '../adapters/aws/iam-snapshot.js';
 import type { Command } from 'commander';
 import { loadConfig, type Config } from '../config/config.js';
 import { CONFIG_ENV, configPath } from '../config/discovery.js';
+import type { MemberAccess } from '../domain/self.js';
 import { callerAccount, routedTrustStore, snapshotTrustStore } from '../wiring/accounts.js';
 import { inventorySource } from '../wiring/inventory.js';
 import { coloured, plain } from './render.js';
@@ -116,24 +117,35 @@ export function regionOf(io: Io): string {
 }
 
 /**
- * IAM with the SDK's credentials (and, for roles in other accounts, the member role assumed with them),
- * or offline snapshots: `--iam-snapshot FILE` and `--iam-snapshot ACCOUNT=FILE`.
+ * IAM with the SDK's credentials (and, for roles in other accounts, a member role assumed with them),
+ * or offline snapshots: `--iam-snapshot FILE` and `--iam-snapshot ACCOUNT=FILE`. In a member account a
+ * command that only reads assumes `<memberRoleName>-reader`; one that writes, the member role (DESIGN 7.1).
+ * `serve` opens its member sessions with the hub's source identity, as the reconcile function does, and
+ * passes the home account it learnt at start.
  */
-export function storeFor(io: Io, config: Config, snapshots: string[] | undefined): TrustStore {
+export function storeFor(
+  io: Io,
+  config: Config,
+  snapshots: string[] | undefined,
+  o: { access: MemberAccess; sourceIdentity?: string; homeAccount?: string },
+): TrustStore {
   if (io.adapters?.store) return io.adapters.store;
   if (snapshots?.length) return snapshotTrustStore(config, snapshots);
   const region = regionOf(io);
   const log = (l: string) => io.stderr(`${l}\n`);
+  const home = o.homeAccount;
   return routedTrustStore(config, {
     home: new IamTrustStore(createIamClient({ region }), { verbose: io.verbose }, log),
     member: (account) =>
       memberTrustStore(account, {
         memberRoleName: config.memberRoleName,
+        access: o.access,
+        ...(o.sourceIdentity ? { sourceIdentity: o.sourceIdentity } : {}),
         region,
         timings: { verbose: io.verbose },
         log,
       }),
-    homeAccount: callerAccount({ region }),
+    homeAccount: home ? async () => home : callerAccount({ region }),
   });
 }
 

@@ -31,8 +31,13 @@ export interface ServeOptions {
   secrets: string[];
   /** ARNs whose IAM changes are astro-trust's own (not alerted). */
   selfArns: string[];
-  /** The account astro-trust runs in, when known: IAM events from it are about the roles without `account`. */
-  homeAccount?: string;
+  /** The roles astro-trust runs as: any change to them is alerted as SelfTampering. */
+  ownRoleArns?: string[];
+  /**
+   * The account astro-trust runs in (`serve` learns it at start): IAM events from it are about the roles
+   * without `account`; events from an account the config does not name are ignored.
+   */
+  homeAccount: string;
   /** `POST /events/eventbridge` requires `Authorization: Bearer <this>`; unset: the route answers 401. */
   eventsToken?: string;
   port?: number;
@@ -192,11 +197,23 @@ export async function startServer(o: ServeOptions): Promise<Server> {
       const parsed = parseIamEvent(body);
       if (!parsed.ok) return send(res, 400, { error: parsed.error });
       const verdict = await onIamChange(
-        { config: o.config, queue, selfArns: o.selfArns, ...(o.homeAccount ? { homeAccount: o.homeAccount } : {}) },
+        {
+          config: o.config,
+          queue,
+          events,
+          selfArns: o.selfArns,
+          ownRoleArns: o.ownRoleArns ?? [],
+          homeAccount: o.homeAccount,
+        },
         parsed.envelope,
       );
       const eventId = parsed.envelope.detail?.eventID;
       if ('ignored' in verdict) logger.info('IAM event ignored', { eventId, reason: verdict.ignored });
+      else if ('selfTampering' in verdict)
+        logger.warn("astro-trust's own role changed: SelfTampering alerted", {
+          eventId,
+          role: verdict.selfTampering.role,
+        });
       else logger.info('IAM event accepted', { eventId, ...verdict });
       send(res, 202, verdict);
     },

@@ -223,11 +223,14 @@ const schema = z.strictObject({
     })
     .optional()
     .describe('Settings for every role that does not set its own.'),
+  // The member stack also creates <memberRoleName>-reader (DESIGN 7.1): 57 characters leave room for the suffix.
   memberRoleName: z
     .string()
-    .regex(ROLE_NAME, 'an IAM role name')
+    .regex(/^[\w+=,.@-]{1,57}$/, 'an IAM role name of at most 57 characters (the member stack adds <name>-reader)')
     .optional()
-    .describe('The role astro-trust assumes in the other accounts roles name (default astro-trust-member).'),
+    .describe(
+      'The role astro-trust assumes in the other accounts roles name (default astro-trust-member); the member stack also creates <name>-reader.',
+    ),
   findings: z
     .strictObject({
       trustedAccounts: z

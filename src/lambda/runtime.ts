@@ -19,6 +19,8 @@ export interface LambdaEnv {
   watchTable?: string;
   astroApiUrl: string;
   selfArns: string[];
+  /** The roles the stack's functions run as (ASTRO_TRUST_OWN_ROLE_ARNS): any change to them is self-tampering. */
+  ownRoleArns: string[];
   /** The account the stack runs in (serverless.yml: `${aws:accountId}`): roles without `account` live there. */
   homeAccount?: string;
   /** SSM SecureString parameter names. */
@@ -33,6 +35,10 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): LambdaEnv {
     watchTable: env.WATCH_TABLE || undefined,
     astroApiUrl: env.ASTRO_API_URL || DEFAULT_ASTRO_API_URL,
     selfArns: (env.ASTRO_TRUST_SELF_ARNS ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+    ownRoleArns: (env.ASTRO_TRUST_OWN_ROLE_ARNS ?? '')
       .split(',')
       .map((s) => s.trim())
       .filter(Boolean),

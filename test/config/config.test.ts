@@ -129,6 +129,11 @@ describe('config', () => {
     ],
     ['a bad member role name', (t) => `${t}memberRoleName: "astro trust"\n`, [/memberRoleName.*an IAM role name/]],
     [
+      'a member role name with no room for -reader',
+      (t) => `${t}memberRoleName: ${'m'.repeat(58)}\n`,
+      [/memberRoleName.*at most 57 characters \(the member stack adds <name>-reader\)/],
+    ],
+    [
       'a file source without path',
       (t) => t.replace('  path: ./deployments.json\n', ''),
       [/inventory\.path.*is required with source: file/],

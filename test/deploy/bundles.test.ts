@@ -21,7 +21,8 @@ const clientsOf = async (fn: string) => {
 describe('function bundles', () => {
   it.each([
     ['webhook', ['dynamodb', 'sqs', 'ssm']],
-    ['iamChange', ['sqs']],
+    // iamChange publishes a SelfTampering alert on the bus when astro-trust's own roles change.
+    ['iamChange', ['eventbridge', 'sqs']],
     ['reconcile', ['dynamodb', 'eventbridge', 'iam', 'ssm', 'sts']],
     ['backfill', ['dynamodb', 'eventbridge', 'iam', 'sqs', 'ssm', 'sts']],
     ['watch', ['dynamodb', 'eventbridge', 'sqs', 'ssm']],

@@ -192,6 +192,7 @@ describe('one astro-trust, several accounts', () => {
   it('keeps member credentials until shortly before they expire, then assumes the role again', async () => {
     const store = memberTrustStore(DATA, {
       memberRoleName: 'astro-trust-member',
+      access: 'read',
       region: 'us-east-1',
       endpoint: proxy.url,
       masterCredentials: TEST_CREDENTIALS,
@@ -220,6 +221,7 @@ describe('one astro-trust, several accounts', () => {
     let now = Date.now();
     const store = memberTrustStore(LOCKED, {
       memberRoleName: 'astro-trust-member',
+      access: 'read',
       region: 'us-east-1',
       endpoint: proxy.url,
       masterCredentials: TEST_CREDENTIALS,
@@ -234,13 +236,51 @@ describe('one astro-trust, several accounts', () => {
     expect(proxy.actions.filter((a) => a === 'AssumeRole')).toHaveLength(2);
   });
 
+  it('plan reads member accounts through the read-only <memberRoleName>-reader, apply writes through the member role; a person sets no source identity', async () => {
+    const assumed: { role: string; session: string | null; sourceIdentity: string | null }[] = [];
+    const spy = {
+      action: 'AssumeRole',
+      times: 1,
+      status: 500,
+      code: 'unused',
+      message: 'unused',
+      // Records every AssumeRole and lets it through (a fault that never matches).
+      match: (p: URLSearchParams) => {
+        assumed.push({
+          role: p.get('RoleArn') ?? '',
+          session: p.get('RoleSessionName'),
+          sourceIdentity: p.get('SourceIdentity'),
+        });
+        return false;
+      },
+    };
+    proxy.faults.unshift(spy);
+    try {
+      await cli(['plan', '--config', configFile, '--role', `${DATA}/data-lake-reader`, '--json']);
+      expect(assumed).toEqual([
+        { role: `arn:aws:iam::${DATA}:role/astro-trust-member-reader`, session: 'astro-trust', sourceIdentity: null },
+      ]);
+      assumed.length = 0;
+      await cli(['apply', '--config', configFile, '--role', `${DATA}/data-lake-reader`, '--yes', '--json']);
+      expect(assumed).toEqual([
+        { role: `arn:aws:iam::${DATA}:role/astro-trust-member`, session: 'astro-trust', sourceIdentity: null },
+      ]);
+    } finally {
+      proxy.faults.splice(proxy.faults.indexOf(spy), 1);
+    }
+  }, 60_000);
+
   it("a CloudTrail event from a member account is matched to that account's role and alerted with its account; astro-trust's own member-role change is not", async () => {
     const alerts: AstroTrustEvent[] = [];
     const notifier: Notifier = { notify: async (e) => (alerts.push(e), 'sent') };
     const config = loadConfig(configFile);
     const server = await startServer({
       config,
-      store: storeFor({ env: process.env } as never, config, undefined),
+      store: storeFor({ env: process.env } as never, config, undefined, {
+        access: 'write',
+        sourceIdentity: 'astro-trust',
+        homeAccount: HOME,
+      }),
       inventory: new FileInventory(join(dir, 'deployments.json')),
       notifier,
       secrets: ['s'],
@@ -262,7 +302,7 @@ describe('one astro-trust, several accounts', () => {
       await (
         await iam(DATA)
       ).send(new UpdateAssumeRolePolicyCommand({ RoleName: 'data-lake-reader', PolicyDocument: JSON.stringify(doc) }));
-      const event = (account: string, issuer: string) => ({
+      const event = (account: string, issuer: string, session = 'y', sourceIdentity?: string) => ({
         source: 'aws.iam',
         'detail-type': 'AWS API Call via CloudTrail',
         account,
@@ -270,13 +310,13 @@ describe('one astro-trust, several accounts', () => {
         detail: {
           eventName: 'UpdateAssumeRolePolicy',
           eventTime: '2026-11-26T10:00:00Z',
-          eventID: `evt-${account}-${issuer.length}`,
+          eventID: `evt-${account}-${issuer.length}-${session}`,
           sourceIPAddress: '203.0.113.9',
           requestParameters: { roleName: 'data-lake-reader' },
           userIdentity: {
             type: 'AssumedRole',
-            arn: `arn:aws:sts::${account}:assumed-role/x/y`,
-            sessionContext: { sessionIssuer: { arn: issuer } },
+            arn: `arn:aws:sts::${account}:assumed-role/${issuer.split('/').pop()}/${session}`,
+            sessionContext: { sessionIssuer: { arn: issuer }, ...(sourceIdentity ? { sourceIdentity } : {}) },
           },
         },
       });
@@ -292,10 +332,12 @@ describe('one astro-trust, several accounts', () => {
         enqueued: { role: `${DATA}/data-lake-reader`, reason: 'iam-change' },
       });
       expect(await post(event(OTHER, `arn:aws:iam::${OTHER}:role/admin`))).toEqual({
-        ignored: `role data-lake-reader in account ${OTHER} is not managed`,
+        ignored: `account ${OTHER} is not one the config names`,
       });
-      expect(await post(event(DATA, `arn:aws:iam::${DATA}:role/astro-trust-member`))).toEqual({
-        ignored: 'changed by astro-trust itself (its member role)',
+      expect(
+        await post(event(DATA, `arn:aws:iam::${DATA}:role/astro-trust-member`, 'astro-trust', 'astro-trust')),
+      ).toEqual({
+        ignored: 'changed by astro-trust itself (its member role, in a session the hub opened)',
       });
       await server.settled();
       const drift = alerts.find((a) => a.type === 'DriftDetected')!;
@@ -345,5 +387,125 @@ describe('one astro-trust, several accounts', () => {
     expect(outcomes[1]!.message).toMatch(/role data-lake-reader changed since the plan: statement "Auditor" added/);
     expect(ownedPrincipals(await trust(HOME, 'data-lake-reader'))).toContain('astro-acct-orbit-1');
     expect(await trust(DATA, 'data-lake-reader')).toEqual(edited);
+  }, 60_000);
+
+  /** `astro-trust serve` on the multi-account config, until `stop`; its stderr, the AssumeRole calls it made. */
+  async function serveCli(env: Record<string, string>, during: (url: string) => Promise<void>) {
+    const assumed: { role: string; sourceIdentity: string | null }[] = [];
+    const spy = {
+      action: 'AssumeRole',
+      times: 1,
+      status: 500,
+      code: 'unused',
+      message: 'unused',
+      match: (p: URLSearchParams) => {
+        assumed.push({ role: p.get('RoleArn') ?? '', sourceIdentity: p.get('SourceIdentity') });
+        return false;
+      },
+    };
+    proxy.faults.unshift(spy);
+    proxy.actions.length = 0;
+    let stop!: () => void;
+    const stopped = new Promise<void>((r) => (stop = r));
+    let url = '';
+    const running = cli(
+      [
+        'serve',
+        '--config',
+        configFile,
+        '--port',
+        '0',
+        '--resync-interval',
+        '0',
+        '--watch-interval',
+        '0',
+        '--snapshot',
+        join(dir, 'serve-state', 'snapshot.json'),
+        '--dead-letters',
+        join(dir, 'serve-state', 'dead-letters.jsonl'),
+      ],
+      {
+        env: {
+          ...process.env,
+          ASTRO_TRUST_WEBHOOK_SECRET: `whsec_${Buffer.alloc(32, 7).toString('base64')}`,
+          ASTRO_TRUST_EVENTS_TOKEN: 'tok',
+          SLACK_WEBHOOK_URL: '',
+          ...env,
+        },
+        untilStopped: () => stopped,
+        onListening: (u) => (url = u),
+      },
+    );
+    try {
+      const deadline = Date.now() + 20_000;
+      const idle = async () => {
+        if (!url) return false;
+        const h = (await (await fetch(`${url}/healthz`)).json()) as { queued: number; processed: number };
+        return h.queued === 0 && h.processed >= 5;
+      };
+      // The resync at start reads every role: wait for it, so its STS calls are counted.
+      while (!(await idle()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      await during(url);
+    } finally {
+      stop();
+      proxy.faults.splice(proxy.faults.indexOf(spy), 1);
+    }
+    const r = await running;
+    return { ...r, assumed, stsIdentityCalls: proxy.actions.filter((a) => a === 'GetCallerIdentity').length };
+  }
+  const postEvent = async (url: string, body: unknown) =>
+    (
+      await fetch(`${url}/events/eventbridge`, {
+        method: 'POST',
+        headers: { authorization: 'Bearer tok', 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      })
+    ).json();
+  const iamEvent = (account: string, eventName: string, roleName: string) => ({
+    source: 'aws.iam',
+    'detail-type': 'AWS API Call via CloudTrail',
+    account,
+    region: 'us-east-1',
+    detail: {
+      eventName,
+      eventTime: '2026-11-26T11:00:00Z',
+      eventID: `evt-serve-${account}-${eventName}`,
+      requestParameters: { roleName, policyName: 'widen' },
+      userIdentity: { type: 'IAMUser', arn: `arn:aws:iam::${account}:user/mallory` },
+    },
+  });
+
+  it('serve learns its home account with one sts:GetCallerIdentity, ignores IAM events of accounts the config does not name, writes members as the hub, and alerts a change to the member role', async () => {
+    const r = await serveCli({}, async (url) => {
+      expect(await postEvent(url, iamEvent(OTHER, 'UpdateAssumeRolePolicy', 'data-lake-reader'))).toEqual({
+        ignored: `account ${OTHER} is not one the config names`,
+      });
+      expect(await postEvent(url, iamEvent(DATA, 'PutRolePolicy', 'astro-trust-member'))).toMatchObject({
+        selfTampering: { role: `${DATA}/astro-trust-member`, kind: 'member-role', policy: 'widen' },
+      });
+    });
+    expect(r.code).toBe(0);
+    expect(r.stsIdentityCalls).toBe(1);
+    // The resync at start wrote the member accounts through the member role, in sessions marked as the hub's.
+    expect(r.assumed.length).toBeGreaterThan(0);
+    for (const a of r.assumed)
+      expect(a).toMatchObject({
+        role: expect.stringMatching(/:role\/astro-trust-member$/),
+        sourceIdentity: 'astro-trust',
+      });
+    expect(r.stderr).toMatch(
+      /astro-trust's own role \*?444455556666\/astro-trust-member\*? was changed \(PutRolePolicy\)/,
+    );
+  }, 60_000);
+
+  it('serve with ASTRO_TRUST_HOME_ACCOUNT asks STS nothing; a value that is not an account is refused', async () => {
+    const r = await serveCli({ ASTRO_TRUST_HOME_ACCOUNT: HOME }, async () => {});
+    expect(r.code).toBe(0);
+    expect(r.stsIdentityCalls).toBe(0);
+    const bad = await cli(['serve', '--config', configFile, '--port', '0'], {
+      env: { ...process.env, ASTRO_TRUST_WEBHOOK_SECRET: 'x', ASTRO_TRUST_HOME_ACCOUNT: 'prod' },
+    });
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/ASTRO_TRUST_HOME_ACCOUNT=prod: expected the 12-digit AWS account serve runs in/);
   }, 60_000);
 });

@@ -31,6 +31,7 @@ beforeAll(async () => {
     notifier: new LogNotifier(() => {}),
     secrets: ['send-secret'],
     selfArns: [],
+    homeAccount: '123456789012', // moto's account
     port: 0,
     resyncIntervalMs: 0,
   });

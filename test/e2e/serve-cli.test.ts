@@ -43,7 +43,8 @@ describe('astro-trust serve', () => {
         `${world.dir}/snapshot.json`,
       ],
       {
-        env: { ASTRO_TRUST_WEBHOOK_SECRET: 'x' },
+        // The account serve runs in (learnt with sts:GetCallerIdentity when unset): moto's.
+        env: { ASTRO_TRUST_WEBHOOK_SECRET: 'x', ASTRO_TRUST_HOME_ACCOUNT: '123456789012' },
         adapters: { store: new IamTrustStore(moto.iam(), { verifyDelayMs: 1 }) },
         untilStopped: () => stopped,
         onListening: (u) => (url = u),
@@ -90,7 +91,7 @@ describe('astro-trust serve', () => {
         `${mkdtempSync(join(world.dir, 'json-run-'))}/snapshot.json`,
       ],
       {
-        env: { ASTRO_TRUST_WEBHOOK_SECRET: FIXTURE_SECRET },
+        env: { ASTRO_TRUST_WEBHOOK_SECRET: FIXTURE_SECRET, ASTRO_TRUST_HOME_ACCOUNT: '123456789012' },
         adapters: { store: new IamTrustStore(moto.iam(), { verifyDelayMs: 1 }) },
         untilStopped: () => stopped,
         onListening: (u) => (url = u),

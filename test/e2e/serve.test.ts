@@ -50,6 +50,7 @@ beforeAll(async () => {
     notifier: new SlackNotifier({ webhookUrl: slack.url, baseDelayMs: 1 }),
     secrets: [FIXTURE_SECRET],
     selfArns: [SELF],
+    homeAccount: '123456789012', // moto's account
     port: 0,
     resyncIntervalMs: 0,
     // These tests drive each path by its own event; the resync at start has tests of its own.

@@ -88,6 +88,7 @@ describe('serve with Standard Webhooks', () => {
       notifier: new LogNotifier(() => {}),
       secrets: [SECRET],
       selfArns: [],
+      homeAccount: '123456789012', // moto's account
       port: 0,
       resyncIntervalMs: 0,
       resyncAtStart: false,

@@ -39,6 +39,7 @@ beforeAll(async () => {
     notifier: new LogNotifier((l) => alerts.push(l)),
     secrets: ['x'],
     selfArns: [],
+    homeAccount: '123456789012', // moto's account
     port: 0,
     resyncIntervalMs: 0,
     watchIntervalMs: INTERVAL,

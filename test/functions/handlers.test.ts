@@ -32,6 +32,7 @@ import { startMoto, TEST_CREDENTIALS, type Moto } from '../support/moto';
 import { exampleWorld, fixture, FIXTURE_NOW_MS, FIXTURE_SECRET, type World } from '../support/world';
 
 const SELF = 'arn:aws:iam::123456789012:role/astro-trust-prod-reconcile';
+const BACKFILL = 'arn:aws:iam::123456789012:role/astro-trust-prod-backfill';
 const context = {
   functionName: 'test',
   awsRequestId: 'req-1',
@@ -146,6 +147,9 @@ beforeAll(async () => {
     WEBHOOK_SECRET_PARAM: '/astro-trust/test/webhook-secret',
     SLACK_WEBHOOK_URL_PARAM: '/astro-trust/test/slack-webhook-url',
     ASTRO_TRUST_SELF_ARNS: SELF,
+    ASTRO_TRUST_OWN_ROLE_ARNS: `${SELF},${BACKFILL}`,
+    // serverless.yml sets it to the stack's account: IAM events from other accounts the config does not name are ignored.
+    ASTRO_TRUST_HOME_ACCOUNT: '123456789012',
     WATCH_TABLE: 'watch',
   });
   resetRuntime();
@@ -256,6 +260,69 @@ describe('iamChange', () => {
     const queued = await messages(queueUrl);
     expect(queued).toHaveLength('enqueued' in expected ? 1 : 0);
   });
+
+  it("hub-function-role-policy-changed: a change to one of the stack's own function roles is published as SelfTampering, nothing queued", async () => {
+    expect(await fns.iamChange!(load('iamChange/hub-function-role-policy-changed.json'), context)).toMatchObject({
+      selfTampering: { role: '123456789012/astro-trust-prod-backfill', roleArn: BACKFILL, kind: 'hub-function-role' },
+    });
+    expect(await messages(queueUrl)).toEqual([]);
+    const published = (await messages(busTapUrl)).map((m) => JSON.parse(m.Body!));
+    expect(published).toEqual([
+      expect.objectContaining({
+        source: 'astro-trust',
+        'detail-type': 'SelfTampering',
+        detail: expect.objectContaining({
+          policy: 'backfill',
+          actor: expect.objectContaining({ eventName: 'PutRolePolicy' }),
+        }),
+      }),
+    ]);
+  });
+
+  describe('member account events (the example config with its member account)', () => {
+    beforeAll(() => {
+      const full = `${world.dir}/with-member-account-intake.yaml`;
+      writeFileSync(
+        full,
+        readFileSync('examples/astro-trust.yaml', 'utf8').replace(
+          'path: ./deployments.json',
+          `path: ${world.inventoryFile}`,
+        ),
+      );
+      process.env.ASTRO_TRUST_CONFIG = full;
+      resetRuntime();
+    });
+    afterAll(() => {
+      process.env.ASTRO_TRUST_CONFIG = world.configFile;
+      resetRuntime();
+    });
+
+    it('member-role-policy-attached: a change to the member role itself is SelfTampering, not "not managed"', async () => {
+      expect(await fns.iamChange!(load('iamChange/member-role-policy-attached.json'), context)).toMatchObject({
+        selfTampering: {
+          role: '444455556666/astro-trust-member',
+          kind: 'member-role',
+          policy: 'arn:aws:iam::aws:policy/AdministratorAccess',
+        },
+      });
+      expect(await messages(queueUrl)).toEqual([]);
+      expect((await messages(busTapUrl)).map((m) => JSON.parse(m.Body!)['detail-type'])).toEqual(['SelfTampering']);
+    });
+
+    it("member-session-without-source-identity: a session of the member role the hub did not open is someone else's: drift-checked", async () => {
+      expect(
+        await fns.iamChange!(load('iamChange/member-session-without-source-identity.json'), context),
+      ).toMatchObject({ enqueued: { role: '444455556666/data-lake-reader', reason: 'iam-change' } });
+      expect(await messages(queueUrl)).toHaveLength(1);
+    });
+
+    it("member-update-by-astro-trust: the hub's own session (session name and source identity astro-trust) is not alerted", async () => {
+      expect(await fns.iamChange!(load('iamChange/member-update-by-astro-trust.json'), context)).toEqual({
+        ignored: 'changed by astro-trust itself (its member role, in a session the hub opened)',
+      });
+      expect(await messages(queueUrl)).toEqual([]);
+    });
+  });
 });
 
 describe('reconcile', () => {
@@ -335,8 +402,8 @@ describe('reconcile', () => {
         `path: ${world.inventoryFile}`,
       ),
     );
-    const previous = { config: process.env.ASTRO_TRUST_CONFIG, home: process.env.ASTRO_TRUST_HOME_ACCOUNT };
-    Object.assign(process.env, { ASTRO_TRUST_CONFIG: full, ASTRO_TRUST_HOME_ACCOUNT: '123456789012' });
+    const previous = process.env.ASTRO_TRUST_CONFIG;
+    Object.assign(process.env, { ASTRO_TRUST_CONFIG: full });
     resetRuntime();
     try {
       written();
@@ -368,8 +435,7 @@ describe('reconcile', () => {
         outcome: 'written',
       });
     } finally {
-      Object.assign(process.env, { ASTRO_TRUST_CONFIG: previous.config });
-      if (previous.home === undefined) delete process.env.ASTRO_TRUST_HOME_ACCOUNT;
+      Object.assign(process.env, { ASTRO_TRUST_CONFIG: previous });
       resetRuntime();
     }
   });
@@ -491,6 +557,52 @@ describe('notify', () => {
       .join('\n');
     for (const t of texts) expect(body).toContain(t);
     expect(JSON.parse(slack.requests.at(-1)!.body).blocks.length).toBeGreaterThan(1);
+  });
+
+  it('self-tampering.json reaches Slack naming the role, the change and who made it', async () => {
+    const before = slack.requests.length;
+    expect(await fns.notify!(load('notify/self-tampering.json'), context)).toBe('sent');
+    const body = slack.requests
+      .slice(before)
+      .map((r) => r.body)
+      .join('\n');
+    for (const t of [
+      '444455556666/astro-trust-member',
+      'AttachRolePolicy',
+      'AdministratorAccess',
+      'member-admin/mallory',
+    ])
+      expect(body).toContain(t);
+  });
+
+  it.each([
+    [
+      'forged-from-member-account.json (source astro-trust, put by a member account)',
+      () => load('notify/forged-from-member-account.json'),
+      /not the hub's \(123456789012\): a forged alert/,
+    ],
+    [
+      'an IAM event forwarded by a member account',
+      () => ({ ...fixture<Record<string, unknown>>('iamChange/member-role-policy-attached.json') }),
+      /source aws\.iam is not astro-trust/,
+    ],
+    [
+      'a hub event of a type astro-trust does not publish',
+      () => ({ ...fixture<Record<string, unknown>>('notify/trust-policy-updated.json'), 'detail-type': 'PaymentDue' }),
+      /detail-type PaymentDue is not an astro-trust event/,
+    ],
+  ])('drops %s: not posted, a log line and the EventsDropped metric', async (_label, event, reason) => {
+    const before = slack.requests.length;
+    written();
+    expect(await fns.notify!(event(), context)).toBe('dropped');
+    expect(slack.requests.length).toBe(before);
+    const lines = written();
+    expect(lines.find((l) => l.message === 'event dropped, not posted')).toMatchObject({
+      level: 'WARN',
+      reason: expect.stringMatching(reason),
+    });
+    const emf = lines.find((l) => '_aws' in l) as Record<string, unknown> | undefined;
+    expect(emf).toMatchObject({ EventsDropped: 1 });
   });
 
   it('the same drift is not posted twice within the window', async () => {

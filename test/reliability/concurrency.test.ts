@@ -79,6 +79,7 @@ beforeAll(async () => {
     notifier,
     secrets: ['s'],
     selfArns: [],
+    homeAccount: '123456789012', // moto's account
     port: 0,
     resyncIntervalMs: 0,
     resyncAtStart: false,

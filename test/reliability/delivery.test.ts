@@ -86,6 +86,7 @@ describe('alert delivery', () => {
       notifier: new SlackNotifier({ webhookUrl: hanging.url, timeoutMs: 10_000, attempts: 3 }),
       secrets: ['s'],
       selfArns: [],
+      homeAccount: '123456789012', // moto's account
       port: 0,
       resyncIntervalMs: 0,
       resyncAtStart: false,
@@ -141,6 +142,7 @@ describe('alert delivery', () => {
       }),
       secrets: ['s'],
       selfArns: [],
+      homeAccount: '123456789012', // moto's account
       port: 0,
       resyncIntervalMs: 0,
       resyncAtStart: false,

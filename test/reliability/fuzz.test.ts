@@ -32,6 +32,7 @@ beforeAll(async () => {
     notifier: new LogNotifier(() => {}),
     secrets: [SECRET],
     selfArns: [],
+    homeAccount: '123456789012', // moto's account
     port: 0,
     resyncIntervalMs: 0,
     resyncAtStart: false,

@@ -142,7 +142,13 @@ describe('safety rails', () => {
     await iam.send(new DeleteRoleCommand({ RoleName: 'archive-writer' }));
     const queued: ReconcileRequest[] = [];
     const verdict = await onIamChange(
-      { config, queue: { enqueue: async (r) => void queued.push(...r) }, selfArns: [] },
+      {
+        config,
+        queue: { enqueue: async (r) => void queued.push(...r) },
+        events: { publish: async () => {} },
+        selfArns: [],
+        homeAccount: '123456789012',
+      },
       fixture('iamChange/delete-role.json'),
     );
     expect('enqueued' in verdict).toBe(true);

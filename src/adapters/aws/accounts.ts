@@ -9,12 +9,10 @@ import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@aws-sdk/types';
 import type { RoleRead } from '../../domain/plan.js';
 import { splitRoleKey } from '../../domain/role-key.js';
+import { MEMBER_SESSION_NAME, memberRoleNameFor, type MemberAccess } from '../../domain/self.js';
 import { describeError, isRetryable, MemberAccountError } from '../../errors.js';
 import { createIamClient, IamTrustStore, type IamTimings } from './iam.js';
 import type { OwnedTrust, SavedTrust, TrustStore } from '../../app/ports.js';
-
-/** The session name astro-trust assumes member roles with (CloudTrail shows it; the member role's trust requires it). */
-export const MEMBER_SESSION_NAME = 'astro-trust';
 
 /** How long a refused AssumeRole is not asked again: one refusal per account and run, not one per role. */
 export const MEMBER_FAILURE_TTL_MS = 60_000;
@@ -117,7 +115,16 @@ export class AccountRoutedStore implements TrustStore {
 }
 
 export interface MemberStoreOptions {
+  /** The config's `memberRoleName`: the writer; the reader is `<memberRoleName>-reader`. */
   memberRoleName: string;
+  /** `read`: assume the read-only `<memberRoleName>-reader`; `write`: the member role itself (DESIGN 7.1). */
+  access: MemberAccess;
+  /**
+   * The source identity to open the session with: the hub's (`astro-trust`) for the reconcile function and
+   * `serve`, whose member-account changes are then recognised as astro-trust's own; none for a person's
+   * `plan`/`apply` (their session keeps the source identity it has, if any).
+   */
+  sourceIdentity?: string;
   region: string;
   /** The credentials that assume the member role (default: the SDK's chain); tests pass moto's. */
   masterCredentials?: AwsCredentialIdentity | AwsCredentialIdentityProvider;
@@ -133,14 +140,19 @@ export interface MemberStoreOptions {
 
 /**
  * IAM in a member account, with credentials from STS AssumeRole of `arn:aws:iam::<account>:role/<memberRoleName>`
- * (session name `astro-trust`). The SDK client keeps them until 5 minutes before they expire, then assumes
- * again. A refusal becomes MemberAccountError, which says what to deploy. Roles are read with GetRole only:
- * the member role may not list the account's roles.
+ * (writes) or `<memberRoleName>-reader` (reads only), session name `astro-trust`, and the hub's source identity
+ * when given. The SDK client keeps them until 5 minutes before they expire, then assumes again. A refusal
+ * becomes MemberAccountError, which says what to deploy. Roles are read with GetRole only: the member roles
+ * may not list the account's roles.
  */
 export function memberTrustStore(account: string, o: MemberStoreOptions): TrustStore {
-  const roleArn = `arn:${partitionOf(o.region)}:iam::${account}:role/${o.memberRoleName}`;
+  const roleArn = `arn:${partitionOf(o.region)}:iam::${account}:role/${memberRoleNameFor(o.memberRoleName, o.access)}`;
   const assume = fromTemporaryCredentials({
-    params: { RoleArn: roleArn, RoleSessionName: MEMBER_SESSION_NAME },
+    params: {
+      RoleArn: roleArn,
+      RoleSessionName: MEMBER_SESSION_NAME,
+      ...(o.sourceIdentity ? { SourceIdentity: o.sourceIdentity } : {}),
+    },
     clientConfig: { region: o.region, ...(o.endpoint ? { endpoint: o.endpoint } : {}) },
     ...(o.masterCredentials ? { masterCredentials: o.masterCredentials } : {}),
   });
@@ -155,7 +167,7 @@ export function memberTrustStore(account: string, o: MemberStoreOptions): TrustS
       .then(
         (c) => ((refused = undefined), c),
         (err) => {
-          refused = { atMs: now(), error: new MemberAccountError(account, roleArn, err) };
+          refused = { atMs: now(), error: new MemberAccountError(account, roleArn, err, o.access) };
           throw refused.error;
         },
       )

@@ -30,7 +30,11 @@ async function runExplain(opts: ExplainOpts, io: Io): Promise<number> {
   if (!opts.deployment === !opts.role)
     throw new UsageError('explain needs exactly one of --deployment ID or --role NAME');
   const config = configFor(io, opts.config);
-  const deps = { config, inventory: inventoryFor(config, io), store: storeFor(io, config, opts.iamSnapshot) };
+  const deps = {
+    config,
+    inventory: inventoryFor(config, io),
+    store: storeFor(io, config, opts.iamSnapshot, { access: 'read' }),
+  };
   const paint = paintFor(io);
   if (opts.role) {
     const plan = await explainRole(deps, opts.role, homeAccountFor(io, opts.iamSnapshot));
@@ -50,7 +54,7 @@ async function runConnections(opts: ExplainOpts, io: Io): Promise<number> {
   const config = configFor(io, opts.config);
   const region = opts.region || regionOf(io);
   const answer = await connectionsFor(
-    { config, inventory: inventoryFor(config, io), store: storeFor(io, config, opts.iamSnapshot) },
+    { config, inventory: inventoryFor(config, io), store: storeFor(io, config, opts.iamSnapshot, { access: 'read' }) },
     opts.deployment!,
     region,
   );

@@ -64,7 +64,7 @@ async function runPlan(opts: PlanOpts, io: Io): Promise<number> {
     {
       config,
       inventory: inventoryFor(config, io),
-      store: storeFor(io, config, opts.iamSnapshot),
+      store: storeFor(io, config, opts.iamSnapshot, { access: 'read' }),
       progress: progressFor(io),
       allowEmptyInventory: opts.allowEmptyInventory,
     },
@@ -91,7 +91,7 @@ async function runPlan(opts: PlanOpts, io: Io): Promise<number> {
 
 async function runApply(opts: PlanOpts, io: Io): Promise<number> {
   const { file, config, digest } = configAndDigest(io, opts.config);
-  const store = storeFor(io, config, undefined);
+  const store = storeFor(io, config, undefined, { access: 'write' });
   const progress = progressFor(io);
   const plan = await planRoles(
     { config, inventory: inventoryFor(config, io), store, progress, allowEmptyInventory: opts.allowEmptyInventory },
@@ -161,7 +161,7 @@ async function runApplySaved(planFile: string, opts: PlanOpts, io: Io): Promise<
     nowMs,
     maxAgeMs,
   });
-  const store = storeFor(io, config, undefined);
+  const store = storeFor(io, config, undefined, { access: 'write' });
   if (!opts.json)
     io.stdout(
       `Applying the saved plan ${planFile} (made ${formatDuration(nowMs - Date.parse(saved.createdAt))} ago with ${file}); each role is checked against IAM before it is written.\n`,

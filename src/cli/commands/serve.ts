@@ -6,8 +6,10 @@ import { LOG_FORMATS, lineLogger, type LogFormat } from '../../adapters/log.js';
 import { FileDeadLetters, LogNotifier, SlackNotifier } from '../../adapters/slack/notifier.js';
 import { FileSnapshotStore } from '../../adapters/local/snapshot-file.js';
 import { loadConfig } from '../../config/config.js';
-import { UsageError } from '../../errors.js';
-import { configFileFor, configOption, inventoryFor, list, storeFor, type Io, type SetCode } from '../io.js';
+import { HUB_SOURCE_IDENTITY } from '../../domain/self.js';
+import { describeError, UsageError } from '../../errors.js';
+import { callerAccount } from '../../wiring/accounts.js';
+import { configFileFor, configOption, inventoryFor, list, regionOf, storeFor, type Io, type SetCode } from '../io.js';
 import { startServer } from '../serve.js';
 
 interface ServeOpts {
@@ -19,6 +21,34 @@ interface ServeOpts {
   snapshot: string;
   deadLetters: string;
   logFormat: string;
+}
+
+/**
+ * The AWS account serve runs in (DESIGN 7.1): `ASTRO_TRUST_HOME_ACCOUNT`, else one `sts:GetCallerIdentity`
+ * with its credentials. IAM events from that account are about the roles without `account`; events from an
+ * account the config does not name are ignored, so serve does not start without knowing it.
+ */
+async function learnHomeAccount(io: Io): Promise<string> {
+  const set = io.env.ASTRO_TRUST_HOME_ACCOUNT;
+  if (set) {
+    if (!/^\d{12}$/.test(set))
+      throw new UsageError(`ASTRO_TRUST_HOME_ACCOUNT=${set}: expected the 12-digit AWS account serve runs in`);
+    return set;
+  }
+  let account: string | undefined;
+  try {
+    account = await callerAccount({ region: regionOf(io) })();
+  } catch (err) {
+    throw new UsageError(
+      `cannot learn the AWS account serve runs in (sts:GetCallerIdentity: ${describeError(err)}): give serve AWS credentials (AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), or set ASTRO_TRUST_HOME_ACCOUNT to that 12-digit account`,
+      { cause: err },
+    );
+  }
+  if (!account || !/^\d{12}$/.test(account))
+    throw new UsageError(
+      `sts:GetCallerIdentity answered no account: set ASTRO_TRUST_HOME_ACCOUNT to the 12-digit account serve runs in`,
+    );
+  return account;
 }
 
 async function runServe(opts: ServeOpts, io: Io): Promise<number> {
@@ -57,14 +87,17 @@ async function runServe(opts: ServeOpts, io: Io): Promise<number> {
         dedup: new FileDedup(join(dirname(opts.snapshot), 'alerts-posted.json')),
       })
     : new LogNotifier(logger, { dedup: new FileDedup(join(dirname(opts.snapshot), 'alerts-posted.json')) });
+  const homeAccount = await learnHomeAccount(io);
   const server = await startServer({
     config,
-    store: storeFor(io, config, undefined),
+    // serve is the reconciler: it writes through the member role, in sessions marked as the hub's.
+    store: storeFor(io, config, undefined, { access: 'write', sourceIdentity: HUB_SOURCE_IDENTITY, homeAccount }),
     inventory: inventoryFor(config, io),
     notifier,
     secrets,
     selfArns: list(io.env.ASTRO_TRUST_SELF_ARNS),
-    ...(/^\d{12}$/.test(io.env.ASTRO_TRUST_HOME_ACCOUNT ?? '') ? { homeAccount: io.env.ASTRO_TRUST_HOME_ACCOUNT } : {}),
+    ownRoleArns: list(io.env.ASTRO_TRUST_OWN_ROLE_ARNS),
+    homeAccount,
     eventsToken: io.env.ASTRO_TRUST_EVENTS_TOKEN || undefined,
     port,
     host: opts.host,
@@ -130,7 +163,8 @@ export function register(p: Command, io: Io, setCode: SetCode) {
         'Environment: ASTRO_TRUST_WEBHOOK_SECRET (required), SLACK_WEBHOOK_URL (unset: alerts to the log),\n' +
         '  ASTRO_TRUST_EVENTS_TOKEN (POST /events/eventbridge requires Authorization: Bearer <it>; unset: that route is off),\n' +
         "  ASTRO_TRUST_SELF_ARNS (comma-separated ARNs whose IAM changes are astro-trust's own),\n" +
-        '  ASTRO_TRUST_HOME_ACCOUNT (the account serve runs in: IAM events from it are about the roles without account).\n' +
+        '  ASTRO_TRUST_OWN_ROLE_ARNS (comma-separated ARNs of the roles serve runs as: any change to them is alerted as SelfTampering),\n' +
+        '  ASTRO_TRUST_HOME_ACCOUNT (the account serve runs in; unset: learnt with one sts:GetCallerIdentity at start).\n' +
         'Logs go to standard error; --verbose adds debug entries. Stops on SIGINT/SIGTERM after draining the reconcile queue.',
     )
     .action(async (opts: ServeOpts) => setCode(await runServe(opts, io)));

@@ -22,7 +22,8 @@ export function register(p: Command, io: Io, setCode: SetCode) {
       );
       const accounts = memberAccounts(config);
       if (accounts.length > 0) {
-        // What each member account's stack needs (docs/accounts.md); HubRoleArns and HubEventBusArn are the hub stack's outputs.
+        // What each member account's stack needs (docs/accounts.md); HubReconcileRoleArn, HubReaderRoleArns and
+        // HubEventBusArn are the hub stack's outputs.
         io.stdout(`member accounts: deploy deploy/member-account.yml in each (docs/accounts.md) with\n`);
         const partition = partitionOf(regionOf(io));
         for (const account of accounts) {

@@ -1,18 +1,24 @@
 /**
  * IAM, for the functions that read or write trust policies (reconcile, backfill): the stack's own account,
- * and each account the config names through its member role (DESIGN 3.6). Every IAM call is counted.
+ * and each account the config names through its member role (DESIGN 3.6): the writer for the reconcile
+ * function, the read-only `<memberRoleName>-reader` for the backfill (DESIGN 7.1), always with the hub's
+ * session name and source identity. Every IAM call is counted.
  */
 import { memberTrustStore } from '../../adapters/aws/accounts.js';
 import { createIamClient, IamTrustStore, onCommand } from '../../adapters/aws/iam.js';
 import type { TrustStore } from '../../app/ports.js';
+import { HUB_SOURCE_IDENTITY, type MemberAccess } from '../../domain/self.js';
 import { callerAccount, routedTrustStore } from '../../wiring/accounts.js';
 import { logLine, meter } from '../observability.js';
 import type { Runtime } from '../runtime.js';
 
-const stores = new WeakMap<Runtime, TrustStore>();
+const stores = new WeakMap<Runtime, Map<MemberAccess, TrustStore>>();
 
-export function trustStore(rt: Runtime): TrustStore {
-  let store = stores.get(rt);
+/** `write` only in the reconcile function, the single writer; `read` elsewhere. */
+export function trustStore(rt: Runtime, access: MemberAccess): TrustStore {
+  const forRuntime = stores.get(rt) ?? new Map<MemberAccess, TrustStore>();
+  stores.set(rt, forRuntime);
+  let store = forRuntime.get(access);
   if (!store) {
     const region = process.env.AWS_REGION || 'us-east-1';
     const metered = (client: ReturnType<typeof createIamClient>) => onCommand(client, () => meter.count('IamCalls'));
@@ -25,13 +31,15 @@ export function trustStore(rt: Runtime): TrustStore {
       member: (account) =>
         memberTrustStore(account, {
           memberRoleName: rt.config.memberRoleName,
+          access,
+          sourceIdentity: HUB_SOURCE_IDENTITY,
           region,
           log: logLine,
           onClient: metered,
         }),
       homeAccount: homeAccount ? async () => homeAccount : callerAccount({ region }),
     });
-    stores.set(rt, store);
+    forRuntime.set(access, store);
   }
   return store;
 }
