@@ -1,6 +1,8 @@
 // What serverless.yml derives from the astro-trust config when packaging: each function's least-privilege
 // IAM statements (${file(./deploy/from-config.js):reconcile} ...; IAM writes only on the declared roles'
-// ARNs) and the files to bundle with the functions (the config, and its inventory file if it has one).
+// ARNs, member accounts written only by the reconcile function, OIDC providers only for EKS issuers), the
+// event patterns that name astro-trust's own roles, and the files to bundle with the functions (the
+// config, and its inventory file if it has one).
 'use strict';
 const { readFileSync } = require('node:fs');
 const { dirname, join, relative } = require('node:path');
@@ -103,19 +105,63 @@ function members() {
   return { accounts, roleName };
 }
 
-// sts:AssumeRole on exactly the member roles of the accounts the config names, and nothing else.
-function assumeMembers() {
+// The session astro-trust opens in a member account (DESIGN 7.1): the member roles' trust requires both, and
+// the hub recognises its own member-account changes by them (src/domain/self.ts).
+const SESSION_NAME = 'astro-trust';
+const SOURCE_IDENTITY = 'astro-trust';
+const readerRoleName = (roleName) => `${roleName}-reader`;
+
+// sts:AssumeRole on exactly one member role of each account the config names, and nothing else: the writer
+// (memberRoleName) for the reconcile function, the read-only <memberRoleName>-reader for the backfill; only
+// as astro-trust's session (its name and source identity, which setting needs sts:SetSourceIdentity).
+function assumeMembers(access) {
   const { accounts, roleName } = members();
   if (accounts.length === 0) return [];
+  const name = access === 'write' ? roleName : readerRoleName(roleName);
+  const roles = accounts.map((a) => sub(`arn:\${AWS::Partition}:iam::${a}:role/${name}`));
+  const sid = access === 'write' ? 'AssumeMemberRoles' : 'AssumeMemberReaderRoles';
   return [
     {
-      Sid: 'AssumeMemberRoles',
+      Sid: sid,
       Effect: 'Allow',
       Action: ['sts:AssumeRole'],
-      Resource: accounts.map((a) => sub(`arn:\${AWS::Partition}:iam::${a}:role/${roleName}`)),
+      Resource: roles,
+      Condition: { StringEquals: { 'sts:RoleSessionName': SESSION_NAME, 'sts:SourceIdentity': SOURCE_IDENTITY } },
+    },
+    // SetSourceIdentity is authorised on its own (its only condition key is sts:SourceIdentity).
+    {
+      Sid: `${sid}SourceIdentity`,
+      Effect: 'Allow',
+      Action: ['sts:SetSourceIdentity'],
+      Resource: roles,
+      Condition: { StringEquals: { 'sts:SourceIdentity': SOURCE_IDENTITY } },
     },
   ];
 }
+
+// EKS cluster issuers only (DESIGN 6.2, 7.1): one ARN per region of the stack's partition, never a `*`
+// standing for the region (oidc.eks.*.amazonaws.com would also match oidc.eks.evil.example/x.amazonaws.com),
+// plus the issuers the config lists in inventory.oidcIssuers, exactly.
+const EKS_REGIONS = require('./eks-regions.json');
+function partitionOfRegion(region) {
+  return /^cn-/.test(region) ? 'aws-cn' : /^us-gov-/.test(region) ? 'aws-us-gov' : 'aws';
+}
+function oidcProviderArns(config, region) {
+  const { dnsSuffix, regions } = EKS_REGIONS[partitionOfRegion(region)];
+  const provider = (hostPath) => sub(`arn:\${AWS::Partition}:iam::\${AWS::AccountId}:oidc-provider/${hostPath}`);
+  const listed = (
+    config && config.inventory && Array.isArray(config.inventory.oidcIssuers) ? config.inventory.oidcIssuers : []
+  )
+    .map((i) =>
+      String(i)
+        .replace(/^https:\/\//, '')
+        .replace(/\/+$/, ''),
+    )
+    .filter((i) => /^[a-z0-9-]+(\.[a-z0-9-]+)+(\/[A-Za-z0-9._~-]+)*$/.test(i));
+  return [...regions.map((r) => provider(`oidc.eks.${r}.${dnsSuffix}/id/*`)), ...[...new Set(listed)].map(provider)];
+}
+const regionOf = async (ctx) =>
+  (ctx && ctx.resolveVariable ? await ctx.resolveVariable('self:provider.region') : undefined) || 'us-east-1';
 
 function trustReader() {
   const roles = declaredRoles();
@@ -148,42 +194,49 @@ function trustWriter() {
       ]
     : [];
   if (roles.some((r) => r.trust === 'oidc' && !r.account)) {
-    // Listing has no resource-level permission; creation is limited to EKS cluster issuers.
+    // Listing has no resource-level permission; creation (EKS cluster issuers only) is in a managed policy of
+    // its own (reconcileOidcProviders), so the region list does not eat this inline policy's room.
     statements.push({
       Sid: 'OidcProviderList',
       Effect: 'Allow',
       Action: ['iam:ListOpenIDConnectProviders'],
       Resource: '*',
     });
-    statements.push({
-      Sid: 'OidcProviderCreate',
-      Effect: 'Allow',
-      Action: ['iam:CreateOpenIDConnectProvider'],
-      Resource: sub('arn:${AWS::Partition}:iam::${AWS::AccountId}:oidc-provider/oidc.eks.*.amazonaws.com/id/*'),
-    });
   }
   return statements;
 }
 
+// The webhook function faces the internet: in the watch table it may touch only its own items (DESIGN 7.1),
+// by their partition key (dynamodb:LeadingKeys; the Null test refuses a request that names no key).
+const ownItems = (sid, actions, prefixes) => ({
+  Sid: sid,
+  Effect: 'Allow',
+  Action: actions,
+  Resource: { 'Fn::GetAtt': ['WatchTable', 'Arn'] },
+  Condition: {
+    'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': prefixes },
+    Null: { 'dynamodb:LeadingKeys': 'false' },
+  },
+});
+
 module.exports = {
-  // webhook-ids seen (Standard Webhooks): a resend within the tolerance does no new work.
   webhook: async (ctx) => [
     logs('webhook'),
     ssmRead(await prefixOf(ctx), 'webhook-secret', 'astro-api-token'),
     enqueue,
-    // webhook-ids seen (PutItem); the watch's last listing (GetItem), to queue only the roles an update or delete affects.
-    {
-      Effect: 'Allow',
-      Action: ['dynamodb:GetItem', 'dynamodb:PutItem'],
-      Resource: { 'Fn::GetAtt': ['WatchTable', 'Arn'] },
-    },
+    // The watch's last listing (items `inventory...`), to queue only the roles an update or delete affects.
+    ownItems('WatchTableReadSnapshot', ['dynamodb:GetItem'], ['inventory*']),
+    // webhook-ids seen (`alert#webhook|<id>`: a resend within the tolerance does no new work), and the fresh
+    // listing it shares with the reconciles it queues (items `listing...`).
+    ownItems('WatchTableWriteOwnItems', ['dynamodb:PutItem'], ['alert#webhook|*', 'listing*']),
   ],
-  iamChange: async () => [logs('iamChange'), enqueue],
+  // Queues drift checks; publishes a SelfTampering alert when astro-trust's own roles change.
+  iamChange: async () => [logs('iamChange'), enqueue, publish],
   reconcile: async (ctx) => [
     logs('reconcile'),
     ssmRead(await prefixOf(ctx), 'astro-api-token'),
     ...trustWriter(),
-    ...assumeMembers(),
+    ...assumeMembers('write'),
     publish,
     lastListing,
     // The flap guard's memory: an item per role in the same table.
@@ -199,7 +252,7 @@ module.exports = {
     logs('backfill'),
     ssmRead(await prefixOf(ctx), 'astro-api-token'),
     ...trustReader(),
-    ...assumeMembers(),
+    ...assumeMembers('read'),
     enqueue,
     publish,
     lastListing,
@@ -232,6 +285,23 @@ module.exports = {
     return accounts.length
       ? accounts.map((a) => sub(`arn:\${AWS::Partition}:iam::${a}:root`))
       : [sub('arn:${AWS::Partition}:iam::${AWS::AccountId}:root')];
+  },
+  // The reconcile function creates the IAM OIDC providers of the home account's oidc roles: EKS cluster issuers
+  // only (and inventory.oidcIssuers), in the ReconcileOidcProviderPolicy managed policy, which exists only then.
+  reconcileOidcProviders: async (ctx) => [
+    {
+      Sid: 'OidcProviderCreate',
+      Effect: 'Allow',
+      Action: ['iam:CreateOpenIDConnectProvider'],
+      Resource: oidcProviderArns(readConfig(), await regionOf(ctx)),
+    },
+  ],
+  managesOidcProviders: async () => String(declaredRoles().some((r) => r.trust === 'oidc' && !r.account)),
+  // The member stack's roles (writer and reader): a change to them in a member account is self-tampering, so
+  // the hub's rule on its bus delivers those IAM events to iamChange too (equals-ignore-case, as IAM names roles).
+  memberRoleNames: async () => {
+    const { roleName } = members();
+    return [roleName, readerRoleName(roleName)].map((n) => ({ 'equals-ignore-case': n }));
   },
   declaredRoles,
   members,

@@ -1,6 +1,8 @@
 /**
  * The packaged CloudFormation template (`osls package`, offline): each function's IAM statements are
  * exactly what it uses, IAM writes only on the declared roles, the webhook function cannot touch IAM.
+ * What a policy allows is judged by an IAM policy evaluator (@cloud-copilot/iam-simulate); what an
+ * EventBridge rule delivers, by moto's EventBridge pattern engine.
  */
 import { runSimulation } from '@cloud-copilot/iam-simulate';
 import { execFileSync } from 'node:child_process';
@@ -8,20 +10,25 @@ import { mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config/config';
+import { patternMatches } from '../support/event-pattern';
+import { fixture } from '../support/world';
 
 interface Statement {
   Sid?: string;
   Effect: string;
   Action: string[];
   Resource: unknown;
+  Condition?: unknown;
 }
-type Template = { Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> };
+type Template = {
+  Resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
+  Outputs: Record<string, { Value: unknown }>;
+};
 
 const CONFIG = 'examples/astro-trust.yaml';
 let template: Template;
 let dir: string;
-
-beforeAll(() => {
+beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'astro-trust-package-'));
   execFileSync('npx', ['osls', 'package', '--stage', 'test', '--package', dir], {
     env: {
@@ -42,8 +49,14 @@ function statements(fn: string): Statement[] {
   const role = template.Resources[roleRef]!;
   expect(role.Type).toBe('AWS::IAM::Role');
   const policies = role.Properties.Policies as { PolicyDocument: { Statement: Statement[] } }[];
+  // No AWS-managed policy: only the stack's own managed policies, attached by their `Roles`.
   expect(role.Properties.ManagedPolicyArns).toBeUndefined();
-  return policies.flatMap((p) => p.PolicyDocument.Statement);
+  const managed = Object.values(template.Resources).filter(
+    (r) =>
+      r.Type === 'AWS::IAM::ManagedPolicy' &&
+      (r.Properties.Roles as unknown[]).some((x) => JSON.stringify(x) === JSON.stringify({ Ref: roleRef })),
+  ) as unknown as { Properties: { PolicyDocument: { Statement: Statement[] } } }[];
+  return [...policies, ...managed.map((m) => m.Properties)].flatMap((p) => p.PolicyDocument.Statement);
 }
 const actions = (fn: string) =>
   statements(fn)
@@ -53,6 +66,88 @@ const resourcesOf = (fn: string, action: string) =>
   statements(fn)
     .filter((s) => s.Action.includes(action))
     .flatMap((s) => [].concat(s.Resource as never));
+
+const HUB = '123456789012';
+const MEMBER = '444455556666';
+/** A resource of the stack as it would be deployed (stack astro-trust-test in HUB, us-east-1). */
+const physical = (logical: string): { name: string; arn: string } => {
+  const name = logical === 'EventBus' ? 'astro-trust-test' : `astro-trust-test-${logical}-1A2B3C4D5E6F`;
+  const type = template.Resources[logical]?.Type;
+  const arn =
+    type === 'AWS::IAM::Role'
+      ? `arn:aws:iam::${HUB}:role/${name}`
+      : type === 'AWS::DynamoDB::Table'
+        ? `arn:aws:dynamodb:us-east-1:${HUB}:table/${name}`
+        : type === 'AWS::Events::EventBus'
+          ? `arn:aws:events:us-east-1:${HUB}:event-bus/${name}`
+          : type === 'AWS::SQS::Queue'
+            ? `arn:aws:sqs:us-east-1:${HUB}:${name}`
+            : `arn:aws:cloudformation:us-east-1:${HUB}:${logical}`;
+  return { name, arn };
+};
+/** A template value with CloudFormation's intrinsics resolved for that stack: what IAM and EventBridge see. */
+function resolved(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(resolved);
+  if (v === null || typeof v !== 'object') return v;
+  const o = v as Record<string, unknown>;
+  if ('Fn::Sub' in o)
+    return String(o['Fn::Sub'])
+      .replace(/\$\{AWS::Partition\}/g, 'aws')
+      .replace(/\$\{AWS::AccountId\}/g, HUB)
+      .replace(/\$\{AWS::Region\}/g, 'us-east-1')
+      .replace(/\$\{AWS::StackName\}/g, 'astro-trust-test');
+  if ('Fn::GetAtt' in o) return physical((o['Fn::GetAtt'] as [string])[0]).arn;
+  if ('Ref' in o) return o.Ref === 'AWS::AccountId' ? HUB : physical(String(o.Ref)).name;
+  if ('Fn::Join' in o) {
+    const [sep, parts] = o['Fn::Join'] as [string, unknown[]];
+    return (resolved(parts) as string[]).join(sep);
+  }
+  return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, resolved(x)]));
+}
+const policyOf = (fn: string) => ({ Version: '2012-10-17', Statement: resolved(statements(fn)) });
+const ALLOW_ALL = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] };
+
+/** Does IAM allow it? `fn`'s identity policy (or the caller's `identity`), and the resource's policy when it has one. */
+async function allowed(
+  who: { fn: string } | { principal: string; identity: unknown },
+  action: string,
+  resource: string,
+  context: Record<string, string | string[]> = {},
+  resourcePolicy?: unknown,
+): Promise<boolean> {
+  const r = await runSimulation(
+    {
+      identityPolicies: [{ name: 'identity', policy: ('fn' in who ? policyOf(who.fn) : who.identity) as never }],
+      ...(resourcePolicy ? { resourcePolicy: resourcePolicy as never } : {}),
+      serviceControlPolicies: [],
+      resourceControlPolicies: [],
+      request: {
+        action,
+        principal: 'fn' in who ? physical(`${who.fn}Role`).arn : who.principal,
+        resource: { accountId: resource.split(':')[4] || HUB, resource },
+        contextVariables: context,
+      },
+    },
+    {},
+  );
+  if (r.resultType === 'error') throw new Error(`iam-simulate: ${JSON.stringify(r.errors)}`);
+  return r.overallResult === 'Allowed';
+}
+
+/** Which events each rule's pattern (intrinsics resolved) delivers: [label, pattern, event, expected] in, the misjudged out. */
+function misjudged(cases: [string, unknown, unknown, boolean][]): string[] {
+  const got = patternMatches(cases.map(([, pattern, event]) => [resolved(pattern), event]));
+  return cases.flatMap(([label, , , expected], i) => (got[i] === expected ? [] : [`${label}: expected ${expected}`]));
+}
+/** A CloudTrail IAM event of `account` on `roleName`. */
+const iamCall = (account: string, eventName: string, roleName: string, extra: Record<string, unknown> = {}) => {
+  const e = fixture<{ account: string; detail: Record<string, unknown> }>('iamChange/update-assume-role-policy.json');
+  return {
+    ...e,
+    account,
+    detail: { ...e.detail, eventName, recipientAccountId: account, requestParameters: { roleName }, ...extra },
+  };
+};
 
 describe('packaging the example config', () => {
   // deploy/from-config.js is plain CommonJS that osls loads; its path is a variable so TypeScript does not type it.
@@ -102,7 +197,7 @@ describe('packaged template', () => {
         'ssm:GetParameters',
       ],
     ],
-    ['IamChange', ['logs:CreateLogStream', 'logs:PutLogEvents', 'sqs:SendMessage']],
+    ['IamChange', ['events:PutEvents', 'logs:CreateLogStream', 'logs:PutLogEvents', 'sqs:SendMessage']],
     [
       'Reconcile',
       [
@@ -120,6 +215,7 @@ describe('packaged template', () => {
         'sqs:ReceiveMessage',
         'ssm:GetParameters',
         'sts:AssumeRole',
+        'sts:SetSourceIdentity',
       ],
     ],
     [
@@ -134,6 +230,7 @@ describe('packaged template', () => {
         'sqs:SendMessage',
         'ssm:GetParameters',
         'sts:AssumeRole',
+        'sts:SetSourceIdentity',
       ],
     ],
     [
@@ -215,57 +312,92 @@ describe('packaged template', () => {
     expect(await can('some-other-role')).toBe(false);
   });
 
-  it('assumes only the member role of each account the config names (DESIGN 3.6), and only in reconcile and backfill', async () => {
-    const member = [{ 'Fn::Sub': 'arn:${AWS::Partition}:iam::444455556666:role/astro-trust-member' }];
-    expect(resourcesOf('Reconcile', 'sts:AssumeRole')).toEqual(member);
-    expect(resourcesOf('Backfill', 'sts:AssumeRole')).toEqual(member);
+  it("only the reconcile function may assume the member role that writes; the backfill assumes the read-only reader; both only as astro-trust's session (DESIGN 7.1)", async () => {
+    const writer = `arn:aws:iam::${MEMBER}:role/astro-trust-member`;
+    const reader = `arn:aws:iam::${MEMBER}:role/astro-trust-member-reader`;
+    const session = { 'sts:RoleSessionName': 'astro-trust', 'sts:SourceIdentity': 'astro-trust' };
+    // Every target role trusts the hub account (its root: delegated to the hub's identity policies), so each
+    // function's own policy alone decides what it may assume.
+    const trustsHub = {
+      Version: '2012-10-17',
+      Statement: [
+        {
+          Effect: 'Allow',
+          Principal: { AWS: `arn:aws:iam::${HUB}:root` },
+          Action: ['sts:AssumeRole', 'sts:SetSourceIdentity'],
+        },
+      ],
+    };
+    const can = (fn: string, role: string, context: Record<string, string> = session, action = 'sts:AssumeRole') =>
+      allowed({ fn }, action, role, context, trustsHub);
+    expect(await can('Backfill', writer)).toBe(false);
+    expect(await can('Backfill', reader)).toBe(true);
+    expect(await can('Reconcile', writer)).toBe(true);
+    expect(await can('Reconcile', writer, { 'sts:SourceIdentity': 'astro-trust' }, 'sts:SetSourceIdentity')).toBe(true);
+    expect(await can('Backfill', reader, { 'sts:SourceIdentity': 'astro-trust' }, 'sts:SetSourceIdentity')).toBe(true);
+    expect(await can('Reconcile', reader)).toBe(false);
+    // Only as astro-trust's session: its name and its source identity.
+    expect(await can('Reconcile', writer, { 'sts:RoleSessionName': 'astro-trust' })).toBe(false);
+    expect(
+      await can('Reconcile', writer, { 'sts:RoleSessionName': 'other', 'sts:SourceIdentity': 'astro-trust' }),
+    ).toBe(false);
+    expect(await can('Reconcile', writer, { 'sts:SourceIdentity': 'alice' }, 'sts:SetSourceIdentity')).toBe(false);
+    // Only the member roles of the accounts the config names.
+    expect(await can('Reconcile', `arn:aws:iam::${MEMBER}:role/admin`)).toBe(false);
+    expect(await can('Reconcile', 'arn:aws:iam::777788889999:role/astro-trust-member')).toBe(false);
+    expect(await can('Reconcile', `arn:aws:iam::${HUB}:role/astro-trust-member`)).toBe(false);
     for (const fn of ['Webhook', 'IamChange', 'Notify', 'Watch'])
       expect(actions(fn).filter((a) => a.startsWith('sts:'))).toEqual([]);
-    const policy = {
-      Version: '2012-10-17',
-      Statement: statements('Reconcile')
-        .filter((s) => s.Action.includes('sts:AssumeRole'))
-        .map((s) => ({
-          ...s,
-          Resource: []
-            .concat(s.Resource as never)
-            .map((r: { 'Fn::Sub': string }) => r['Fn::Sub'].replace('${AWS::Partition}', 'aws')),
-        })),
-    };
-    const can = async (roleArn: string) => {
-      // Every target role trusts the hub account (its root: delegated to the hub's identity policies), so the
-      // reconcile role's own policy alone decides what it may assume.
-      const trustsHub = {
-        Version: '2012-10-17',
-        Statement: [
-          { Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::123456789012:root' }, Action: 'sts:AssumeRole' },
-        ],
-      };
-      const r = await runSimulation(
-        {
-          identityPolicies: [{ name: 'reconcile', policy: policy as never }],
-          resourcePolicy: trustsHub,
-          serviceControlPolicies: [],
-          resourceControlPolicies: [],
-          request: {
-            action: 'sts:AssumeRole',
-            principal: 'arn:aws:iam::123456789012:role/astro-trust-reconcile',
-            resource: { accountId: roleArn.split(':')[4]!, resource: roleArn },
-            contextVariables: {},
-          },
-        },
-        {},
-      );
-      return r.resultType !== 'error' && r.overallResult === 'Allowed';
-    };
-    expect(await can('arn:aws:iam::444455556666:role/astro-trust-member')).toBe(true);
-    expect(await can('arn:aws:iam::444455556666:role/admin')).toBe(false);
-    expect(await can('arn:aws:iam::777788889999:role/astro-trust-member')).toBe(false);
-    expect(await can('arn:aws:iam::123456789012:role/astro-trust-member')).toBe(false);
+    // The member stacks' parameters: the writer trusts the reconcile role, the reader the roles that only read.
+    expect(template.Outputs.HubReconcileRoleArn!.Value).toEqual({ 'Fn::GetAtt': ['ReconcileRole', 'Arn'] });
+    expect(template.Outputs.HubReaderRoleArns!.Value).toEqual({ 'Fn::GetAtt': ['BackfillRole', 'Arn'] });
+    expect(template.Outputs.HubRoleArns).toBeUndefined();
   });
 
-  it('accepts IAM events on its bus from the member accounts only, and sends them to iamChange', () => {
-    expect(template.Resources.MemberEventsBusPolicy!.Properties).toMatchObject({
+  it('creates OIDC providers only for EKS cluster issuers, one ARN per region: a look-alike URL is refused (DESIGN 7.1)', async () => {
+    const create = (hostPath: string) =>
+      allowed({ fn: 'Reconcile' }, 'iam:CreateOpenIDConnectProvider', `arn:aws:iam::${HUB}:oidc-provider/${hostPath}`);
+    const id = '5C1F3A6B9D2E4F7081A2B3C4D5E6F708';
+    expect(await create(`oidc.eks.evil.example/x.amazonaws.com/id/${id}`)).toBe(false);
+    expect(await create(`oidc.eks.us-east-1.evil.example/.amazonaws.com/id/${id}`)).toBe(false);
+    expect(await create(`oidc.eks.attacker-region-1.amazonaws.com.evil.example/id/${id}`)).toBe(false);
+    expect(await create('token.actions.githubusercontent.com')).toBe(false);
+    const regions = (JSON.parse(readFileSync('deploy/eks-regions.json', 'utf8')) as { aws: { regions: string[] } }).aws
+      .regions;
+    expect(regions).toEqual(expect.arrayContaining(['us-east-1', 'eu-west-1', 'ap-southeast-2']));
+    for (const region of regions) expect(await create(`oidc.eks.${region}.amazonaws.com/id/${id}`)).toBe(true);
+    for (const s of statements('Reconcile').filter((x) => x.Action.includes('iam:CreateOpenIDConnectProvider')))
+      for (const r of resolved([].concat(s.Resource as never)) as string[])
+        expect(r).toMatch(
+          /^arn:aws:iam::123456789012:oidc-provider\/oidc\.eks\.[a-z]{2}(-[a-z]+)+-\d+\.amazonaws\.com\/id\/\*$/,
+        );
+  });
+
+  it('confines the internet-facing webhook function to its own items of the watch table (dynamodb:LeadingKeys)', async () => {
+    const table = physical('WatchTable').arn;
+    const may = (action: string, key: string) =>
+      allowed({ fn: 'Webhook' }, action, table, { 'dynamodb:LeadingKeys': [key] });
+    // Other functions' items: the flap guard's memory, posted alerts, the watch's snapshot.
+    expect(await may('dynamodb:PutItem', 'reverts#data-lake-reader')).toBe(false);
+    expect(await may('dynamodb:PutItem', 'alert#iam-change|data-lake-reader|evt-1')).toBe(false);
+    expect(await may('dynamodb:PutItem', 'inventory')).toBe(false);
+    expect(await may('dynamodb:PutItem', 'alert#webhook')).toBe(false);
+    // Its own: webhook-id claims and the listing it shares (one item or several, `listing...`).
+    expect(await may('dynamodb:PutItem', 'alert#webhook|msg_2ZkR8f1xQpV0')).toBe(true);
+    expect(await may('dynamodb:PutItem', 'listing')).toBe(true);
+    expect(await may('dynamodb:PutItem', 'listing#0003')).toBe(true);
+    // It reads the watch's snapshot (`inventory...`) and nothing else.
+    expect(await may('dynamodb:GetItem', 'inventory')).toBe(true);
+    expect(await may('dynamodb:GetItem', 'inventory#0001')).toBe(true);
+    expect(await may('dynamodb:GetItem', 'reverts#data-lake-reader')).toBe(false);
+    expect(await may('dynamodb:GetItem', 'alert#webhook|msg_2ZkR8f1xQpV0')).toBe(false);
+    // A request that names no key (a Scan) is not one of its items.
+    expect(await allowed({ fn: 'Webhook' }, 'dynamodb:PutItem', table)).toBe(false);
+  });
+
+  it("accepts on its bus, from the member accounts only, IAM's CloudTrail events only: never an event claiming to be astro-trust's (DESIGN 7.1)", async () => {
+    const policy = template.Resources.MemberEventsBusPolicy!.Properties;
+    expect(policy).toMatchObject({
       EventBusName: { Ref: 'EventBus' },
       Statement: {
         Effect: 'Allow',
@@ -273,20 +405,128 @@ describe('packaged template', () => {
         Principal: { AWS: [{ 'Fn::Sub': 'arn:${AWS::Partition}:iam::444455556666:root' }] },
       },
     });
-    expect(template.Resources.MemberIamChangeRule!.Properties).toMatchObject({
-      EventBusName: { Ref: 'EventBus' },
-      EventPattern: template.Resources.IamChangeRule!.Properties.EventPattern,
-    });
-    expect((template.Resources.MemberIamChangeRule!.Properties.Targets as Record<string, unknown>[])[0]).toMatchObject({
-      Arn: { 'Fn::GetAtt': ['IamChangeLambdaFunction', 'Arn'] },
-    });
+    const bus = physical('EventBus').arn;
+    const busPolicy = { Version: '2012-10-17', Statement: [resolved(policy.Statement)] };
+    const put = (account: string, source: string[], detailType: string[]) =>
+      allowed(
+        { principal: `arn:aws:iam::${account}:role/astro-trust-member-ForwardRole-X`, identity: ALLOW_ALL },
+        'events:PutEvents',
+        bus,
+        { 'events:source': source, 'events:detail-type': detailType },
+        busPolicy,
+      );
+    expect(await put(MEMBER, ['astro-trust'], ['DriftDetected'])).toBe(false);
+    expect(await put(MEMBER, ['aws.iam', 'astro-trust'], ['AWS API Call via CloudTrail', 'DriftDetected'])).toBe(false);
+    expect(await put(MEMBER, ['aws.iam'], ['DriftDetected'])).toBe(false);
+    expect(await put(MEMBER, ['aws.iam'], ['AWS API Call via CloudTrail'])).toBe(true);
+    expect(await put('777788889999', ['aws.iam'], ['AWS API Call via CloudTrail'])).toBe(false);
     // The functions know the hub's account: IAM events from it are about the roles without `account`.
-    for (const fn of ['IamChange', 'Reconcile', 'Backfill']) {
+    for (const fn of ['IamChange', 'Reconcile', 'Backfill', 'Notify']) {
       expect(
         (template.Resources[`${fn}LambdaFunction`]!.Properties.Environment as { Variables: Record<string, unknown> })
           .Variables.ASTRO_TRUST_HOME_ACCOUNT,
       ).toEqual({ Ref: 'AWS::AccountId' });
     }
+  });
+
+  it("sends notify only the hub's own astro-trust events, and iamChange every trust change and any change to astro-trust's own roles (EventBridge judges the patterns)", async () => {
+    const pattern = (rule: string) => template.Resources[rule]!.Properties.EventPattern;
+    const [notify, hub, member] = ['NotifyRule', 'IamChangeRule', 'MemberIamChangeRule'].map(pattern);
+    const functionRoles = ['Webhook', 'IamChange', 'Reconcile', 'Backfill', 'Watch', 'Notify'];
+    const permissionCalls = [
+      'AttachRolePolicy',
+      'DetachRolePolicy',
+      'DeleteRolePolicy',
+      'UpdateRole',
+      'PutRolePermissionsBoundary',
+    ];
+    expect(
+      misjudged([
+        ["notify: the hub's own event", notify, fixture('notify/drift-detected.json'), true],
+        [
+          "notify: a member account's event claiming source astro-trust",
+          notify,
+          fixture('notify/forged-from-member-account.json'),
+          false,
+        ],
+        // The default bus (the hub's own account): any role's trust change; any change to a function's role.
+        ['hub: a trust change', hub, iamCall(HUB, 'UpdateAssumeRolePolicy', 'data-lake-reader'), true],
+        ...functionRoles.map((fn): [string, unknown, unknown, boolean] => [
+          `hub: an inline policy of the ${fn} function's role`,
+          hub,
+          iamCall(HUB, 'PutRolePolicy', physical(`${fn}Role`).name),
+          true,
+        ]),
+        ...permissionCalls.map((e): [string, unknown, unknown, boolean] => [
+          `hub: ${e} on the reconcile role, in another case`,
+          hub,
+          iamCall(HUB, e, physical('ReconcileRole').name.toUpperCase()),
+          true,
+        ]),
+        ['hub: a permissions change to another role', hub, iamCall(HUB, 'PutRolePolicy', 'data-lake-reader'), false],
+        [
+          'hub: a failed call',
+          hub,
+          iamCall(HUB, 'UpdateAssumeRolePolicy', 'data-lake-reader', { errorCode: 'AccessDenied' }),
+          false,
+        ],
+        // The astro-trust bus (member accounts' events): trust changes; any change to the member stack's roles.
+        ['member: a trust change', member, iamCall(MEMBER, 'UpdateAssumeRolePolicy', 'data-lake-reader'), true],
+        [
+          'member: a policy attached to the member role',
+          member,
+          fixture('iamChange/member-role-policy-attached.json'),
+          true,
+        ],
+        [
+          'member: an inline policy of the reader role',
+          member,
+          iamCall(MEMBER, 'PutRolePolicy', 'astro-trust-member-reader'),
+          true,
+        ],
+        [
+          'member: the member role deleted, in another case',
+          member,
+          iamCall(MEMBER, 'DeleteRole', 'Astro-Trust-Member'),
+          true,
+        ],
+        [
+          'member: a permissions change to another role',
+          member,
+          iamCall(MEMBER, 'PutRolePolicy', 'data-lake-reader'),
+          false,
+        ],
+      ]),
+    ).toEqual([]);
+    for (const rule of ['IamChangeRule', 'MemberIamChangeRule'])
+      expect((template.Resources[rule]!.Properties.Targets as Record<string, unknown>[])[0]).toMatchObject({
+        Arn: { 'Fn::GetAtt': ['IamChangeLambdaFunction', 'Arn'] },
+      });
+    // iamChange knows the roles it runs as and publishes SelfTampering on the bus.
+    const env = (
+      template.Resources.IamChangeLambdaFunction!.Properties.Environment as {
+        Variables: Record<string, unknown>;
+      }
+    ).Variables;
+    expect(resolved(env.ASTRO_TRUST_OWN_ROLE_ARNS)).toBe(
+      ['Webhook', 'IamChange', 'Reconcile', 'Backfill', 'Watch', 'Notify']
+        .map((f) => physical(`${f}Role`).arn)
+        .join(','),
+    );
+    expect(env.EVENT_BUS_NAME).toEqual({ Ref: 'EventBus' });
+  });
+
+  it("keeps each function role's inline policies within IAM's 10,240 characters, and the OIDC providers' managed policy within 6,144", () => {
+    for (const fn of ['Webhook', 'IamChange', 'Reconcile', 'Backfill', 'Notify', 'Watch']) {
+      const role = template.Resources[`${fn}Role`]!.Properties.Policies as { PolicyDocument: unknown }[];
+      expect(JSON.stringify(resolved(role.map((p) => p.PolicyDocument))).length).toBeLessThan(10_240);
+    }
+    const oidc = template.Resources.ReconcileOidcProviderPolicy!;
+    expect(oidc).toMatchObject({
+      Condition: 'ManagesOidcProviders',
+      Properties: { Roles: [{ Ref: 'ReconcileRole' }] },
+    });
+    expect(JSON.stringify(resolved(oidc.Properties.PolicyDocument)).length).toBeLessThan(6_144);
   });
 
   it("alarms on each dead-letter queue and on every function's errors, to the optional SNS topic", () => {
@@ -360,13 +600,13 @@ describe('packaged template', () => {
   });
 
   it('routes IAM CloudTrail events (no errorCode) to iamChange and its own events to notify, with dead-letter queues', () => {
-    expect(template.Resources.IamChangeRule!.Properties.EventPattern).toEqual({
+    expect(template.Resources.IamChangeRule!.Properties.EventPattern).toMatchObject({
       source: ['aws.iam'],
       'detail-type': ['AWS API Call via CloudTrail'],
       detail: {
         eventSource: ['iam.amazonaws.com'],
-        eventName: ['UpdateAssumeRolePolicy', 'CreateRole', 'DeleteRole'],
         errorCode: [{ exists: false }],
+        $or: expect.arrayContaining([{ eventName: ['UpdateAssumeRolePolicy', 'CreateRole', 'DeleteRole'] }]),
       },
     });
     const target = (template.Resources.NotifyRule!.Properties.Targets as Record<string, unknown>[])[0]!;
