@@ -6,7 +6,7 @@
  */
 import { runSimulation } from '@cloud-copilot/iam-simulate';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config/config';
@@ -104,6 +104,13 @@ function resolved(v: unknown): unknown {
   }
   return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, resolved(x)]));
 }
+/** Fn::Sub resolved for the hub's account in the China partition (aws-cn). */
+const resolvedSub = (v: unknown): unknown =>
+  JSON.parse(
+    JSON.stringify(v).replace(/\{"Fn::Sub":"([^"]*)"\}/g, (_m, t: string) =>
+      JSON.stringify(t.replace(/\$\{AWS::Partition\}/g, 'aws-cn').replace(/\$\{AWS::AccountId\}/g, HUB)),
+    ),
+  );
 const policyOf = (fn: string) => ({ Version: '2012-10-17', Statement: resolved(statements(fn)) });
 const ALLOW_ALL = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] };
 
@@ -182,6 +189,74 @@ describe('packaging the example config', () => {
       expect(refuseExampleOutsideLocal(stage('prod'))).resolves.toBeUndefined(),
     );
   });
+});
+
+describe('OIDC provider rights derived from the config (deploy/from-config.js)', () => {
+  type Derived = {
+    reconcile: (ctx: unknown) => Promise<Statement[]>;
+    reconcileOidcProviders: (ctx: unknown) => Promise<Statement[]>;
+    managesOidcProviders: () => Promise<string>;
+  };
+  const fromConfig = '../../deploy/from-config.js';
+  const ctx = (region: string) => ({
+    resolveVariable: async (v: string) => (v === 'self:provider.region' ? region : '/astro-trust/test'),
+  });
+  const derive = async (yaml: string, use: (d: Derived) => Promise<void>) => {
+    const file = join(mkdtempSync(join(tmpdir(), 'astro-trust-derive-')), 'astro-trust.yaml');
+    writeFileSync(file, yaml);
+    const saved = process.env.ASTRO_TRUST_CONFIG;
+    process.env.ASTRO_TRUST_CONFIG = file;
+    try {
+      await use((await import(fromConfig)) as Derived);
+    } finally {
+      process.env.ASTRO_TRUST_CONFIG = saved;
+    }
+  };
+  const head = 'version: 1\norganizationId: o\n';
+
+  it("an oidc role in the hub: EKS issuers of the region's partition, and the listed issuers exactly", () =>
+    derive(
+      `${head}inventory: { source: api, oidcIssuers: ["https://oidc.example.com/id/ABC/"] }\nroles:\n  - { name: r, trust: oidc }\n`,
+      async (d) => {
+        expect(await d.managesOidcProviders()).toBe('true');
+        const policy = {
+          Version: '2012-10-17',
+          Statement: resolvedSub(await d.reconcileOidcProviders(ctx('cn-north-1'))),
+        };
+        const can = async (hostPath: string) => {
+          const r = await runSimulation(
+            {
+              identityPolicies: [{ name: 'oidc', policy: policy as never }],
+              serviceControlPolicies: [],
+              resourceControlPolicies: [],
+              request: {
+                action: 'iam:CreateOpenIDConnectProvider',
+                principal: `arn:aws-cn:iam::${HUB}:role/reconcile`,
+                resource: { accountId: HUB, resource: `arn:aws-cn:iam::${HUB}:oidc-provider/${hostPath}` },
+                contextVariables: {},
+              },
+            },
+            {},
+          );
+          return r.resultType !== 'error' && r.overallResult === 'Allowed';
+        };
+        expect(await can('oidc.eks.cn-north-1.amazonaws.com.cn/id/5C1F3A6B9D2E4F7081A2B3C4D5E6F708')).toBe(true);
+        expect(await can('oidc.eks.us-east-1.amazonaws.com/id/5C1F3A6B9D2E4F7081A2B3C4D5E6F708')).toBe(false);
+        expect(await can('oidc.example.com/id/ABC')).toBe(true);
+        expect(await can('oidc.example.com/id/ABCD')).toBe(false);
+        expect(await can('oidc.example.com/id/ABC/x')).toBe(false);
+      },
+    ));
+
+  it('no oidc role in the hub (only in a member account): no OIDC permission there', () =>
+    derive(
+      `${head}inventory: { source: api }\nroles:\n  - { name: r, trust: workload-identity, deployments: [{ name: "*" }] }\n  - { name: m, account: "444455556666", trust: oidc }\n`,
+      async (d) => {
+        expect(await d.managesOidcProviders()).toBe('false');
+        const actions = (await d.reconcile(ctx('us-east-1'))).flatMap((s) => s.Action);
+        expect(actions.filter((a) => a.includes('OpenIDConnect'))).toEqual([]);
+      },
+    ));
 });
 
 describe('packaged template', () => {
