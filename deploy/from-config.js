@@ -79,6 +79,19 @@ const lastListing = {
   Resource: { 'Fn::GetAtt': ['WatchTable', 'Arn'] },
 };
 
+// A listing too large for one item is kept in pages (src/adapters/aws/watch-table.ts); its writer deletes the
+// pages of the listing two saves back, and nothing else: the pages under its own key prefix.
+const deletePagesOf = (prefix) => ({
+  Effect: 'Allow',
+  Action: ['dynamodb:DeleteItem'],
+  Resource: { 'Fn::GetAtt': ['WatchTable', 'Arn'] },
+  // Null guard: ForAllValues holds for a request without the key at all.
+  Condition: {
+    'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${prefix}#page#*`] },
+    Null: { 'dynamodb:LeadingKeys': 'false' },
+  },
+});
+
 // A role may live under a path (role/team-a/<name>); IAM role names are unique in an account whatever the
 // path, so role/*/<name> can only match that one role (the * never ends inside <name>: a / comes first).
 // Only the roles of this (the hub's) account: a role with `account` is reached through that account's member role.
@@ -229,6 +242,7 @@ module.exports = {
     // webhook-ids seen (`alert#webhook|<id>`: a resend within the tolerance does no new work), and the fresh
     // listing it shares with the reconciles it queues (items `listing...`).
     ownItems('WatchTableWriteOwnItems', ['dynamodb:PutItem'], ['alert#webhook|*', 'listing*']),
+    deletePagesOf('listing'),
   ],
   // Queues drift checks; publishes a SelfTampering alert when astro-trust's own roles change.
   iamChange: async () => [logs('iamChange'), enqueue, publish],
@@ -241,6 +255,7 @@ module.exports = {
     lastListing,
     // The flap guard's memory: an item per role in the same table.
     { Effect: 'Allow', Action: ['dynamodb:PutItem'], Resource: { 'Fn::GetAtt': ['WatchTable', 'Arn'] } },
+    deletePagesOf('listing'),
     {
       Effect: 'Allow',
       Action: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes'],
@@ -267,6 +282,7 @@ module.exports = {
       Action: ['dynamodb:GetItem', 'dynamodb:PutItem'],
       Resource: { 'Fn::GetAtt': ['WatchTable', 'Arn'] },
     },
+    deletePagesOf('inventory'),
   ],
   // What was posted, remembered across cold starts (conditional PutItem; DeleteItem when a post fails).
   notify: async (ctx) => [

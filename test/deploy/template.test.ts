@@ -264,6 +264,7 @@ describe('packaged template', () => {
     [
       'Webhook',
       [
+        'dynamodb:DeleteItem',
         'dynamodb:GetItem',
         'dynamodb:PutItem',
         'logs:CreateLogStream',
@@ -276,6 +277,7 @@ describe('packaged template', () => {
     [
       'Reconcile',
       [
+        'dynamodb:DeleteItem',
         'dynamodb:GetItem',
         'dynamodb:PutItem',
         'events:PutEvents',
@@ -315,6 +317,7 @@ describe('packaged template', () => {
     [
       'Watch',
       [
+        'dynamodb:DeleteItem',
         'dynamodb:GetItem',
         'dynamodb:PutItem',
         'events:PutEvents',
@@ -628,6 +631,43 @@ describe('packaged template', () => {
     }
     const listing = execFileSync('python3', ['-m', 'zipfile', '-l', join(dir, 'iamChange.zip')], { encoding: 'utf8' });
     expect(listing).toMatch(/\.js\.map/);
+  });
+
+  it('lets a listing writer delete only the pages of its own listing (a large listing is kept in pages)', async () => {
+    const table = 'arn:aws:dynamodb:us-east-1:123456789012:table/astro-trust-test-WatchTable';
+    const can = async (fn: string, key: string) => {
+      const policy = {
+        Version: '2012-10-17',
+        Statement: statements(fn)
+          .filter((s) => s.Action.includes('dynamodb:DeleteItem'))
+          .map((s) => ({ ...s, Resource: table })),
+      };
+      const r = await runSimulation(
+        {
+          identityPolicies: [{ name: fn, policy: policy as never }],
+          serviceControlPolicies: [],
+          resourceControlPolicies: [],
+          request: {
+            action: 'dynamodb:DeleteItem',
+            principal: `arn:aws:iam::123456789012:role/astro-trust-${fn}`,
+            resource: { accountId: '123456789012', resource: table },
+            contextVariables: { 'dynamodb:LeadingKeys': [key] },
+          },
+        },
+        {},
+      );
+      return r.resultType !== 'error' && r.overallResult === 'Allowed';
+    };
+    for (const fn of ['Webhook', 'Reconcile']) {
+      expect(await can(fn, 'listing#page#m1-ab#3')).toBe(true);
+      expect(await can(fn, 'listing')).toBe(false);
+      expect(await can(fn, 'inventory#page#m1-ab#3')).toBe(false);
+      expect(await can(fn, 'alert#webhook:1')).toBe(false);
+    }
+    expect(await can('Watch', 'inventory#page#m1-ab#0')).toBe(true);
+    expect(await can('Watch', 'inventory')).toBe(false);
+    expect(await can('Watch', 'listing#page#m1-ab#0')).toBe(false);
+    expect(actions('Backfill')).not.toContain('dynamodb:DeleteItem');
   });
 
   it('has no iam:* action and no write on Resource "*"', () => {

@@ -56,3 +56,42 @@ export function roleState(name: string, statements: Statement[]): RoleState {
     document: { Version: '2012-10-17', Statement: statements },
   };
 }
+
+/**
+ * `n` Deployments shaped like a real Astro estate: cuid ids, namespaces and identities with their entropy
+ * (a regular `cldep000001x` series compresses a hundredfold and would hide size limits). Seeded: the same
+ * `n` and `seed` give the same Deployments.
+ */
+export function estateDeployments(n: number, seed = 1): Deployment[] {
+  let s = seed >>> 0;
+  const next = () => {
+    // mulberry32
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const base36 = (len: number) => Array.from({ length: len }, () => Math.floor(next() * 36).toString(36)).join('');
+  const workspaces = Array.from({ length: Math.max(1, Math.ceil(n / 400)) }, () => `cl${base36(23)}`);
+  const clusters = Array.from({ length: Math.max(1, Math.ceil(n / 2000)) }, () => `cl${base36(23)}`);
+  const words = ['orbit', 'nebula', 'quasar', 'pulsar', 'comet', 'zenith', 'aurora', 'meteor', 'nova', 'vega'];
+  return Array.from({ length: n }, (_, i): Deployment => {
+    const namespace = `${words[Math.floor(next() * words.length)]}-${words[Math.floor(next() * words.length)]}-${base36(4)}${i.toString(36)}`;
+    return {
+      id: `cl${base36(23)}`,
+      name: `${['prod', 'stage', 'dev'][i % 3]}-${words[i % words.length]}-${i}`,
+      namespace,
+      workspaceId: workspaces[Math.floor(next() * workspaces.length)]!,
+      clusterId: clusters[Math.floor(next() * clusters.length)]!,
+      type: 'DEDICATED',
+      status: 'HEALTHY',
+      airflowVersion: '3.0.1',
+      astroRuntimeVersion: '3.0-2',
+      cloudProvider: 'AWS',
+      createdAt: new Date(Date.UTC(2024, 0, 1) + Math.floor(next() * 6e10)).toISOString(),
+      workloadIdentity: astroRole(namespace),
+      oidcIssuer: ISSUER,
+    };
+  });
+}

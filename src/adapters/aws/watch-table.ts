@@ -2,80 +2,205 @@
  * The watch table (DynamoDB, `pk` the only key): everything the Lambda functions remember between
  * invocations, one item kind per concern:
  *
- * | pk                | holds                                                   | written by            |
- * |-------------------|---------------------------------------------------------|-----------------------|
- * | `inventory`       | the watch's last listing (gzip)                         | watch                 |
- * | `listing`         | the listing shared by a burst of reconciles (gzip)      | webhook, reconcile    |
- * | `alert#<key>`     | an alert or webhook-id claim, until a time              | notify, webhook       |
- * | `reverts#<role>`  | the flap guard's revert times of one role               | reconcile             |
+ * | pk                            | holds                                                      | written by         |
+ * |-------------------------------|------------------------------------------------------------|--------------------|
+ * | `inventory`                   | the watch's last listing (gzip): its index, or the listing | watch              |
+ * | `inventory#page#<version>#<n>`| a page of a listing too large for its index                | watch              |
+ * | `listing`                     | the listing shared by a burst of reconciles (gzip), same   | webhook, reconcile |
+ * | `listing#page#<version>#<n>`  | a page of it                                               | webhook, reconcile |
+ * | `alert#<key>`                 | an alert or webhook-id claim, until a time                 | notify, webhook    |
+ * | `reverts#<role>`              | the flap guard's revert times of one role                  | reconcile          |
+ *
+ * A listing fits in its index item up to {@link PAGE_BYTES} of gzip (a few thousand Deployments); a larger
+ * one is split in pages under a fresh version, and the index is switched to it last, so a reader sees the
+ * old listing or the new one, whole (DESIGN 7.4: 50,000 Deployments, no item over DynamoDB's 400 KB).
  */
+import { createHash, randomBytes } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { DeleteItemCommand, GetItemCommand, PutItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  DeleteItemCommand,
+  GetItemCommand,
+  PutItemCommand,
+  type AttributeValue,
+  type DynamoDBClient,
+} from '@aws-sdk/client-dynamodb';
 import type { Deployment, NormalizedInventory } from '../../domain/deployment.js';
 import type { DedupStore, InventorySnapshotStore, RevertLog } from '../../app/ports.js';
+import { RetryableError, TerminalError } from '../../errors.js';
 import type { ListingStore } from '../astro/recent-listing.js';
 import { REVERT_MEMORY_MS } from '../local/revert-log.js';
 
-/** The watch's last inventory in one item, gzip-compressed to stay far below the 400 KB item limit. */
-export class DynamoDbSnapshotStore implements InventorySnapshotStore {
+/** Gzip bytes per item: DynamoDB's limit is 400 KB for the whole item (key and attribute names included). */
+export const PAGE_BYTES = 350 * 1024;
+/** Index switches and reads retried when another save moved the listing on meanwhile. */
+const ATTEMPTS = 5;
+
+type Item = Record<string, AttributeValue>;
+
+function isConditionFailure(err: unknown): boolean {
+  return (err as { name?: string }).name === 'ConditionalCheckFailedException';
+}
+
+/**
+ * One gzip blob under a key prefix: in the index item (`<prefix>`) when it fits, else in pages
+ * (`<prefix>#page#<version>#<n>`) that the index names, with their sha256. A save writes its pages, switches
+ * the index (conditionally: the last save wins, none is lost half-way), then deletes the pages of the listing
+ * two saves back; a reader overtaken that far finds a page gone and starts again from the index.
+ */
+export class PagedBlob {
   constructor(
     private readonly client: DynamoDBClient,
     private readonly table: string,
-    private readonly key = 'inventory',
+    readonly prefix: string,
+    /** Where a listing saved before release 3 kept its bytes, in the index item. */
+    private readonly legacyAttribute: string,
   ) {}
 
-  async load(): Promise<Deployment[] | undefined> {
-    const out = await this.client.send(
-      new GetItemCommand({ TableName: this.table, Key: { pk: { S: this.key } }, ConsistentRead: true }),
-    );
-    const data = out.Item?.deployments?.B;
-    return data ? JSON.parse(gunzipSync(data).toString('utf8')) : undefined;
+  private pageKey(version: string, n: number) {
+    return `${this.prefix}#page#${version}#${n}`;
   }
 
-  async save(deployments: Deployment[]): Promise<void> {
-    await this.client.send(
-      new PutItemCommand({
-        TableName: this.table,
-        Item: {
-          pk: { S: this.key },
-          savedAt: { S: new Date().toISOString() },
-          count: { N: String(deployments.length) },
-          deployments: { B: gzipSync(JSON.stringify(deployments)) },
-        },
-      }),
+  private async get(pk: string): Promise<Item | undefined> {
+    const out = await this.client.send(
+      new GetItemCommand({ TableName: this.table, Key: { pk: { S: pk } }, ConsistentRead: true }),
+    );
+    return out.Item;
+  }
+
+  /** The blob and its index's attributes, or undefined when nothing was saved. */
+  async load(): Promise<{ data: Buffer; attributes: Item } | undefined> {
+    for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+      const index = await this.get(this.prefix);
+      if (!index) return undefined;
+      const inline = index.data?.B ?? index[this.legacyAttribute]?.B;
+      if (inline) return { data: Buffer.from(inline), attributes: index };
+      const version = index.version?.S;
+      const pages = Number(index.pages?.N);
+      if (!version || !Number.isInteger(pages) || pages < 1)
+        throw new TerminalError(`watch table ${this.table}: item ${this.prefix} holds no listing and names no pages`);
+      const items = await Promise.all(Array.from({ length: pages }, (_, n) => this.get(this.pageKey(version, n))));
+      // A page gone: two saves overtook this read and deleted its pages. The index names a newer listing.
+      if (items.some((i) => !i?.data?.B)) continue;
+      const data = Buffer.concat(items.map((i) => i!.data!.B!));
+      if (createHash('sha256').update(data).digest('base64') !== index.digest?.S)
+        throw new TerminalError(
+          `watch table ${this.table}: the pages of ${this.prefix} version ${version} do not match its digest`,
+        );
+      return { data, attributes: index };
+    }
+    throw new RetryableError(
+      `watch table ${this.table}: ${this.prefix} was saved again ${ATTEMPTS} times while it was read`,
+    );
+  }
+
+  async save(data: Buffer, attributes: Item): Promise<void> {
+    const version = `${Date.now().toString(36)}-${randomBytes(6).toString('hex')}`;
+    const pages: Buffer[] = [];
+    if (data.length > PAGE_BYTES)
+      for (let at = 0; at < data.length; at += PAGE_BYTES) pages.push(data.subarray(at, at + PAGE_BYTES));
+    // Pages first, under a version no reader knows yet.
+    await Promise.all(
+      pages.map((page, n) =>
+        this.client.send(
+          new PutItemCommand({
+            TableName: this.table,
+            Item: { pk: { S: this.pageKey(version, n) }, data: { B: page } },
+          }),
+        ),
+      ),
+    );
+    const body: Item = pages.length
+      ? {
+          version: { S: version },
+          pages: { N: String(pages.length) },
+          digest: { S: createHash('sha256').update(data).digest('base64') },
+        }
+      : { version: { S: version }, data: { B: data } };
+    // Then the index, switched only from the index this save read: a concurrent save is read again, not lost.
+    let before: Item | undefined;
+    for (let attempt = 0; ; attempt++) {
+      before = await this.get(this.prefix);
+      const previous = before?.pages?.N && before.version?.S ? before : undefined;
+      try {
+        await this.client.send(
+          new PutItemCommand({
+            TableName: this.table,
+            Item: {
+              pk: { S: this.prefix },
+              ...attributes,
+              ...body,
+              ...(previous
+                ? { previousVersion: { S: previous.version!.S! }, previousPages: { N: previous.pages!.N! } }
+                : {}),
+            },
+            ConditionExpression: before?.version?.S ? '#version = :version' : 'attribute_not_exists(#version)',
+            ExpressionAttributeNames: { '#version': 'version' },
+            ...(before?.version?.S ? { ExpressionAttributeValues: { ':version': { S: before.version.S } } } : {}),
+          }),
+        );
+        break;
+      } catch (err) {
+        if (!isConditionFailure(err) || attempt + 1 >= ATTEMPTS) {
+          await this.deletePages(version, pages.length).catch(() => {});
+          throw err;
+        }
+      }
+    }
+    // The listing before the one this save replaced: any reader still on it starts again from the index.
+    const stale = before?.previousVersion?.S;
+    if (stale) await this.deletePages(stale, Number(before!.previousPages?.N ?? 0));
+  }
+
+  private async deletePages(version: string, pages: number) {
+    await Promise.all(
+      Array.from({ length: pages }, (_, n) =>
+        this.client.send(
+          new DeleteItemCommand({ TableName: this.table, Key: { pk: { S: this.pageKey(version, n) } } }),
+        ),
+      ),
     );
   }
 }
 
-/** The shared listing as one gzip item of the watch table (`pk` = `listing`). */
+/** The watch's last inventory (`pk` = `inventory`), gzip, paged past {@link PAGE_BYTES}. */
+export class DynamoDbSnapshotStore implements InventorySnapshotStore {
+  private readonly blob: PagedBlob;
+
+  constructor(client: DynamoDBClient, table: string, key = 'inventory') {
+    this.blob = new PagedBlob(client, table, key, 'deployments');
+  }
+
+  async load(): Promise<Deployment[] | undefined> {
+    const saved = await this.blob.load();
+    return saved ? JSON.parse(gunzipSync(saved.data).toString('utf8')) : undefined;
+  }
+
+  async save(deployments: Deployment[]): Promise<void> {
+    await this.blob.save(gzipSync(JSON.stringify(deployments)), {
+      savedAt: { S: new Date().toISOString() },
+      count: { N: String(deployments.length) },
+    });
+  }
+}
+
+/** The shared listing (`pk` = `listing`), gzip, paged past {@link PAGE_BYTES}. */
 export class DynamoDbListingStore implements ListingStore {
-  constructor(
-    private readonly client: DynamoDBClient,
-    private readonly table: string,
-  ) {}
+  private readonly blob: PagedBlob;
+
+  constructor(client: DynamoDBClient, table: string) {
+    this.blob = new PagedBlob(client, table, 'listing', 'inventory');
+  }
 
   async load() {
-    const out = await this.client.send(
-      new GetItemCommand({ TableName: this.table, Key: { pk: { S: 'listing' } }, ConsistentRead: true }),
-    );
-    const data = out.Item?.inventory?.B;
-    const savedAt = Number(out.Item?.savedAt?.N);
-    return data && Number.isFinite(savedAt)
-      ? { savedAt, inventory: JSON.parse(gunzipSync(data).toString('utf8')) as NormalizedInventory }
+    const saved = await this.blob.load();
+    const savedAt = Number(saved?.attributes.savedAt?.N);
+    return saved && Number.isFinite(savedAt)
+      ? { savedAt, inventory: JSON.parse(gunzipSync(saved.data).toString('utf8')) as NormalizedInventory }
       : undefined;
   }
 
   async save(inventory: NormalizedInventory, savedAt: number) {
-    await this.client.send(
-      new PutItemCommand({
-        TableName: this.table,
-        Item: {
-          pk: { S: 'listing' },
-          savedAt: { N: String(savedAt) },
-          inventory: { B: gzipSync(JSON.stringify(inventory)) },
-        },
-      }),
-    );
+    await this.blob.save(gzipSync(JSON.stringify(inventory)), { savedAt: { N: String(savedAt) } });
   }
 }
 
