@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', '.serverless/', '.esbuild/', 'coverage/'] },
+  { ignores: ['node_modules/', 'dist/', '.serverless/', '.esbuild/', 'coverage/', 'deploy/packaged/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -1,39 +1,107 @@
 // What serverless.yml derives from the astro-trust config when packaging: each function's least-privilege
 // IAM statements (${file(./deploy/from-config.js):reconcile} ...; IAM writes only on the declared roles'
 // ARNs, member accounts written only by the reconcile function, OIDC providers only for EKS issuers), the
-// event patterns that name astro-trust's own roles, and the files to bundle with the functions (the
-// config, and its inventory file if it has one).
+// event patterns that name astro-trust's own roles, the config itself as the functions read it (JSON, written
+// to deploy/packaged/) and the files to bundle with them (that JSON, and the inventory file if the config has one).
+//
+// The config is read by the loader `astro-trust validate` uses (src/config/config.ts, bundled on the way by
+// esbuild), found by the same rule as the command line (ASTRO_TRUST_CONFIG, else ./astro-trust.yaml): a
+// config validate rejects is not packaged, and the message is the loader's.
 'use strict';
-const { readFileSync } = require('node:fs');
-const { dirname, join, relative } = require('node:path');
-const { parse } = require('yaml');
+const { mkdirSync, renameSync, writeFileSync } = require('node:fs');
+const { dirname, isAbsolute, join, relative } = require('node:path');
 
-const configFile = () => process.env.ASTRO_TRUST_CONFIG || 'astro-trust.yaml';
+const serviceDir = join(__dirname, '..');
+/** Where the packaged config is written, relative to the service directory (the function's working directory). */
+const PACKAGED_CONFIG = 'deploy/packaged/astro-trust.json';
 
-function readConfig() {
-  try {
-    return parse(readFileSync(configFile(), 'utf8'));
-  } catch (err) {
-    throw new Error(
-      `deploy/from-config.js: cannot read the astro-trust config ${configFile()} (set ASTRO_TRUST_CONFIG): ${err.message}`,
-      { cause: err },
-    );
-  }
+/** Writes `text` whole, then renames it into place: a concurrent package of the service never reads half a file. */
+function writeWhole(file, text) {
+  mkdirSync(dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, text);
+  renameSync(tmp, file);
 }
 
-// The roles of a config already read (one read per statement set, not one per helper).
-function rolesIn(config) {
-  const roles = Array.isArray(config && config.roles) ? config.roles : [];
-  if (roles.length === 0 || roles.some((r) => !r || typeof r.name !== 'string' || !/^[\w+=,.@-]{1,64}$/.test(r.name))) {
-    throw new Error(
-      `deploy/from-config.js: ${configFile()} declares no roles or a role without a valid name; run astro-trust plan --config ${configFile()} for details`,
-    );
+let loaderModule;
+/** src/config's loader, config discovery and packaging, as one CommonJS file (its packages from node_modules). */
+function loader() {
+  if (!loaderModule) {
+    const { buildSync } = require('esbuild');
+    const out = join(serviceDir, 'deploy/packaged/loader.cjs');
+    const built = buildSync({
+      stdin: {
+        contents: ['config.ts', 'config-path.ts', 'packaged.ts']
+          .map((f) => `export * from './src/config/${f}';`)
+          .join('\n'),
+        resolveDir: serviceDir,
+        loader: 'ts',
+      },
+      bundle: true,
+      packages: 'external',
+      platform: 'node',
+      format: 'cjs',
+      target: 'node20',
+      write: false,
+      logLevel: 'silent',
+    });
+    writeWhole(out, built.outputFiles[0].text);
+    loaderModule = require(out);
   }
-  return roles;
+  return loaderModule;
+}
+const configFile = () => loader().configPath(process.env);
+
+// osls prints a resolver's rejection with its stack trace, once for every variable that needs the config.
+// Under osls a refusal is printed once, as `astro-trust validate` prints it, and osls stops (exit 1);
+// anywhere else (tests) it is thrown.
+const underOsls = Boolean(require.main && /[\\/]osls[\\/]bin[\\/]/.test(require.main.filename));
+function refuse(message) {
+  if (underOsls) {
+    process.stderr.write(`astro-trust: ${message}\n`);
+    process.exit(1);
+  }
+  throw new Error(`deploy/from-config.js: ${message}`);
+}
+
+let loaded;
+/** The config as the loader returned it (memoized per file: every statement reads the same one). */
+function readConfig() {
+  const file = configFile();
+  if (!loaded || loaded.file !== file) {
+    const { loadConfig, ConfigError } = loader();
+    try {
+      loaded = { file, config: loadConfig(file) };
+    } catch (err) {
+      if (err instanceof ConfigError) refuse(err.message);
+      throw err;
+    }
+  }
+  return loaded.config;
+}
+
+// The roles of a config the loader accepted (it checked their names and accounts).
+function rolesIn(config) {
+  return config.roles;
 }
 
 function declaredRoles() {
   return rolesIn(readConfig());
+}
+
+/**
+ * Writes the loaded config as the functions read it (src/config/packaged.ts) and returns its path. Paths
+ * in it are relative to the service directory, which is the function's working directory once deployed.
+ */
+function writePackagedConfig() {
+  const packaged = loader().packConfig(readConfig(), serviceDir);
+  const inv = packaged.config.inventory;
+  if (inv.source === 'file' && isAbsolute(inv.path))
+    refuse(
+      `${configFile()}: inventory.path ${inv.path} is outside ${serviceDir}, which the functions are packaged from: move the file under it`,
+    );
+  writeWhole(join(serviceDir, PACKAGED_CONFIG), `${JSON.stringify(packaged)}\n`);
+  return packaged;
 }
 
 // The example config trusts example Deployments: packaging it for a real stage is a mistake unless asked.
@@ -41,8 +109,8 @@ async function refuseExampleOutsideLocal(ctx) {
   const stage = ctx && ctx.resolveVariable ? await ctx.resolveVariable('sls:stage') : undefined;
   const isExample = relative(process.cwd(), configFile()).replace(/\\/g, '/') === 'examples/astro-trust.yaml';
   if (isExample && stage !== 'local' && process.env.ASTRO_TRUST_ALLOW_EXAMPLE_CONFIG !== '1') {
-    throw new Error(
-      `deploy/from-config.js: refusing to package the example config (examples/astro-trust.yaml) for stage ${stage}: ` +
+    refuse(
+      `refusing to package the example config (examples/astro-trust.yaml) for stage ${stage}: ` +
         'set ASTRO_TRUST_CONFIG to your astro-trust.yaml (default ./astro-trust.yaml), or ASTRO_TRUST_ALLOW_EXAMPLE_CONFIG=1 to package the example anyway',
     );
   }
@@ -322,13 +390,14 @@ module.exports = {
   declaredRoles,
   members,
   refuseExampleOutsideLocal,
+  // The functions' environment (ASTRO_TRUST_PACKAGED_CONFIG): the packaged config, written on the way.
+  packagedConfig: async () => {
+    writePackagedConfig();
+    return PACKAGED_CONFIG;
+  },
   packageFiles: async (ctx) => {
     await refuseExampleOutsideLocal(ctx);
-    const config = readConfig();
-    const files = ['!**', configFile()];
-    const inv = config && config.inventory;
-    if (inv && inv.source === 'file' && typeof inv.path === 'string')
-      files.push(relative('.', join(dirname(configFile()), inv.path)));
-    return files;
+    const { inventory } = writePackagedConfig().config;
+    return ['!**', PACKAGED_CONFIG, ...(inventory.source === 'file' ? [inventory.path] : [])];
   },
 };

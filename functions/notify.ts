@@ -73,7 +73,7 @@ export async function notify(
         ? new SlackNotifier({
             webhookUrl: url,
             log: logLine,
-            configPath: rt.env.configFile,
+            configPath: rt.config.file,
             ...(posted ? { dedup: posted } : {}),
           })
         : new LogNotifier(structuredLog, posted ? { dedup: posted } : {}),

@@ -1,5 +1,6 @@
 /**
- * What every Lambda function shares, built once per cold start: the config bundled with the function and
+ * What every Lambda function shares, built once per cold start: the config bundled with the function (the
+ * loader's result, packaged as JSON by deploy/from-config.js: no YAML parser or schema library here) and
  * the environment (read here and nowhere else). The AWS clients live in src/lambda/aws/, one module per
  * client, so that each function bundles only the clients it calls (the webhook and iamChange functions no
  * IAM client). Secrets come from SSM through the middy `ssm` middleware at invocation, never from the
@@ -7,13 +8,15 @@
  */
 import { meteredInventory } from '../adapters/metered.js';
 import type { InventorySource } from '../app/ports.js';
-import { loadConfig, type Config } from '../config/config.js';
+import type { Config } from '../config/config.js';
+import { readPackagedConfig } from '../config/packaged.js';
 import { UsageError } from '../errors.js';
 import { DEFAULT_ASTRO_API_URL, inventorySource } from '../wiring/inventory.js';
 import { logLine, meter } from './observability.js';
 
 export interface LambdaEnv {
-  configFile: string;
+  /** The config packaged as JSON (`ASTRO_TRUST_PACKAGED_CONFIG`, relative to the function's directory). */
+  packagedConfig?: string;
   queueUrl?: string;
   busName?: string;
   watchTable?: string;
@@ -29,7 +32,7 @@ export interface LambdaEnv {
 
 export function readEnv(env: NodeJS.ProcessEnv = process.env): LambdaEnv {
   return {
-    configFile: env.ASTRO_TRUST_CONFIG || 'astro-trust.yaml',
+    packagedConfig: env.ASTRO_TRUST_PACKAGED_CONFIG || undefined,
     queueUrl: env.RECONCILE_QUEUE_URL || undefined,
     busName: env.EVENT_BUS_NAME || undefined,
     watchTable: env.WATCH_TABLE || undefined,
@@ -62,7 +65,7 @@ export class Runtime {
   readonly config: Config;
 
   constructor(readonly env: LambdaEnv = readEnv()) {
-    this.config = loadConfig(env.configFile);
+    this.config = readPackagedConfig(required(env.packagedConfig, 'ASTRO_TRUST_PACKAGED_CONFIG'));
   }
 
   /** The Deployment inventory: the Astro API with the token from SSM, or the bundled file; each listing counted. */

@@ -739,8 +739,30 @@ describe('packaged template', () => {
       .sort();
     expect(zips).toEqual(['backfill.zip', 'iamChange.zip', 'notify.zip', 'reconcile.zip', 'watch.zip', 'webhook.zip']);
     for (const z of zips) expect(statSync(join(dir, z)).size).toBeLessThan(2_000_000);
-    expect(execFileSync('python3', ['-m', 'zipfile', '-l', join(dir, 'webhook.zip')]).toString()).toContain(
-      'examples/astro-trust.yaml',
+    const listing = execFileSync('python3', ['-m', 'zipfile', '-l', join(dir, 'webhook.zip')]).toString();
+    expect(listing).toContain('deploy/packaged/astro-trust.json');
+    expect(listing).toContain('examples/deployments.json'); // the example's inventory file
+    expect(listing).not.toContain('astro-trust.yaml'); // no function reads YAML
+  });
+
+  it('bundles the config as the loader returned it (JSON), and points the functions at it', () => {
+    const packaged = JSON.parse(
+      execFileSync('unzip', ['-p', join(dir, 'iamChange.zip'), 'deploy/packaged/astro-trust.json'], {
+        encoding: 'utf8',
+      }),
     );
+    const loaded = loadConfig(CONFIG);
+    expect(packaged).toEqual({
+      packagedConfigVersion: 1,
+      config: {
+        ...JSON.parse(JSON.stringify(loaded)),
+        inventory: { ...loaded.inventory, path: 'examples/deployments.json' },
+      },
+    });
+    for (const fn of ['Webhook', 'IamChange', 'Reconcile', 'Backfill', 'Notify', 'Watch'])
+      expect(
+        (template.Resources[`${fn}LambdaFunction`]!.Properties.Environment as { Variables: Record<string, string> })
+          .Variables.ASTRO_TRUST_PACKAGED_CONFIG,
+      ).toBe('deploy/packaged/astro-trust.json');
   });
 });

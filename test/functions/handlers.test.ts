@@ -26,7 +26,8 @@ import { isOwned, parseTrustPolicy, type PolicyDocument } from '../../src/domain
 import { createRolesFromSnapshot } from '../support/moto-roles';
 import { resetRuntime } from '../../src/lambda/runtime';
 import { secrets, secretsCacheMs } from '../../src/lambda/secrets';
-import { parseConfig } from '../../src/config/config';
+import { loadConfig, parseConfig } from '../../src/config/config';
+import { packConfig } from '../../src/config/packaged';
 import { fakeService, type FakeService } from '../support/http';
 import { startMoto, TEST_CREDENTIALS, type Moto } from '../support/moto';
 import { exampleWorld, fixture, FIXTURE_NOW_MS, FIXTURE_SECRET, type World } from '../support/world';
@@ -75,6 +76,12 @@ async function messages(url: string, max = 10) {
 }
 async function drain(url: string) {
   await sqs.send(new PurgeQueueCommand({ QueueUrl: url }));
+}
+/** The functions read the config as packaging writes it: the loader's result, as JSON. */
+function packaged(configFile: string): string {
+  const out = `${configFile}.packaged.json`;
+  writeFileSync(out, JSON.stringify(packConfig(loadConfig(configFile), process.cwd())));
+  return out;
 }
 const ownedArns = (doc: PolicyDocument) =>
   (doc.Statement.find(isOwned)?.Principal as { AWS: string[] } | undefined)?.AWS ?? [];
@@ -141,7 +148,7 @@ beforeAll(async () => {
     AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,
     AWS_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey,
     AWS_REGION: 'us-east-1',
-    ASTRO_TRUST_CONFIG: world.configFile,
+    ASTRO_TRUST_PACKAGED_CONFIG: packaged(world.configFile),
     RECONCILE_QUEUE_URL: queueUrl,
     EVENT_BUS_NAME: 'astro-trust-test',
     WEBHOOK_SECRET_PARAM: '/astro-trust/test/webhook-secret',
@@ -212,10 +219,10 @@ describe('webhook', () => {
   });
 
   it("answers 503 (not 5xx for the sender's input, not a silent 202) when the inventory cannot be listed", async () => {
-    const previous = process.env.ASTRO_TRUST_CONFIG;
+    const previous = process.env.ASTRO_TRUST_PACKAGED_CONFIG;
     const broken = `${world.dir}/broken.yaml`;
     writeFileSync(broken, readFileSync(world.configFile, 'utf8').replace('./deployments.json', './missing.json'));
-    process.env.ASTRO_TRUST_CONFIG = broken;
+    process.env.ASTRO_TRUST_PACKAGED_CONFIG = packaged(broken);
     resetRuntime();
     try {
       const res = (await fns.webhook!(fixture('webhook/deployment-created.json'), context)) as {
@@ -226,7 +233,7 @@ describe('webhook', () => {
       expect(JSON.parse(res.body).error).toMatch(/retry/);
       expect(await messages(queueUrl)).toEqual([]);
     } finally {
-      process.env.ASTRO_TRUST_CONFIG = previous;
+      process.env.ASTRO_TRUST_PACKAGED_CONFIG = previous;
       resetRuntime();
     }
   });
@@ -402,8 +409,11 @@ describe('reconcile', () => {
         `path: ${world.inventoryFile}`,
       ),
     );
-    const previous = process.env.ASTRO_TRUST_CONFIG;
-    Object.assign(process.env, { ASTRO_TRUST_CONFIG: full });
+    const previous = { config: process.env.ASTRO_TRUST_PACKAGED_CONFIG, home: process.env.ASTRO_TRUST_HOME_ACCOUNT };
+    Object.assign(process.env, {
+      ASTRO_TRUST_PACKAGED_CONFIG: packaged(full),
+      ASTRO_TRUST_HOME_ACCOUNT: '123456789012',
+    });
     resetRuntime();
     try {
       written();
@@ -435,7 +445,8 @@ describe('reconcile', () => {
         outcome: 'written',
       });
     } finally {
-      Object.assign(process.env, { ASTRO_TRUST_CONFIG: previous });
+      Object.assign(process.env, { ASTRO_TRUST_PACKAGED_CONFIG: previous.config });
+      if (previous.home === undefined) delete process.env.ASTRO_TRUST_HOME_ACCOUNT;
       resetRuntime();
     }
   });
