@@ -1,16 +1,26 @@
 /**
- * Per-function bundle size and module init time, next to an empty function built the same way.
- * Bundles are built with esbuild using serverless.yml's custom.esbuild options (bundle, minify, node22,
- * cjs); init time is `require()` of the bundle in a fresh node process, loading the example config (no AWS calls: SSM parameter
- * names are unset, so middy's prefetch has nothing to fetch), median of N runs.
+ * The Lambda functions as `osls package` builds them (deploy/esbuild.config.js, through serverless.yml):
+ * bundle size, and module init (`require` of the bundle in a fresh node process, median of N) next to an
+ * empty function built the same way, in three ways of naming source lines in stack traces:
+ *   - none: the same build without source maps (the baseline the 1.2x budget is measured against);
+ *   - shipped: the map beside the bundle, read when an error's stack is first formatted
+ *     (src/lambda/stack-traces.ts); "first stack" is what that first formatting costs;
+ *   - --enable-source-maps: the same bundle with Node's flag, which reads the whole map at load.
+ * All runs interleave (none, shipped, flag, none, ...) so that a busy machine weighs on each alike.
+ * The functions load the example config, packaged as `osls package` packages it; no AWS call is made (SSM
+ * parameter names are unset, so middy's prefetch has nothing to fetch).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { deflateRawSync } from 'node:zlib';
-import { build, type Metafile } from 'esbuild';
+import { build, type BuildOptions, type Metafile } from 'esbuild';
+import { loadConfig } from '../src/config/config';
+import { packConfig } from '../src/config/pack';
+import { functionBuildOptions } from '../test/support/bundle';
 import { median, ms, table } from './lib';
+
+export { functionBuildOptions };
 
 const FUNCTIONS = ['webhook', 'iamChange', 'reconcile', 'backfill', 'notify', 'watch'];
 
@@ -21,66 +31,117 @@ export function awsClientsIn(metafile: Metafile): string[] {
   ].sort();
 }
 
+// Requires the bundle and prints how long that took; with an argument, then formats an error's stack once
+// (what a function's first logged error costs) and prints that too.
+const PROBE = `
+const t0 = process.hrtime.bigint();
+const m = require(process.argv[1]);
+const t1 = process.hrtime.bigint();
+let first = 0;
+if (process.argv[2] === 'stack') {
+  const e = new Error('probe');
+  const t2 = process.hrtime.bigint();
+  void e.stack;
+  first = Number(process.hrtime.bigint() - t2) / 1e6;
+}
+console.log(JSON.stringify({ init: Number(t1 - t0) / 1e6, first, ok: typeof m.handler === 'function' }));
+process.exit(0);
+`;
+
+function probe(file: string, config: string, nodeOptions: string, stack = false): { init: number; first: number } {
+  const out = execFileSync(process.execPath, ['-e', PROBE, file, ...(stack ? ['stack'] : [])], {
+    env: {
+      PATH: process.env.PATH,
+      AWS_REGION: 'us-east-1',
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      ASTRO_TRUST_PACKAGED_CONFIG: config,
+      NODE_OPTIONS: nodeOptions,
+    },
+    encoding: 'utf8',
+  });
+  const r = JSON.parse(out.trim().split('\n').pop()!) as { init: number; first: number; ok: boolean };
+  if (!r.ok) throw new Error(`${file} exports no handler`);
+  return r;
+}
+
 export async function benchFunctions(runs: number) {
-  const dir = mkdtempSync(join(tmpdir(), 'astro-trust-bundles-'));
-  writeFileSync(join(dir, 'empty.ts'), 'export const handler = async () => ({ statusCode: 200 });\n');
-  const entries: [string, string][] = [
-    ['(empty function)', join(dir, 'empty.ts')],
-    ...FUNCTIONS.map((f): [string, string] => [f, resolve('functions', `${f}.ts`)]),
-  ];
-  const rows: (string | number)[][] = [];
-  let emptyInit = 0;
-  for (const [name, entry] of entries) {
-    const outfile = join(dir, `${name.replace(/\W/g, '')}.js`);
-    const built = await build({
-      entryPoints: [entry],
-      outfile,
-      bundle: true,
-      minify: true,
-      keepNames: true,
-      platform: 'node',
-      target: 'node22',
-      format: 'cjs',
-      mainFields: ['module', 'main'],
-      logLevel: 'error',
-      metafile: true,
-    });
-    const clients = awsClientsIn(built.metafile!);
-    const bytes = statSync(outfile).size;
-    const zipped = deflateRawSync(readFileSync(outfile), { level: 9 }).length;
-    const times: number[] = [];
-    for (let i = 0; i < runs; i++) {
-      const out = execFileSync(
-        process.execPath,
-        [
-          '-e',
-          `const t=process.hrtime.bigint();require(${JSON.stringify(outfile)});console.log(Number(process.hrtime.bigint()-t)/1e6);process.exit(0)`,
-        ],
-        {
-          env: {
-            PATH: process.env.PATH,
-            AWS_REGION: 'us-east-1',
-            AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-            ASTRO_TRUST_CONFIG: resolve('examples/astro-trust.yaml'),
-          },
-        },
-      );
-      times.push(Number(out.toString().trim()));
+  // Built where serverless-esbuild builds (a folder of the service directory), so the map's paths are alike.
+  mkdirSync('.esbuild', { recursive: true });
+  const dir = mkdtempSync(join(resolve('.esbuild'), 'bench-'));
+  try {
+    const shipped = await functionBuildOptions();
+    const unmapped: BuildOptions = {
+      ...shipped,
+      sourcemap: false,
+      inject: (shipped.inject ?? []).filter((f) => !f.includes('stack-traces')),
+    };
+    writeFileSync(join(dir, 'empty.ts'), 'export const handler = async () => ({ statusCode: 200 });\n');
+    const config = join(dir, 'astro-trust.json');
+    writeFileSync(config, JSON.stringify(packConfig(loadConfig('examples/astro-trust.yaml'), resolve('.'))));
+    const entries: [string, string][] = [
+      ['(empty function)', join(dir, 'empty.ts')],
+      ...FUNCTIONS.map((f): [string, string] => [f, resolve('functions', `${f}.ts`)]),
+    ];
+    const rows: (string | number)[][] = [];
+    const emptyInit = { none: 0, shipped: 0, flag: 0 };
+    for (const [name, entry] of entries) {
+      const base = name.replace(/\W/g, '');
+      const out = (variant: string) => join(dir, variant, 'functions', `${base}.js`);
+      const built = await build({
+        ...shipped,
+        entryPoints: [entry],
+        outfile: out('shipped'),
+        logLevel: 'error',
+        metafile: true,
+      });
+      await build({ ...unmapped, entryPoints: [entry], outfile: out('none'), logLevel: 'error' });
+      const bytes = statSync(out('shipped')).size;
+      const zipped = deflateRawSync(readFileSync(out('shipped')), { level: 9 }).length;
+      const mapBytes = statSync(`${out('shipped')}.map`).size;
+      const t = { none: [] as number[], shipped: [] as number[], flag: [] as number[], first: [] as number[] };
+      for (let i = 0; i < runs; i++) {
+        t.none.push(probe(out('none'), config, '').init);
+        const s = probe(out('shipped'), config, '', true);
+        t.shipped.push(s.init);
+        t.first.push(s.first);
+        t.flag.push(probe(out('shipped'), config, '--enable-source-maps').init);
+      }
+      const m = { none: median(t.none), shipped: median(t.shipped), flag: median(t.flag) };
+      const empty = name === '(empty function)';
+      if (empty) Object.assign(emptyInit, m);
+      const vs = (k: keyof typeof m) => (empty ? '-' : `+${ms(m[k] - emptyInit[k])}`);
+      rows.push([
+        name,
+        awsClientsIn(built.metafile!).join(' ') || '-',
+        (bytes / 1024).toFixed(1),
+        (zipped / 1024).toFixed(1),
+        (mapBytes / 1024).toFixed(0),
+        `${ms(m.none)} (${vs('none')})`,
+        `${ms(m.shipped)} (${vs('shipped')})`,
+        empty ? '-' : (m.shipped / m.none).toFixed(2),
+        ms(median(t.first)),
+        `${ms(m.flag)} (${vs('flag')})`,
+        empty ? '-' : (m.flag / m.none).toFixed(2),
+      ]);
     }
-    const init = median(times);
-    if (name === '(empty function)') emptyInit = init;
-    rows.push([
-      name,
-      clients.join(' ') || '-',
-      (bytes / 1024).toFixed(1),
-      (zipped / 1024).toFixed(1),
-      ms(init),
-      name === '(empty function)' ? '-' : `+${ms(init - emptyInit)}`,
-    ]);
+    table(
+      `Lambda bundles as packaged (deploy/esbuild.config.js) and module init in ms, median of ${runs} fresh node ${process.version} processes each, (vs the empty function)`,
+      [
+        'function',
+        'AWS clients',
+        'bundle KiB',
+        'deflated KiB',
+        'map KiB',
+        'init, no maps',
+        'init, shipped',
+        'x',
+        'first stack ms',
+        'init, --enable-source-maps',
+        'x',
+      ],
+      rows,
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
-  table(
-    `Lambda bundles (esbuild, minified, kept names, node22, cjs, ESM entry points for tree shaking) and module init, median of ${runs} fresh node ${process.version} processes`,
-    ['function', 'AWS clients', 'bundle KiB', 'deflated KiB', 'init ms', 'vs empty ms'],
-    rows,
-  );
 }

@@ -31,7 +31,7 @@ function loader() {
     const out = join(serviceDir, 'deploy/packaged/loader.cjs');
     const built = buildSync({
       stdin: {
-        contents: ['config.ts', 'config-path.ts', 'packaged.ts']
+        contents: ['config.ts', 'config-path.ts', 'pack.ts']
           .map((f) => `export * from './src/config/${f}';`)
           .join('\n'),
         resolveDir: serviceDir,

@@ -5,7 +5,8 @@
  * (`{"dryRun": true, "roles": ["..."]}`, both optional) also returns the plan, and with `dryRun` queues nothing.
  */
 import middy from '@middy/core';
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import '../src/app/zod.js'; // zod's English messages
 import { reconcileAll, selectRoles } from '../src/app/reconcile.js';
 import { resolveRoleKeys } from '../src/app/roles.js';
 import { planJson } from '../src/cli/render.js';
@@ -19,7 +20,10 @@ import { logger, observed } from '../src/lambda/observability.js';
 import { runtime } from '../src/lambda/runtime.js';
 import { secrets, type WithSecrets } from '../src/lambda/secrets.js';
 
-const manual = z.strictObject({ dryRun: z.boolean().optional(), roles: z.array(z.string().min(1)).optional() });
+const manual = z.strictObject({
+  dryRun: z.optional(z.boolean()),
+  roles: z.optional(z.array(z.string().check(z.minLength(1)))),
+});
 
 export async function backfill(event: unknown, context: WithSecrets<'astroApiToken'>) {
   const scheduled =

@@ -4,49 +4,55 @@
  * `POST /events/eventbridge`). Every field is caller-controlled: strings are bounded, shapes checked,
  * unknown fields ignored.
  */
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import './zod.js'; // zod's English messages
 
-const text = (max: number) => z.string().transform((v) => (v.length > max ? `${v.slice(0, max - 1)}…` : v));
+const text = (max: number) =>
+  z.pipe(
+    z.string(),
+    z.transform((v: string) => (v.length > max ? `${v.slice(0, max - 1)}…` : v)),
+  );
 
 export const cloudTrailEnvelope = z.looseObject({
-  source: z.string().optional(),
-  'detail-type': z.string().optional(),
+  source: z.optional(z.string()),
+  'detail-type': z.optional(z.string()),
   /** The account the event happened in (a member account's events arrive forwarded). */
-  account: z.string().optional(),
-  region: z.string().optional(),
-  detail: z
-    .looseObject({
-      eventName: text(128).optional(),
-      eventTime: text(64).optional(),
-      eventID: text(128).optional(),
-      errorCode: text(256).optional(),
-      sourceIPAddress: text(256).optional(),
-      userAgent: text(512).optional(),
-      requestParameters: z
-        .looseObject({
-          roleName: z.unknown().optional(),
-          // PutRolePolicy/DeleteRolePolicy name an inline policy, Attach/DetachRolePolicy a managed one.
-          policyName: text(128).optional().catch(undefined),
-          policyArn: text(2048).optional().catch(undefined),
-        })
-        .nullable()
-        .optional(),
-      userIdentity: z
-        .looseObject({
-          type: text(64).optional(),
-          arn: text(2048).optional(),
-          invokedBy: text(256).optional(),
-          sessionContext: z
-            .looseObject({
-              sessionIssuer: z.looseObject({ arn: text(2048).optional() }).optional(),
+  account: z.optional(z.string()),
+  region: z.optional(z.string()),
+  detail: z.optional(
+    z.looseObject({
+      eventName: z.optional(text(128)),
+      eventTime: z.optional(text(64)),
+      eventID: z.optional(text(128)),
+      errorCode: z.optional(text(256)),
+      sourceIPAddress: z.optional(text(256)),
+      userAgent: z.optional(text(512)),
+      requestParameters: z.optional(
+        z.nullable(
+          z.looseObject({
+            roleName: z.optional(z.unknown()),
+            // PutRolePolicy/DeleteRolePolicy name an inline policy, Attach/DetachRolePolicy a managed one.
+            policyName: z.catch(z.optional(text(128)), undefined),
+            policyArn: z.catch(z.optional(text(2048)), undefined),
+          }),
+        ),
+      ),
+      userIdentity: z.optional(
+        z.looseObject({
+          type: z.optional(text(64)),
+          arn: z.optional(text(2048)),
+          invokedBy: z.optional(text(256)),
+          sessionContext: z.optional(
+            z.looseObject({
+              sessionIssuer: z.optional(z.looseObject({ arn: z.optional(text(2048)) })),
               // Set when the session was opened (STS SourceIdentity); STS allows at most 64 characters.
-              sourceIdentity: text(128).optional(),
-            })
-            .optional(),
-        })
-        .optional(),
-    })
-    .optional(),
+              sourceIdentity: z.optional(text(128)),
+            }),
+          ),
+        }),
+      ),
+    }),
+  ),
 });
 
 export type CloudTrailEnvelope = z.infer<typeof cloudTrailEnvelope>;

@@ -7,7 +7,8 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import './zod.js'; // zod's English messages
 
 export const MAX_BODY_BYTES = 64 * 1024;
 export const MAX_SKEW_SECONDS = 300;
@@ -21,10 +22,10 @@ export const STANDARD_HEADERS = {
 export const WEBHOOK_TYPES = ['deployment.created', 'deployment.updated', 'deployment.deleted'] as const;
 
 export const webhookEvent = z.strictObject({
-  id: z.string().min(1).max(200),
+  id: z.string().check(z.minLength(1), z.maxLength(200)),
   type: z.enum(WEBHOOK_TYPES),
-  deploymentId: z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, 'a Deployment id'),
-  organizationId: z.string().min(1).max(200),
+  deploymentId: z.string().check(z.regex(/^[A-Za-z0-9_-]{1,128}$/, 'a Deployment id')),
+  organizationId: z.string().check(z.minLength(1), z.maxLength(200)),
   occurredAt: z.iso.datetime({ offset: true }),
 });
 export type WebhookEvent = z.infer<typeof webhookEvent>;

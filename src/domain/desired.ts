@@ -2,7 +2,7 @@
  * Declared trust: which Deployments a role trusts (config selectors x inventory) and the principals that
  * follows from it, per Astronomer's workload-identity docs.
  */
-import picomatch from 'picomatch';
+import { compileGlob } from './glob.js';
 import { airflowMajor, parseRoleArn, type Deployment, type RoleArn } from './deployment.js';
 
 export type TrustKind = 'workload-identity' | 'oidc';
@@ -96,7 +96,7 @@ const matcherCache = new Map<string, (s: string) => boolean>();
 function globMatch(glob: string, value: string): boolean {
   let m = matcherCache.get(glob);
   if (!m) {
-    m = picomatch(glob, { strictBrackets: true, dot: true });
+    m = compileGlob(glob);
     matcherCache.set(glob, m);
   }
   return m(value);

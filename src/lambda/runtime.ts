@@ -12,6 +12,7 @@ import type { Config } from '../config/config.js';
 import { readPackagedConfig } from '../config/packaged.js';
 import { UsageError } from '../errors.js';
 import { DEFAULT_ASTRO_API_URL, inventorySource } from '../wiring/inventory.js';
+import { usePackagedGlobs } from './globs.js';
 import { logLine, meter } from './observability.js';
 
 export interface LambdaEnv {
@@ -65,7 +66,9 @@ export class Runtime {
   readonly config: Config;
 
   constructor(readonly env: LambdaEnv = readEnv()) {
-    this.config = readPackagedConfig(required(env.packagedConfig, 'ASTRO_TRUST_PACKAGED_CONFIG'));
+    const packaged = readPackagedConfig(required(env.packagedConfig, 'ASTRO_TRUST_PACKAGED_CONFIG'));
+    usePackagedGlobs(packaged.globs);
+    this.config = packaged.config;
   }
 
   /** The Deployment inventory: the Astro API with the token from SSM, or the bundled file; each listing counted. */

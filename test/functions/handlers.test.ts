@@ -27,7 +27,7 @@ import { createRolesFromSnapshot } from '../support/moto-roles';
 import { resetRuntime } from '../../src/lambda/runtime';
 import { secrets, secretsCacheMs } from '../../src/lambda/secrets';
 import { loadConfig, parseConfig } from '../../src/config/config';
-import { packConfig } from '../../src/config/packaged';
+import { packConfig } from '../../src/config/pack';
 import { fakeService, type FakeService } from '../support/http';
 import { startMoto, TEST_CREDENTIALS, type Moto } from '../support/moto';
 import { exampleWorld, fixture, FIXTURE_NOW_MS, FIXTURE_SECRET, type World } from '../support/world';
