@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --only apply|accounts|cost|functions|serve] [--roles 200] [--roles-per-account 70] [--deployments 500] [--repeat 3] [--events 100] [--runs 7]`
+ * `npm run bench [-- --only apply|accounts|cost|functions|lambda50k|serve] [--roles 200] [--roles-per-account 70] [--deployments 500] [--repeat 3] [--events 100] [--runs 7]`
  * Prints tables; nothing here is asserted as a timing in tests.
  */
 import { parseArgs } from 'node:util';
@@ -8,6 +8,7 @@ import { benchAccounts } from './accounts';
 import { benchApply } from './apply';
 import { benchCost } from './cost';
 import { benchFunctions } from './functions';
+import { benchLambda50k } from './lambda50k';
 import { benchServe } from './serve';
 
 const { values } = parseArgs({
@@ -28,6 +29,7 @@ async function main() {
   if (want('accounts')) await benchAccounts(Number(values['roles-per-account']), Number(values.deployments));
   if (want('cost')) await benchCost(Number(values.roles), Number(values.deployments));
   if (want('functions')) await benchFunctions(Number(values.runs));
+  if (want('lambda50k')) await benchLambda50k(50_000, Number(values.repeat));
   if (want('serve')) await benchServe(Number(values.events));
 }
 
