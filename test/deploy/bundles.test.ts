@@ -5,7 +5,8 @@
  */
 import { resolve } from 'node:path';
 import { build, type Metafile } from 'esbuild';
-import { awsClientsIn, functionBuildOptions } from '../../bench/functions';
+import { awsClientsIn } from '../../bench/functions';
+import { functionBuildOptions } from '../support/bundle';
 
 const built = new Map<string, Promise<{ bytes: number; metafile: Metafile }>>();
 /** A function's bundle as osls packages it (in memory); each built once for all the checks below. */
