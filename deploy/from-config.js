@@ -90,8 +90,8 @@ function declaredRoles() {
 }
 
 /**
- * Writes the loaded config as the functions read it (src/config/packaged.ts) and returns its path. Paths
- * in it are relative to the service directory, which is the function's working directory once deployed.
+ * Writes the loaded config as the functions read it (src/config/packaged.ts) to PACKAGED_CONFIG, and returns
+ * it. Paths in it are relative to the service directory, the function's working directory once deployed.
  */
 function writePackagedConfig() {
   const packaged = loader().packConfig(readConfig(), serviceDir);
