@@ -77,7 +77,7 @@ export async function benchLambda50k(deployments: number, repeat: number) {
       ]);
     }
     table(
-      `Lambda path at ${deployments.toLocaleString('en')} Deployments: the watch table against moto (pages of ${PAGE_BYTES / 1024} KiB gzip; items held include the previous listing's pages), median of ${repeat}`,
+      `Lambda path at ${deployments.toLocaleString('en')} Deployments: the watch table against moto (pages of ${PAGE_BYTES / 1024} KiB gzip), median of ${repeat}`,
       ['kept', 'Deployments', 'JSON MiB', 'items held', 'gzip KiB held', 'largest item KiB', 'save ms', 'load ms'],
       rows,
     );

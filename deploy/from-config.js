@@ -148,7 +148,7 @@ const lastListing = {
 };
 
 // A listing too large for one item is kept in pages (src/adapters/aws/watch-table.ts); its writer deletes the
-// pages of the listing two saves back, and nothing else: the pages under its own key prefix.
+// pages of the listing its save replaced, and nothing else: the pages under its own key prefix.
 const deletePagesOf = (prefix) => ({
   Effect: 'Allow',
   Action: ['dynamodb:DeleteItem'],

@@ -32,20 +32,17 @@ import { REVERT_MEMORY_MS } from '../local/revert-log.js';
 
 /** Gzip bytes per item: DynamoDB's limit is 400 KB for the whole item (key and attribute names included). */
 export const PAGE_BYTES = 350 * 1024;
-/** Index switches and reads retried when another save moved the listing on meanwhile. */
+/** Reads started again when a save replaced the listing while it was read. */
 const ATTEMPTS = 5;
 
 type Item = Record<string, AttributeValue>;
 
-function isConditionFailure(err: unknown): boolean {
-  return (err as { name?: string }).name === 'ConditionalCheckFailedException';
-}
-
 /**
  * One gzip blob under a key prefix: in the index item (`<prefix>`) when it fits, else in pages
- * (`<prefix>#page#<version>#<n>`) that the index names, with their sha256. A save writes its pages, switches
- * the index (conditionally: the last save wins, none is lost half-way), then deletes the pages of the listing
- * two saves back; a reader overtaken that far finds a page gone and starts again from the index.
+ * (`<prefix>#page#<version>#<n>`) that the index names, with their sha256. A save writes its pages under a
+ * version no reader knows, then replaces the index (the last save wins, as one PutItem did), then deletes the
+ * pages of the listing it replaced, which the replaced index names (ReturnValues ALL_OLD: no read first).
+ * A reader that was still on those finds a page gone and starts again from the index.
  */
 export class PagedBlob {
   constructor(
@@ -79,7 +76,7 @@ export class PagedBlob {
       if (!version || !Number.isInteger(pages) || pages < 1)
         throw new TerminalError(`watch table ${this.table}: item ${this.prefix} holds no listing and names no pages`);
       const items = await Promise.all(Array.from({ length: pages }, (_, n) => this.get(this.pageKey(version, n))));
-      // A page gone: two saves overtook this read and deleted its pages. The index names a newer listing.
+      // A page gone: a save replaced this listing while it was read. The index names the newer one.
       if (items.some((i) => !i?.data?.B)) continue;
       const data = Buffer.concat(items.map((i) => i!.data!.B!));
       if (createHash('sha256').update(data).digest('base64') !== index.digest?.S)
@@ -98,17 +95,6 @@ export class PagedBlob {
     const pages: Buffer[] = [];
     if (data.length > PAGE_BYTES)
       for (let at = 0; at < data.length; at += PAGE_BYTES) pages.push(data.subarray(at, at + PAGE_BYTES));
-    // Pages first, under a version no reader knows yet.
-    await Promise.all(
-      pages.map((page, n) =>
-        this.client.send(
-          new PutItemCommand({
-            TableName: this.table,
-            Item: { pk: { S: this.pageKey(version, n) }, data: { B: page } },
-          }),
-        ),
-      ),
-    );
     const body: Item = pages.length
       ? {
           version: { S: version },
@@ -116,39 +102,34 @@ export class PagedBlob {
           digest: { S: createHash('sha256').update(data).digest('base64') },
         }
       : { version: { S: version }, data: { B: data } };
-    // Then the index, switched only from the index this save read: a concurrent save is read again, not lost.
-    let before: Item | undefined;
-    for (let attempt = 0; ; attempt++) {
-      before = await this.get(this.prefix);
-      const previous = before?.pages?.N && before.version?.S ? before : undefined;
-      try {
-        await this.client.send(
-          new PutItemCommand({
-            TableName: this.table,
-            Item: {
-              pk: { S: this.prefix },
-              ...attributes,
-              ...body,
-              ...(previous
-                ? { previousVersion: { S: previous.version!.S! }, previousPages: { N: previous.pages!.N! } }
-                : {}),
-            },
-            ConditionExpression: before?.version?.S ? '#version = :version' : 'attribute_not_exists(#version)',
-            ExpressionAttributeNames: { '#version': 'version' },
-            ...(before?.version?.S ? { ExpressionAttributeValues: { ':version': { S: before.version.S } } } : {}),
-          }),
-        );
-        break;
-      } catch (err) {
-        if (!isConditionFailure(err) || attempt + 1 >= ATTEMPTS) {
-          await this.deletePages(version, pages.length).catch(() => {});
-          throw err;
-        }
-      }
+    let replaced: Item | undefined;
+    try {
+      // Pages first, under a version no reader knows yet; then the index that names them.
+      await Promise.all(
+        pages.map((page, n) =>
+          this.client.send(
+            new PutItemCommand({
+              TableName: this.table,
+              Item: { pk: { S: this.pageKey(version, n) }, data: { B: page } },
+            }),
+          ),
+        ),
+      );
+      const out = await this.client.send(
+        new PutItemCommand({
+          TableName: this.table,
+          Item: { pk: { S: this.prefix }, ...attributes, ...body },
+          ReturnValues: 'ALL_OLD',
+        }),
+      );
+      replaced = out.Attributes;
+    } catch (err) {
+      // Nothing names this version: its pages would never be read, nor deleted later.
+      await this.deletePages(version, pages.length).catch(() => {});
+      throw err;
     }
-    // The listing before the one this save replaced: any reader still on it starts again from the index.
-    const stale = before?.previousVersion?.S;
-    if (stale) await this.deletePages(stale, Number(before!.previousPages?.N ?? 0));
+    const old = replaced?.version?.S;
+    if (old && replaced?.pages?.N) await this.deletePages(old, Number(replaced.pages.N));
   }
 
   private async deletePages(version: string, pages: number) {
