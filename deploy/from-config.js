@@ -31,9 +31,10 @@ function loader() {
     const out = join(serviceDir, 'deploy/packaged/loader.cjs');
     const built = buildSync({
       stdin: {
-        contents: ['config.ts', 'config-path.ts', 'pack.ts']
-          .map((f) => `export * from './src/config/${f}';`)
-          .join('\n'),
+        contents: [
+          ...['config.ts', 'discovery.ts', 'pack.ts'].map((f) => `export * from './src/config/${f}';`),
+          "export { ConfigNotFoundError } from './src/errors.ts';",
+        ].join('\n'),
         resolveDir: serviceDir,
         loader: 'ts',
       },
@@ -50,7 +51,16 @@ function loader() {
   }
   return loaderModule;
 }
-const configFile = () => loader().configPath(process.env);
+/** The config file by the command line's rule (src/config/discovery.ts): ASTRO_TRUST_CONFIG, else ./astro-trust.yaml. */
+function configFile() {
+  const { configPath, ConfigNotFoundError } = loader();
+  try {
+    return configPath(process.env, process.cwd()).file;
+  } catch (err) {
+    if (err instanceof ConfigNotFoundError) refuse(err.message);
+    throw err;
+  }
+}
 
 // osls prints a resolver's rejection with its stack trace, once for every variable that needs the config.
 // Under osls a refusal is printed once, as `astro-trust validate` prints it, and osls stops (exit 1);

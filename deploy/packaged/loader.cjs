@@ -29,7 +29,10 @@ var __toCommonJS = (mod) => __copyProps(__defProp({}, "__esModule", { value: tru
 // <stdin>
 var stdin_exports = {};
 __export(stdin_exports, {
+  CONFIG_ENV: () => CONFIG_ENV,
+  CONFIG_SCHEMA_ID: () => CONFIG_SCHEMA_ID,
   ConfigError: () => ConfigError,
+  ConfigNotFoundError: () => ConfigNotFoundError,
   DEFAULTS: () => DEFAULTS,
   DEFAULT_CONFIG_FILE: () => DEFAULT_CONFIG_FILE,
   DEFAULT_MEMBER_ROLE_NAME: () => DEFAULT_MEMBER_ROLE_NAME,
@@ -73,6 +76,9 @@ ${problems.map((p) => `  - ${p}`).join("\n")}`, options);
   problems;
   name = "ConfigError";
 };
+var ConfigNotFoundError = class extends TerminalError {
+  name = "ConfigNotFoundError";
+};
 
 // src/domain/desired.ts
 var COMPONENTS = ["scheduler", "worker", "triggerer", "dag-processor", "apiserver", "kpo"];
@@ -92,40 +98,64 @@ var glob = import_zod.z.string().min(1).superRefine((value, ctx) => {
   }
 });
 var selector = import_zod.z.strictObject({
-  id: import_zod.z.string().min(1).optional(),
-  workspaceId: import_zod.z.string().min(1).optional(),
-  name: glob.optional()
+  id: import_zod.z.string().min(1).optional().describe("A Deployment id (astro deployment list): exactly that Deployment."),
+  workspaceId: import_zod.z.string().min(1).optional().describe("A workspace id: every Deployment in that workspace."),
+  name: glob.optional().describe('A glob on the Deployment name ("prod-*"); quote it in YAML when it starts with * or ?.')
 }).refine((s) => s.id !== void 0 || s.workspaceId !== void 0 || s.name !== void 0, {
   message: "a selector needs at least one of id, workspaceId, name"
+}).meta({
+  description: "Selects Deployments: every key given must match (a Deployment is declared if any selector matches).",
+  minProperties: 1
 });
-var issuer = import_zod.z.string().transform((v) => v.replace(/^https:\/\//, "").replace(/\/+$/, "")).pipe(
-  import_zod.z.string().regex(
-    /^[a-z0-9-]+(\.[a-z0-9-]+)+(\/[A-Za-z0-9._~-]+)*$/,
-    "an OIDC issuer host/path such as oidc.example.com/id/ABC (https:// optional, no wildcard)"
-  )
-);
+var issuer = import_zod.z.string().regex(
+  /^(https:\/\/)?[a-z0-9-]+(\.[a-z0-9-]+)+(\/[A-Za-z0-9._~-]+)*\/*$/,
+  "an OIDC issuer host/path such as oidc.example.com/id/ABC (https:// optional, no wildcard)"
+).transform((v) => v.replace(/^https:\/\//, "").replace(/\/+$/, ""));
 var mode = import_zod.z.enum(["enforce", "observe"]);
 var maxPolicyChars = import_zod.z.number().int().min(200).max(1e5);
 var maxRemovals = import_zod.z.number().int().min(0);
 var maxReverts = import_zod.z.number().int().min(1);
 var account = import_zod.z.string().regex(/^\d{12}$/, "an AWS account id: 12 digits (quote it in YAML)");
 var acknowledgement = import_zod.z.strictObject({
-  role: import_zod.z.string().regex(/^(\d{12}\/)?[\w+=,.@-]{1,64}$/, "a declared role: its name, or <account>/<name> for a role with account"),
-  principal: import_zod.z.string().min(1),
-  reason: import_zod.z.string().min(3, "say why (a ticket, a plan), at least 3 characters"),
+  role: import_zod.z.string().regex(/^(\d{12}\/)?[\w+=,.@-]{1,64}$/, "a declared role: its name, or <account>/<name> for a role with account").describe("The role the finding is on, as the plan names it: its name, or <account>/<name>."),
+  principal: import_zod.z.string().min(1).describe("The principal of the finding, exactly as the plan prints it."),
+  reason: import_zod.z.string().min(3, "say why (a ticket, a plan), at least 3 characters").describe("Why the finding may stay (a ticket, a plan); at least 3 characters."),
   // YAML reads 2027-03-01 as a date; a quoted string works too.
-  expires: import_zod.z.union([import_zod.z.date(), import_zod.z.iso.date()]).transform((v) => typeof v === "string" ? v : v.toISOString().slice(0, 10))
-});
+  expires: import_zod.z.union([import_zod.z.date(), import_zod.z.iso.date()]).transform((v) => typeof v === "string" ? v : v.toISOString().slice(0, 10)).describe("YYYY-MM-DD (UTC): from 00:00 that day the finding is back.")
+}).describe("A known finding: not alerted and not counted for exit 3 until it expires.");
 var role = import_zod.z.strictObject({
-  name: import_zod.z.string().regex(ROLE_NAME, "an IAM role name: 1-64 of letters, digits and +=,.@_-"),
-  account: account.optional(),
-  trust: import_zod.z.enum(["workload-identity", "oidc"]),
-  deployments: import_zod.z.array(selector).min(1).optional(),
-  serviceAccounts: import_zod.z.union([import_zod.z.literal("all"), import_zod.z.array(import_zod.z.enum([...COMPONENTS, "webserver"])).min(1)]).optional(),
-  mode: mode.optional(),
-  maxPolicyChars: maxPolicyChars.optional(),
-  maxRemovals: maxRemovals.optional(),
-  maxRevertsPerHour: maxReverts.optional()
+  name: import_zod.z.string().regex(ROLE_NAME, "an IAM role name: 1-64 of letters, digits and +=,.@_-").describe("The IAM role name (not its ARN); astro-trust never creates roles."),
+  account: account.optional().describe(
+    "The role's AWS account (quoted); default the account of the credentials astro-trust runs with. Named <account>/<name> everywhere (docs/accounts.md)."
+  ),
+  trust: import_zod.z.enum(["workload-identity", "oidc"]).describe(
+    "workload-identity: each Deployment's workload identity role may sts:AssumeRole; oidc: the Deployment's service accounts through its cluster's OIDC issuer (sts:AssumeRoleWithWebIdentity)."
+  ),
+  deployments: import_zod.z.array(selector).min(1).optional().describe(
+    "The Deployments the role trusts: a Deployment is declared if any selector matches. Required for workload-identity; an oidc role without it trusts the Deployments whose workload identity is this role."
+  ),
+  serviceAccounts: import_zod.z.union([import_zod.z.literal("all"), import_zod.z.array(import_zod.z.enum([...COMPONENTS, "webserver"])).min(1)]).optional().describe(
+    'oidc only: "all" (every service account of the namespace, <ns>:*; the default) or a list of components.'
+  ),
+  mode: mode.optional().describe("enforce: write and revert drift; observe: report only, never write. Default defaults.mode."),
+  maxPolicyChars: maxPolicyChars.optional().describe("This role's trust policy length quota; default defaults.maxPolicyChars."),
+  maxRemovals: maxRemovals.optional().describe("Most trusted identities one run may remove from this role; default defaults.maxRemovals."),
+  maxRevertsPerHour: maxReverts.optional().describe(
+    "Drift reverts of this role per hour before astro-trust stops fighting another writer; default defaults.maxRevertsPerHour."
+  )
+}).meta({
+  description: "A role whose trust policy astro-trust keeps equal to the Deployments it declares.",
+  allOf: [
+    {
+      if: { properties: { trust: { const: "workload-identity" } } },
+      // `true`: the key as described above; strict Ajv wants every required key defined where it is required.
+      then: {
+        properties: { deployments: true },
+        required: ["deployments"],
+        not: { properties: { serviceAccounts: true }, required: ["serviceAccounts"] }
+      }
+    }
+  ]
 }).superRefine((r, ctx) => {
   if (r.trust === "workload-identity" && r.deployments === void 0) {
     ctx.addIssue({
@@ -140,14 +170,22 @@ var role = import_zod.z.strictObject({
 });
 var DEFAULT_MEMBER_ROLE_NAME = "astro-trust-member";
 var schema = import_zod.z.strictObject({
-  version: import_zod.z.literal(1),
-  organizationId: import_zod.z.string().min(1),
+  version: import_zod.z.literal(1).describe("The config format: 1."),
+  organizationId: import_zod.z.string().min(1).describe(
+    "The Astro organization whose Deployments are listed (Organization settings, or astro organization list)."
+  ),
   inventory: import_zod.z.strictObject({
-    source: import_zod.z.enum(["api", "file"]),
-    path: import_zod.z.string().min(1).optional(),
-    identityAccounts: import_zod.z.array(account).min(1).optional(),
-    oidcIssuers: import_zod.z.array(issuer).optional(),
-    maxShrinkPercent: import_zod.z.number().min(0).max(100).optional()
+    source: import_zod.z.enum(["api", "file"]).describe("api: the Astro API (ASTRO_API_TOKEN); file: a JSON file in the Astro API page shape."),
+    path: import_zod.z.string().min(1).optional().describe("With source: file, the inventory file, relative to this config file."),
+    identityAccounts: import_zod.z.array(account).min(1).optional().describe(
+      "AWS accounts whose roles may be Deployment identities; unset: Astro-managed identities (role/astro-<namespace>) in any account and roles in the managed role's own account."
+    ),
+    oidcIssuers: import_zod.z.array(issuer).optional().describe("OIDC issuers (host/path) trusted besides EKS cluster issuers: ones you run yourself."),
+    maxShrinkPercent: import_zod.z.number().min(0).max(100).optional().describe("A listing with this share fewer Deployments than the last one is refused (default 50).")
+  }).meta({
+    description: "Where the Deployments come from, and which identities and issuers may be trusted at all.",
+    if: { properties: { source: { const: "file" } } },
+    then: { properties: { path: true }, required: ["path"] }
   }).superRefine((inv, ctx) => {
     if (inv.source === "file" && !inv.path)
       ctx.addIssue({
@@ -157,17 +195,22 @@ var schema = import_zod.z.strictObject({
       });
   }),
   defaults: import_zod.z.strictObject({
-    mode: mode.optional(),
-    maxPolicyChars: maxPolicyChars.optional(),
-    maxRemovals: maxRemovals.optional(),
-    maxRevertsPerHour: maxReverts.optional()
-  }).optional(),
-  memberRoleName: import_zod.z.string().regex(ROLE_NAME, "an IAM role name").optional(),
+    mode: mode.optional().describe("enforce: apply changes and revert drift; observe: alert only, never write (default enforce)."),
+    maxPolicyChars: maxPolicyChars.optional().describe(`The account's "Role trust policy length" quota, whitespace not counted (default 2048).`),
+    maxRemovals: maxRemovals.optional().describe(
+      "A run that would remove more trusted identities than this from one role stops and alerts (default 5)."
+    ),
+    maxRevertsPerHour: maxReverts.optional().describe("Flap guard: more drift reverts of one role in an hour stop reverting it and alert (default 3).")
+  }).optional().describe("Settings for every role that does not set its own."),
+  // The member stack also creates <memberRoleName>-reader (DESIGN 7.1): 57 characters leave room for the suffix.
+  memberRoleName: import_zod.z.string().regex(/^[\w+=,.@-]{1,57}$/, "an IAM role name of at most 57 characters (the member stack adds <name>-reader)").optional().describe(
+    "The role astro-trust assumes in the other accounts roles name (default astro-trust-member); the member stack also creates <name>-reader."
+  ),
   findings: import_zod.z.strictObject({
-    trustedAccounts: import_zod.z.array(account).optional(),
-    acknowledge: import_zod.z.array(acknowledgement).optional()
-  }).optional(),
-  roles: import_zod.z.array(role).min(1).superRefine((roles, ctx) => {
+    trustedAccounts: import_zod.z.array(account).optional().describe("Accounts that may appear in statements astro-trust does not own without a finding."),
+    acknowledge: import_zod.z.array(acknowledgement).optional().describe("Known findings, each with a reason and an expiry.")
+  }).optional().describe("How trust found in statements astro-trust does not own is judged."),
+  roles: import_zod.z.array(role).min(1).describe("The managed roles; a role is its account and name, declared once.").superRefine((roles, ctx) => {
     const seen = /* @__PURE__ */ new Map();
     roles.forEach((r, i) => {
       const key = roleKey(r.name, r.account);
@@ -183,12 +226,24 @@ var schema = import_zod.z.strictObject({
   })
 });
 function configJsonSchema() {
+  const { $schema, ...rest } = import_zod.z.toJSONSchema(schema, {
+    io: "input",
+    unrepresentable: "any",
+    // A date (YAML 1.1 reads 2027-03-01 as one) is, to an editor, the string it is written as.
+    override: (ctx) => {
+      if (ctx.zodSchema._zod.def.type === "date") Object.assign(ctx.jsonSchema, DATE_STRING);
+    }
+  });
   return {
-    ...import_zod.z.toJSONSchema(schema, { io: "input", unrepresentable: "any" }),
+    $schema,
+    $id: CONFIG_SCHEMA_ID,
     title: "astro-trust.yaml",
-    description: 'Which Astro Deployments each IAM role trusts (astro-trust; README "Config").'
+    description: 'Which Astro Deployments each IAM role trusts (astro-trust; README "Config").',
+    ...rest
   };
 }
+var CONFIG_SCHEMA_ID = "urn:astro-trust:config:1";
+var DATE_STRING = { type: "string", format: "date" };
 var DEFAULTS = {
   mode: "enforce",
   maxPolicyChars: 2048,
@@ -221,12 +276,11 @@ function describeIssue(issue) {
 function parseConfig(text, file) {
   const lineCounter = new import_yaml.LineCounter();
   const doc = (0, import_yaml.parseDocument)(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
-  if (doc.errors.length > 0) {
+  if (doc.errors.length > 0)
     throw new ConfigError(
       file,
-      doc.errors.map((e) => `YAML: ${e.message.split("\n")[0]}`)
+      doc.errors.map((e) => yamlProblem(e, text))
     );
-  }
   const parsed = schema.safeParse(doc.toJS(), { reportInput: true });
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => {
@@ -266,6 +320,15 @@ function parseConfig(text, file) {
     }))
   };
 }
+function yamlProblem(e, text) {
+  const what = e.message.split("\n")[0].replace(/ at line \d+, column \d+:?$/, "");
+  const pos = e.linePos?.[0];
+  if (!pos) return `YAML: ${what}`;
+  const line = (text.split(/\r?\n/)[pos.line - 1] ?? "").replace(/\t/g, " ");
+  return `line ${pos.line}, column ${pos.col}: YAML: ${what}
+      ${line}
+      ${" ".repeat(Math.max(0, pos.col - 1))}^`;
+}
 function locate(doc, lc, path) {
   for (let n = path.length; n >= 0; n--) {
     const node = doc.getIn(path.slice(0, n), true);
@@ -288,22 +351,38 @@ function loadConfig(file) {
   return parseConfig(text, file);
 }
 
-// src/config/config-path.ts
+// src/config/discovery.ts
+var import_node_fs2 = require("node:fs");
+var import_node_path2 = require("node:path");
+var CONFIG_ENV = "ASTRO_TRUST_CONFIG";
 var DEFAULT_CONFIG_FILE = "astro-trust.yaml";
-function configPath(env = process.env) {
-  return env.ASTRO_TRUST_CONFIG || DEFAULT_CONFIG_FILE;
+function configPath(env, cwd, flag) {
+  const at = (file) => (0, import_node_path2.isAbsolute)(file) ? file : (0, import_node_path2.join)(cwd, file);
+  if (flag !== void 0 && flag !== "") {
+    if (!(0, import_node_fs2.existsSync)(at(flag))) throw new ConfigNotFoundError(`--config ${flag}: no such file`);
+    return { file: flag, from: "--config" };
+  }
+  const fromEnv = env[CONFIG_ENV];
+  if (fromEnv) {
+    if (!(0, import_node_fs2.existsSync)(at(fromEnv))) throw new ConfigNotFoundError(`${CONFIG_ENV}=${fromEnv}: no such file`);
+    return { file: fromEnv, from: CONFIG_ENV };
+  }
+  if ((0, import_node_fs2.existsSync)(at(DEFAULT_CONFIG_FILE))) return { file: DEFAULT_CONFIG_FILE, from: "default" };
+  throw new ConfigNotFoundError(
+    `no config file: --config was not given, ${CONFIG_ENV} is not set, and there is no ./${DEFAULT_CONFIG_FILE} in ${cwd}. Pass --config FILE, set ${CONFIG_ENV}, or create ./${DEFAULT_CONFIG_FILE} (astro-trust init writes one from the trust IAM holds today)`
+  );
 }
 
 // src/config/pack.ts
-var import_node_path2 = require("node:path");
+var import_node_path3 = require("node:path");
 
 // src/config/packaged.ts
 var PACKAGED_CONFIG_VERSION = 1;
 
 // src/config/pack.ts
 function within(root, path) {
-  const rel = (0, import_node_path2.relative)(root, path);
-  return rel && !rel.startsWith("..") && !(0, import_node_path2.isAbsolute)(rel) ? rel.split(import_node_path2.sep).join("/") : path;
+  const rel = (0, import_node_path3.relative)(root, path);
+  return rel && !rel.startsWith("..") && !(0, import_node_path3.isAbsolute)(rel) ? rel.split(import_node_path3.sep).join("/") : path;
 }
 function packConfig(config, root) {
   const globs = {};
@@ -313,7 +392,7 @@ function packConfig(config, root) {
     packagedConfigVersion: PACKAGED_CONFIG_VERSION,
     config: {
       ...config,
-      file: within(root, (0, import_node_path2.resolve)(root, config.file)),
+      file: within(root, (0, import_node_path3.resolve)(root, config.file)),
       inventory: config.inventory.source === "file" ? { ...config.inventory, path: within(root, config.inventory.path) } : config.inventory
     },
     globs
@@ -321,7 +400,10 @@ function packConfig(config, root) {
 }
 // Annotate the CommonJS export names for ESM import in node:
 0 && (module.exports = {
+  CONFIG_ENV,
+  CONFIG_SCHEMA_ID,
   ConfigError,
+  ConfigNotFoundError,
   DEFAULTS,
   DEFAULT_CONFIG_FILE,
   DEFAULT_MEMBER_ROLE_NAME,

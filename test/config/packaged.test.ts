@@ -4,19 +4,10 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import fc from 'fast-check';
 import { loadConfig } from '../../src/config/config';
-import { configPath } from '../../src/config/config-path';
 import { packConfig } from '../../src/config/pack';
 import { readPackagedConfig } from '../../src/config/packaged';
 import { compileGlob, globRegExp } from '../../src/domain/glob';
 import { compileGlob as packagedGlob, usePackagedGlobs } from '../../src/lambda/globs';
-
-describe('configPath', () => {
-  it('is ASTRO_TRUST_CONFIG, else ./astro-trust.yaml', () => {
-    expect(configPath({ ASTRO_TRUST_CONFIG: 'conf/prod.yaml' })).toBe('conf/prod.yaml');
-    expect(configPath({ ASTRO_TRUST_CONFIG: '' })).toBe('astro-trust.yaml');
-    expect(configPath({})).toBe('astro-trust.yaml');
-  });
-});
 
 describe('the packaged config', () => {
   const CONFIG = 'examples/astro-trust.yaml';
