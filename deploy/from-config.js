@@ -240,8 +240,11 @@ function partitionOfRegion(region) {
 function oidcProviderArns(config, region) {
   const { dnsSuffix, regions } = EKS_REGIONS[partitionOfRegion(region)];
   const provider = (hostPath) => sub(`arn:\${AWS::Partition}:iam::\${AWS::AccountId}:oidc-provider/${hostPath}`);
+  // The loaded config (src/config/config.ts) keeps inventory.oidcIssuers as identityRules.oidcIssuers.
   const listed = (
-    config && config.inventory && Array.isArray(config.inventory.oidcIssuers) ? config.inventory.oidcIssuers : []
+    config && config.identityRules && Array.isArray(config.identityRules.oidcIssuers)
+      ? config.identityRules.oidcIssuers
+      : []
   )
     .map((i) =>
       String(i)

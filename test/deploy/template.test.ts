@@ -8,7 +8,7 @@ import { runSimulation } from '@cloud-copilot/iam-simulate';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { loadConfig } from '../../src/config/config';
 import { globRegExp } from '../../src/domain/glob';
 import { patternMatches } from '../support/event-pattern';
@@ -186,7 +186,13 @@ describe('packaging the example config', () => {
     await withEnv({ ASTRO_TRUST_CONFIG: CONFIG, ASTRO_TRUST_ALLOW_EXAMPLE_CONFIG: '1' }, () =>
       expect(refuseExampleOutsideLocal(stage('prod'))).resolves.toBeUndefined(),
     );
-    await withEnv({ ASTRO_TRUST_CONFIG: 'astro-trust.yaml', ASTRO_TRUST_ALLOW_EXAMPLE_CONFIG: undefined }, () =>
+    // Any other config packages for any stage (a copy of the example under another name stands in for yours).
+    const yours = join(mkdtempSync(join(tmpdir(), 'astro-trust-yours-')), 'astro-trust.yaml');
+    writeFileSync(
+      yours,
+      readFileSync(CONFIG, 'utf8').replace('./deployments.json', resolve('examples/deployments.json')),
+    );
+    await withEnv({ ASTRO_TRUST_CONFIG: yours, ASTRO_TRUST_ALLOW_EXAMPLE_CONFIG: undefined }, () =>
       expect(refuseExampleOutsideLocal(stage('prod'))).resolves.toBeUndefined(),
     );
   });

@@ -296,11 +296,11 @@ describe('iamChange', () => {
           `path: ${world.inventoryFile}`,
         ),
       );
-      process.env.ASTRO_TRUST_CONFIG = full;
+      process.env.ASTRO_TRUST_PACKAGED_CONFIG = packaged(full);
       resetRuntime();
     });
     afterAll(() => {
-      process.env.ASTRO_TRUST_CONFIG = world.configFile;
+      process.env.ASTRO_TRUST_PACKAGED_CONFIG = packaged(world.configFile);
       resetRuntime();
     });
 
