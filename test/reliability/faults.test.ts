@@ -92,7 +92,7 @@ describe('IAM faults at a 25% rate (Throttling, 500, slow, dropped connections)'
     const last = runs.at(-1)!;
     expect(last.failed).toBe(0);
     for (const m of runs.flatMap((r) => r.messages))
-      expect(m).toMatch(/still failing after 6 attempts|read back|Throttling|ServiceFailure/);
+      expect(m).toMatch(/still failing after \d+ attempts|read back|Throttling|ServiceFailure/);
     // Converged: a clean plan finds nothing to do.
     const clean = new IamTrustStore(direct);
     const after = await planRoles({
@@ -101,8 +101,9 @@ describe('IAM faults at a 25% rate (Throttling, 500, slow, dropped connections)'
       store: clean,
     });
     expect(after.roles.filter((r) => r.status !== 'in-sync').map((r) => r.role)).toEqual([]);
-    // Bounded: no call was tried more than 6 times, so the total stays under 6x the calls a clean run makes.
-    expect(proxy.actions.length).toBeLessThan(6 * (ROLES * 3 + 10) * runs.length);
+    // Bounded: no call was tried more than 12 times (6 for errors other than Throttling), so the total stays
+    // under 12x the calls a clean run makes.
+    expect(proxy.actions.length).toBeLessThan(12 * (ROLES * 3 + 10) * runs.length);
   }, 120_000);
 });
 

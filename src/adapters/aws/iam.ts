@@ -1,6 +1,8 @@
 /**
  * IAM through `@aws-sdk/client-iam`. The SDK's own retries are off (maxAttempts 1) because it retries
- * `LimitExceeded` as if it were throttling; this adapter retries what is worth retrying, and only that.
+ * `LimitExceeded` as if it were throttling; this adapter retries what is worth retrying, and only that,
+ * with a budget per call (DESIGN 7.4). Every request goes through the account's limiter
+ * (`rate-limit.ts`), so retries are paced like first attempts.
  */
 import {
   CreateOpenIDConnectProviderCommand,
@@ -20,7 +22,7 @@ import {
   serializePolicy,
   type PolicyDocument,
 } from '../../domain/policy.js';
-import { issuerOfProviderArn, withOwned } from '../../domain/statements.js';
+import { issuerOfProviderArn, ownedOf, withOwned } from '../../domain/statements.js';
 import {
   AstroTrustError,
   AwsAccessError,
@@ -37,17 +39,26 @@ import type { OwnedTrust, RoleLister, SavedTrust, TrustStore } from '../../app/p
 import { policyChanges, policyDigest } from '../../domain/saved-plan.js';
 import { pool } from '../../pool.js';
 import { sleep, withRetry } from '../retry.js';
+import { IamRateLimiter, pacedStrategy } from './rate-limit.js';
 
 export interface IamTimings {
-  /** Attempts for throttling, 5xx and network errors. */
+  /** Attempts of one call (a read, a write, a read-back: each its own budget) for 5xx and network errors. */
   attempts: number;
+  /**
+   * Attempts of one call answered `Throttling`: IAM is up and says "slower", and the limiter slows down, so
+   * a call keeps trying longer. Sized for 30% random throttling: 0.3^12 = 5e-7 a call (DESIGN 7.4).
+   */
+  throttleAttempts: number;
   baseDelayMs: number;
   maxDelayMs: number;
   /** Attempts for `Invalid principal` (a new Astro role propagating). */
   principalAttempts: number;
   principalBaseDelayMs: number;
-  /** Read-backs after a write before it is reported as not verified (IAM is eventually consistent). */
-  verifyAttempts: number;
+  /**
+   * How long a read-back after a write may still show the document from before it (IAM is eventually
+   * consistent) before that is reported; read again after `verifyDelayMs`, growing 1.5x up to 2 s.
+   */
+  verifyWindowMs: number;
   verifyDelayMs: number;
   concurrency: number;
   /** From this many roles on, read them with ListRoles pages instead of one GetRole each. */
@@ -58,12 +69,13 @@ export interface IamTimings {
 
 export const DEFAULT_IAM_TIMINGS: IamTimings = {
   attempts: 6,
+  throttleAttempts: 12,
   baseDelayMs: 200,
   maxDelayMs: 5_000,
   principalAttempts: 5,
   principalBaseDelayMs: 2_000,
-  verifyAttempts: 4,
-  verifyDelayMs: 500,
+  verifyWindowMs: 10_000,
+  verifyDelayMs: 250,
   concurrency: 8,
   listRolesFrom: 20,
 };
@@ -75,18 +87,19 @@ interface AwsErrorLike {
   $fault?: string;
 }
 
-const THROTTLING = new Set([
-  'Throttling',
-  'ThrottlingException',
-  'RequestLimitExceeded',
-  'TooManyRequestsException',
-  'ServiceFailure',
-  'ServiceFailureException',
-]);
+const THROTTLING = new Set(['Throttling', 'ThrottlingException', 'RequestLimitExceeded', 'TooManyRequestsException']);
+const SERVICE_FAILURE = new Set(['ServiceFailure', 'ServiceFailureException']);
+
+function isThrottling(err: unknown): boolean {
+  const e = err as AwsErrorLike;
+  return (e.name !== undefined && THROTTLING.has(e.name)) || e.$metadata?.httpStatusCode === 429;
+}
 
 function isTransient(err: unknown): boolean {
+  // Already judged (a call that used up its own budget inside another): never retried again from outside.
+  if (err instanceof AstroTrustError) return false;
   const e = err as AwsErrorLike;
-  if (e.name && THROTTLING.has(e.name)) return true;
+  if (e.name && (THROTTLING.has(e.name) || SERVICE_FAILURE.has(e.name))) return true;
   const status = e.$metadata?.httpStatusCode;
   if (status !== undefined) return status >= 500 || status === 429;
   // No HTTP answer at all: connection reset, refused, timed out.
@@ -132,9 +145,16 @@ export function countCommands(client: IAMClient): Map<string, number> {
   return counts;
 }
 
-/** An IAM client with the SDK's retries turned off; region and endpoint come from the SDK's environment. */
-export function createIamClient(config: IAMClientConfig = {}): IAMClient {
-  return new IAMClient({ maxAttempts: 1, ...config });
+/**
+ * An IAM client with the SDK's retries turned off; region and endpoint come from the SDK's environment.
+ * With `requestsPerSecond` (or a `limiter` to share), every request waits for the account's limiter.
+ */
+export function createIamClient(
+  config: IAMClientConfig = {},
+  pace: { requestsPerSecond?: number; limiter?: IamRateLimiter } = {},
+): IAMClient {
+  const limiter = pace.limiter ?? (pace.requestsPerSecond ? new IamRateLimiter(pace.requestsPerSecond) : undefined);
+  return new IAMClient({ maxAttempts: 1, ...(limiter ? { retryStrategy: pacedStrategy(limiter) } : {}), ...config });
 }
 
 export class IamTrustStore implements TrustStore, RoleLister {
@@ -155,12 +175,15 @@ export class IamTrustStore implements TrustStore, RoleLister {
    */
   private async transient<T>(what: string, fn: () => Promise<T>): Promise<T> {
     const seen: string[] = [];
+    let tries = 0;
     try {
-      const out = await withRetry(fn, {
-        attempts: this.t.attempts,
+      const out = await withRetry(() => (tries++, fn()), {
+        attempts: Math.max(this.t.attempts, this.t.throttleAttempts),
         baseDelayMs: this.t.baseDelayMs,
         maxDelayMs: this.t.maxDelayMs,
-        classify: (err) => (isTransient(err) ? { retry: true } : { retry: false }),
+        classify: (err) => ({
+          retry: isTransient(err) && tries < (isThrottling(err) ? this.t.throttleAttempts : this.t.attempts),
+        }),
         onRetry: (err, attempt, delay) => {
           seen.push(reasonOf(err));
           if (this.t.verbose) this.log(`${what}: ${reasonOf(err)}, retry ${attempt} in ${delay} ms`);
@@ -182,7 +205,7 @@ export class IamTrustStore implements TrustStore, RoleLister {
       const reason = reasonOf(err);
       const unreachable = /ECONNREFUSED|ENOTFOUND|EAI_AGAIN/.test(reason);
       throw new IamUnavailableError(
-        `${what}: IAM still failing after ${this.t.attempts} attempts (${reason})` +
+        `${what}: IAM still failing after ${tries} attempts (${reason})` +
           (unreachable
             ? '; nothing answers at the IAM endpoint: check AWS_ENDPOINT_URL (for moto: is moto_server running?) and the network, or plan offline with --iam-snapshot'
             : ''),
@@ -254,77 +277,118 @@ export class IamTrustStore implements TrustStore, RoleLister {
   }
 
   /**
-   * One attempt: read the role, put the owned statements into what was read, write it. Every attempt reads
-   * again, so a statement someone added since the plan (or since the last attempt) is kept (DESIGN 6.3).
+   * The write path of every method that writes a trust policy (DESIGN 6.3, 7.4). Each attempt reads the role
+   * (a call with its own retry budget), builds the document to write from what it read (`build`: undefined
+   * when IAM already holds it; it may throw to refuse), and writes it (a call with its own budget: a
+   * throttled write is tried again, reading again first, so a statement added meanwhile is kept). An
+   * `Invalid principal` is tried again while a new principal propagates. Then the role is read back until
+   * IAM shows the write (stale reads waited out, `readBack`).
    */
-  private async mergeAndWrite(roleName: string, owned: OwnedTrust): Promise<PolicyDocument | undefined> {
-    const fresh = await this.readRole(roleName);
-    if (!fresh) throw new RoleMissingError(`UpdateAssumeRolePolicy ${roleName}: the role no longer exists`);
-    const document = withOwned(fresh.document, owned.statements);
-    if (samePolicy(document, fresh.document)) return undefined;
-    const chars = policyChars(document);
-    if (chars > owned.maxPolicyChars && chars > policyChars(fresh.document)) {
-      throw new ConcurrentEditError(
-        `UpdateAssumeRolePolicy ${roleName}: the role was edited since it was planned and the merged policy (${chars} characters) is over maxPolicyChars (${owned.maxPolicyChars}); nothing written, the next reconcile plans again`,
-      );
-    }
-    await this.client.send(
-      new UpdateAssumeRolePolicyCommand({ RoleName: roleName, PolicyDocument: serializePolicy(document) }),
-    );
-    return document;
-  }
-
-  async writeTrust(roleName: string, owned: OwnedTrust): Promise<'written' | 'unchanged'> {
-    let written: PolicyDocument | undefined;
+  private async readBuildWrite(
+    roleName: string,
+    build: (fresh: RoleState) => PolicyDocument | undefined,
+  ): Promise<'written' | 'unchanged'> {
+    const what = `UpdateAssumeRolePolicy ${roleName}`;
+    let write: { written: PolicyDocument; previous: PolicyDocument } | undefined;
     try {
-      written = await withRetry(
-        () => this.transient(`UpdateAssumeRolePolicy ${roleName}`, () => this.mergeAndWrite(roleName, owned)),
-        {
-          attempts: this.t.principalAttempts,
-          baseDelayMs: this.t.principalBaseDelayMs,
-          maxDelayMs: this.t.principalBaseDelayMs * 8,
-          classify: (err) => (isInvalidPrincipal(err) ? { retry: true } : { retry: false }),
-          onRetry: (err, attempt, delay) =>
-            this.log(
-              `UpdateAssumeRolePolicy ${roleName}: ${(err as Error).message}; principal may be propagating, retry ${attempt} in ${delay} ms`,
-            ),
-        },
-      );
+      write = await withRetry(() => this.transient(what, () => this.buildAndWrite(roleName, build)), {
+        attempts: this.t.principalAttempts,
+        baseDelayMs: this.t.principalBaseDelayMs,
+        maxDelayMs: this.t.principalBaseDelayMs * 8,
+        classify: (err) => (isInvalidPrincipal(err) ? { retry: true } : { retry: false }),
+        onRetry: (err, attempt, delay) =>
+          this.log(`${what}: ${(err as Error).message}; principal may be propagating, retry ${attempt} in ${delay} ms`),
+      });
     } catch (err) {
       if (err instanceof AstroTrustError) throw err;
       const e = err as AwsErrorLike;
       if (isInvalidPrincipal(err)) {
         const principal = principalIn(e.message ?? '');
         throw new InvalidPrincipalError(
-          `UpdateAssumeRolePolicy ${roleName}: IAM does not know principal ${principal ?? '(unnamed)'} after ${this.t.principalAttempts} attempts; a Deployment's identity may not exist (yet)`,
+          `${what}: IAM does not know principal ${principal ?? '(unnamed)'} after ${this.t.principalAttempts} attempts; a Deployment's identity may not exist (yet)`,
           principal,
           { cause: err },
         );
       }
       if (e.name === 'LimitExceeded' || e.name === 'LimitExceededException') {
         throw new IamWriteError(
-          `UpdateAssumeRolePolicy ${roleName}: IAM says the trust policy is over the account's quota; raise "Role trust policy length" or maxPolicyChars is set above the real quota`,
+          `${what}: IAM says the trust policy is over the account's quota; raise "Role trust policy length" or maxPolicyChars is set above the real quota`,
           { cause: err },
         );
       }
-      throw new IamWriteError(`UpdateAssumeRolePolicy ${roleName}: ${e.name ?? 'Error'}: ${e.message}`, { cause: err });
+      throw new IamWriteError(`${what}: ${e.name ?? 'Error'}: ${e.message}`, { cause: err });
     }
-    if (!written) return 'unchanged';
-    await this.verify(roleName, written);
+    if (!write) return 'unchanged';
+    await this.readBack(roleName, write.written, write.previous);
     return 'written';
   }
 
-  /** Reads the role back until IAM holds what was written: the owned statements and the foreign ones they were merged into. */
-  private async verify(roleName: string, document: PolicyDocument): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      const state = await this.getRole(roleName);
-      if (state && samePolicy(state.document, document)) return;
-      if (attempt >= this.t.verifyAttempts) {
-        throw new VerifyError(
-          `UpdateAssumeRolePolicy ${roleName}: read back ${attempt} times, IAM does not hold the written trust policy (another writer, or IAM has not converged)`,
+  /** One write attempt: read the role (its own retry budget), build, send the write once. */
+  private async buildAndWrite(
+    roleName: string,
+    build: (fresh: RoleState) => PolicyDocument | undefined,
+  ): Promise<{ written: PolicyDocument; previous: PolicyDocument } | undefined> {
+    const fresh = await this.getRole(roleName);
+    if (!fresh) throw new RoleMissingError(`UpdateAssumeRolePolicy ${roleName}: the role no longer exists`);
+    const document = build(fresh);
+    if (!document || samePolicy(document, fresh.document)) return undefined;
+    await this.client.send(
+      new UpdateAssumeRolePolicyCommand({ RoleName: roleName, PolicyDocument: serializePolicy(document) }),
+    );
+    return { written: document, previous: fresh.document };
+  }
+
+  /**
+   * Replaces the owned statements in the role as read at write time, never a document built earlier: a
+   * statement someone added since the plan (or since the last attempt) is kept (DESIGN 6.3).
+   */
+  async writeTrust(roleName: string, owned: OwnedTrust): Promise<'written' | 'unchanged'> {
+    return this.readBuildWrite(roleName, (fresh) => {
+      const document = withOwned(fresh.document, owned.statements);
+      const chars = policyChars(document);
+      if (chars > owned.maxPolicyChars && chars > policyChars(fresh.document)) {
+        throw new ConcurrentEditError(
+          `UpdateAssumeRolePolicy ${roleName}: the role was edited since it was planned and the merged policy (${chars} characters) is over maxPolicyChars (${owned.maxPolicyChars}); nothing written, the next reconcile plans again`,
         );
       }
-      await sleep(this.t.verifyDelayMs);
+      return document;
+    });
+  }
+
+  /**
+   * Reads the role back until IAM shows what was written. IAM is eventually consistent: a read that still
+   * shows the document from before the write is waited out for up to `verifyWindowMs` (no second write, no
+   * failure). A third document is another writer, said as such at once; waiting would not change it.
+   */
+  private async readBack(roleName: string, written: PolicyDocument, previous: PolicyDocument): Promise<void> {
+    const what = `UpdateAssumeRolePolicy ${roleName}`;
+    const started = Date.now();
+    let delay = this.t.verifyDelayMs;
+    for (let reads = 1; ; reads++) {
+      const state = await this.getRole(roleName);
+      if (!state) throw new RoleMissingError(`${what}: the role was deleted right after astro-trust wrote it`);
+      const ownedAsWritten = samePolicy(
+        { ...state.document, Statement: ownedOf(state.document) },
+        { ...written, Statement: ownedOf(written) },
+      );
+      if (samePolicy(state.document, written) || (ownedAsWritten && !samePolicy(state.document, previous))) {
+        if (reads > 1 && this.t.verbose)
+          this.log(`${what}: IAM showed the write after ${reads} read-backs (${Date.now() - started} ms)`);
+        return;
+      }
+      if (!samePolicy(state.document, previous)) {
+        throw new ConcurrentEditError(
+          `${what}: another writer changed the role right after astro-trust wrote it (IAM holds neither the trust policy written nor the one before it); not written again, the next reconcile plans from what IAM holds`,
+        );
+      }
+      const elapsed = Date.now() - started;
+      if (elapsed >= this.t.verifyWindowMs) {
+        throw new VerifyError(
+          `${what}: IAM still shows the trust policy from before the write ${(elapsed / 1000).toFixed(1)} s after it (read back ${reads} times); not written again, the next reconcile reads it afresh`,
+        );
+      }
+      await sleep(Math.min(delay, this.t.verifyWindowMs - elapsed));
+      delay = Math.min(delay * 1.5, 2_000);
     }
   }
 

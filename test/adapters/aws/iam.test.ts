@@ -1,6 +1,13 @@
 import { CreateRoleCommand, GetRoleCommand, UpdateAssumeRolePolicyCommand, type IAMClient } from '@aws-sdk/client-iam';
 import { countCommands, createIamClient, IamTrustStore } from '../../../src/adapters/aws/iam';
-import { IamWriteError, InvalidPrincipalError, IamUnavailableError, isRetryable } from '../../../src/errors';
+import {
+  ConcurrentEditError,
+  IamWriteError,
+  InvalidPrincipalError,
+  IamUnavailableError,
+  isRetryable,
+  VerifyError,
+} from '../../../src/errors';
 import { parseTrustPolicy, samePolicy, type PolicyDocument } from '../../../src/domain/policy';
 import { faultProxy, type FaultProxy } from '../../support/fault-proxy';
 import { startMoto, TEST_CREDENTIALS, type Moto } from '../../support/moto';
@@ -36,6 +43,8 @@ beforeEach(async () => {
   await moto.reset();
   proxy.faults.length = 0;
   proxy.actions.length = 0;
+  proxy.stale = undefined;
+  proxy.afterForward = undefined;
   iam = createIamClient({ region: 'us-east-1', endpoint: proxy.url, credentials: TEST_CREDENTIALS });
   await iam.send(
     new CreateRoleCommand({
@@ -125,7 +134,7 @@ describe('IamTrustStore against moto', () => {
       code: 'Throttling',
       message: 'Rate exceeded',
     });
-    const err = await new IamTrustStore(iam, { ...FAST, attempts: 3 })
+    const err = await new IamTrustStore(iam, { ...FAST, throttleAttempts: 3 })
       .writeTrust('r1', owned(doc('arn:aws:iam::111928029897:role/astro-z')))
       .catch((e) => e);
     expect(err).toBeInstanceOf(IamUnavailableError);
@@ -262,7 +271,7 @@ describe('IamTrustStore against moto', () => {
       code: 'Throttling',
       message: 'Rate exceeded',
     });
-    const err = await new IamTrustStore(iam, { ...FAST, attempts: 2 })
+    const err = await new IamTrustStore(iam, { ...FAST, throttleAttempts: 2 })
       .ensureOidcProviders('aws', '123456789012', [other])
       .catch((e) => e);
     expect(err).toBeInstanceOf(IamUnavailableError);
@@ -278,5 +287,70 @@ describe('IamTrustStore against moto', () => {
       created: [],
     });
     expect(proxy.actions.filter((a) => a === 'CreateOpenIDConnectProvider')).toHaveLength(1);
+  });
+
+  it('gives the read before a write, the write and the read-back each their own retry budget', async () => {
+    // 4 throttled reads and 4 throttled writes: over 6 attempts together, within 6 for each call (DESIGN 7.4).
+    proxy.faults.push({ action: 'GetRole', times: 4, status: 400, code: 'Throttling', message: 'Rate exceeded' });
+    proxy.faults.push({
+      action: 'UpdateAssumeRolePolicy',
+      times: 4,
+      status: 400,
+      code: 'Throttling',
+      message: 'Rate exceeded',
+    });
+    const target = doc('arn:aws:iam::111928029897:role/astro-budget');
+    expect(await new IamTrustStore(iam, { ...FAST, attempts: 6 }).writeTrust('r1', owned(target))).toBe('written');
+    // Each write attempt still reads the role first (DESIGN 6.3); only the last write went through.
+    expect(proxy.actions.filter((a) => a === 'UpdateAssumeRolePolicy')).toHaveLength(5);
+    const back = parseTrustPolicy(
+      (await moto.iam().send(new GetRoleCommand({ RoleName: 'r1' }))).Role!.AssumeRolePolicyDocument,
+    );
+    expect(samePolicy(back, target)).toBe(true);
+  });
+});
+
+describe('eventual consistency: reading back after a write', () => {
+  const target = () => doc('arn:aws:iam::111928029897:role/astro-a', 'arn:aws:iam::111928029897:role/astro-new');
+
+  it('waits out a read-back that still shows the document from before the write: one write, no failure', async () => {
+    proxy.stale = { ms: 2_500 };
+    const lines: string[] = [];
+    // The default read-back timings, as every command and function uses them.
+    const store = new IamTrustStore(iam, { baseDelayMs: 1, maxDelayMs: 2 }, (l) => lines.push(l));
+    expect(await store.writeTrust('r1', owned(target()))).toBe('written');
+    expect(proxy.actions.filter((a) => a === 'UpdateAssumeRolePolicy')).toHaveLength(1);
+    expect(proxy.staleServed).toBeGreaterThan(0);
+    expect(lines.join('\n')).not.toMatch(/fail|error/i);
+  });
+
+  it('says so when IAM still shows the document from before the write after the whole wait', async () => {
+    proxy.stale = { ms: 60_000 };
+    const err = await new IamTrustStore(iam, { ...FAST, verifyWindowMs: 300 })
+      .writeTrust('r1', owned(target()))
+      .catch((e) => e);
+    expect(err).toBeInstanceOf(VerifyError);
+    expect(isRetryable(err)).toBe(true);
+    expect(err.message).toMatch(/still shows the trust policy from before the write/);
+    expect(proxy.actions.filter((a) => a === 'UpdateAssumeRolePolicy')).toHaveLength(1);
+  });
+
+  it('names another writer when the read-back shows a third document, and writes nothing more', async () => {
+    const other = doc('arn:aws:iam::111928029897:role/astro-someone-else');
+    const direct = moto.iam();
+    proxy.afterForward = async (action) => {
+      if (action !== 'UpdateAssumeRolePolicy') return;
+      proxy.afterForward = undefined;
+      await direct.send(new UpdateAssumeRolePolicyCommand({ RoleName: 'r1', PolicyDocument: JSON.stringify(other) }));
+    };
+    const err = await new IamTrustStore(iam, FAST).writeTrust('r1', owned(target())).catch((e) => e);
+    expect(err).toBeInstanceOf(ConcurrentEditError);
+    expect(err.message).toMatch(/another writer changed the role right after astro-trust wrote it/);
+    expect(proxy.actions.filter((a) => a === 'UpdateAssumeRolePolicy')).toHaveLength(1);
+    // The other writer's document stands: astro-trust never writes twice on a read-back.
+    const back = parseTrustPolicy(
+      (await direct.send(new GetRoleCommand({ RoleName: 'r1' }))).Role!.AssumeRolePolicyDocument,
+    );
+    expect(samePolicy(back, other)).toBe(true);
   });
 });
