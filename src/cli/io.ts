@@ -135,13 +135,19 @@ export function storeFor(
   const log = (l: string) => io.stderr(`${l}\n`);
   const home = o.homeAccount;
   return routedTrustStore(config, {
-    home: new IamTrustStore(createIamClient({ region }), { verbose: io.verbose }, log),
+    // One limiter per account (DESIGN 7.4): the home client's, and each member client's.
+    home: new IamTrustStore(
+      createIamClient({ region }, { requestsPerSecond: config.iamRequestsPerSecond }),
+      { verbose: io.verbose },
+      log,
+    ),
     member: (account) =>
       memberTrustStore(account, {
         memberRoleName: config.memberRoleName,
         access: o.access,
         ...(o.sourceIdentity ? { sourceIdentity: o.sourceIdentity } : {}),
         region,
+        requestsPerSecond: config.iamRequestsPerSecond,
         timings: { verbose: io.verbose },
         log,
       }),

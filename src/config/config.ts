@@ -220,6 +220,14 @@ const schema = z.strictObject({
       maxRevertsPerHour: maxReverts
         .optional()
         .describe('Flap guard: more drift reverts of one role in an hour stop reverting it and alert (default 3).'),
+      iamRequestsPerSecond: z
+        .number()
+        .positive('requests a second, above 0 (default 10)')
+        .max(1000, 'requests a second, at most 1000 (default 10)')
+        .optional()
+        .describe(
+          'Requests a second astro-trust sends to IAM in each AWS account, reads and writes together (default 10); it slows down by itself when IAM answers Throttling. On Lambda this is per concurrent invocation (docs/deploy.md).',
+        ),
     })
     .optional()
     .describe('Settings for every role that does not set its own.'),
@@ -301,6 +309,8 @@ export interface Config {
   roles: RoleSpec[];
   /** The role astro-trust assumes in each account a role names (DESIGN 3.6). */
   memberRoleName: string;
+  /** The client-side limit on IAM requests per account and second (DESIGN 7.4). */
+  iamRequestsPerSecond: number;
 }
 
 export const DEFAULTS = {
@@ -309,6 +319,7 @@ export const DEFAULTS = {
   maxRemovals: 5,
   maxShrinkPercent: 50,
   maxRevertsPerHour: 3,
+  iamRequestsPerSecond: 10,
 } as const;
 
 function pathText(path: PropertyKey[]): string {
@@ -376,6 +387,7 @@ export function parseConfig(text: string, file: string): Config {
       oidcIssuers: [...new Set(raw.inventory.oidcIssuers ?? [])],
     },
     memberRoleName: raw.memberRoleName ?? DEFAULT_MEMBER_ROLE_NAME,
+    iamRequestsPerSecond: d.iamRequestsPerSecond,
     roles: raw.roles.map((r): RoleSpec => ({
       name: roleKey(r.name, r.account),
       roleName: r.name,

@@ -62,6 +62,15 @@ describe('config', () => {
     expect(c.roles[1]!.deployments).toBeUndefined();
   });
 
+  it('paces IAM at defaults.iamRequestsPerSecond, 10 when unset (DESIGN 7.4)', () => {
+    expect(parseConfig(valid, 'f.yaml').iamRequestsPerSecond).toBe(10);
+    const paced = parseConfig(
+      valid.replace('  maxRemovals: 5\n', '  maxRemovals: 5\n  iamRequestsPerSecond: 2.5\n'),
+      'f.yaml',
+    );
+    expect(paced.iamRequestsPerSecond).toBe(2.5);
+  });
+
   it('loads the bundled example', () => {
     expect(loadConfig('examples/astro-trust.yaml').roles.length).toBeGreaterThan(5);
   });
@@ -142,6 +151,11 @@ describe('config', () => {
       'a bad mode',
       (t) => t.replace('mode: observe', 'mode: dry-run'),
       [/roles\[1\]\.mode.*expected one of "enforce", "observe"/],
+    ],
+    [
+      'no IAM requests at all',
+      (t) => t.replace('  maxRemovals: 5\n', '  maxRemovals: 5\n  iamRequestsPerSecond: 0\n'),
+      [/defaults\.iamRequestsPerSecond \(line 10\): requests a second, above 0 \(default 10\)/],
     ],
     [
       'a string where a number goes',

@@ -719,6 +719,8 @@ describe('packaged template', () => {
       (r) => r.Type === 'AWS::Lambda::EventSourceMapping',
     )!.Properties;
     expect(mapping).toMatchObject({ BatchSize: 1, FunctionResponseTypes: ['ReportBatchItemFailures'] });
+    // At most two reconciles at once, each paced per account: the stack's IAM rate stays bounded (docs/deploy.md).
+    expect(mapping).toMatchObject({ ScalingConfig: { MaximumConcurrency: 2 } });
   });
 
   it('routes IAM CloudTrail events (no errorCode) to iamChange and its own events to notify, with dead-letter queues', () => {

@@ -12,6 +12,7 @@ import { createIamClient, IamTrustStore } from '../../src/adapters/aws/iam';
 import { FileInventory } from '../../src/adapters/astro/inventory-file';
 import { applyPlan, planRoles } from '../../src/app/reconcile';
 import { parseConfig } from '../../src/config/config';
+import { cli } from '../support/cli';
 import { faultProxy, maxInWindow, type FaultProxy } from '../support/fault-proxy';
 import { apiDeployment } from '../support/fixtures';
 import { startMoto, TEST_CREDENTIALS, type Moto } from '../support/moto';
@@ -127,6 +128,59 @@ describe('an IAM that throttles above N requests a second', () => {
     // After the first throttles it sends well below the 60 it was configured for.
     expect(maxInWindow(after)).toBeLessThan(30);
   }, 120_000);
+});
+
+describe('the command line (and serve, which builds its store the same way)', () => {
+  it('paces each account at defaults.iamRequestsPerSecond with a limiter of its own', async () => {
+    const N = 8;
+    const MEMBER = '444455556666';
+    const member = await moto.iamIn(MEMBER);
+    const deployments = Array.from({ length: 12 }, (_, i) => apiDeployment(i, { workspaceId: `clws${i}` }));
+    writeFileSync(join(dir, 'cli.json'), JSON.stringify({ deployments, limit: 1000, offset: 0, totalCount: 12 }));
+    const roles: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      await direct.send(new CreateRoleCommand({ RoleName: `home-${i}`, AssumeRolePolicyDocument: glue }));
+      await member.send(new CreateRoleCommand({ RoleName: `member-${i}`, AssumeRolePolicyDocument: glue }));
+      roles.push(`  - { name: home-${i}, trust: workload-identity, deployments: [{ workspaceId: clws${i} }] }`);
+      roles.push(
+        `  - { name: member-${i}, account: "${MEMBER}", trust: workload-identity, deployments: [{ workspaceId: clws${i + 6} }] }`,
+      );
+    }
+    const file = join(dir, 'cli.yaml');
+    writeFileSync(
+      file,
+      `version: 1\norganizationId: org\ninventory: { source: file, path: ./cli.json }\ndefaults: { iamRequestsPerSecond: ${N} }\nroles:\n${roles.join('\n')}\n`,
+    );
+    proxy.requests.length = 0;
+    const saved = { ...process.env };
+    Object.assign(process.env, {
+      AWS_ENDPOINT_URL: proxy.url,
+      AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey,
+      AWS_REGION: 'us-east-1',
+    });
+    let r;
+    try {
+      r = await cli(['apply', '--config', file, '--yes']);
+    } finally {
+      process.env = saved;
+    }
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    // IAM requests by the access key that signed them: the home credentials, and the member role's session.
+    const byKey = new Map<string, number[]>();
+    proxy.requests.forEach((req, i) => {
+      if (new URLSearchParams(req.body).get('Action') === 'AssumeRole') return;
+      const key = /Credential=([^/]+)\//.exec(String(req.headers.authorization))?.[1] ?? '?';
+      byKey.set(key, [...(byKey.get(key) ?? []), proxy.arrivals[i]!]);
+    });
+    expect(byKey.size).toBe(2);
+    for (const [, arrivals] of byKey) {
+      // Each role: read to plan, read, write, read back.
+      expect(arrivals.length).toBeGreaterThanOrEqual(24);
+      expect(maxInWindow(arrivals)).toBeLessThanOrEqual(N + 1);
+    }
+  }, 60_000);
 });
 
 describe('30% random throttling', () => {

@@ -131,6 +131,8 @@ export interface MemberStoreOptions {
   /** Extra client settings (an endpoint for moto). */
   endpoint?: string;
   timings?: Partial<IamTimings>;
+  /** The account's IAM request limit (`defaults.iamRequestsPerSecond`); unset: not paced. */
+  requestsPerSecond?: number;
   log?: (line: string) => void;
   /** Told of every IAM command the member client sends (metrics, bench). */
   onClient?: (client: ReturnType<typeof createIamClient>) => void;
@@ -174,7 +176,10 @@ export function memberTrustStore(account: string, o: MemberStoreOptions): TrustS
       .finally(() => (attempt = undefined));
     return attempt;
   };
-  const client = createIamClient({ region: o.region, credentials, ...(o.endpoint ? { endpoint: o.endpoint } : {}) });
+  const client = createIamClient(
+    { region: o.region, credentials, ...(o.endpoint ? { endpoint: o.endpoint } : {}) },
+    { requestsPerSecond: o.requestsPerSecond },
+  );
   o.onClient?.(client);
   return new IamTrustStore(client, { ...o.timings, listRolesFrom: Number.POSITIVE_INFINITY }, o.log);
 }

@@ -393,58 +393,25 @@ export class IamTrustStore implements TrustStore, RoleLister {
   }
 
   /**
-   * One attempt at writing a saved plan's document: read the role, refuse when it is not the policy the plan
-   * was made against, write. Every attempt checks again. Already holding the document is no change (a retry
-   * after an answer that got lost, or someone applied the same plan).
+   * Writes a saved plan's document (DESIGN 7.3) through the one write path: every attempt reads the role and
+   * refuses one that is not the policy the plan was made against; already holding the document is no change
+   * (someone applied the same plan), unless an attempt of ours sent it and its answer got lost: then it landed.
    */
-  private async checkAndWrite(
-    roleName: string,
-    saved: SavedTrust,
-    sent: { write: boolean },
-  ): Promise<PolicyDocument | undefined> {
-    const live = await this.readRole(roleName);
-    if (!live) throw new RoleMissingError(`UpdateAssumeRolePolicy ${roleName}: the role no longer exists`);
-    // Holding it after an attempt of ours sent it: the write landed and its answer got lost.
-    if (samePolicy(live.document, saved.document)) return sent.write ? saved.document : undefined;
-    const digest = policyDigest(live.document);
-    if (digest !== saved.liveDigest) {
-      throw new StalePlanError(
-        `role ${roleName} changed since the plan: ${policyChanges(saved.planned, live.document).join('; ') || 'its policy differs'} ` +
-          `(live policy ${digest.slice(0, 19)}..., planned against ${saved.liveDigest.slice(0, 19)}...); nothing written to it, plan again`,
-      );
-    }
-    sent.write = true;
-    await this.client.send(
-      new UpdateAssumeRolePolicyCommand({ RoleName: roleName, PolicyDocument: serializePolicy(saved.document) }),
-    );
-    return saved.document;
-  }
-
   async writeSavedTrust(roleName: string, saved: SavedTrust): Promise<'written' | 'unchanged'> {
-    let written: PolicyDocument | undefined;
-    const sent = { write: false };
-    try {
-      written = await withRetry(
-        () => this.transient(`UpdateAssumeRolePolicy ${roleName}`, () => this.checkAndWrite(roleName, saved, sent)),
-        {
-          attempts: this.t.principalAttempts,
-          baseDelayMs: this.t.principalBaseDelayMs,
-          maxDelayMs: this.t.principalBaseDelayMs * 8,
-          classify: (err) => (isInvalidPrincipal(err) ? { retry: true } : { retry: false }),
-          onRetry: (err, attempt, delay) =>
-            this.log(
-              `UpdateAssumeRolePolicy ${roleName}: ${(err as Error).message}; principal may be propagating, retry ${attempt} in ${delay} ms`,
-            ),
-        },
-      );
-    } catch (err) {
-      if (err instanceof AstroTrustError) throw err;
-      const e = err as AwsErrorLike;
-      throw new IamWriteError(`UpdateAssumeRolePolicy ${roleName}: ${e.name ?? 'Error'}: ${e.message}`, { cause: err });
-    }
-    if (!written) return 'unchanged';
-    await this.verify(roleName, written);
-    return 'written';
+    let sent = false;
+    const result = await this.readBuildWrite(roleName, (live) => {
+      if (samePolicy(live.document, saved.document)) return undefined;
+      const digest = policyDigest(live.document);
+      if (digest !== saved.liveDigest) {
+        throw new StalePlanError(
+          `role ${roleName} changed since the plan: ${policyChanges(saved.planned, live.document).join('; ') || 'its policy differs'} ` +
+            `(live policy ${digest.slice(0, 19)}..., planned against ${saved.liveDigest.slice(0, 19)}...); nothing written to it, plan again`,
+        );
+      }
+      sent = true;
+      return saved.document;
+    });
+    return result === 'unchanged' && sent ? 'written' : result;
   }
 
   /** Every role of the account with its trust policy: ListRoles pages of up to 1,000 (`init`). Reads only. */

@@ -22,7 +22,8 @@ export function trustStore(rt: Runtime, access: MemberAccess): TrustStore {
   if (!store) {
     const region = process.env.AWS_REGION || 'us-east-1';
     const metered = (client: ReturnType<typeof createIamClient>) => onCommand(client, () => meter.count('IamCalls'));
-    const home = createIamClient({});
+    // Paced per account and per container: docs/deploy.md sizes the reconcile concurrency to the account's limit.
+    const home = createIamClient({}, { requestsPerSecond: rt.config.iamRequestsPerSecond });
     metered(home);
     const homeAccount = rt.env.homeAccount;
     store = routedTrustStore(rt.config, {
@@ -34,6 +35,7 @@ export function trustStore(rt: Runtime, access: MemberAccess): TrustStore {
           access,
           sourceIdentity: HUB_SOURCE_IDENTITY,
           region,
+          requestsPerSecond: rt.config.iamRequestsPerSecond,
           log: logLine,
           onClient: metered,
         }),
