@@ -9,6 +9,8 @@ import { benchApply } from './apply';
 import { benchCost } from './cost';
 import { benchFunctions } from './functions';
 import { benchLambda50k } from './lambda50k';
+import { benchLimits } from './limits';
+import { benchPlanning } from './planning';
 import { benchServe } from './serve';
 
 const { values } = parseArgs({
@@ -31,6 +33,8 @@ async function main() {
   if (want('functions')) await benchFunctions(Number(values.runs));
   if (want('lambda50k')) await benchLambda50k(50_000, Number(values.repeat));
   if (want('serve')) await benchServe(Number(values.events));
+  if (want('limits')) await benchLimits();
+  if (want('planning')) await benchPlanning();
 }
 
 main().catch((err) => {

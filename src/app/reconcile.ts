@@ -5,6 +5,7 @@
 import type { Config } from '../config/config.js';
 import { parseRoleArn, type InventoryWarning } from '../domain/deployment.js';
 import { pool } from '../pool.js';
+import { indexDeployments } from '../domain/desired.js';
 import { knownIssuersOf, planRole, type RolePlan } from '../domain/plan.js';
 import { samePolicy } from '../domain/policy.js';
 import { ownedOf } from '../domain/statements.js';
@@ -59,6 +60,9 @@ export async function planRoles(deps: PlanDeps, only?: string[]): Promise<Plan> 
   );
   const rules = deps.config.identityRules;
   const knownIssuers = knownIssuersOf(inventory.deployments, rules);
+  // Indexed once: each role's selectors are looked up, not scanned over every Deployment (DESIGN 7.4).
+  const index = indexDeployments(inventory.deployments);
+  const nowMs = (deps.now ?? Date.now)();
   // OIDC providers are per account: read once for each account that has an oidc role.
   const providers = new Map<string, Set<string> | undefined>();
   for (const account of new Set(specs.filter((s) => s.trust === 'oidc').map((s) => s.account ?? ''))) {
@@ -80,7 +84,8 @@ export async function planRoles(deps: PlanDeps, only?: string[]): Promise<Plan> 
         oidcProviders: providers.get(spec.account ?? ''),
         rules,
         findingRules: deps.config.findings,
-        nowMs: (deps.now ?? Date.now)(),
+        nowMs,
+        index,
       }),
     ),
   };

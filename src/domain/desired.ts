@@ -112,27 +112,96 @@ export function usesRoleAsIdentity(d: Deployment, role: RoleArn): boolean {
 
 /** The first of the role's selectors that matches the Deployment, described; undefined when none does or the role has none. */
 export function matchingSelector(spec: RoleSpec, d: Deployment): string | undefined {
-  const sel = spec.deployments?.find(
-    (s) =>
-      (s.id === undefined || s.id === d.id) &&
-      (s.workspaceId === undefined || s.workspaceId === d.workspaceId) &&
-      (s.name === undefined || globMatch(s.name, d.name)),
-  );
+  const sel = spec.deployments?.find((s) => selectorMatches(s, d));
   return sel ? describe(sel) : undefined;
 }
 
-/** The Deployments a role declares, each with the selector that matched first. */
-export function declaredDeployments(spec: RoleSpec, deployments: Deployment[], role: RoleArn): DeclaredDeployment[] {
-  const out: DeclaredDeployment[] = [];
+/**
+ * The inventory indexed once per plan (DESIGN 7.4): a role's `id` and `workspaceId` selectors, the roles
+ * whose Deployments use them as their identity, and the identities Deployments share are looked up, not
+ * scanned, so planning R roles over D Deployments grows with R + D, not R x D.
+ */
+export interface DeploymentIndex {
+  all: Deployment[];
+  byId: Map<string, Deployment[]>;
+  byWorkspace: Map<string, Deployment[]>;
+  /** By the identity role (primary or DR) as `usesRoleAsIdentity` compares it: `<account>:<name>`. */
+  byIdentityRole: Map<string, Deployment[]>;
+  /** By the identity ARN (primary or DR) as written. */
+  byIdentityArn: Map<string, Deployment[]>;
+  names: Map<string, string>;
+  namespaces: Set<string>;
+}
+
+/** Builds the per-plan index of the inventory (each list in inventory order). */
+export function indexDeployments(deployments: Deployment[]): DeploymentIndex {
+  const ix: DeploymentIndex = {
+    all: deployments,
+    byId: new Map(),
+    byWorkspace: new Map(),
+    byIdentityRole: new Map(),
+    byIdentityArn: new Map(),
+    names: new Map(),
+    namespaces: new Set(),
+  };
+  const push = <K>(map: Map<K, Deployment[]>, key: K, d: Deployment) => {
+    const list = map.get(key);
+    if (list) list.push(d);
+    else map.set(key, [d]);
+  };
   for (const d of deployments) {
-    const matchedBy = spec.deployments
-      ? matchingSelector(spec, d)
-      : usesRoleAsIdentity(d, role)
-        ? 'uses this role as its workload identity'
-        : undefined;
-    if (matchedBy) out.push({ deployment: d, matchedBy });
+    push(ix.byId, d.id, d);
+    if (d.workspaceId !== undefined) push(ix.byWorkspace, d.workspaceId, d);
+    if (!ix.names.has(d.id)) ix.names.set(d.id, d.name);
+    ix.namespaces.add(d.namespace);
+    const roles = new Set<string>();
+    for (const arn of new Set([d.workloadIdentity, d.drWorkloadIdentity])) {
+      if (!arn) continue;
+      push(ix.byIdentityArn, arn, d);
+      const parsed = parseRoleArn(arn);
+      if (parsed) roles.add(`${parsed.accountId}:${parsed.name}`);
+    }
+    for (const r of roles) push(ix.byIdentityRole, r, d);
   }
-  return out.sort((a, b) => (a.deployment.id < b.deployment.id ? -1 : 1));
+  return ix;
+}
+
+function selectorMatches(s: Selector, d: Deployment): boolean {
+  return (
+    (s.id === undefined || s.id === d.id) &&
+    (s.workspaceId === undefined || s.workspaceId === d.workspaceId) &&
+    (s.name === undefined || globMatch(s.name, d.name))
+  );
+}
+
+/** The Deployments a role declares, each with the selector that matched first. */
+export function declaredDeployments(
+  spec: RoleSpec,
+  deployments: Deployment[],
+  role: RoleArn,
+  index: DeploymentIndex = indexDeployments(deployments),
+): DeclaredDeployment[] {
+  const matched = new Map<Deployment, string>();
+  if (!spec.deployments) {
+    for (const d of index.byIdentityRole.get(`${role.accountId}:${role.name}`) ?? [])
+      matched.set(d, 'uses this role as its workload identity');
+  } else {
+    // Selectors in order: a Deployment keeps the first that matches it. Only a name-only selector scans.
+    for (const s of spec.deployments) {
+      const candidates =
+        s.id !== undefined
+          ? (index.byId.get(s.id) ?? [])
+          : s.workspaceId !== undefined
+            ? (index.byWorkspace.get(s.workspaceId) ?? [])
+            : index.all;
+      let described: string | undefined;
+      for (const d of candidates)
+        if (!matched.has(d) && selectorMatches(s, d)) matched.set(d, (described ??= describe(s)));
+    }
+  }
+  return [...matched]
+    .map(([deployment, matchedBy]) => ({ deployment, matchedBy }))
+    .sort((a, b) => (a.deployment.id < b.deployment.id ? -1 : 1));
 }
 
 /**
@@ -216,12 +285,13 @@ export function desiredTrust(
   deployments: Deployment[],
   role: RoleArn,
   rules: IdentityRules = NO_RULES,
+  index: DeploymentIndex = indexDeployments(deployments),
 ): DesiredTrust {
-  const declared = declaredDeployments(spec, deployments, role);
+  const declared = declaredDeployments(spec, deployments, role, index);
   const byKey = new Map<string, TrustEntry>();
   const skipped: SkippedDeployment[] = [];
   const skip = (d: Deployment, reason: string) => skipped.push({ deploymentId: d.id, name: d.name, reason });
-  const namespaces = new Set(deployments.map((d) => d.namespace));
+  const namespaces = index.namespaces;
   const add = (e: TrustEntry) => {
     const k = entryKey(e);
     const existing = byKey.get(k);
@@ -259,21 +329,21 @@ export function desiredTrust(
     }
   }
   const entries = [...byKey.values()].sort((a, b) => (entryKey(a) < entryKey(b) ? -1 : 1));
-  return { declared, entries, skipped, shared: sharedIdentities(entries, declared, deployments) };
+  return { declared, entries, skipped, shared: sharedIdentities(entries, declared, index) };
 }
 
 /** Trusted identities that Deployments the role does not declare use too (a Hybrid cluster's shared role, one customer role for several Deployments). */
 function sharedIdentities(
   entries: TrustEntry[],
   declared: DeclaredDeployment[],
-  deployments: Deployment[],
+  index: DeploymentIndex,
 ): SharedIdentity[] {
   const declaredIds = new Set(declared.map((d) => d.deployment.id));
   const out: SharedIdentity[] = [];
   for (const e of entries) {
     if (e.kind !== 'aws') continue;
-    const others = deployments
-      .filter((d) => !declaredIds.has(d.id) && (d.workloadIdentity === e.arn || d.drWorkloadIdentity === e.arn))
+    const others = (index.byIdentityArn.get(e.arn) ?? [])
+      .filter((d) => !declaredIds.has(d.id))
       .map((d) => ({ id: d.id, name: d.name }));
     if (others.length > 0) out.push({ arn: e.arn, declaredIds: e.deploymentIds, others });
   }

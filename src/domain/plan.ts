@@ -6,9 +6,11 @@ import type { Deployment, RoleArn } from './deployment.js';
 import {
   desiredTrust,
   entryKey,
+  indexDeployments,
   issuerAllowed,
   NO_RULES,
   type DeclaredDeployment,
+  type DeploymentIndex,
   type IdentityRules,
   type Mode,
   type RoleSpec,
@@ -148,6 +150,8 @@ export interface PlanRoleInput {
   findingRules?: FindingRules;
   /** Now, in ms: when acknowledgements expire. */
   nowMs?: number;
+  /** `deployments` indexed once for the whole plan (`indexDeployments`); built here when left out. */
+  index?: DeploymentIndex;
 }
 
 /** Deployment ids oldest first (`createdAt`, then id; no `createdAt` counts as newest): who gets room first. */
@@ -182,6 +186,7 @@ export function planRole({
   rules = NO_RULES,
   findingRules = NO_FINDING_RULES,
   nowMs = 0,
+  index,
 }: PlanRoleInput): RolePlan {
   const base = {
     role: spec.name,
@@ -207,7 +212,8 @@ export function planRole({
     };
   }
   const { arn, document } = state;
-  const desired = desiredTrust(spec, deployments, arn, rules);
+  const inventory = index ?? indexDeployments(deployments);
+  const desired = desiredTrust(spec, deployments, arn, rules, inventory);
   const foreign = document.Statement.filter((s) => !isOwned(s));
   const actual = entriesInOwned(document.Statement);
   const actualKeys = new Set(actual.map(entryKey));
@@ -227,7 +233,7 @@ export function planRole({
   const add = packed.kept.filter((e) => !actualKeys.has(entryKey(e)));
   const removed = actual.filter((e) => !keptKeys.has(entryKey(e)));
   const byId = new Map(desired.declared.map((d) => [d.deployment.id, d.deployment]));
-  const names = new Map(deployments.map((d) => [d.id, d.name]));
+  const names = inventory.names;
   const notFitting = packed.notFitting.map((id) => ({ id, name: byId.get(id)?.name ?? id }));
   const oidcIssuers = [...new Set(packed.kept.flatMap((e) => (e.kind === 'oidc' ? [e.issuer] : [])))].sort();
   const missingOidcProviders = oidcProviders ? oidcIssuers.filter((i) => !oidcProviders.has(i)) : [];
