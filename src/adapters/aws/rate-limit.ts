@@ -7,7 +7,8 @@
  *   'adaptive'` uses): off until IAM throttles, then a token bucket at 0.7x the measured rate that grows
  *   back along a CUBIC curve. It learns the real limit when other tools share the account.
  * - a ceiling of `requestsPerSecond`, one request every 1/N s in the order they asked: what keeps a
- *   from-scratch apply from meeting the limit at all. The SDK's limiter has no ceiling (it starts unlimited
+ *   from-scratch apply from meeting the limit at all. The interval counts from when the last request
+ *   really left, so a process that stalled (a long GC, a busy event loop) never sends a burst to catch up. The SDK's limiter has no ceiling (it starts unlimited
  *   and only ever learns from throttling), so this part is ours.
  *
  * It plugs into the SDK client as its retry strategy's rate limiter (`AdaptiveRetryStrategy` with 1 attempt):
@@ -26,8 +27,11 @@ export class IamRateLimiter implements RateLimiter {
   /** The SDK's CUBIC token bucket: slows down on `Throttling`, speeds up again while answers succeed. */
   private readonly adaptive = new DefaultRateLimiter();
   private readonly intervalMs: number;
-  /** When the next request may leave (ms on `now`'s clock). */
-  private next = 0;
+  /** Requests waiting for the ceiling, first come first served. */
+  private readonly waiting: (() => void)[] = [];
+  /** When the last request left (ms on `now`'s clock). */
+  private last = Number.NEGATIVE_INFINITY;
+  private timer: ReturnType<typeof setTimeout> | undefined;
   /** Requests let through, and the answers that were `Throttling`. */
   readonly stats = { sent: 0, throttled: 0 };
 
@@ -41,12 +45,27 @@ export class IamRateLimiter implements RateLimiter {
 
   async getSendToken(): Promise<void> {
     await this.adaptive.getSendToken();
-    // A slot each, 1/N s apart: what the adaptive bucket lets through in a burst leaves paced.
-    const now = this.now();
-    const slot = Math.max(now, this.next);
-    this.next = slot + this.intervalMs;
-    if (slot > now) await new Promise((resolve) => setTimeout(resolve, slot - now));
+    // Then in line, 1/N s apart: what the adaptive bucket lets through in a burst leaves paced.
+    await new Promise<void>((resolve) => {
+      this.waiting.push(resolve);
+      this.release();
+    });
     this.stats.sent++;
+  }
+
+  private release(): void {
+    if (this.timer || this.waiting.length === 0) return;
+    const wait = this.last + this.intervalMs - this.now();
+    if (wait > 0) {
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        this.release();
+      }, wait);
+      return;
+    }
+    this.last = this.now();
+    this.waiting.shift()!();
+    this.release();
   }
 
   updateClientSendingRate(answer: unknown): void {
