@@ -118,7 +118,8 @@ export async function applyPlan(
   const toWrite: RolePlan[] = [];
   for (const r of plan.roles) {
     const held = opts.hold?.get(r.role);
-    if (r.status === 'in-sync') outcomes.set(r.role, { role: r.role, result: 'unchanged' });
+    // `denied`: nothing astro-trust owns differs; the statement keeping a declared identity out is a person's to fix.
+    if (r.status === 'in-sync' || r.status === 'denied') outcomes.set(r.role, { role: r.role, result: 'unchanged' });
     else if (held && r.status === 'changes' && r.mode === 'enforce')
       outcomes.set(r.role, { role: r.role, result: 'held', message: held });
     else if (r.status === 'missing')

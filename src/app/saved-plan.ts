@@ -66,9 +66,20 @@ const change = z
 
 const finding = z
   .looseObject({
-    kind: z.string().describe('What kind of trust it is (docs/plan-and-apply.md, "Unexpected trust").'),
+    id: z
+      .string()
+      .describe('Stable fingerprint of the role, kind, principal and grant: acknowledge by it (docs/findings.md).'),
+    kind: z.string().describe('What kind of trust it is (docs/findings.md).'),
     principal: z.string().describe('The principal the finding is about.'),
     sid: z.string().optional().describe('The Sid of the statement it was found in.'),
+    statement: z
+      .number()
+      .optional()
+      .describe('The position of that statement in the trust policy as read (0 is the first).'),
+    condition: z
+      .record(z.string(), z.record(z.string(), z.array(z.string())))
+      .nullable()
+      .describe('The statement conditions in canonical form (operator, lower-cased key, values); null when none.'),
     detail: z.string().describe('What it means, for a person.'),
     deployments: z
       .array(deploymentRef.describe('One of them.'))
@@ -100,7 +111,7 @@ const role = z
     trust: z.enum(['workload-identity', 'oidc']).describe('The trust kind the config declares.'),
     mode: z.enum(['enforce', 'observe']).describe('enforce: apply writes it; observe: reported only.'),
     status: z
-      .enum(['in-sync', 'changes', 'blocked', 'missing', 'unreachable'])
+      .enum(['in-sync', 'changes', 'blocked', 'denied', 'missing', 'unreachable'])
       .describe(
         'in-sync, changes, blocked (a guard), missing (no such role in IAM), unreachable (its account could not be read).',
       ),
@@ -330,7 +341,8 @@ export async function applySavedPlan(
   const outcomes = new Map<string, RoleOutcome>();
   const toWrite: SavedRole[] = [];
   for (const r of plan.roles) {
-    if (r.status === 'in-sync') outcomes.set(r.role, { role: r.role, result: 'unchanged' });
+    // A denied role has nothing to write: what locks a declared identity out is a statement astro-trust does not own.
+    if (r.status === 'in-sync' || r.status === 'denied') outcomes.set(r.role, { role: r.role, result: 'unchanged' });
     else if (r.status === 'missing')
       outcomes.set(r.role, { role: r.role, result: 'failed', message: 'the role did not exist in IAM when planned' });
     else if (r.status === 'unreachable')
@@ -439,7 +451,7 @@ export function planFromSaved(plan: SavedPlan): Plan {
       remove: r.remove,
       rewritesOwned: r.rewritesOwned,
       // The document's findings are the domain's, plus `acknowledged`; kinds are the domain's own strings.
-      unexpected: r.findings.map(({ acknowledged: _a, ...f }) => f as unknown as Finding),
+      findings: r.findings.map(({ acknowledged: _a, ...f }) => f as unknown as Finding),
       skipped: r.skipped,
       notFitting: r.notFitting,
       ...(r.guard ? { guard: r.guard as RolePlan['guard'] } : {}),

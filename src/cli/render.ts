@@ -1,7 +1,7 @@
 /** How a plan and an apply look to a person (text, colour on a TTY) and to a program (`--json`). */
 import { styleText } from 'node:util';
 import type { PrincipalChange, RolePlan } from '../domain/plan.js';
-import { EXPIRY_WARNING_DAYS, standing } from '../domain/findings.js';
+import { conditionText, EXPIRY_WARNING_DAYS, standing } from '../domain/findings.js';
 import { splitRoleKey } from '../domain/role-key.js';
 import { samePolicy } from '../domain/policy.js';
 import { policyDigest } from '../domain/saved-plan.js';
@@ -54,8 +54,13 @@ export function renderRole(r: RolePlan, paint: Paint): string {
     case 'blocked':
       lines.push(`${paint('red', 'x')} ${paint('bold', head)}: ${paint('red', 'blocked')}`);
       break;
+    case 'denied':
+      lines.push(
+        `${paint('red', '!')} ${paint('bold', head)}: ${paint('red', 'declared trust denied')} (a statement astro-trust does not own keeps a declared Deployment out; apply cannot fix it)`,
+      );
+      break;
   }
-  if (r.status !== 'in-sync') {
+  if (r.status !== 'in-sync' && r.status !== 'denied') {
     let issuer: string | undefined;
     const under = (c: PrincipalChange) => {
       if (c.issuer && c.issuer !== issuer) lines.push(paint('dim', `    OIDC issuer ${c.issuer}:`));
@@ -86,20 +91,30 @@ export function renderRole(r: RolePlan, paint: Paint): string {
     for (const d of r.notFitting.slice(0, 20)) lines.push(paint('yellow', `      ${d.name} (${d.id})`));
     if (r.notFitting.length > 20) lines.push(paint('yellow', `      ... and ${r.notFitting.length - 20} more`));
   }
-  for (const f of r.unexpected) {
+  for (const f of r.findings) {
     const where =
-      f.kind === 'shared-identity'
+      f.kind === 'shared-identity' || f.kind === 'declared-trust-denied'
         ? ''
         : f.sid
           ? ` in statement ${JSON.stringify(f.sid)}`
-          : ' in a statement without Sid';
-    const text = `${f.kind}: ${f.principal}${where}: ${f.detail}${f.kind === 'shared-identity' ? '' : ' (not owned by astro-trust: alert only)'}`;
+          : f.statement !== undefined
+            ? ` in Statement[${f.statement}] (no Sid)`
+            : '';
+    const suffix =
+      f.kind === 'shared-identity'
+        ? ''
+        : f.kind === 'declared-trust-denied'
+          ? ' (fix or remove that statement by hand: astro-trust never edits it)'
+          : ' (not owned by astro-trust: alert only)';
+    const text = `${f.kind}: ${f.principal}${where}: ${f.detail}${suffix}`;
+    // The id is what findings.acknowledge names; the condition is part of what it fingerprints.
+    const idLine = paint('dim', `      id ${f.id}${f.condition ? `, condition ${conditionText(f.condition)}` : ''}`);
     const ack = f.acknowledgement;
     if (!ack) {
-      lines.push(paint('magenta', `    ! ${text}`));
+      lines.push(paint('magenta', `    ! ${text}`), idLine);
       continue;
     }
-    lines.push(paint('dim', `    ✓ acknowledged until ${ack.expires} (${ack.reason}): ${text}`));
+    lines.push(paint('dim', `    ✓ acknowledged until ${ack.expires} (${ack.reason}): ${text}`), idLine);
     if (ack.daysLeft <= EXPIRY_WARNING_DAYS)
       lines.push(
         paint(
@@ -121,6 +136,8 @@ export interface PlanSummary {
   blocked: number;
   missing: number;
   unreachable: number;
+  /** Roles with nothing to write whose policy keeps a declared identity out (status `denied`). */
+  denied: number;
   observeOnly: number;
   add: number;
   remove: number;
@@ -137,6 +154,7 @@ export function summarize(plan: Plan): PlanSummary {
     blocked: 0,
     missing: 0,
     unreachable: 0,
+    denied: 0,
     observeOnly: 0,
     add: 0,
     remove: 0,
@@ -149,6 +167,7 @@ export function summarize(plan: Plan): PlanSummary {
     else if (r.status === 'blocked') s.blocked++;
     else if (r.status === 'missing') s.missing++;
     else if (r.status === 'unreachable') s.unreachable++;
+    else if (r.status === 'denied') s.denied++;
     else if (r.mode === 'observe') s.observeOnly++;
     else s.toChange++;
     // Counted for what apply would write: enforce roles with changes.
@@ -156,8 +175,8 @@ export function summarize(plan: Plan): PlanSummary {
       s.add += r.add.length;
       s.remove += r.remove.length;
     }
-    s.unexpected += standing(r.unexpected).length;
-    s.acknowledged += r.unexpected.length - standing(r.unexpected).length;
+    s.unexpected += standing(r.findings).length;
+    s.acknowledged += r.findings.length - standing(r.findings).length;
     s.notFitting += r.notFitting.length;
   }
   return s;
@@ -166,12 +185,12 @@ export function summarize(plan: Plan): PlanSummary {
 /**
  * `plan --detailed-exitcode` (DESIGN 3.2): 2 when apply would write (an enforce role changes, or an OIDC
  * provider is missing); else 3 when apply has nothing to do but a person must act (an observe role differs,
- * a guard stopped a role, Deployments do not fit, an unacknowledged finding); else 0.
+ * a guard stopped a role, Deployments do not fit, a declared identity is denied, an unacknowledged finding); else 0.
  */
 export function detailedExitCode(plan: Plan): 0 | 2 | 3 {
   const s = summarize(plan);
   if (s.toChange > 0) return 2;
-  return s.observeOnly + s.blocked + s.unexpected + s.notFitting > 0 ? 3 : 0;
+  return s.observeOnly + s.blocked + s.denied + s.unexpected + s.notFitting > 0 ? 3 : 0;
 }
 
 export function renderPlan(plan: Plan, paint: Paint): string {
@@ -190,7 +209,8 @@ export function renderPlan(plan: Plan, paint: Paint): string {
     s.blocked ? paint('red', `${s.blocked} blocked by a guard`) : '',
     s.missing ? paint('red', `${s.missing} missing in IAM`) : '',
     s.unreachable ? paint('red', `${s.unreachable} not read (account unreachable)`) : '',
-    s.unexpected ? paint('magenta', `${s.unexpected} unexpected trust finding${s.unexpected === 1 ? '' : 's'}`) : '',
+    s.denied ? paint('red', `${s.denied} denying a declared Deployment`) : '',
+    s.unexpected ? paint('magenta', `${s.unexpected} finding${s.unexpected === 1 ? '' : 's'} to look at`) : '',
     s.acknowledged ? `${s.acknowledged} acknowledged` : '',
   ].filter(Boolean);
   out.push(`${paint('bold', 'Plan:')} ${parts.join(', ')}.`);
@@ -263,7 +283,7 @@ export function rolePlanJson(r: RolePlan) {
     add: r.add,
     remove: r.remove,
     rewritesOwned: r.rewritesOwned,
-    findings: r.unexpected.map(({ acknowledgement, ...f }) => ({
+    findings: r.findings.map(({ acknowledgement, ...f }) => ({
       ...f,
       acknowledged: acknowledgement !== undefined,
       ...(acknowledgement ? { acknowledgement } : {}),

@@ -60,13 +60,16 @@ const maxRemovals = z.number().int().min(0);
 const maxReverts = z.number().int().min(1);
 const account = z.string().regex(/^\d{12}$/, 'an AWS account id: 12 digits (quote it in YAML)');
 
+/** Where a person finds a finding's id: said by every message about `findings.acknowledge`. */
+const WHERE_IDS =
+  'the id is printed after each finding by `astro-trust plan` ("id ..."), in `plan --json` as roles[].findings[].id, and in the Slack alert ("id ...")';
+
 const acknowledgement = z
   .strictObject({
-    role: z
+    finding: z
       .string()
-      .regex(/^(\d{12}\/)?[\w+=,.@-]{1,64}$/, 'a declared role: its name, or <account>/<name> for a role with account')
-      .describe('The role the finding is on, as the plan names it: its name, or <account>/<name>.'),
-    principal: z.string().min(1).describe('The principal of the finding, exactly as the plan prints it.'),
+      .regex(/^[0-9a-f]{12,64}$/, `a finding id (lower-case hex, 12 or more characters): ${WHERE_IDS}`)
+      .describe('The id of the finding, as plan, plan --json and the Slack alert print it.'),
     reason: z
       .string()
       .min(3, 'say why (a ticket, a plan), at least 3 characters')
@@ -75,9 +78,9 @@ const acknowledgement = z
     expires: z
       .union([z.date(), z.iso.date()])
       .transform((v) => (typeof v === 'string' ? v : v.toISOString().slice(0, 10)))
-      .describe('YYYY-MM-DD (UTC): from 00:00 that day the finding is back.'),
+      .describe('YYYY-MM-DD (UTC), at most a year ahead: from 00:00 that day the finding is back.'),
   })
-  .describe('A known finding: not alerted and not counted for exit 3 until it expires.');
+  .describe('A known finding, by its id: not alerted and not counted for exit 3 until it expires.');
 
 const role = z
   .strictObject({
@@ -245,7 +248,20 @@ const schema = z.strictObject({
         .array(account)
         .optional()
         .describe('Accounts that may appear in statements astro-trust does not own without a finding.'),
-      acknowledge: z.array(acknowledgement).optional().describe('Known findings, each with a reason and an expiry.'),
+      trustedOrganizations: z
+        .array(
+          z
+            .string()
+            .regex(/^o-[a-z0-9]{10,32}$/, 'an AWS Organizations id: o- and 10 to 32 lower-case letters or digits'),
+        )
+        .optional()
+        .describe(
+          'AWS Organizations ids: a * principal confined by aws:PrincipalOrgID to one of them raises no finding.',
+        ),
+      acknowledge: z
+        .array(acknowledgement)
+        .optional()
+        .describe('Known findings, each by its id, with a reason and an expiry.'),
     })
     .optional()
     .describe('How trust found in statements astro-trust does not own is judged.'),
@@ -331,7 +347,24 @@ function pathText(path: PropertyKey[]): string {
   );
 }
 
+/** `findings.acknowledge[i]` written the release-2 way (role + principal): refused, saying where the id is. */
+function releaseTwoAck(issue: z.core.$ZodIssue): boolean {
+  const path = issue.path as PropertyKey[];
+  return (
+    issue.code === 'unrecognized_keys' &&
+    path.length === 3 &&
+    path[0] === 'findings' &&
+    path[1] === 'acknowledge' &&
+    issue.keys.some((k) => k === 'role' || k === 'principal')
+  );
+}
+
 function describeIssue(issue: z.core.$ZodIssue): string {
+  if (releaseTwoAck(issue))
+    return (
+      'acknowledges by role + principal (release 2), which would also silence a new, wider grant to the same principal: ' +
+      `name the finding by its id instead (finding: <id>, with reason and expires); ${WHERE_IDS}`
+    );
   switch (issue.code) {
     case 'unrecognized_keys':
       return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}; check the spelling (README "Config", or schema/astro-trust.schema.json in an editor)`;
@@ -350,8 +383,21 @@ function describeIssue(issue: z.core.$ZodIssue): string {
   }
 }
 
-/** Parses and validates config text; `file` is used in messages and to resolve relative paths. */
-export function parseConfig(text: string, file: string): Config {
+/** An acknowledgement may run at most this long from the day the config is loaded (DESIGN 7.1). */
+export const MAX_ACKNOWLEDGEMENT_YEARS = 1;
+
+/** The last `expires` date accepted on the day `nowMs` falls on (UTC): the same date one year later. */
+export function latestExpiry(nowMs: number): string {
+  const d = new Date(nowMs);
+  d.setUTCFullYear(d.getUTCFullYear() + MAX_ACKNOWLEDGEMENT_YEARS);
+  return d.toISOString().slice(0, 10);
+}
+
+/**
+ * Parses and validates config text; `file` is used in messages and to resolve relative paths. `now` (ms) is the
+ * day acknowledgements are checked against (at most a year ahead).
+ */
+export function parseConfig(text: string, file: string, options: { now?: number } = {}): Config {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0)
@@ -361,7 +407,20 @@ export function parseConfig(text: string, file: string): Config {
     );
   const parsed = schema.safeParse(doc.toJS(), { reportInput: true });
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => {
+    // An entry refused for its release-2 form says so once, not also that it lacks `finding`.
+    const oldForm = new Set(
+      parsed.error.issues.filter(releaseTwoAck).map((i) => (i.path as PropertyKey[])[2] as number),
+    );
+    const issues = parsed.error.issues.filter((issue) => {
+      const path = issue.path as PropertyKey[];
+      return !(
+        path[0] === 'findings' &&
+        path[1] === 'acknowledge' &&
+        oldForm.has(path[2] as number) &&
+        path[3] === 'finding'
+      );
+    });
+    const problems = issues.map((issue) => {
       const path = issue.path as PropertyKey[];
       const at = locate(doc, lineCounter, path);
       return `${pathText(path)}${at}: ${describeIssue(issue)}`;
@@ -369,6 +428,15 @@ export function parseConfig(text: string, file: string): Config {
     throw new ConfigError(file, problems);
   }
   const raw = parsed.data;
+  const latest = latestExpiry(options.now ?? Date.now());
+  const tooLate = (raw.findings?.acknowledge ?? []).flatMap((a, i) =>
+    a.expires > latest
+      ? [
+          `findings.acknowledge[${i}].expires${locate(doc, lineCounter, ['findings', 'acknowledge', i, 'expires'])}: ${a.expires} is more than a year ahead (latest: ${latest}); acknowledge for at most a year, then look again`,
+        ]
+      : [],
+  );
+  if (tooLate.length > 0) throw new ConfigError(file, tooLate);
   const d = { ...DEFAULTS, ...raw.defaults };
   const maxShrinkPercent = raw.inventory.maxShrinkPercent ?? DEFAULTS.maxShrinkPercent;
   return {
@@ -380,6 +448,7 @@ export function parseConfig(text: string, file: string): Config {
         : { source: 'api', maxShrinkPercent },
     findings: {
       trustedAccounts: [...new Set(raw.findings?.trustedAccounts ?? [])],
+      trustedOrganizations: [...new Set(raw.findings?.trustedOrganizations ?? [])],
       acknowledge: raw.findings?.acknowledge ?? [],
     },
     identityRules: {
@@ -428,7 +497,7 @@ function locate(doc: ReturnType<typeof parseDocument>, lc: LineCounter, path: Pr
 }
 
 /** Reads and validates the config file. */
-export function loadConfig(file: string): Config {
+export function loadConfig(file: string, options: { now?: number } = {}): Config {
   const path = resolve(file);
   let text: string;
   try {
@@ -440,5 +509,5 @@ export function loadConfig(file: string): Config {
       { cause: err },
     );
   }
-  return parseConfig(text, file);
+  return parseConfig(text, file, options);
 }

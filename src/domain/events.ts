@@ -102,7 +102,10 @@ export interface DriftDetected extends RoleRef {
   undeclaredInOwned: PrincipalChange[];
   /** Declared principals missing from owned statements (restored in enforce). */
   missingDeclared: PrincipalChange[];
-  /** Undeclared trust in statements astro-trust does not own: alerted, never edited. */
+  /**
+   * Findings not acknowledged (DESIGN 7.1), each with its `id`: undeclared trust in statements astro-trust does not
+   * own (alerted, never edited), and declared identities the policy does not let in (`declared-trust-denied`).
+   */
   unexpected: Finding[];
   /** Owned statements edited by hand (Effect, Action, Condition). */
   rewritesOwned: boolean;
@@ -138,7 +141,8 @@ export function driftFingerprint(d: DriftDetected): string {
     d.action,
     ...d.undeclaredInOwned.map((c) => `-${c.issuer ?? ''}${c.principal}`),
     ...d.missingDeclared.map((c) => `+${c.issuer ?? ''}${c.principal}`),
-    ...d.unexpected.map((f) => `!${f.kind}${f.principal}`),
+    // By id: a changed grant (a condition removed, a second statement) is a new alert.
+    ...d.unexpected.map((f) => `!${f.id}`),
     d.rewritesOwned ? 'rewrite' : '',
     d.roleDeleted ? 'deleted' : '',
     ...(d.missingOidcProviders ?? []).map((i) => `?${i}`),
@@ -200,7 +204,7 @@ export function eventsForReconcile(
     return events;
   }
   // Acknowledged findings are not alerted until their acknowledgement expires.
-  const findings = standing(plan.unexpected);
+  const findings = standing(plan.findings);
   const drifted = request.drift !== undefined && (plan.status !== 'in-sync' || findings.length > 0);
   const foreignOnly = request.drift === undefined && (findings.length > 0 || plan.missingOidcProviders.length > 0);
   if (drifted || foreignOnly) {
@@ -225,7 +229,7 @@ export function eventsForReconcile(
         undeclaredInOwned: request.drift ? plan.remove : [],
         missingDeclared: request.drift ? plan.add : [],
         unexpected: findings,
-        ...(plan.unexpected.length > findings.length ? { acknowledged: plan.unexpected.length - findings.length } : {}),
+        ...(plan.findings.length > findings.length ? { acknowledged: plan.findings.length - findings.length } : {}),
         rewritesOwned: request.drift ? plan.rewritesOwned : false,
         action,
         ...(plan.missingOidcProviders.length ? { missingOidcProviders: plan.missingOidcProviders } : {}),

@@ -1,11 +1,26 @@
 /**
- * Findings: trust a person must look at (DESIGN 3.5). Found in statements astro-trust does not own (alerted,
- * never edited), or a declared identity that undeclared Deployments share. A person may acknowledge one
- * in the config, with a reason and an expiry; it comes back when the acknowledgement expires.
+ * Findings (DESIGN 3.5, 7.1): trust a person must look at, judged by what a statement grants (grant.ts), never by
+ * how its principal reads. Found in statements astro-trust does not own (alerted, never edited), in a declared
+ * identity that undeclared Deployments share, or in a declared identity the whole policy does not let in. Each has
+ * a stable id (a fingerprint of the role, the kind, the principal and the grant); a person acknowledges a finding by
+ * that id, with a reason and an expiry, and any change to the grant is a new finding.
  */
-import type { TrustEntry } from './desired.js';
-import { asList, type Statement } from './policy.js';
-import { issuerOfProviderArn, subjectsOf } from './statements.js';
+import { createHash } from 'node:crypto';
+import { parseRoleArn, type Deployment } from './deployment.js';
+import type { IdentityRules, TrustEntry } from './desired.js';
+import { evaluate, type Caller, type RequestContext } from './evaluate.js';
+import {
+  coversAssume,
+  grantKey,
+  isNegated,
+  pinnedValues,
+  UNIQUE_ID,
+  type CanonicalCondition,
+  type Grant,
+  type Principal,
+} from './grant.js';
+
+export { UNIQUE_ID };
 
 export type FindingKind =
   | 'undeclared-astro-identity'
@@ -15,41 +30,62 @@ export type FindingKind =
   | 'wildcard-principal'
   | 'external-account'
   | 'not-principal'
-  | 'shared-identity';
+  | 'shared-identity'
+  | 'astro-account-principal'
+  | 'unrestricted-federation'
+  | 'declared-trust-denied'
+  | 'unevaluable-statement';
 
 export interface Finding {
+  /** Stable fingerprint of role, kind, principal and the grant (Effect, Action, Condition; not the Sid): acknowledge by it. */
+  id: string;
   kind: FindingKind;
   principal: string;
   sid?: string;
+  /** Position of the statement in the role's trust policy as read (0 is the first). */
+  statement?: number;
+  /** The statement's conditions in canonical form (operator -> lower-cased key -> values); null when none. */
+  condition: CanonicalCondition | null;
   detail: string;
-  /** shared-identity: the Deployments that use the identity without being declared for the role. */
+  /** shared-identity: the Deployments that use the identity undeclared; declared-trust-denied: the Deployments locked out. */
   deployments?: { id: string; name: string }[];
   /** Set when a person acknowledged it in the config and the acknowledgement has not expired. */
   acknowledgement?: { reason: string; expires: string; daysLeft: number };
 }
 
-/** `findings.acknowledge` in the config: a known finding, why it stays, until when (YYYY-MM-DD, UTC). */
+/** `findings.acknowledge` in the config: a known finding (by id), why it stays, until when (YYYY-MM-DD, UTC). */
 export interface Acknowledgement {
-  role: string;
-  principal: string;
+  finding: string;
   reason: string;
   expires: string;
 }
 
 export interface FindingRules {
-  /** Accounts that may appear in foreign statements without an `external-account` finding. */
+  /** Accounts that may appear in foreign statements without an `external-account` finding (never an Astro identity account). */
   trustedAccounts: string[];
+  /** AWS Organizations (`o-...`) that confine a `*` principal through `aws:PrincipalOrgID`. */
+  trustedOrganizations: string[];
   acknowledge: Acknowledgement[];
 }
 
-export const NO_FINDING_RULES: FindingRules = { trustedAccounts: [], acknowledge: [] };
+export const NO_FINDING_RULES: FindingRules = { trustedAccounts: [], trustedOrganizations: [], acknowledge: [] };
 
 /** A plan says so when an acknowledgement runs out within this many days. */
 export const EXPIRY_WARNING_DAYS = 14;
 
-export const UNIQUE_ID = /^A[A-Z0-9]{3}[A-Z0-9]{12,}$/;
 export const ASTRO_IDENTITY = /^arn:[a-z-]+:iam::\d{12}:role\/(?:.*\/)?astro-[^/]+$/;
 const PRINCIPAL_ACCOUNT = /^arn:[a-z-]+:(?:iam|sts)::(\d{12}):/;
+
+/** Length of a finding id (hex characters of a SHA-256). */
+export const FINDING_ID_LENGTH = 16;
+
+/** The id of a finding: SHA-256 of role key, kind, principal and the grant's canonical Effect, Action and Condition. */
+export function findingId(role: string, kind: FindingKind, principal: string, grant: string): string {
+  return createHash('sha256')
+    .update(JSON.stringify([role, kind, principal, grant]))
+    .digest('hex')
+    .slice(0, FINDING_ID_LENGTH);
+}
 
 /** Namespace of a `system:serviceaccount:<ns>:<name>` subject. */
 export function namespaceOf(sub: string): string | undefined {
@@ -68,23 +104,144 @@ export function accountOfPrincipal(principal: string): string | undefined {
   return PRINCIPAL_ACCOUNT.exec(principal)?.[1];
 }
 
+function astroManaged(d: Deployment, arn: string): string | undefined {
+  const role = parseRoleArn(arn);
+  if (!role || role.path !== '/') return undefined;
+  const own = `astro-${d.namespace}`;
+  return role.name === own || role.name.startsWith(`${own}-`) ? role.accountId : undefined;
+}
+
+const listingAccounts = new WeakMap<readonly Deployment[], Set<string>>();
+const listingIssuers = new WeakMap<readonly Deployment[], Set<string>>();
+
+/**
+ * Astro's identity accounts (DESIGN 7.1): every `inventory.identityAccounts` entry and the account of every
+ * Astro-managed identity (`role/astro-<its namespace>`) in the listing. Shared by every Astro customer.
+ */
+export function astroAccountsOf(deployments: readonly Deployment[], rules: IdentityRules): Set<string> {
+  let fromListing = listingAccounts.get(deployments);
+  if (!fromListing) {
+    fromListing = new Set(
+      deployments.flatMap((d) =>
+        [d.workloadIdentity, d.drWorkloadIdentity].flatMap((arn) => (arn ? (astroManaged(d, arn) ?? []) : [])),
+      ),
+    );
+    listingAccounts.set(deployments, fromListing);
+  }
+  return new Set([...fromListing, ...(rules.identityAccounts ?? [])]);
+}
+
+/** Astro's OIDC issuers (DESIGN 7.1): the issuers of the listed Deployments, primary and DR, and `inventory.oidcIssuers`. */
+export function astroIssuersOf(deployments: readonly Deployment[], rules: IdentityRules): Set<string> {
+  let fromListing = listingIssuers.get(deployments);
+  if (!fromListing) {
+    fromListing = new Set(deployments.flatMap((d) => [d.oidcIssuer, d.drOidcIssuer].filter((i): i is string => !!i)));
+    listingIssuers.set(deployments, fromListing);
+  }
+  return new Set([...fromListing, ...rules.oidcIssuers]);
+}
+
 export interface FindingContext {
-  desired: TrustEntry[];
-  /** Issuers (host/path) of the Deployments in the inventory: how Astro clusters are recognised. */
-  knownIssuers: Set<string>;
+  /** The role as the config names it: part of every finding's id. */
+  role: string;
   /** The managed role's own account. */
   roleAccount: string;
-  trustedAccounts: string[];
+  partition: string;
+  desired: TrustEntry[];
+  /** Issuers of Astro clusters (astroIssuersOf). */
+  astroIssuers: ReadonlySet<string>;
+  /** Astro identity accounts (astroAccountsOf); the role's own account is never one. */
+  astroAccounts: ReadonlySet<string>;
+  trustedAccounts: readonly string[];
+  trustedOrganizations: readonly string[];
+}
+
+function where(g: Grant): string {
+  return g.sid ? `statement ${JSON.stringify(g.sid)}` : `Statement[${g.index}] (no Sid)`;
+}
+
+/** A condition in one line, for people: `StringEquals aws:principalorgid=o-abc; Bool aws:securetransport=true`. */
+export function conditionText(c: CanonicalCondition | null): string {
+  if (!c) return '';
+  return Object.entries(c)
+    .flatMap(([op, keys]) => Object.entries(keys).map(([k, v]) => `${op} ${k}=${v.join('|')}`))
+    .join('; ');
+}
+
+// Operators that pin a key to the values listed: a missing key does not match them.
+const CONFINING = new Set(['StringEquals', 'StringEqualsIgnoreCase', 'StringLike', 'ArnEquals', 'ArnLike']);
+const literal = (v: string) => !/[*?]/.test(v) && !v.includes('${');
+
+/**
+ * True when a condition confines a `*` principal to trusted principals (DESIGN 7.1): `aws:PrincipalOrgID` in
+ * `trustedOrganizations`, or `aws:PrincipalAccount`, `aws:SourceAccount` or `aws:PrincipalArn` whose every value is
+ * in this account or a trusted one (never an Astro identity account), under StringEquals/ArnEquals/ArnLike (not
+ * IfExists, not ForAllValues: both match when the key is missing).
+ */
+function confinesToTrusted(g: Grant, ctx: FindingContext): boolean {
+  const accounts = new Set([ctx.roleAccount, ...ctx.trustedAccounts].filter((a) => !ctx.astroAccounts.has(a)));
+  const orgs = new Set(ctx.trustedOrganizations);
+  return g.clauses.some((c) => {
+    if (c.ifExists || c.set === 'ForAllValues' || isNegated(c.base) || !CONFINING.has(c.base) || c.values.length === 0)
+      return false;
+    if (c.key === 'aws:principalorgid') return c.values.every((v) => literal(v) && orgs.has(v));
+    if (c.key === 'aws:principalaccount' || c.key === 'aws:sourceaccount')
+      return c.values.every((v) => literal(v) && accounts.has(v));
+    if (c.key === 'aws:principalarn')
+      return c.values.every((v) => {
+        const account = /^arn:[^:]*:(?:iam|sts)::(\d{12}):/.exec(v)?.[1];
+        return account !== undefined && accounts.has(account);
+      });
+    return false;
+  });
+}
+
+const GITHUB = /^token\.actions\.githubusercontent\.com(\/.*)?$/;
+// A GitHub Actions subject that names one owner (organization or user): repo:<owner>/..., or a customized claim.
+const OWNER_PINNED = /^(?:repo:[^*?/:]+\/|repository_owner:[^*?:]+(?::|$)|repository_owner_id:[^*?:]+(?::|$))/;
+
+/** The audience key of a web identity provider IAM knows without an OIDC provider ARN. */
+const AUDIENCE_KEY: Record<string, string> = {
+  'cognito-identity.amazonaws.com': 'cognito-identity.amazonaws.com:aud',
+  'accounts.google.com': 'accounts.google.com:aud',
+  'graph.facebook.com': 'graph.facebook.com:app_id',
+  'www.amazon.com': 'www.amazon.com:app_id',
+};
+
+function pinned(values: string[] | undefined): boolean {
+  return values !== undefined && values.length > 0 && values.every((v) => v !== '*' && v !== '');
+}
+
+/** Why a grant to a non-Astro federated principal trusts more than one audience or repository owner, or undefined. */
+function unrestricted(g: Grant, p: Principal & { type: 'oidc' | 'cognito' | 'web-identity' }): string | undefined {
+  const issuer = p.type === 'oidc' ? p.issuer : p.text;
+  const audKey = p.type === 'oidc' ? `${issuer}:aud` : AUDIENCE_KEY[issuer]!;
+  const reasons: string[] = [];
+  if (!pinned(pinnedValues(g, audKey)))
+    reasons.push(
+      p.type === 'cognito'
+        ? `no ${audKey} condition: a user of any Cognito identity pool can assume the role`
+        : `no audience condition (${audKey}): a token of this issuer issued for any audience is accepted`,
+    );
+  if (p.type === 'oidc' && GITHUB.test(issuer)) {
+    const subs = pinnedValues(g, `${issuer}:sub`);
+    if (!subs) reasons.push(`no ${issuer}:sub condition: a workflow of any repository on GitHub can assume the role`);
+    else {
+      const open = subs.filter((s) => !OWNER_PINNED.test(s));
+      if (open.length)
+        reasons.push(
+          `${issuer}:sub ${open.map((s) => JSON.stringify(s)).join(', ')} does not pin a repository owner: workflows of other owners' repositories match`,
+        );
+    }
+  }
+  return reasons.length ? reasons.join('; ') : undefined;
 }
 
 /**
- * Inspects statements astro-trust does not own: an undeclared Astro identity (`role/astro-*`), a subject of
- * a known Astro issuer in an undeclared namespace, a namespace wildcard (it trusts every tenant of a
- * shared cluster), an orphaned principal (a deleted role shows as its unique id `AROA...`), `*`, a principal
- * of an account that is neither the role's, a declared Deployment's identity account nor trusted (a
- * backdoor), and `Allow` with `NotPrincipal` (it trusts nearly everyone).
+ * Inspects the statements astro-trust does not own, by what each grants (DESIGN 7.1). Deny statements grant
+ * nothing (they are judged by `findDenied`); an Allow that covers no assume action grants no way in.
  */
-export function findUnexpected(foreign: Statement[], ctx: FindingContext): Finding[] {
+export function findForeign(grants: readonly Grant[], ctx: FindingContext): Finding[] {
   const out: Finding[] = [];
   const desiredArns = new Set(ctx.desired.flatMap((e) => (e.kind === 'aws' ? [e.arn] : [])));
   const desiredNs = new Set(
@@ -95,95 +252,317 @@ export function findUnexpected(foreign: Statement[], ctx: FindingContext): Findi
     ...ctx.trustedAccounts,
     ...[...desiredArns].flatMap((a) => accountOfPrincipal(a) ?? []),
   ]);
-  for (const s of foreign) {
-    if (s.Effect !== 'Allow') continue;
-    const sid = s.Sid;
-    if (s.NotPrincipal !== undefined) {
-      const except = s.NotPrincipal === '*' ? ['*'] : Object.values(s.NotPrincipal).flatMap((v) => asList(v));
+  for (const g of grants) {
+    if (g.owned) continue;
+    const key = grantKey(g);
+    const add = (kind: FindingKind, principal: string, detail: string) =>
       out.push({
-        kind: 'not-principal',
-        principal: `NotPrincipal ${except.join(', ')}`.slice(0, 300),
-        sid,
-        detail: 'Allow with NotPrincipal trusts every principal except the ones listed',
+        id: findingId(ctx.role, kind, principal, key),
+        kind,
+        principal,
+        ...(g.sid !== undefined ? { sid: g.sid } : {}),
+        statement: g.index,
+        condition: g.condition,
+        detail,
       });
+    if (g.problems.length > 0) {
+      add(
+        'unevaluable-statement',
+        g.sid ?? `Statement[${g.index}]`,
+        `astro-trust cannot apply IAM's rules to this statement (${g.problems.join('; ')}): check what it grants by hand`,
+      );
+      continue;
     }
-    if (s.Principal === undefined) continue;
-    const principal = s.Principal === '*' ? { AWS: '*' } : s.Principal;
-    for (const p of asList(principal.AWS)) {
-      if (p === '*') {
-        out.push({ kind: 'wildcard-principal', principal: p, sid, detail: 'trusts every AWS principal' });
-      } else if (UNIQUE_ID.test(p)) {
-        out.push({
-          kind: 'orphaned-principal',
-          principal: p,
-          sid,
-          detail: 'a unique id in place of an ARN: the trusted role or user was deleted, so this trust is broken',
-        });
-      } else if (ASTRO_IDENTITY.test(p) && !desiredArns.has(p)) {
-        out.push({
-          kind: 'undeclared-astro-identity',
-          principal: p,
-          sid,
-          detail: 'an Astro Deployment identity that the config does not declare for this role',
-        });
-      } else {
-        const account = accountOfPrincipal(p);
-        if (account && !known.has(account)) {
-          out.push({
-            kind: 'external-account',
-            principal: p,
-            sid,
-            detail: `account ${account} is not this role's account, the account of a declared Deployment's identity, nor listed in findings.trustedAccounts${/:root$|^\d{12}$/.test(p) ? ' (the account root: every principal that account allows)' : ''}`,
-          });
-        }
-      }
+    if (g.effect !== 'Allow' || !coversAssume(g)) continue;
+    if (g.notPrincipals) {
+      add(
+        'not-principal',
+        `NotPrincipal ${g.notPrincipals.map((p) => p.text).join(', ')}`.slice(0, 300),
+        'Allow with NotPrincipal trusts every principal except the ones listed',
+      );
+      continue;
     }
-    for (const fed of asList(principal.Federated)) {
-      const issuer = issuerOfProviderArn(fed);
-      if (!issuer) continue;
-      const subs = subjectsOf(s, issuer);
-      const astro = ctx.knownIssuers.has(issuer);
-      if (subs.length === 0 && astro) {
-        out.push({
-          kind: 'namespace-wildcard',
-          principal: fed,
-          sid,
-          detail: 'no sub condition: every service account of the Astro cluster can assume this role',
-        });
-      }
-      for (const sub of subs) {
-        if (isWildcardSubject(sub)) {
-          out.push({
-            kind: 'namespace-wildcard',
-            principal: `${issuer}:sub=${sub}`,
-            sid,
-            detail: 'a namespace wildcard trusts every tenant of the cluster',
-          });
-        } else if (astro && !desiredNs.has(`${issuer} ${namespaceOf(sub)}`)) {
-          out.push({
-            kind: 'undeclared-namespace',
-            principal: `${issuer}:sub=${sub}`,
-            sid,
-            detail: `namespace ${namespaceOf(sub) ?? '?'} on an Astro cluster issuer is not declared for this role`,
-          });
+    for (const p of g.principals ?? []) {
+      switch (p.type) {
+        case 'any':
+        case 'aws-any':
+          if (!confinesToTrusted(g, ctx))
+            add(
+              'wildcard-principal',
+              p.type === 'any' ? '*' : 'AWS:*',
+              `${p.type === 'any' ? 'trusts everyone' : 'trusts every AWS principal'}` +
+                (g.condition
+                  ? `; its condition (${conditionText(g.condition)}) does not confine it to this account, findings.trustedAccounts or findings.trustedOrganizations`
+                  : ': no condition confines it'),
+            );
+          break;
+        case 'unique-id':
+          add(
+            'orphaned-principal',
+            p.text,
+            'a unique id in place of an ARN: the trusted role or user was deleted, so this trust is broken',
+          );
+          break;
+        case 'account':
+        case 'role':
+        case 'user':
+        case 'assumed-role':
+        case 'aws-other': {
+          const account = p.account;
+          if (account === undefined) {
+            add(
+              'unevaluable-statement',
+              p.text,
+              'an AWS principal that is neither an account id, an ARN of this partition nor a unique id: check it by hand',
+            );
+          } else if (ctx.astroAccounts.has(account) && account !== ctx.roleAccount) {
+            if (p.type === 'role' && desiredArns.has(p.text)) break;
+            if (p.type === 'role' && ASTRO_IDENTITY.test(p.text))
+              add(
+                'undeclared-astro-identity',
+                p.text,
+                'an Astro Deployment identity that the config does not declare for this role',
+              );
+            else
+              add(
+                'astro-account-principal',
+                p.text,
+                `account ${account} holds the identities of every Astro customer: ${p.type === 'account' ? 'trusting its root trusts every tenant' : 'only the identities of Deployments this role declares may be trusted there'} (findings.trustedAccounts never exempts it)`,
+              );
+          } else if (p.type === 'role' && ASTRO_IDENTITY.test(p.text) && !desiredArns.has(p.text)) {
+            add(
+              'undeclared-astro-identity',
+              p.text,
+              'an Astro Deployment identity that the config does not declare for this role',
+            );
+          } else if (!known.has(account)) {
+            add(
+              'external-account',
+              p.text,
+              `account ${account} is not this role's account, the account of a declared Deployment's identity, nor listed in findings.trustedAccounts${p.type === 'account' ? ' (the account root: every principal that account allows)' : ''}`,
+            );
+          }
+          break;
         }
+        case 'oidc': {
+          if (ctx.astroIssuers.has(p.issuer)) {
+            const subs = pinnedValues(g, `${p.issuer}:sub`);
+            if (!subs) {
+              add(
+                'namespace-wildcard',
+                p.text,
+                'no sub condition: every service account of the Astro cluster can assume this role',
+              );
+              break;
+            }
+            for (const sub of subs) {
+              if (isWildcardSubject(sub))
+                add(
+                  'namespace-wildcard',
+                  `${p.issuer}:sub=${sub}`,
+                  'a namespace wildcard trusts every tenant of the Astro cluster',
+                );
+              else if (!desiredNs.has(`${p.issuer} ${namespaceOf(sub)}`))
+                add(
+                  'undeclared-namespace',
+                  `${p.issuer}:sub=${sub}`,
+                  `namespace ${namespaceOf(sub) ?? '?'} on an Astro cluster issuer is not declared for this role`,
+                );
+            }
+            break;
+          }
+          const why = unrestricted(g, p);
+          if (why) add('unrestricted-federation', p.text, why);
+          break;
+        }
+        case 'cognito':
+        case 'web-identity': {
+          const why = unrestricted(g, p);
+          if (why) add('unrestricted-federation', p.text, why);
+          break;
+        }
+        case 'federated-other':
+          add(
+            'unevaluable-statement',
+            p.text,
+            'a Federated principal that is neither an IAM OIDC or SAML provider ARN nor a web identity provider astro-trust knows: check it by hand',
+          );
+          break;
+        default:
+          // Service principals, SAML providers (always in the role's own account), canonical users.
+          break;
       }
     }
   }
   return out;
 }
 
+// Keys of a web identity token (`<issuer>:<claim>`): their prefix is a host name, never a service prefix.
+const claimKey = (key: string) => /^[^:]*\.[^:]*:/.test(key);
+const ABSENT_FOR_ROLES = new Set([
+  'aws:sourcearn',
+  'aws:sourceaccount',
+  'aws:sourceorgid',
+  'aws:sourceorgpaths',
+  'aws:username',
+  'aws:federatedprovider',
+  'aws:calledvia',
+  'aws:calledviafirst',
+  'aws:calledvialast',
+  'aws:principalservicename',
+  'aws:principalservicenameslist',
+]);
+// AssumeRoleWithWebIdentity is not signed with AWS credentials: no principal keys, no MFA, no session context.
+const ABSENT_FOR_WEB =
+  /^aws:(principal|source(arn|account|org)|username|userid|calledvia|viaawsservice|multifactorauth|tokenissuetime)/;
+
+function context(present: [string, string][], absent: (key: string) => boolean): RequestContext {
+  return { present: new Map(present.map(([k, v]) => [k.toLowerCase(), v])), absent };
+}
+
+const timeKeys = (nowMs: number): [string, string][] => [
+  ['aws:CurrentTime', new Date(nowMs).toISOString()],
+  ['aws:EpochTime', String(Math.floor(nowMs / 1000))],
+  ['aws:SecureTransport', 'true'],
+];
+
+/**
+ * What astro-trust knows of a declared Astro identity's `sts:AssumeRole` call (docs/findings.md): the caller's ARN,
+ * account and type, that it is no AWS service and calls STS itself, over TLS, now. Absent: the keys of web identity
+ * and SAML tokens, and those only services or federation set. Everything else (aws:PrincipalOrgID, aws:SourceIp,
+ * session tags, MFA, sts:ExternalId, the region...) is unknown.
+ */
+export function roleCallContext(arn: string, account: string, roleAccount: string, nowMs: number): RequestContext {
+  return context(
+    [
+      ['aws:PrincipalArn', arn],
+      ['aws:PrincipalAccount', account],
+      ['aws:PrincipalType', 'AssumedRole'],
+      ['aws:PrincipalIsAWSService', 'false'],
+      ['aws:ViaAWSService', 'false'],
+      ['aws:ResourceAccount', roleAccount],
+      ...timeKeys(nowMs),
+    ],
+    (key) => claimKey(key) || key.startsWith('saml:') || ABSENT_FOR_ROLES.has(key),
+  );
+}
+
+/**
+ * What astro-trust knows of a declared service account's `sts:AssumeRoleWithWebIdentity` call: the token's `aud`
+ * (sts.amazonaws.com) and `sub`, over TLS, now. Absent: every principal and session key (the call is not signed
+ * with AWS credentials), other issuers' and SAML keys. Everything else (other claims, aws:SourceIp...) is unknown.
+ */
+export function webIdentityCallContext(
+  issuer: string,
+  sub: string,
+  roleAccount: string,
+  nowMs: number,
+): RequestContext {
+  const own = `${issuer.toLowerCase()}:`;
+  return context(
+    [
+      [`${issuer}:aud`, 'sts.amazonaws.com'],
+      [`${issuer}:sub`, sub],
+      ['aws:ResourceAccount', roleAccount],
+      ...timeKeys(nowMs),
+    ],
+    (key) => (claimKey(key) && !key.startsWith(own)) || key.startsWith('saml:') || ABSENT_FOR_WEB.test(key),
+  );
+}
+
+/** Service accounts probed for a namespace-wide subject (`system:serviceaccount:<ns>:*`): the ones Astro runs (DESIGN 4.2). */
+function probeSubjects(sub: string): string[] {
+  const ns = namespaceOf(sub);
+  if (ns === undefined || !sub.endsWith(':*')) return [sub];
+  return ['scheduler', 'worker', 'triggerer', 'dag-processor', 'apiserver', 'webserver']
+    .map((c) => `system:serviceaccount:${ns}:${ns}-${c}-serviceaccount`)
+    .concat(`system:serviceaccount:${ns}:${ns}-kpo`);
+}
+
+/**
+ * Declared identities the whole proposed policy does not let in (DESIGN 7.1), by IAM's evaluation rules: an
+ * explicit deny wins (a foreign Deny, a NotPrincipal deny), a condition may exclude the caller. A deny that applies
+ * only for request values astro-trust cannot know (docs/findings.md) is reported too: it says which keys.
+ */
+export function findDenied(
+  grants: readonly Grant[],
+  kept: readonly TrustEntry[],
+  names: ReadonlyMap<string, string>,
+  ctx: FindingContext,
+  nowMs: number,
+): Finding[] {
+  // Only a Deny (or a statement whose effect cannot be read) can take away what the owned statements allow.
+  if (!grants.some((g) => g.effect !== 'Allow')) return [];
+  const out: Finding[] = [];
+  for (const e of kept) {
+    const probes: { caller: Caller; action: string; context: RequestContext; who: string }[] =
+      e.kind === 'aws'
+        ? [
+            {
+              caller: {
+                kind: 'aws',
+                arn: e.arn,
+                account: accountOfPrincipal(e.arn) ?? '',
+                roleName: e.arn.split('/').pop()!,
+              },
+              action: 'sts:AssumeRole',
+              context: roleCallContext(e.arn, accountOfPrincipal(e.arn) ?? '', ctx.roleAccount, nowMs),
+              who: e.arn,
+            },
+          ]
+        : probeSubjects(e.sub).map((sub) => ({
+            caller: {
+              kind: 'federated' as const,
+              provider: `arn:${ctx.partition}:iam::${ctx.roleAccount}:oidc-provider/${e.issuer}`,
+              account: ctx.roleAccount,
+            },
+            action: 'sts:AssumeRoleWithWebIdentity',
+            context: webIdentityCallContext(e.issuer, sub, ctx.roleAccount, nowMs),
+            who: sub,
+          }));
+    for (const probe of probes) {
+      const d = evaluate(grants, probe);
+      if (d.allowed === true) continue;
+      const principal = e.kind === 'aws' ? e.arn : `${e.issuer}:sub=${e.sub}`;
+      const g = d.deniedBy;
+      const as = e.kind === 'oidc' ? ` (as ${probe.who})` : '';
+      const detail =
+        d.reason === 'explicit-deny'
+          ? `${where(g!)} denies this declared identity${as}: explicit deny wins, so the Deployment cannot assume the role`
+          : d.reason === 'maybe-denied'
+            ? `${where(g!)} may deny this declared identity${as}: it depends on ${d.unknowns.join(', ')}, which astro-trust cannot know (docs/findings.md); check that the Deployment can assume the role`
+            : `no statement lets this declared identity${as} assume the role`;
+      out.push({
+        id: findingId(ctx.role, 'declared-trust-denied', principal, g ? grantKey(g) : 'no-allow'),
+        kind: 'declared-trust-denied',
+        principal,
+        ...(g?.sid !== undefined ? { sid: g.sid } : {}),
+        ...(g && !g.owned ? { statement: g.index } : {}),
+        condition: g?.condition ?? null,
+        detail,
+        deployments: e.deploymentIds.map((id) => ({ id, name: names.get(id) ?? id })),
+      });
+      break;
+    }
+  }
+  return out;
+}
+
+/** Findings with one id once (two identical statements are one grant). */
+export function dedupe(findings: Finding[]): Finding[] {
+  const seen = new Set<string>();
+  return findings.filter((f) => !seen.has(f.id) && !!seen.add(f.id));
+}
+
 const DAY_MS = 86_400_000;
 
 /**
- * Marks the findings a person acknowledged for this role (same principal), while the acknowledgement has
- * not expired: it runs until 00:00 UTC of its `expires` date, then the finding is back.
+ * Marks the findings a person acknowledged by id, while the acknowledgement has not expired: it runs until 00:00
+ * UTC of its `expires` date, then the finding is back. A changed grant is a new id: never acknowledged by an old one.
  */
-export function acknowledge(findings: Finding[], role: string, acks: Acknowledgement[], nowMs: number): Finding[] {
+export function acknowledge(findings: Finding[], acks: Acknowledgement[], nowMs: number): Finding[] {
   return findings.map((f) => {
-    const ack = acks.find(
-      (a) => a.role === role && a.principal === f.principal && nowMs < Date.parse(`${a.expires}T00:00:00Z`),
-    );
+    const ack = acks.find((a) => a.finding === f.id && nowMs < Date.parse(`${a.expires}T00:00:00Z`));
     if (!ack) return f;
     const daysLeft = Math.ceil((Date.parse(`${ack.expires}T00:00:00Z`) - nowMs) / DAY_MS);
     return { ...f, acknowledgement: { reason: ack.reason, expires: ack.expires, daysLeft } };
@@ -193,14 +572,4 @@ export function acknowledge(findings: Finding[], role: string, acks: Acknowledge
 /** Findings that still need a person: not acknowledged, or acknowledged no longer. */
 export function standing(findings: Finding[]): Finding[] {
   return findings.filter((f) => !f.acknowledgement);
-}
-
-/** A stable fingerprint of one role's standing findings: the same set is alerted once per window. */
-export function findingsFingerprint(role: string, findings: Finding[]): string {
-  return [
-    role,
-    ...standing(findings)
-      .map((f) => `${f.kind} ${f.sid ?? ''} ${f.principal}`)
-      .sort(),
-  ].join('|');
 }

@@ -18,19 +18,27 @@ import {
   type TrustEntry,
   type TrustKind,
 } from './desired.js';
-import { canonicalKey, isOwned, policyChars, type PolicyDocument } from './policy.js';
+import { canonicalKey, policyChars, type PolicyDocument } from './policy.js';
 import { entriesInOwned, packTrust } from './statements.js';
 import {
   acknowledge,
   ASTRO_IDENTITY,
-  findUnexpected,
+  astroAccountsOf,
+  astroIssuersOf,
+  dedupe,
+  findDenied,
+  findForeign,
+  findingId,
   isWildcardSubject,
   namespaceOf,
   NO_FINDING_RULES,
+  standing,
   UNIQUE_ID,
   type Finding,
+  type FindingContext,
   type FindingRules,
 } from './findings.js';
+import { parseGrant, type Grant } from './grant.js';
 
 export type { Finding, FindingKind } from './findings.js';
 
@@ -48,8 +56,12 @@ export interface NotFitting {
   name: string;
 }
 
-/** `unreachable`: the role's account could not be read (its member role could not be assumed, DESIGN 3.6). */
-export type RoleStatus = 'in-sync' | 'changes' | 'blocked' | 'missing' | 'unreachable';
+/**
+ * `unreachable`: the role's account could not be read (its member role could not be assumed, DESIGN 3.6).
+ * `denied`: nothing to write, but the policy does not let a declared identity in (a `declared-trust-denied`
+ * finding not acknowledged, DESIGN 7.1): apply cannot fix it, a person must.
+ */
+export type RoleStatus = 'in-sync' | 'changes' | 'blocked' | 'missing' | 'unreachable' | 'denied';
 
 export interface PrincipalChange {
   principal: string;
@@ -75,7 +87,8 @@ export interface RolePlan {
   remove: PrincipalChange[];
   /** True when owned statements change shape although no principal is added or removed (hand edit of Effect, Action...). */
   rewritesOwned: boolean;
-  unexpected: Finding[];
+  /** What a person must look at (DESIGN 3.5, 7.1), each with its id; acknowledged ones carry `acknowledgement`. */
+  findings: Finding[];
   skipped: SkippedDeployment[];
   /** Declared Deployments the written policy leaves out for lack of room: exactly the ones not trusted afterwards. */
   notFitting: NotFitting[];
@@ -161,10 +174,15 @@ export function ageOrder(deployments: Deployment[]): string[] {
   return [...deployments].sort((a, b) => key(a) - key(b) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).map((d) => d.id);
 }
 
-function sharedFindings(shared: ReturnType<typeof desiredTrust>['shared']): Finding[] {
+// The grant a shared identity gets: the owned workload-identity statement (Allow sts:AssumeRole, no condition).
+const OWNED_GRANT = JSON.stringify({ Effect: 'Allow', Action: ['sts:assumerole'], Condition: null });
+
+function sharedFindings(role: string, shared: ReturnType<typeof desiredTrust>['shared']): Finding[] {
   return shared.map((s) => ({
+    id: findingId(role, 'shared-identity', s.arn, OWNED_GRANT),
     kind: 'shared-identity',
     principal: s.arn,
+    condition: null,
     detail:
       `trusting it for ${s.declaredIds.join(', ')} also trusts ${s.others.length} Deployment${s.others.length === 1 ? '' : 's'} the role does not declare ` +
       `(${s.others
@@ -203,7 +221,7 @@ export function planRole({
       add: [],
       remove: [],
       rewritesOwned: false,
-      unexpected: [],
+      findings: [],
       skipped: [],
       notFitting: [],
       policy: { proposedChars: 0, limit: spec.maxPolicyChars },
@@ -214,7 +232,8 @@ export function planRole({
   const { arn, document } = state;
   const inventory = index ?? indexDeployments(deployments);
   const desired = desiredTrust(spec, deployments, arn, rules, inventory);
-  const foreign = document.Statement.filter((s) => !isOwned(s));
+  // Every statement read, parsed once into what it grants; the proposed policy reuses the foreign ones as read.
+  const grantOf = new Map<object, Grant>(document.Statement.map((s, i) => [s, parseGrant(s, i)]));
   const actual = entriesInOwned(document.Statement);
   const actualKeys = new Set(actual.map(entryKey));
   const currentChars = policyChars(document);
@@ -278,28 +297,36 @@ export function planRole({
     };
   }
   const declared: DeclaredDeployment[] = desired.declared;
+  const ctx: FindingContext = {
+    role: spec.name,
+    roleAccount: arn.accountId,
+    partition: arn.partition,
+    desired: desired.entries,
+    astroIssuers: astroIssuersOf(deployments, rules),
+    astroAccounts: new Set([...astroAccountsOf(deployments, rules)].filter((a) => a !== arn.accountId)),
+    trustedAccounts: findingRules.trustedAccounts,
+    trustedOrganizations: findingRules.trustedOrganizations,
+  };
+  const proposedGrants = packed.document.Statement.map((s, i) => grantOf.get(s) ?? parseGrant(s, i));
+  const findings = acknowledge(
+    dedupe([
+      ...findForeign([...grantOf.values()], ctx),
+      ...findDenied(proposedGrants, packed.kept, names, ctx, nowMs),
+      ...sharedFindings(spec.name, desired.shared),
+    ]),
+    findingRules.acknowledge,
+    nowMs,
+  );
+  const denied = standing(findings).some((f) => f.kind === 'declared-trust-denied');
   return {
     ...base,
     arn: arn.arn,
-    status: guard ? 'blocked' : changed ? 'changes' : 'in-sync',
+    status: guard ? 'blocked' : changed ? 'changes' : denied ? 'denied' : 'in-sync',
     declared: declared.map(({ deployment, matchedBy }) => ({ id: deployment.id, name: deployment.name, matchedBy })),
     add: add.map((e) => change(e, names)),
     remove: removed.map((e) => change(e, names, removalReason(e, knownIssuers))),
     rewritesOwned: policyChanges && add.length === 0 && removed.length === 0,
-    unexpected: acknowledge(
-      [
-        ...findUnexpected(foreign, {
-          desired: desired.entries,
-          knownIssuers,
-          roleAccount: arn.accountId,
-          trustedAccounts: findingRules.trustedAccounts,
-        }),
-        ...sharedFindings(desired.shared),
-      ],
-      spec.name,
-      findingRules.acknowledge,
-      nowMs,
-    ),
+    findings,
     skipped: desired.skipped,
     notFitting,
     ...(guard ? { guard } : {}),

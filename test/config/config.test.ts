@@ -229,6 +229,74 @@ describe('config', () => {
     );
   });
 
+  describe('findings (DESIGN 7.1)', () => {
+    const NOW = Date.parse('2026-11-29T15:00:00Z');
+    const withFindings = (block: string) => `${valid}findings:\n${block}`;
+    const parse = (text: string) => parseConfig(text, 'cfg/astro-trust.yaml', { now: NOW });
+    const refused = (text: string) => {
+      try {
+        parse(text);
+      } catch (err) {
+        expect(err).toBeInstanceOf(ConfigError);
+        return (err as Error).message;
+      }
+      throw new Error('expected a ConfigError');
+    };
+
+    it('acknowledges by finding id, with trusted organizations', () => {
+      const c = parse(
+        withFindings(
+          '  trustedOrganizations: ["o-a1b2c3d4e5"]\n  acknowledge:\n    - { finding: 41403717ac0ea685, reason: "OPS-123", expires: 2027-11-29 }\n',
+        ),
+      );
+      expect(c.findings).toEqual({
+        trustedAccounts: [],
+        trustedOrganizations: ['o-a1b2c3d4e5'],
+        acknowledge: [{ finding: '41403717ac0ea685', reason: 'OPS-123', expires: '2027-11-29' }],
+      });
+    });
+
+    it('refuses the release-2 form (role + principal) once per entry, saying where the id is printed', () => {
+      const message = refused(
+        withFindings(
+          '  acknowledge:\n    - role: legacy-exporter\n      principal: "arn:aws:iam::111928029897:role/astro-x"\n      reason: "OPS-123"\n      expires: 2027-03-01\n',
+        ),
+      );
+      expect(message).toMatch(
+        /findings\.acknowledge\[0\] \(line \d+\): acknowledges by role \+ principal \(release 2\), which would also silence a new, wider grant/,
+      );
+      expect(message).toMatch(/finding: <id>/);
+      expect(message).toMatch(/astro-trust plan.*plan --json.*roles\[\]\.findings\[\]\.id.*Slack alert/);
+      expect(message.split('\n')).toHaveLength(2);
+    });
+
+    it('refuses an expiry more than a year ahead of the day it is loaded, naming the latest date', () => {
+      const ack = (expires: string) =>
+        withFindings(`  acknowledge:\n    - { finding: 41403717ac0ea685, reason: "OPS-123", expires: ${expires} }\n`);
+      expect(parse(ack('2027-11-29')).findings.acknowledge).toHaveLength(1);
+      expect(refused(ack('2027-11-30'))).toMatch(
+        /findings\.acknowledge\[0\]\.expires \(line \d+\): 2027-11-30 is more than a year ahead \(latest: 2027-11-29\)/,
+      );
+      // A date in the past is valid: the finding is simply back.
+      expect(parse(ack('2026-01-01')).findings.acknowledge).toHaveLength(1);
+    });
+
+    it.each<[string, string, RegExp]>([
+      [
+        'an id that is not hex',
+        '  acknowledge:\n    - { finding: "not an id", reason: "OPS-1", expires: 2027-01-01 }\n',
+        /findings\.acknowledge\[0\]\.finding.*a finding id/,
+      ],
+      [
+        'an organization id that is not one',
+        '  trustedOrganizations: ["org-1"]\n',
+        /findings\.trustedOrganizations\[0\].*AWS Organizations id/,
+      ],
+    ])('rejects %s', (_l, block, expected) => {
+      expect(refused(withFindings(block))).toMatch(expected);
+    });
+  });
+
   it('names a file that cannot be read', () => {
     expect(() => loadConfig('no/such/astro-trust.yaml')).toThrow(
       /no\/such\/astro-trust.yaml: invalid config\n {2}- cannot read the file: ENOENT/,

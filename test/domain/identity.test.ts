@@ -217,7 +217,7 @@ describe('shared identities (3.5 shared-identity)', () => {
   it('declaring one Deployment of a shared identity is a finding that names the others', () => {
     const p = plan(spec(), inv);
     expect(p.add.map((a) => a.principal)).toEqual([shared]);
-    const f = p.unexpected.filter((x) => x.kind === 'shared-identity');
+    const f = p.findings.filter((x) => x.kind === 'shared-identity');
     expect(f).toHaveLength(1);
     expect(f[0]!.principal).toBe(shared);
     expect(f[0]!.deployments).toEqual([
@@ -229,7 +229,7 @@ describe('shared identities (3.5 shared-identity)', () => {
 
   it('is no finding when every Deployment that uses it is declared', () => {
     const p = plan(spec({ deployments: [{ name: '*' }] }), inv);
-    expect(p.unexpected).toEqual([]);
+    expect(p.findings).toEqual([]);
   });
 });
 

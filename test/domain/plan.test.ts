@@ -187,7 +187,7 @@ describe('planRole: unexpected trust in foreign statements', () => {
     ],
   ])('finds %s, alerts only', (_l, statement, kind, principal) => {
     const p = plan(spec(), [...base, statement]);
-    expect(p.unexpected).toEqual([expect.objectContaining({ kind, principal })]);
+    expect(p.findings).toEqual([expect.objectContaining({ kind, principal })]);
     expect(p.status).toBe('in-sync');
     expect(p.proposed!.Statement).toContainEqual(statement);
   });
@@ -198,7 +198,7 @@ describe('planRole: unexpected trust in foreign statements', () => {
       glue,
       { Sid: 'Dup', Effect: 'Allow', Principal: { AWS: astroRole(ns(d1)) }, Action: 'sts:AssumeRole' },
     ]);
-    expect(p.unexpected).toEqual([]);
+    expect(p.findings).toEqual([]);
   });
 
   it('removes a wildcard and an orphan found inside owned statements', () => {

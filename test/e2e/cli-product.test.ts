@@ -19,7 +19,7 @@ describe('astro-trust --version and validate', () => {
     expect(ok).toMatchObject({
       code: 0,
       stdout:
-        'examples/astro-trust.yaml: valid: 10 roles, inventory from file\n' +
+        'examples/astro-trust.yaml: valid: 10 roles, inventory from file, 1 acknowledged finding\n' +
         'member accounts: deploy deploy/member-account.yml in each (docs/accounts.md) with\n' +
         '  444455556666: MemberRoleName=astro-trust-member ManagedRoleArns=arn:aws:iam::444455556666:role/data-lake-reader ManagesOidcProviders=false\n',
     });

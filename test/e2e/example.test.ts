@@ -6,14 +6,24 @@ import { IamSnapshotStore } from '../../src/adapters/aws/iam-snapshot';
 import { cli } from '../support/cli';
 
 const MEMBER_SNAPSHOT = ['--iam-snapshot', '444455556666=examples/iam-snapshot-444455556666.json'];
-const args = [
-  'plan',
-  '--config',
-  'examples/astro-trust.yaml',
-  '--iam-snapshot',
-  'examples/iam-snapshot.json',
-  ...MEMBER_SNAPSHOT,
-];
+
+/**
+ * The example config, its acknowledgement renewed to expire in 30 days: what `npm start` shows while the example's
+ * own date (at most a year ahead when it was written) has not passed, whatever day the tests run.
+ */
+function renewedExample(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'astro-trust-example-'));
+  const file = join(dir, 'astro-trust.yaml');
+  const in30 = new Date(Date.now() + 30 * 86_400_000).toISOString().slice(0, 10);
+  writeFileSync(
+    file,
+    readFileSync('examples/astro-trust.yaml', 'utf8')
+      .replace(/expires: \d{4}-\d\d-\d\d/, `expires: ${in30}`)
+      .replace('path: ./deployments.json', `path: ${join(process.cwd(), 'examples/deployments.json')}`),
+  );
+  return file;
+}
+const args = ['plan', '--config', renewedExample(), '--iam-snapshot', 'examples/iam-snapshot.json', ...MEMBER_SNAPSHOT];
 
 describe('the offline example', () => {
   it('shows every plan outcome', async () => {
@@ -29,8 +39,17 @@ describe('the offline example', () => {
       status: 'changes',
       remove: [expect.objectContaining({ principal: 'arn:aws:iam::111928029897:role/astro-deleted-nova-9999' })],
     });
+    // Acknowledged in the example by its id (DESIGN 7.1).
     expect(roles['legacy-exporter'].findings).toEqual([
-      expect.objectContaining({ kind: 'undeclared-astro-identity', sid: 'LegacyManualGrant' }),
+      expect.objectContaining({
+        id: '41403717ac0ea685',
+        kind: 'undeclared-astro-identity',
+        sid: 'LegacyManualGrant',
+        statement: 1,
+        condition: null,
+        acknowledged: true,
+        acknowledgement: expect.objectContaining({ reason: expect.stringMatching(/OPS-123/) }),
+      }),
     ]);
     expect(roles['ml-feature-store'].findings).toEqual([expect.objectContaining({ kind: 'orphaned-principal' })]);
     expect(roles['etl-runner']).toMatchObject({
@@ -98,7 +117,7 @@ describe('the offline example', () => {
     const r = await cli([...args, '--detailed-exitcode']);
     expect(r.code).toBe(2);
     expect(r.stdout).toMatch(
-      /^Plan: 5 to change \(\+11 -2 principals\), 4 in sync, 1 observe-only with changes, 4 unexpected trust findings\.$/m,
+      /^Plan: 5 to change \(\+11 -2 principals\), 4 in sync, 1 observe-only with changes, 3 findings to look at, 1 acknowledged\.$/m,
     );
     expect(r.stdout).not.toContain(String.fromCharCode(27));
   });

@@ -10,12 +10,13 @@ import { IamSnapshotStore } from '../../src/adapters/aws/iam-snapshot';
 import { FileInventory } from '../../src/adapters/astro/inventory-file';
 import type { TrustStore } from '../../src/app/ports';
 import { SlackNotifier } from '../../src/adapters/slack/notifier';
-import { reconcileAll } from '../../src/app/reconcile';
+import { planRoles, reconcileAll } from '../../src/app/reconcile';
 import { parseConfig } from '../../src/config/config';
 import { driftFingerprint, type AstroTrustEvent } from '../../src/domain/events';
 import type { RoleState } from '../../src/domain/plan';
 import { fakeService, type FakeService } from '../support/http';
 import { memoryTrustStore } from '../support/memory-store';
+import { parseDocument } from 'yaml';
 import { homeAccountExample } from '../support/world';
 
 const DAY_MS = 24 * 60 * 60_000;
@@ -40,6 +41,18 @@ async function memoryAccount(): Promise<TrustStore> {
   );
 }
 
+/** The ids of every finding a plan of the config shows. */
+async function findingIds(text: string): Promise<string[]> {
+  const config = parseConfig(text, resolve('examples/astro-trust.yaml'), { now: START });
+  const plan = await planRoles({
+    config,
+    inventory: new FileInventory(config.inventory.source === 'file' ? config.inventory.path : ''),
+    store: await memoryAccount(),
+    now: () => START,
+  });
+  return plan.roles.flatMap((r) => r.findings.map((f) => f.id));
+}
+
 let slack: FakeService;
 beforeAll(async () => {
   slack = await fakeService((_req, res) => {
@@ -50,20 +63,17 @@ beforeAll(async () => {
 afterAll(async () => slack.close());
 
 async function day(acknowledgeAll: boolean) {
-  let text = homeAccountExample();
+  // The example without its own acknowledgement: every finding stands, or all are acknowledged.
+  const doc = parseDocument(homeAccountExample());
+  doc.deleteIn(['findings']);
+  let text = doc.toString();
   if (acknowledgeAll) {
-    const acks = [
-      ['legacy-exporter', 'arn:aws:iam::111928029897:role/astro-nebular-quasar-2211'],
-      ['ml-feature-store', 'AROA5XK7QEXAMPLE2ZJ4B'],
-      [
-        'etl-runner',
-        'oidc.eks.us-east-1.amazonaws.com/id/5C1F3A6B9D2E4F7081A2B3C4D5E6F708:sub=system:serviceaccount:*:*',
-      ],
-      ['hybrid-logs-reader', 'arn:aws:iam::123456789012:role/AirflowS3Logs-clmh5hyb0000908lbhybrid01'],
-    ];
-    text += `findings:\n  acknowledge:\n${acks.map(([role, principal]) => `    - { role: ${role}, principal: "${principal}", reason: "known, OPS-1", expires: 2027-03-01 }`).join('\n')}\n`;
+    // Acknowledged by id (DESIGN 7.1), as a person copies them from the plan.
+    const ids = await findingIds(text);
+    expect(ids).toHaveLength(4);
+    text += `findings:\n  acknowledge:\n${ids.map((id) => `    - { finding: ${id}, reason: "known, OPS-1", expires: 2027-03-01 }`).join('\n')}\n`;
   }
-  const config = parseConfig(text, resolve('examples/astro-trust.yaml'));
+  const config = parseConfig(text, resolve('examples/astro-trust.yaml'), { now: START });
   let now = START;
   const before = slack.requests.length;
   const notifier = new SlackNotifier({ webhookUrl: slack.url, now: () => now, dedup: new MemoryDedup(() => now) });

@@ -77,8 +77,18 @@ const changeLine = (c: PrincipalChange) =>
   `${code(c.principal)}${c.issuer ? ` on ${code(c.issuer)}` : ''}${deploymentsOf(c)}`;
 const changes = (title: string, list: PrincipalChange[]) =>
   list.length === 0 ? [] : [bulletSection(title, list.map(changeLine))];
-const findingLine = (f: Finding) =>
-  `${f.kind}: ${code(f.principal)}${f.sid ? ` in ${code(f.sid)}` : ''}${f.deployments?.length ? ` (shared with ${f.deployments.map((d) => `${esc(d.name)} ${code(d.id)}`).join(', ')})` : ''}`;
+const statementOf = (f: Finding) =>
+  f.sid ? code(f.sid) : f.statement !== undefined ? code(`Statement[${f.statement}]`) : undefined;
+// The id is what `findings.acknowledge` names (DESIGN 7.1); a declared-trust-denied line names the blocking statement.
+const findingLine = (f: Finding) => {
+  const at = statementOf(f);
+  const where = at ? (f.kind === 'declared-trust-denied' ? ` blocked by ${at}` : ` in ${at}`) : '';
+  const deployments = f.deployments?.length
+    ? ` (${f.kind === 'shared-identity' ? 'shared with' : 'Deployments'} ${f.deployments.map((d) => `${esc(d.name)} ${code(d.id)}`).join(', ')})`
+    : '';
+  // An event published by release 2 (still on the bus during an upgrade) has no id.
+  return `${f.kind}: ${code(f.principal)}${where}${deployments}${f.id ? ` · id ${code(f.id)}` : ''}`;
+};
 
 /** The role's trust relationships in the IAM console (signed in to the role's account). */
 export function consoleUrl(role: string): string {

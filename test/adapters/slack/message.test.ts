@@ -150,7 +150,14 @@ describe('renderSlack', () => {
       drift({
         action: 'reverted',
         unexpected: [
-          { kind: 'external-account', principal: 'arn:aws:iam::999988887777:root', sid: 'Backdoor', detail: '' },
+          {
+            id: '0123456789abcdef',
+            kind: 'external-account',
+            principal: 'arn:aws:iam::999988887777:root',
+            sid: 'Backdoor',
+            condition: null,
+            detail: '',
+          },
         ],
       }),
     );
@@ -158,16 +165,34 @@ describe('renderSlack', () => {
     expect(m.text).toBe(
       'Trust drift on *data-lake-reader*: astro-trust statements restored (enforce mode); 1 finding in statements astro-trust does not own remains: a person must act',
     );
-    expect(JSON.stringify(m.blocks)).toContain('external-account: `arn:aws:iam::999988887777:root` in `Backdoor`');
+    // The id is what findings.acknowledge names.
+    expect(JSON.stringify(m.blocks)).toContain(
+      'external-account: `arn:aws:iam::999988887777:root` in `Backdoor` · id `0123456789abcdef`',
+    );
     const none = renderSlack(
       drift({
         action: 'none',
-        unexpected: [{ kind: 'external-account', principal: 'arn:aws:iam::999988887777:root', detail: '' }],
+        unexpected: [
+          {
+            id: '0123456789abcdef',
+            kind: 'external-account',
+            principal: 'arn:aws:iam::999988887777:root',
+            condition: null,
+            detail: '',
+          },
+        ],
       }),
     );
     expect(none.text).toBe(
       'Trust drift on *data-lake-reader*: 1 finding in statements astro-trust does not own (never edited): a person must act',
     );
+  });
+
+  it('renders a finding published by release 2 (no id, no condition) without failing', () => {
+    const old = { kind: 'orphaned-principal', principal: 'AROA5XK7QEXAMPLE2ZJ4B', sid: 'OldJenkins', detail: '' };
+    const m = renderSlack(drift({ action: 'none', unexpected: [old as never] }));
+    expect(JSON.stringify(m.blocks)).toContain('orphaned-principal: `AROA5XK7QEXAMPLE2ZJ4B` in `OldJenkins`');
+    expect(JSON.stringify(m.blocks)).not.toContain(' · id ');
   });
 
   it('links the console and CloudTrail, names Deployments, lists guard identities and not-fitting Deployments, and shows the configured config path', () => {
@@ -210,7 +235,13 @@ describe('renderSlack', () => {
       drift({
         undeclaredInOwned: many,
         missingDeclared: many,
-        unexpected: many.map((p) => ({ kind: 'external-account', principal: p.principal, detail: 'x' })),
+        unexpected: many.map((p, i) => ({
+          id: `${i}`.padStart(16, '0'),
+          kind: 'external-account',
+          principal: p.principal,
+          condition: null,
+          detail: 'x',
+        })),
         missingOidcProviders: many.map((p) => p.principal),
       }),
       { type: 'TrustPolicyUpdated', detail: { ...base, added: many, removed: many, policyChars: 2000, limit: 2048 } },

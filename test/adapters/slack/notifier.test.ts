@@ -239,7 +239,14 @@ describe('renderSlack', () => {
         },
         undeclaredInOwned: [{ principal: 'arn:aws:iam::111928029897:role/astro-x', deploymentIds: [] }],
         unexpected: [
-          { kind: 'namespace-wildcard', principal: 'i:sub=system:serviceaccount:*:*', sid: 'Quick', detail: '' },
+          {
+            id: 'fedcba9876543210',
+            kind: 'namespace-wildcard',
+            principal: 'i:sub=system:serviceaccount:*:*',
+            sid: 'Quick',
+            condition: null,
+            detail: '',
+          },
         ],
       },
     });
