@@ -77,7 +77,10 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 /** A string or list as IAM treats it: a set. */
 export function asList(value: unknown): string[] {
   if (value === undefined || value === null) return [];
-  return (Array.isArray(value) ? value : [value]).map((v) => String(v));
+  // An object where a string belongs (a malformed statement) is kept as its JSON, never thrown on.
+  return (Array.isArray(value) ? value : [value]).map((v) =>
+    typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v),
+  );
 }
 
 function sortedSet(values: string[]): string[] {

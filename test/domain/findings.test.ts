@@ -1,4 +1,5 @@
 /** Findings (DESIGN 3.5, 7.1): judged by what a statement grants; ids; acknowledgements by id that expire. */
+import fc from 'fast-check';
 import {
   acknowledge,
   findForeign,
@@ -7,7 +8,7 @@ import {
   type Finding,
   type FindingContext,
 } from '../../src/domain/findings';
-import { parseGrants } from '../../src/domain/grant';
+import { grantKey, parseGrants } from '../../src/domain/grant';
 import { knownIssuersOf, planRole } from '../../src/domain/plan';
 import type { Statement } from '../../src/domain/policy';
 import { detailedExitCode } from '../../src/cli/render';
@@ -318,6 +319,64 @@ describe('findForeign: what it cannot evaluate is a finding, never a crash or si
     expect(f).toEqual([
       expect.objectContaining({ kind: 'unevaluable-statement', detail: expect.stringMatching(detail) }),
     ]);
+  });
+});
+
+describe('bad input is a finding, never a crash (property)', () => {
+  const value = fc.oneof(
+    fc.string({ maxLength: 8 }),
+    fc.constantFrom('*', 'Allow', 'Deny', 'sts:AssumeRole', `arn:aws:iam::${OUTSIDE}:root`, 'AROA5XK7QEXAMPLE2ZJ4B'),
+    fc.integer(),
+    fc.boolean(),
+    fc.constant(null),
+  );
+  const element = fc.oneof(
+    value,
+    fc.array(value, { maxLength: 3 }),
+    fc.dictionary(fc.string({ maxLength: 12 }), value),
+  );
+  const statementArb = fc.record(
+    {
+      Sid: fc.option(fc.string({ maxLength: 6 }), { nil: undefined }),
+      Effect: fc.constantFrom('Allow', 'Deny', 'allow', 'Maybe'),
+      Principal: fc.oneof(element, fc.dictionary(fc.constantFrom('AWS', 'Federated', 'Service', 'Robot'), element)),
+      NotPrincipal: element,
+      Action: element,
+      NotAction: element,
+      Resource: element,
+      Condition: fc.oneof(
+        element,
+        fc.dictionary(
+          fc.constantFrom('StringEquals', 'ForAnyValue:StringLike', 'NumericLessThan', 'Null', 'Nope', 'BoolIfExists'),
+          fc.dictionary(fc.constantFrom('aws:PrincipalOrgID', 'aws:SourceIp', 'x:sub'), element),
+        ),
+      ),
+    },
+    { requiredKeys: ['Effect'] },
+  );
+
+  it('any statement object: planRole answers, and a statement it cannot read is an unevaluable-statement finding', () => {
+    const inv = deployments(apiDeployment(1));
+    fc.assert(
+      fc.property(fc.array(statementArb, { minLength: 1, maxLength: 3 }), (statements) => {
+        const p = planRole({
+          spec: spec(),
+          deployments: inv,
+          state: roleState('data-reader', statements as Statement[]),
+          knownIssuers: knownIssuersOf(inv),
+          nowMs: Date.parse('2026-11-26T00:00:00Z'),
+        });
+        // One finding per distinct unreadable grant (identical statements are one grant, one id).
+        const first = new Map<string, number>();
+        for (const g of parseGrants({ Statement: statements as Statement[] }))
+          if (g.problems.length > 0 && !first.has(grantKey(g))) first.set(grantKey(g), g.index);
+        for (const index of first.values())
+          expect(p.findings).toContainEqual(
+            expect.objectContaining({ kind: 'unevaluable-statement', statement: index }),
+          );
+      }),
+      { numRuns: 300 },
+    );
   });
 });
 

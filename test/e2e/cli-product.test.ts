@@ -36,6 +36,24 @@ describe('astro-trust --version and validate', () => {
   });
 });
 
+describe('validate refuses a release-2 acknowledgement (DESIGN 7.1)', () => {
+  it('names the entry and says where the finding id is printed', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'astro-trust-validate-'));
+    writeFileSync(
+      join(dir, 'old.yaml'),
+      'version: 1\norganizationId: o\ninventory: { source: api }\nfindings:\n  acknowledge:\n' +
+        '    - { role: r, principal: "arn:aws:iam::111928029897:role/astro-x", reason: "OPS-1", expires: 2027-03-01 }\n' +
+        'roles:\n  - { name: r, trust: oidc }\n',
+    );
+    const r = await cli(['validate', '--config', join(dir, 'old.yaml')], { env: {} });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/findings\.acknowledge\[0\] \(line 6\): acknowledges by role \+ principal \(release 2\)/);
+    expect(r.stderr).toMatch(
+      /finding: <id>.*`astro-trust plan`.*`plan --json` as roles\[\]\.findings\[\]\.id.*Slack alert/,
+    );
+  });
+});
+
 describe('the JSON Schema (schema/astro-trust.schema.json; strict Ajv in test/config/schema.test.ts)', () => {
   it('the example points editors at it', () => {
     expect(readFileSync('examples/astro-trust.yaml', 'utf8')).toMatch(
