@@ -36,8 +36,10 @@ __export(stdin_exports, {
   DEFAULTS: () => DEFAULTS,
   DEFAULT_CONFIG_FILE: () => DEFAULT_CONFIG_FILE,
   DEFAULT_MEMBER_ROLE_NAME: () => DEFAULT_MEMBER_ROLE_NAME,
+  MAX_ACKNOWLEDGEMENT_YEARS: () => MAX_ACKNOWLEDGEMENT_YEARS,
   configJsonSchema: () => configJsonSchema,
   configPath: () => configPath,
+  latestExpiry: () => latestExpiry,
   loadConfig: () => loadConfig,
   packConfig: () => packConfig,
   parseConfig: () => parseConfig
@@ -116,13 +118,13 @@ var maxPolicyChars = import_zod.z.number().int().min(200).max(1e5);
 var maxRemovals = import_zod.z.number().int().min(0);
 var maxReverts = import_zod.z.number().int().min(1);
 var account = import_zod.z.string().regex(/^\d{12}$/, "an AWS account id: 12 digits (quote it in YAML)");
+var WHERE_IDS = 'the id is printed after each finding by `astro-trust plan` ("id ..."), in `plan --json` as roles[].findings[].id, and in the Slack alert ("id ...")';
 var acknowledgement = import_zod.z.strictObject({
-  role: import_zod.z.string().regex(/^(\d{12}\/)?[\w+=,.@-]{1,64}$/, "a declared role: its name, or <account>/<name> for a role with account").describe("The role the finding is on, as the plan names it: its name, or <account>/<name>."),
-  principal: import_zod.z.string().min(1).describe("The principal of the finding, exactly as the plan prints it."),
+  finding: import_zod.z.string().regex(/^[0-9a-f]{12,64}$/, `a finding id (lower-case hex, 12 or more characters): ${WHERE_IDS}`).describe("The id of the finding, as plan, plan --json and the Slack alert print it."),
   reason: import_zod.z.string().min(3, "say why (a ticket, a plan), at least 3 characters").describe("Why the finding may stay (a ticket, a plan); at least 3 characters."),
   // YAML reads 2027-03-01 as a date; a quoted string works too.
-  expires: import_zod.z.union([import_zod.z.date(), import_zod.z.iso.date()]).transform((v) => typeof v === "string" ? v : v.toISOString().slice(0, 10)).describe("YYYY-MM-DD (UTC): from 00:00 that day the finding is back.")
-}).describe("A known finding: not alerted and not counted for exit 3 until it expires.");
+  expires: import_zod.z.union([import_zod.z.date(), import_zod.z.iso.date()]).transform((v) => typeof v === "string" ? v : v.toISOString().slice(0, 10)).describe("YYYY-MM-DD (UTC), at most a year ahead: from 00:00 that day the finding is back.")
+}).describe("A known finding, by its id: not alerted and not counted for exit 3 until it expires.");
 var role = import_zod.z.strictObject({
   name: import_zod.z.string().regex(ROLE_NAME, "an IAM role name: 1-64 of letters, digits and +=,.@_-").describe("The IAM role name (not its ARN); astro-trust never creates roles."),
   account: account.optional().describe(
@@ -200,7 +202,10 @@ var schema = import_zod.z.strictObject({
     maxRemovals: maxRemovals.optional().describe(
       "A run that would remove more trusted identities than this from one role stops and alerts (default 5)."
     ),
-    maxRevertsPerHour: maxReverts.optional().describe("Flap guard: more drift reverts of one role in an hour stop reverting it and alert (default 3).")
+    maxRevertsPerHour: maxReverts.optional().describe("Flap guard: more drift reverts of one role in an hour stop reverting it and alert (default 3)."),
+    iamRequestsPerSecond: import_zod.z.number().positive("requests a second, above 0 (default 10)").max(1e3, "requests a second, at most 1000 (default 10)").optional().describe(
+      "Requests a second astro-trust sends to IAM in each AWS account, reads and writes together (default 10); it slows down by itself when IAM answers Throttling. On Lambda this is per concurrent invocation (docs/deploy.md)."
+    )
   }).optional().describe("Settings for every role that does not set its own."),
   // The member stack also creates <memberRoleName>-reader (DESIGN 7.1): 57 characters leave room for the suffix.
   memberRoleName: import_zod.z.string().regex(/^[\w+=,.@-]{1,57}$/, "an IAM role name of at most 57 characters (the member stack adds <name>-reader)").optional().describe(
@@ -208,7 +213,12 @@ var schema = import_zod.z.strictObject({
   ),
   findings: import_zod.z.strictObject({
     trustedAccounts: import_zod.z.array(account).optional().describe("Accounts that may appear in statements astro-trust does not own without a finding."),
-    acknowledge: import_zod.z.array(acknowledgement).optional().describe("Known findings, each with a reason and an expiry.")
+    trustedOrganizations: import_zod.z.array(
+      import_zod.z.string().regex(/^o-[a-z0-9]{10,32}$/, "an AWS Organizations id: o- and 10 to 32 lower-case letters or digits")
+    ).optional().describe(
+      "AWS Organizations ids: a * principal confined by aws:PrincipalOrgID to one of them raises no finding."
+    ),
+    acknowledge: import_zod.z.array(acknowledgement).optional().describe("Known findings, each by its id, with a reason and an expiry.")
   }).optional().describe("How trust found in statements astro-trust does not own is judged."),
   roles: import_zod.z.array(role).min(1).describe("The managed roles; a role is its account and name, declared once.").superRefine((roles, ctx) => {
     const seen = /* @__PURE__ */ new Map();
@@ -249,7 +259,8 @@ var DEFAULTS = {
   maxPolicyChars: 2048,
   maxRemovals: 5,
   maxShrinkPercent: 50,
-  maxRevertsPerHour: 3
+  maxRevertsPerHour: 3,
+  iamRequestsPerSecond: 10
 };
 function pathText(path) {
   return path.reduce(
@@ -257,7 +268,13 @@ function pathText(path) {
     ""
   ) || "(top level)";
 }
+function releaseTwoAck(issue) {
+  const path = issue.path;
+  return issue.code === "unrecognized_keys" && path.length === 3 && path[0] === "findings" && path[1] === "acknowledge" && issue.keys.some((k) => k === "role" || k === "principal");
+}
 function describeIssue(issue) {
+  if (releaseTwoAck(issue))
+    return `acknowledges by role + principal (release 2), which would also silence a new, wider grant to the same principal: name the finding by its id instead (finding: <id>, with reason and expires); ${WHERE_IDS}`;
   switch (issue.code) {
     case "unrecognized_keys":
       return `unknown key${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => JSON.stringify(k)).join(", ")}; check the spelling (README "Config", or schema/astro-trust.schema.json in an editor)`;
@@ -273,7 +290,13 @@ function describeIssue(issue) {
       return issue.message;
   }
 }
-function parseConfig(text, file) {
+var MAX_ACKNOWLEDGEMENT_YEARS = 1;
+function latestExpiry(nowMs) {
+  const d = new Date(nowMs);
+  d.setUTCFullYear(d.getUTCFullYear() + MAX_ACKNOWLEDGEMENT_YEARS);
+  return d.toISOString().slice(0, 10);
+}
+function parseConfig(text, file, options = {}) {
   const lineCounter = new import_yaml.LineCounter();
   const doc = (0, import_yaml.parseDocument)(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0)
@@ -283,7 +306,14 @@ function parseConfig(text, file) {
     );
   const parsed = schema.safeParse(doc.toJS(), { reportInput: true });
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => {
+    const oldForm = new Set(
+      parsed.error.issues.filter(releaseTwoAck).map((i) => i.path[2])
+    );
+    const issues = parsed.error.issues.filter((issue) => {
+      const path = issue.path;
+      return !(path[0] === "findings" && path[1] === "acknowledge" && oldForm.has(path[2]) && path[3] === "finding");
+    });
+    const problems = issues.map((issue) => {
       const path = issue.path;
       const at = locate(doc, lineCounter, path);
       return `${pathText(path)}${at}: ${describeIssue(issue)}`;
@@ -291,6 +321,13 @@ function parseConfig(text, file) {
     throw new ConfigError(file, problems);
   }
   const raw = parsed.data;
+  const latest = latestExpiry(options.now ?? Date.now());
+  const tooLate = (raw.findings?.acknowledge ?? []).flatMap(
+    (a, i) => a.expires > latest ? [
+      `findings.acknowledge[${i}].expires${locate(doc, lineCounter, ["findings", "acknowledge", i, "expires"])}: ${a.expires} is more than a year ahead (latest: ${latest}); acknowledge for at most a year, then look again`
+    ] : []
+  );
+  if (tooLate.length > 0) throw new ConfigError(file, tooLate);
   const d = { ...DEFAULTS, ...raw.defaults };
   const maxShrinkPercent = raw.inventory.maxShrinkPercent ?? DEFAULTS.maxShrinkPercent;
   return {
@@ -299,6 +336,7 @@ function parseConfig(text, file) {
     inventory: raw.inventory.source === "file" ? { source: "file", path: (0, import_node_path.resolve)((0, import_node_path.dirname)(file), raw.inventory.path), maxShrinkPercent } : { source: "api", maxShrinkPercent },
     findings: {
       trustedAccounts: [...new Set(raw.findings?.trustedAccounts ?? [])],
+      trustedOrganizations: [...new Set(raw.findings?.trustedOrganizations ?? [])],
       acknowledge: raw.findings?.acknowledge ?? []
     },
     identityRules: {
@@ -306,6 +344,7 @@ function parseConfig(text, file) {
       oidcIssuers: [...new Set(raw.inventory.oidcIssuers ?? [])]
     },
     memberRoleName: raw.memberRoleName ?? DEFAULT_MEMBER_ROLE_NAME,
+    iamRequestsPerSecond: d.iamRequestsPerSecond,
     roles: raw.roles.map((r) => ({
       name: roleKey(r.name, r.account),
       roleName: r.name,
@@ -336,7 +375,7 @@ function locate(doc, lc, path) {
   }
   return "";
 }
-function loadConfig(file) {
+function loadConfig(file, options = {}) {
   const path = (0, import_node_path.resolve)(file);
   let text;
   try {
@@ -348,7 +387,7 @@ function loadConfig(file) {
       { cause: err }
     );
   }
-  return parseConfig(text, file);
+  return parseConfig(text, file, options);
 }
 
 // src/config/discovery.ts
@@ -407,8 +446,10 @@ function packConfig(config, root) {
   DEFAULTS,
   DEFAULT_CONFIG_FILE,
   DEFAULT_MEMBER_ROLE_NAME,
+  MAX_ACKNOWLEDGEMENT_YEARS,
   configJsonSchema,
   configPath,
+  latestExpiry,
   loadConfig,
   packConfig,
   parseConfig

@@ -42,9 +42,10 @@ roles:
     serviceAccounts: all
     mode: observe
 findings:
+  trustedAccounts: ["222233334444"]
+  trustedOrganizations: ["o-a1b2c3d4e5"]
   acknowledge:
-    - role: data-lake-reader
-      principal: "arn:aws:iam::111928029897:role/astro-nebular-quasar-2211"
+    - finding: 41403717ac0ea685
       reason: "migrating, OPS-123"
       expires: 2027-03-01
 `;

@@ -178,7 +178,9 @@ describe('the command line (and serve, which builds its store the same way)', ()
     for (const [, arrivals] of byKey) {
       // Each role: read to plan, read, write, read back.
       expect(arrivals.length).toBeGreaterThanOrEqual(24);
-      expect(maxInWindow(arrivals)).toBeLessThanOrEqual(N + 1);
+      // Requests leave 1/N s apart; their arrival at the proxy can bunch by a few on a loaded machine (event-loop
+      // and socket jitter). Unpaced, the same apply sent 25 in its busiest second.
+      expect(maxInWindow(arrivals)).toBeLessThanOrEqual(N + 3);
     }
   }, 60_000);
 });
