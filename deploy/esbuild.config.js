@@ -17,6 +17,9 @@ const packagedGlobs = {
 };
 
 module.exports = () => ({
+  // serverless-esbuild's work folder, one per osls process: a package never zips what another process (a
+  // concurrent package, or an `invoke local`, which does not clean up) left in a shared .esbuild/.build.
+  outputWorkFolder: join('.esbuild', String(process.pid)),
   bundle: true,
   minify: true,
   target: 'node22',

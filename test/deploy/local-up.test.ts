@@ -3,6 +3,8 @@ import { GetRoleCommand } from '@aws-sdk/client-iam';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DescribeEventBusCommand, EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { localUp } from '../../scripts/local-up';
 import { docBlock } from '../support/docs';
 import { startMoto, TEST_CREDENTIALS, type Moto } from '../support/moto';
@@ -12,7 +14,14 @@ let moto: Moto;
 beforeAll(async () => {
   moto = await startMoto();
 });
-afterAll(async () => moto?.stop());
+// `osls invoke local` leaves its work folder (.esbuild/<pid>, deploy/esbuild.config.js); the ones this file made go.
+const workFolders = () => (existsSync(join(REPO, '.esbuild')) ? readdirSync(join(REPO, '.esbuild')) : []);
+const before = new Set(workFolders());
+afterAll(async () => {
+  for (const f of workFolders())
+    if (!before.has(f)) rmSync(join(REPO, '.esbuild', f), { recursive: true, force: true });
+  await moto?.stop();
+});
 
 it('creates the roles, parameters, queue, bus and table, and prints the environment to export', async () => {
   const saved = { ...process.env };
