@@ -10,7 +10,7 @@ import { CreateRoleCommand, GetRoleCommand, UpdateAssumeRolePolicyCommand } from
 import { IamTrustStore } from '../src/adapters/aws/iam';
 import { FileInventory } from '../src/adapters/astro/inventory-file';
 import { SlackNotifier } from '../src/adapters/slack/notifier';
-import { signWebhook } from '../src/app/webhook';
+import { signStandard } from '../src/app/webhook';
 import { startServer } from '../src/cli/serve';
 import { parseConfig } from '../src/config/config';
 import { fakeService } from '../test/support/http';
@@ -18,6 +18,7 @@ import { startMoto } from '../test/support/moto';
 import { ms, percentile, table } from './lib';
 
 const ORG = 'bench-org';
+const BENCH_SECRET = `whsec_${Buffer.from('astro-trust-bench-webhook-secret').toString('base64')}`;
 const dep = (i: number) => ({
   id: `clbenchsrv${String(i).padStart(6, '0')}`,
   name: `serve-bench-${i}`,
@@ -67,7 +68,7 @@ export async function benchServe(events: number) {
     store: new IamTrustStore(iam, { verifyDelayMs: 5 }),
     inventory: new FileInventory(inventoryFile),
     notifier: new SlackNotifier({ webhookUrl: slack.url, dedupWindowMs: 0 }),
-    secrets: ['bench'],
+    secrets: [BENCH_SECRET],
     selfArns: [],
     homeAccount: '123456789012', // moto's account
     port: 0,
@@ -92,7 +93,7 @@ export async function benchServe(events: number) {
         method: 'POST',
         headers: {
           'content-type': 'application/json',
-          'x-astro-trust-signature': signWebhook('bench', body, Math.floor(Date.now() / 1000)),
+          ...signStandard(BENCH_SECRET, `evt_bench_${i}`, body, Math.floor(Date.now() / 1000)),
         },
         body,
       });

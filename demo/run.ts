@@ -15,7 +15,7 @@ import { memberTrustStore } from '../src/adapters/aws/accounts';
 import { IamTrustStore } from '../src/adapters/aws/iam';
 import { FileInventory } from '../src/adapters/astro/inventory-file';
 import { SlackNotifier } from '../src/adapters/slack/notifier';
-import { signWebhook } from '../src/app/webhook';
+import { signStandard } from '../src/app/webhook';
 import { startServer } from '../src/cli/serve';
 import { loadConfig } from '../src/config/config';
 import { asList, isOwned, parseTrustPolicy, type PolicyDocument } from '../src/domain/policy';
@@ -45,7 +45,8 @@ function showTrust(label: string, doc: PolicyDocument) {
 }
 
 async function main() {
-  const secret = 'demo-webhook-secret';
+  // Made as the docs say: echo "whsec_$(openssl rand -base64 32)".
+  const secret = `whsec_${Buffer.from('astro-trust-demo-webhook-secret!').toString('base64')}`;
   say(paint('bold', 'astro-trust demo') + ' (everything local: moto for AWS, a local Slack receiver)');
   say('Starting moto_server...');
   const moto = await startMoto();
@@ -133,7 +134,7 @@ async function main() {
       method: 'POST',
       headers: {
         'content-type': 'application/json',
-        'x-astro-trust-signature': signWebhook(secret, body, Math.floor(Date.now() / 1000)),
+        ...signStandard(secret, 'evt_demo_1', body, Math.floor(Date.now() / 1000)),
       },
       body,
     });

@@ -2,7 +2,7 @@
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { onDeploymentEvent } from '../src/app/intake.js';
-import { answerWebhook, type WebhookEvent } from '../src/app/webhook.js';
+import { answerWebhook, parseWebhookSecrets, type WebhookEvent } from '../src/app/webhook.js';
 import { dedup, freshSharedInventory, lastListing } from '../src/lambda/aws/dynamodb.js';
 import { reconcileQueue } from '../src/lambda/aws/sqs.js';
 import { logger, observed } from '../src/lambda/observability.js';
@@ -22,12 +22,12 @@ export async function webhook(
   const rawBody = Buffer.from(event.body ?? '', event.isBase64Encoded ? 'base64' : 'utf8');
   const headers = Object.fromEntries(Object.entries(event.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
   const rt = runtime();
-  const keys = String(context.webhookSecret ?? '')
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-  if (keys.length === 0) {
-    logger.error('webhook secret is empty: set the SSM parameter named by WEBHOOK_SECRET_PARAM');
+  // Checked as loaded from SSM (DESIGN 7.2): a secret no sender can sign with is refused, saying why in the log.
+  const keys = parseWebhookSecrets(context.webhookSecret);
+  if (!keys.ok) {
+    logger.error(
+      `webhook secret refused: the SSM parameter ${rt.env.params.webhookSecret ?? '(WEBHOOK_SECRET_PARAM)'} ${keys.problem}`,
+    );
     return reply(503, { error: 'webhook not configured' });
   }
   const snapshots = lastListing(rt);
@@ -45,7 +45,7 @@ export async function webhook(
   const answer = await answerWebhook(
     { headers, rawBody, nowSeconds: Math.floor(Date.now() / 1000) },
     {
-      secrets: keys,
+      secrets: keys.secrets,
       organizationId: rt.config.organizationId,
       ...(seen ? { seen } : {}),
       accept,

@@ -1,19 +1,19 @@
 /**
- * The Deployment webhook (DESIGN 3.3): size, content type and signature are checked on the raw body
+ * The Deployment webhook (DESIGN 3.3, 7.2): size, content type and signature are checked on the raw body
  * before anything is parsed; the signature with a constant-time compare. Answers never 5xx for bad input.
  * Signatures are Standard Webhooks (standardwebhooks.com: `webhook-id`, `webhook-timestamp`,
- * `webhook-signature: v1,<base64>`, secret `whsec_<base64>`), so any language's library can sign; the
- * release-1 header `X-Astro-Trust-Signature` stays accepted until release 3.
+ * `webhook-signature: v1,<base64>`, secret `whsec_<base64>`), so any language's library can sign. The
+ * release-1 header `X-Astro-Trust-Signature` is gone: alone it gets 401, beside Standard headers it is ignored.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import * as z from 'zod/mini';
 import './zod.js'; // zod's English messages
 
 export const MAX_BODY_BYTES = 64 * 1024;
 export const MAX_SKEW_SECONDS = 300;
-/** Release 1's header: `t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>`. Accepted until release 3. */
-export const SIGNATURE_HEADER = 'x-astro-trust-signature';
+/** Release 1's header, no longer accepted (DESIGN 7.2): named in the 401 a request signed only with it gets. */
+const RELEASE_1_HEADER = 'x-astro-trust-signature';
 export const STANDARD_HEADERS = {
   id: 'webhook-id',
   timestamp: 'webhook-timestamp',
@@ -30,17 +30,49 @@ export const webhookEvent = z.strictObject({
 });
 export type WebhookEvent = z.infer<typeof webhookEvent>;
 
-/** `t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>` */
-export function signWebhook(secret: string, rawBody: string, unixSeconds: number): string {
-  const mac = createHmac('sha256', secret).update(`${unixSeconds}.${rawBody}`).digest('hex');
-  return `t=${unixSeconds},v1=${mac}`;
+export type SignatureCheck = { ok: true; webhookId: string } | { ok: false; reason: string };
+
+/**
+ * How long a `webhook-id` stays claimed (DESIGN 7.2): at least twice the tolerance, and past the last second a
+ * replay of it could still be accepted. A request is accepted while |now - t| <= 300 s, so the earliest claim
+ * is made at t - 300 s and the last replay can arrive just before t + 301 s: 602 s from the claim covers it.
+ */
+export const WEBHOOK_ID_CLAIM_MS = (2 * MAX_SKEW_SECONDS + 2) * 1000;
+
+/** The command the docs and every refusal give for making a secret. */
+export const MAKE_SECRET_COMMAND = 'echo "whsec_$(openssl rand -base64 32)"';
+/** A secret's key is at least this many bytes (DESIGN 7.2). */
+export const MIN_SECRET_BYTES = 24;
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+export type SecretsCheck = { ok: true; secrets: string[] } | { ok: false; problem: string };
+
+/**
+ * Checks a webhook secret setting (DESIGN 7.2): one or more comma-separated `whsec_` + base64 of at least 24
+ * bytes (several while rotating). The problem names the value by position and the format, never its content.
+ */
+export function parseWebhookSecrets(value: string | undefined): SecretsCheck {
+  const values = (value ?? '')
+    .split(',')
+    .map((v) => v.trim())
+    .filter(Boolean);
+  const format = `expected whsec_ followed by base64 of at least ${MIN_SECRET_BYTES} bytes (two comma-separated while rotating); make one with: ${MAKE_SECRET_COMMAND}`;
+  if (values.length === 0) return { ok: false, problem: `is empty: ${format}` };
+  for (const [i, v] of values.entries()) {
+    const which = values.length === 1 ? 'the value' : `value ${i + 1} of ${values.length}`;
+    if (!v.startsWith('whsec_')) return { ok: false, problem: `${which} does not start with whsec_: ${format}` };
+    const b64 = v.slice('whsec_'.length);
+    if (!BASE64.test(b64) || b64.length === 0)
+      return { ok: false, problem: `${which} is not base64 after whsec_: ${format}` };
+    const bytes = Buffer.from(b64, 'base64').length;
+    if (bytes < MIN_SECRET_BYTES) return { ok: false, problem: `${which} holds ${bytes} bytes: ${format}` };
+  }
+  return { ok: true, secrets: values };
 }
 
-export type SignatureCheck = { ok: true; webhookId?: string } | { ok: false; reason: string };
-
-/** The Standard Webhooks signer for a secret: `whsec_<base64>` as the standard says; any other value as raw bytes. */
+/** The Standard Webhooks signer for a `whsec_<base64>` secret (checked at start: parseWebhookSecrets). */
 export function standardWebhook(secret: string): Webhook {
-  return secret.startsWith('whsec_') ? new Webhook(secret) : new Webhook(secret, { format: 'raw' });
+  return new Webhook(secret);
 }
 
 /** The three Standard Webhooks headers for a body (what `astro-trust send` and the tests send). */
@@ -74,7 +106,11 @@ export function verifyStandard(
   if (!id || !ts || !sigs)
     return {
       ok: false,
-      reason: `missing signature: webhook-id, webhook-timestamp and webhook-signature (Standard Webhooks), or ${SIGNATURE_HEADER}`,
+      reason:
+        'missing signature: webhook-id, webhook-timestamp and webhook-signature (Standard Webhooks)' +
+        (headers[RELEASE_1_HEADER] !== undefined
+          ? '; the release-1 header X-Astro-Trust-Signature is no longer accepted (docs/onboarding.md)'
+          : ''),
     };
   if (id.length > 256 || !/^\d{1,12}$/.test(ts))
     return { ok: false, reason: 'malformed webhook-id or webhook-timestamp header' };
@@ -93,29 +129,6 @@ export function verifyStandard(
   return { ok: false, reason: 'signature does not match' };
 }
 
-/** Verifies the signature header over the raw body; several v1 values are allowed (secret rotation). */
-export function verifySignature(
-  secrets: string[],
-  header: string | undefined,
-  rawBody: Buffer | string,
-  nowSeconds: number,
-): SignatureCheck {
-  if (!header) return { ok: false, reason: `missing ${SIGNATURE_HEADER} header` };
-  const parts = header.split(',').map((p) => p.trim().split('='));
-  const t = parts.find(([k]) => k === 't')?.[1];
-  const given = parts
-    .filter(([k, v]) => k === 'v1' && v !== undefined && /^[0-9a-f]{64}$/i.test(v))
-    .map(([, v]) => Buffer.from(v!, 'hex'));
-  if (!t || !/^\d{1,12}$/.test(t) || given.length === 0) return { ok: false, reason: 'malformed signature header' };
-  if (Math.abs(nowSeconds - Number(t)) > MAX_SKEW_SECONDS) return { ok: false, reason: 'stale signature timestamp' };
-  const body = typeof rawBody === 'string' ? Buffer.from(rawBody) : rawBody;
-  for (const secret of secrets) {
-    const expected = createHmac('sha256', secret).update(`${t}.`).update(body).digest();
-    if (given.some((g) => g.length === expected.length && timingSafeEqual(g, expected))) return { ok: true };
-  }
-  return { ok: false, reason: 'signature does not match' };
-}
-
 export interface WebhookRequest {
   /** Header names in lower case. */
   headers: Record<string, string | undefined>;
@@ -124,17 +137,14 @@ export interface WebhookRequest {
 }
 
 export type WebhookVerdict =
-  { status: 202; event: WebhookEvent; webhookId?: string } | { status: 400 | 401 | 413 | 415; error: string };
+  { status: 202; event: WebhookEvent; webhookId: string } | { status: 400 | 401 | 413 | 415; error: string };
 
 /** Checks a webhook request in the order that keeps unauthenticated input unparsed: size, type, signature, body. */
 export function checkWebhook(req: WebhookRequest, secrets: string[], organizationId: string): WebhookVerdict {
   if (req.rawBody.length > MAX_BODY_BYTES) return { status: 413, error: `body over ${MAX_BODY_BYTES} bytes` };
   const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
   if (type !== 'application/json') return { status: 415, error: 'content-type must be application/json' };
-  const sig =
-    req.headers[STANDARD_HEADERS.signature] !== undefined || req.headers[SIGNATURE_HEADER] === undefined
-      ? verifyStandard(secrets, req.headers, req.rawBody, req.nowSeconds)
-      : verifySignature(secrets, req.headers[SIGNATURE_HEADER], req.rawBody, req.nowSeconds);
+  const sig = verifyStandard(secrets, req.headers, req.rawBody, req.nowSeconds);
   if (!sig.ok) return { status: 401, error: sig.reason };
   let body: unknown;
   try {
@@ -151,7 +161,7 @@ export function checkWebhook(req: WebhookRequest, secrets: string[], organizatio
   }
   if (parsed.data.organizationId !== organizationId)
     return { status: 400, error: 'organizationId: not the organization this astro-trust manages' };
-  return { status: 202, event: parsed.data, ...(sig.webhookId ? { webhookId: sig.webhookId } : {}) };
+  return { status: 202, event: parsed.data, webhookId: sig.webhookId };
 }
 
 export interface WebhookHttpAnswer {
@@ -172,8 +182,11 @@ export async function answerWebhook(
     secrets: string[];
     organizationId: string;
     accept: (event: WebhookEvent) => Promise<{ role: string }[]>;
-    /** A `webhook-id` seen within the tolerance is answered 202 and does no new work (a resend, or a replay). */
-    seen?: { claim(key: string, windowMs: number): Promise<boolean> };
+    /**
+     * A `webhook-id` seen within the tolerance is answered 202 and does no new work (a resend, or a replay).
+     * A claim whose work then failed is released, so the sender's retry is not taken for a duplicate.
+     */
+    seen?: { claim(key: string, windowMs: number): Promise<boolean>; release(key: string): Promise<void> };
   },
 ): Promise<WebhookHttpAnswer> {
   const verdict = checkWebhook(req, deps.secrets, deps.organizationId);
@@ -183,18 +196,18 @@ export async function answerWebhook(
       body: { error: verdict.error },
       log: { msg: 'webhook rejected', status: verdict.status, error: verdict.error },
     };
-  const webhookId = verdict.webhookId ? { webhookId: verdict.webhookId } : {};
+  const webhookId = { webhookId: verdict.webhookId };
+  const key = `webhook|${verdict.webhookId}`;
+  let claimed = false;
   try {
-    if (
-      verdict.webhookId &&
-      deps.seen &&
-      !(await deps.seen.claim(`webhook|${verdict.webhookId}`, 2 * MAX_SKEW_SECONDS * 1000))
-    ) {
-      return {
-        status: 202,
-        body: { accepted: verdict.event.id, duplicate: true },
-        log: { msg: 'webhook duplicate', webhookId: verdict.webhookId, id: verdict.event.id },
-      };
+    if (deps.seen) {
+      if (!(await deps.seen.claim(key, WEBHOOK_ID_CLAIM_MS)))
+        return {
+          status: 202,
+          body: { accepted: verdict.event.id, duplicate: true },
+          log: { msg: 'webhook duplicate', webhookId: verdict.webhookId, id: verdict.event.id },
+        };
+      claimed = true;
     }
     const roles = (await deps.accept(verdict.event)).map((r) => r.role);
     return {
@@ -210,6 +223,7 @@ export async function answerWebhook(
       },
     };
   } catch (err) {
+    if (claimed) await deps.seen!.release(key).catch(() => {});
     return {
       status: 503,
       body: { error: 'temporarily unable to process; retry' },

@@ -17,10 +17,10 @@ import { lastResortLine, type Notifier } from '../adapters/slack/notifier.js';
 import { parseIamEvent } from '../app/cloudtrail.js';
 import { onDeploymentEvent, onIamChange } from '../app/intake.js';
 import { reconcileRole, type ReconcileResult } from '../app/reconcile.js';
-import { answerWebhook, MAX_BODY_BYTES } from '../app/webhook.js';
+import { answerWebhook, MAX_BODY_BYTES, parseWebhookSecrets } from '../app/webhook.js';
 import type { Config } from '../config/config.js';
 import { subjectOf, type ReconcileRequest } from '../domain/events.js';
-import { describeError, PayloadTooLargeError } from '../errors.js';
+import { describeError, PayloadTooLargeError, UsageError } from '../errors.js';
 
 export interface ServeOptions {
   config: Config;
@@ -112,6 +112,9 @@ function correlation(request: ReconcileRequest) {
 }
 
 export async function startServer(o: ServeOptions): Promise<Server> {
+  // A secret no sender can sign with would answer 401 (or 503) forever: refused before listening (DESIGN 7.2).
+  const secrets = parseWebhookSecrets(o.secrets.join(','));
+  if (!secrets.ok) throw new UsageError(`webhook secret ${secrets.problem}`);
   const logger = o.logger ?? silentLogger;
   const now = o.now ?? (() => Date.now());
   const inventory = new SingleFlightInventory(o.inventory);
@@ -164,7 +167,7 @@ export async function startServer(o: ServeOptions): Promise<Server> {
       const answer = await answerWebhook(
         { headers: req.headers as Record<string, string>, rawBody, nowSeconds: Math.floor(now() / 1000) },
         {
-          secrets: o.secrets,
+          secrets: secrets.secrets,
           organizationId: o.config.organizationId,
           seen: webhookIds,
           accept: (event) =>

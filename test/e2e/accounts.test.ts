@@ -26,6 +26,7 @@ import { isOwned, parseTrustPolicy, type PolicyDocument } from '../../src/domain
 import { cli } from '../support/cli';
 import { faultProxy, type FaultProxy } from '../support/fault-proxy';
 import { startMoto, TEST_CREDENTIALS, type Moto } from '../support/moto';
+import { testSecret } from '../support/world';
 
 const HOME = '123456789012'; // moto's default account: the credentials astro-trust runs with
 const DATA = '444455556666';
@@ -283,7 +284,7 @@ describe('one astro-trust, several accounts', () => {
       }),
       inventory: new FileInventory(join(dir, 'deployments.json')),
       notifier,
-      secrets: ['s'],
+      secrets: [testSecret('accounts')],
       selfArns: [],
       homeAccount: HOME,
       eventsToken: 'tok',

@@ -7,7 +7,7 @@ import { loadConfig } from '../../src/config/config';
 import { cli } from '../support/cli';
 import { fakeService, json } from '../support/http';
 import { startMoto, type Moto } from '../support/moto';
-import { exampleWorld, type World } from '../support/world';
+import { exampleWorld, testSecret, type World } from '../support/world';
 
 const BILLING = 'clmh5h2rb001208lb4q0e6x8z'; // prod-billing: new, matches data-lake-reader's "prod-*"
 const REPORTS = 'clmh5f1pd001008lb2n8c4v6x'; // prod-reports: workload-identity roles
@@ -18,7 +18,8 @@ let moto: Moto;
 let world: World;
 let server: Server;
 let store: IamTrustStore;
-const env = { ASTRO_TRUST_WEBHOOK_SECRET: 'send-secret', ASTRO_ORGANIZATION_ID: ORG, AWS_REGION: 'eu-west-1' };
+const SECRET = testSecret('send');
+const env = { ASTRO_TRUST_WEBHOOK_SECRET: SECRET, ASTRO_ORGANIZATION_ID: ORG, AWS_REGION: 'eu-west-1' };
 
 beforeAll(async () => {
   moto = await startMoto();
@@ -29,7 +30,7 @@ beforeAll(async () => {
     store,
     inventory: new FileInventory(world.inventoryFile),
     notifier: new LogNotifier(() => {}),
-    secrets: ['send-secret'],
+    secrets: [SECRET],
     selfArns: [],
     homeAccount: '123456789012', // moto's account
     port: 0,
@@ -71,7 +72,7 @@ describe('astro-trust send', () => {
     await flaky.close();
     const wrong = await cli(
       ['send', '--url', `${server.url}/webhooks/astro`, '--type', 'deployment.created', '--deployment-id', BILLING],
-      { env: { ...env, ASTRO_TRUST_WEBHOOK_SECRET: 'wrong' } },
+      { env: { ...env, ASTRO_TRUST_WEBHOOK_SECRET: testSecret('wrong') } },
     );
     expect(wrong.code).toBe(1);
     expect(wrong.stderr).toMatch(/not accepted: .*HTTP 401 .*signature does not match/);

@@ -5,7 +5,7 @@ import { IamTrustStore } from '../../src/adapters/aws/iam';
 import { isOwned } from '../../src/domain/policy';
 import { cli } from '../support/cli';
 import { startMoto, type Moto } from '../support/moto';
-import { exampleWorld, FIXTURE_SECRET, type World } from '../support/world';
+import { exampleWorld, FIXTURE_SECRET, testSecret, type World } from '../support/world';
 import { signStandard } from '../../src/app/webhook';
 import { loadConfig } from '../../src/config/config';
 
@@ -26,6 +26,28 @@ describe('astro-trust serve', () => {
     expect(r.stderr).toMatch(/ASTRO_TRUST_WEBHOOK_SECRET is not set/);
   });
 
+  // DESIGN 7.2: a secret no Standard Webhooks library can sign with is refused at start, with the format and
+  // the command that makes one; the secret itself is never printed.
+  it.each([
+    ['a hex secret (what docs/deploy.md used to say)', 'a3'.repeat(32), /the value does not start with whsec_/],
+    ['whsec_ and no base64', 'whsec_not*base64!', /the value is not base64 after whsec_/],
+    ['whsec_ and base64 of 16 bytes', `whsec_${Buffer.alloc(16, 7).toString('base64')}`, /the value holds 16 bytes/],
+    ['a good secret and a bad one (rotation)', `${testSecret('good')},whsec_short`, /value 2 of 2 is not base64/],
+  ])('refuses %s, naming the format and the command that makes one', async (_l, secret, problem) => {
+    let listening = false;
+    const r = await cli(['serve', '--config', world.configFile, '--port', '0'], {
+      env: { ASTRO_TRUST_WEBHOOK_SECRET: secret },
+      onListening: () => (listening = true),
+      untilStopped: async () => {},
+    });
+    expect(listening).toBe(false);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(problem);
+    expect(r.stderr).toContain('expected whsec_ followed by base64 of at least 24 bytes');
+    expect(r.stderr).toContain('echo "whsec_$(openssl rand -base64 32)"');
+    for (const part of secret.split(',')) expect(r.stderr).not.toContain(part);
+  });
+
   it('resyncs periodically without any event, answers /healthz, and drains on stop', async () => {
     let stop!: () => void;
     const stopped = new Promise<void>((r) => (stop = r));
@@ -44,7 +66,7 @@ describe('astro-trust serve', () => {
       ],
       {
         // The account serve runs in (learnt with sts:GetCallerIdentity when unset): moto's.
-        env: { ASTRO_TRUST_WEBHOOK_SECRET: 'x', ASTRO_TRUST_HOME_ACCOUNT: '123456789012' },
+        env: { ASTRO_TRUST_WEBHOOK_SECRET: testSecret('serve-cli'), ASTRO_TRUST_HOME_ACCOUNT: '123456789012' },
         adapters: { store: new IamTrustStore(moto.iam(), { verifyDelayMs: 1 }) },
         untilStopped: () => stopped,
         onListening: (u) => (url = u),

@@ -4,13 +4,13 @@ import type { IAMClient } from '@aws-sdk/client-iam';
 import { countCommands, IamTrustStore } from '../../src/adapters/aws/iam';
 import { FileInventory } from '../../src/adapters/astro/inventory-file';
 import { SlackNotifier } from '../../src/adapters/slack/notifier';
-import { signWebhook } from '../../src/app/webhook';
+import { signStandard } from '../../src/app/webhook';
 import { startServer, type Server } from '../../src/cli/serve';
 import { loadConfig } from '../../src/config/config';
 import { isOwned, type PolicyDocument, type Statement } from '../../src/domain/policy';
 import { fakeService, type FakeService } from '../support/http';
 import { startMoto, type Moto } from '../support/moto';
-import { exampleWorld, fixture, FIXTURE_NOW_MS, FIXTURE_SECRET, type World } from '../support/world';
+import { exampleWorld, fixture, FIXTURE_NOW_MS, FIXTURE_SECRET, testSecret, type World } from '../support/world';
 
 const SELF = 'arn:aws:iam::123456789012:role/astro-trust-prod-reconcile';
 let moto: Moto;
@@ -77,7 +77,9 @@ describe('serve', () => {
     expect(ownedArns(before)).not.toContain('arn:aws:iam::111928029897:role/astro-stellar-comet-3141');
     const r = await post('/webhooks/astro', event.body, {
       'content-type': 'application/json',
-      'x-astro-trust-signature': event.headers['x-astro-trust-signature']!,
+      'webhook-id': event.headers['webhook-id']!,
+      'webhook-timestamp': event.headers['webhook-timestamp']!,
+      'webhook-signature': event.headers['webhook-signature']!,
     });
     expect(r).toEqual({
       status: 202,
@@ -294,7 +296,7 @@ describe('serve', () => {
       const processed = server.queue.processed;
       const r = await post('/webhooks/astro', body, {
         'content-type': 'application/json',
-        'x-astro-trust-signature': signWebhook(FIXTURE_SECRET, body, FIXTURE_NOW_MS / 1000),
+        ...signStandard(FIXTURE_SECRET, 'msg_503', body, FIXTURE_NOW_MS / 1000),
       });
       expect(r).toEqual({ status: 503, body: { error: 'temporarily unable to process; retry' } });
       await server.settled();
@@ -319,32 +321,35 @@ describe('serve', () => {
         'missing signature',
         () => [body, json],
         401,
-        /missing signature: webhook-id, webhook-timestamp and webhook-signature \(Standard Webhooks\), or x-astro-trust-signature/,
+        /^missing signature: webhook-id, webhook-timestamp and webhook-signature \(Standard Webhooks\)$/,
+      ],
+      [
+        'signed only with the release-1 header',
+        () => [body, { ...json, 'x-astro-trust-signature': `t=${t},v1=${'0'.repeat(64)}` }],
+        401,
+        /Standard Webhooks.*X-Astro-Trust-Signature is no longer accepted/,
       ],
       [
         'bad signature',
-        () => [body, { ...json, 'x-astro-trust-signature': signWebhook('wrong', body, t) }],
+        () => [body, { ...json, ...signStandard(testSecret('wrong'), 'msg_x', body, t) }],
         401,
         /does not match/,
       ],
       [
         'signature over another body',
-        () => [
-          body.replace('evt_x', 'evt_y'),
-          { ...json, 'x-astro-trust-signature': signWebhook(FIXTURE_SECRET, body, t) },
-        ],
+        () => [body.replace('evt_x', 'evt_y'), { ...json, ...signStandard(FIXTURE_SECRET, 'msg_x', body, t) }],
         401,
         /does not match/,
       ],
       [
         'stale timestamp (replayed after 300 s)',
-        () => [body, { ...json, 'x-astro-trust-signature': signWebhook(FIXTURE_SECRET, body, t - 301) }],
+        () => [body, { ...json, ...signStandard(FIXTURE_SECRET, 'msg_x', body, t - 301) }],
         401,
         /stale/,
       ],
       [
         'malformed JSON',
-        () => ['{"id":', { ...json, 'x-astro-trust-signature': signWebhook(FIXTURE_SECRET, '{"id":', t) }],
+        () => ['{"id":', { ...json, ...signStandard(FIXTURE_SECRET, 'msg_x', '{"id":', t) }],
         400,
         /not valid JSON/,
       ],
@@ -352,7 +357,7 @@ describe('serve', () => {
         'a missing field',
         () => {
           const b = JSON.stringify({ ...JSON.parse(body), deploymentId: undefined });
-          return [b, { ...json, 'x-astro-trust-signature': signWebhook(FIXTURE_SECRET, b, t) }];
+          return [b, { ...json, ...signStandard(FIXTURE_SECRET, 'msg_x', b, t) }];
         },
         400,
         /deploymentId/,
@@ -361,7 +366,7 @@ describe('serve', () => {
         'an unknown type',
         () => {
           const b = JSON.stringify({ ...JSON.parse(body), type: 'deployment.hibernated' });
-          return [b, { ...json, 'x-astro-trust-signature': signWebhook(FIXTURE_SECRET, b, t) }];
+          return [b, { ...json, ...signStandard(FIXTURE_SECRET, 'msg_x', b, t) }];
         },
         400,
         /^type: /,
@@ -370,14 +375,14 @@ describe('serve', () => {
         'another organization',
         () => {
           const b = JSON.stringify({ ...JSON.parse(body), organizationId: 'other' });
-          return [b, { ...json, 'x-astro-trust-signature': signWebhook(FIXTURE_SECRET, b, t) }];
+          return [b, { ...json, ...signStandard(FIXTURE_SECRET, 'msg_x', b, t) }];
         },
         400,
         /organizationId/,
       ],
       [
         'wrong content type',
-        () => [body, { 'content-type': 'text/plain', 'x-astro-trust-signature': signWebhook(FIXTURE_SECRET, body, t) }],
+        () => [body, { 'content-type': 'text/plain', ...signStandard(FIXTURE_SECRET, 'msg_x', body, t) }],
         415,
         /application\/json/,
       ],
@@ -385,7 +390,7 @@ describe('serve', () => {
         'an oversized body',
         () => {
           const b = JSON.stringify({ ...JSON.parse(body), pad: 'x'.repeat(70_000) });
-          return [b, { ...json, 'x-astro-trust-signature': signWebhook(FIXTURE_SECRET, b, t) }];
+          return [b, { ...json, ...signStandard(FIXTURE_SECRET, 'msg_x', b, t) }];
         },
         413,
         /too large|over/,

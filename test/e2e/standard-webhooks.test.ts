@@ -1,7 +1,7 @@
 /**
  * Standard Webhooks (DESIGN 3.3, release 2): astro-trust signs like the `standardwebhooks` library verifies,
  * `serve` accepts the library's signatures and the curl + openssl recipe in docs/onboarding.md, a repeated
- * `webhook-id` does no new work, and the release-1 header is still accepted.
+ * `webhook-id` does no new work, and the release-1 header is gone (DESIGN 7.2).
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -10,7 +10,8 @@ import { Webhook } from 'standardwebhooks';
 import { IamTrustStore } from '../../src/adapters/aws/iam';
 import { FileInventory } from '../../src/adapters/astro/inventory-file';
 import { LogNotifier } from '../../src/adapters/slack/notifier';
-import { signStandard, signWebhook, verifyStandard } from '../../src/app/webhook';
+import { createHmac } from 'node:crypto';
+import { signStandard, verifyStandard } from '../../src/app/webhook';
 import { startServer, type Server } from '../../src/cli/serve';
 import { loadConfig } from '../../src/config/config';
 import { startMoto, type Moto } from '../support/moto';
@@ -103,7 +104,7 @@ describe('serve with Standard Webhooks', () => {
       method: 'POST',
       headers: { 'content-type': 'application/json', ...headers },
       body: b,
-    }).then(async (r) => ({ status: r.status, body: await r.json() }));
+    }).then(async (r) => ({ status: r.status, body: (await r.json()) as Record<string, unknown> }));
 
   it('accepts a signed webhook once per webhook-id: a resend is 202 and does no new work', async () => {
     const b = body('evt_std_1');
@@ -119,9 +120,31 @@ describe('serve with Standard Webhooks', () => {
     expect(server.queue.processed).toBe(processed);
   });
 
-  it('still accepts the release-1 header (keyed with the whole secret string)', async () => {
+  // Release 1's header, computed here as release 1 did: hex HMAC-SHA256 keyed with the whole secret string.
+  const release1 = (b: string, t: number) =>
+    `t=${t},v1=${createHmac('sha256', SECRET).update(`${t}.${b}`).digest('hex')}`;
+
+  it('a request signed only with the release-1 header is refused with 401 naming Standard Webhooks, and does no work', async () => {
     const b = body('evt_r1_1');
-    expect((await post(b, { 'x-astro-trust-signature': signWebhook(SECRET, b, nowSeconds()) })).status).toBe(202);
+    await server.settled();
+    const processed = server.queue.processed;
+    const r = await post(b, { 'x-astro-trust-signature': release1(b, nowSeconds()) });
+    expect(r.status).toBe(401);
+    expect(r.body.error).toMatch(/Standard Webhooks/);
+    expect(r.body.error).toMatch(/X-Astro-Trust-Signature is no longer accepted/);
+    await server.settled();
+    expect(server.queue.processed).toBe(processed);
+  });
+
+  it('beside valid Standard headers, the release-1 header is ignored (a wrong one too)', async () => {
+    const b = body('evt_r1_2');
+    const standard = signStandard(SECRET, 'evt_r1_2', b, nowSeconds());
+    expect((await post(b, { ...standard, 'x-astro-trust-signature': 't=1,v1=00' })).status).toBe(202);
+    // A valid release-1 signature does not rescue a bad Standard one.
+    const b3 = body('evt_r1_3');
+    const forged = { ...standard, 'webhook-signature': 'v1,AAAA', 'webhook-id': 'evt_r1_3' };
+    const r = await post(b3, { ...forged, 'x-astro-trust-signature': release1(b3, nowSeconds()) });
+    expect(r.status).toBe(401);
   });
 
   it('accepts the curl + openssl recipe from docs/onboarding.md, run as written', async () => {

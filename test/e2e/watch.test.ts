@@ -9,7 +9,7 @@ import { startServer, type Server } from '../../src/cli/serve';
 import { loadConfig } from '../../src/config/config';
 import { isOwned } from '../../src/domain/policy';
 import { startMoto, type Moto } from '../support/moto';
-import { exampleWorld, type World } from '../support/world';
+import { exampleWorld, testSecret, type World } from '../support/world';
 
 const BILLING = 'clmh5h2rb001208lb4q0e6x8z';
 const INGEST = 'clmh57jtm000008lb58fe2wmv';
@@ -37,7 +37,7 @@ beforeAll(async () => {
     store: new IamTrustStore(moto.iam(), { verifyDelayMs: 1 }),
     inventory: new FileInventory(world.inventoryFile),
     notifier: new LogNotifier((l) => alerts.push(l)),
-    secrets: ['x'],
+    secrets: [testSecret('watch')],
     selfArns: [],
     homeAccount: '123456789012', // moto's account
     port: 0,

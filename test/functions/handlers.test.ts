@@ -19,7 +19,7 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DeleteItemCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Context } from 'aws-lambda';
 import { GetRoleCommand } from '@aws-sdk/client-iam';
 import { isOwned, parseTrustPolicy, type PolicyDocument } from '../../src/domain/policy';
@@ -177,7 +177,17 @@ beforeEach(async () => {
 });
 
 describe('webhook', () => {
-  beforeEach(() => jest.spyOn(Date, 'now').mockReturnValue(FIXTURE_NOW_MS));
+  // Every fixture carries the same webhook-id: forget its claim, so each test sees a first delivery.
+  beforeEach(async () => {
+    jest.spyOn(Date, 'now').mockReturnValue(FIXTURE_NOW_MS);
+    const dynamodb = new DynamoDBClient({
+      region: 'us-east-1',
+      endpoint: moto.endpoint,
+      credentials: TEST_CREDENTIALS,
+    });
+    for (const id of ['evt_01JDQ7ZK3M8V2C4N6P8R0T2W4Y', 'evt_01JDQ80A1B2C3D4E5F6G7H8J9K'])
+      await dynamodb.send(new DeleteItemCommand({ TableName: 'watch', Key: { pk: { S: `alert#webhook|${id}` } } }));
+  });
   afterEach(() => jest.mocked(Date.now).mockRestore());
 
   it('deployment-created: 202 and one request per role that declares the Deployment, grouped by role', async () => {
@@ -235,6 +245,42 @@ describe('webhook', () => {
     } finally {
       process.env.ASTRO_TRUST_PACKAGED_CONFIG = previous;
       resetRuntime();
+    }
+  });
+
+  it('a webhook secret in SSM that is not whsec_ + base64 (a hex one, as docs/deploy.md used to say) is refused: 503 naming no secret, and a log line saying what to make', async () => {
+    const hex = 'a3'.repeat(32);
+    const ssm = new SSMClient({ region: 'us-east-1', endpoint: moto.endpoint, credentials: TEST_CREDENTIALS });
+    const put = (Value: string) =>
+      ssm.send(
+        new PutParameterCommand({
+          Name: '/astro-trust/test/webhook-secret',
+          Type: 'SecureString',
+          Value,
+          Overwrite: true,
+        }),
+      );
+    await put(hex);
+    (await import('@middy/util')).clearCache();
+    written();
+    try {
+      const res = (await fns.webhook!(fixture('webhook/deployment-created.json'), context)) as {
+        statusCode: number;
+        body: string;
+      };
+      expect(res.statusCode).toBe(503);
+      expect(JSON.parse(res.body)).toEqual({ error: 'webhook not configured' });
+      const lines = written();
+      const refused = lines.find((l) => /webhook secret refused/.test(String(l.message)));
+      expect(refused).toMatchObject({ level: 'ERROR' });
+      expect(String(refused!.message)).toMatch(
+        /\/astro-trust\/test\/webhook-secret the value does not start with whsec_: expected whsec_ followed by base64 of at least 24 bytes .*echo "whsec_\$\(openssl rand -base64 32\)"/,
+      );
+      expect(JSON.stringify(lines)).not.toContain(hex);
+      expect(await messages(queueUrl)).toEqual([]);
+    } finally {
+      await put(FIXTURE_SECRET);
+      (await import('@middy/util')).clearCache();
     }
   });
 

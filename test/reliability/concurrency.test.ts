@@ -7,7 +7,10 @@ import { countCommands, IamTrustStore } from '../../src/adapters/aws/iam';
 import { FileInventory } from '../../src/adapters/astro/inventory-file';
 import type { Delivery, Notifier } from '../../src/adapters/slack/notifier';
 import { sqsEntry } from '../../src/adapters/aws/sqs-queue';
-import { signWebhook } from '../../src/app/webhook';
+import { signStandard } from '../../src/app/webhook';
+import { testSecret } from '../support/world';
+
+const SECRET = testSecret('concurrency');
 import { startServer, type Server } from '../../src/cli/serve';
 import { parseConfig } from '../../src/config/config';
 import type { AstroTrustEvent } from '../../src/domain/events';
@@ -77,7 +80,7 @@ beforeAll(async () => {
     store: new IamTrustStore(iam, { verifyDelayMs: 1 }),
     inventory: new FileInventory(join(dir, 'deployments.json')),
     notifier,
-    secrets: ['s'],
+    secrets: [SECRET],
     selfArns: [],
     homeAccount: '123456789012', // moto's account
     port: 0,
@@ -108,7 +111,7 @@ describe('concurrency', () => {
       inflight.push(
         fetch(`${server.url}/webhooks/astro`, {
           method: 'POST',
-          headers: { 'content-type': 'application/json', 'x-astro-trust-signature': signWebhook('s', body, now) },
+          headers: { 'content-type': 'application/json', ...signStandard(SECRET, JSON.parse(body).id, body, now) },
           body,
         }).then((r) => r.status),
       );
@@ -189,7 +192,7 @@ describe('concurrency', () => {
           }),
           fetch(`${server.url}/webhooks/astro`, {
             method: 'POST',
-            headers: { 'content-type': 'application/json', 'x-astro-trust-signature': signWebhook('s', body, now) },
+            headers: { 'content-type': 'application/json', ...signStandard(SECRET, JSON.parse(body).id, body, now) },
             body,
           }),
           server.queue.enqueue([{ role: 'conc', reason: 'resync' }]),

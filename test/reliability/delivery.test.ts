@@ -10,7 +10,7 @@ import { CreateRoleCommand, GetRoleCommand, UpdateAssumeRolePolicyCommand, type 
 import { IamTrustStore } from '../../src/adapters/aws/iam';
 import { FileInventory } from '../../src/adapters/astro/inventory-file';
 import { FileDeadLetters, SlackNotifier } from '../../src/adapters/slack/notifier';
-import { signWebhook } from '../../src/app/webhook';
+import { signStandard } from '../../src/app/webhook';
 import { startServer, type Server } from '../../src/cli/serve';
 import { parseConfig } from '../../src/config/config';
 import { isOwned, parseTrustPolicy } from '../../src/domain/policy';
@@ -18,6 +18,9 @@ import { apiDeployment, astroRole } from '../support/fixtures';
 import { fakeService, type FakeService } from '../support/http';
 import { startMoto, type Moto } from '../support/moto';
 import { lineLogger } from '../../src/adapters/log';
+import { testSecret } from '../support/world';
+
+const SECRET = testSecret('delivery');
 
 const ROLES = Array.from({ length: 12 }, (_, i) => `deliver-${i}`);
 const glue = {
@@ -84,7 +87,7 @@ describe('alert delivery', () => {
       store: new IamTrustStore(iam, { verifyDelayMs: 1 }),
       inventory: new FileInventory(join(dir, 'deployments.json')),
       notifier: new SlackNotifier({ webhookUrl: hanging.url, timeoutMs: 10_000, attempts: 3 }),
-      secrets: ['s'],
+      secrets: [SECRET],
       selfArns: [],
       homeAccount: '123456789012', // moto's account
       port: 0,
@@ -105,7 +108,7 @@ describe('alert delivery', () => {
       method: 'POST',
       headers: {
         'content-type': 'application/json',
-        'x-astro-trust-signature': signWebhook('s', body, Math.floor(Date.now() / 1000)),
+        ...signStandard(SECRET, 'evt_hang', body, Math.floor(Date.now() / 1000)),
       },
       body,
     });
@@ -140,7 +143,7 @@ describe('alert delivery', () => {
         baseDelayMs: 1,
         deadLetters: new FileDeadLetters(join(dir, 'not-a-dir', 'dead-letters.jsonl')),
       }),
-      secrets: ['s'],
+      secrets: [SECRET],
       selfArns: [],
       homeAccount: '123456789012', // moto's account
       port: 0,

@@ -7,13 +7,13 @@ import fc from 'fast-check';
 import { IamTrustStore, countCommands } from '../../src/adapters/aws/iam';
 import { FileInventory } from '../../src/adapters/astro/inventory-file';
 import { LogNotifier } from '../../src/adapters/slack/notifier';
-import { signWebhook } from '../../src/app/webhook';
+import { signStandard } from '../../src/app/webhook';
 import { startServer, type Server } from '../../src/cli/serve';
 import { loadConfig } from '../../src/config/config';
 import { startMoto, type Moto } from '../support/moto';
-import { exampleWorld } from '../support/world';
+import { exampleWorld, testSecret } from '../support/world';
 
-const SECRET = 'fuzz-secret';
+const SECRET = testSecret('fuzz');
 const REQUESTS = 10_000;
 let moto: Moto;
 let server: Server;
@@ -57,38 +57,55 @@ type Req = { body: string; headers: Record<string, string> };
 // Printable ASCII: what an HTTP client can put in a header at all.
 const headerValue = fc.string({ maxLength: 120, unit: 'grapheme-ascii' }).map((v) => v.trim());
 const t = () => Math.floor(nowMs / 1000);
+/** Standard Webhooks headers for a body, signed with `secret` at `t`. */
+const signed = (secret: string, body: string, at: number, id = 'msg_fuzz') => signStandard(secret, id, body, at);
 const requestArb: fc.Arbitrary<Req> = fc.oneof(
-  // anything at all
+  // anything at all, the release-1 header among the random ones
   fc.record({
     body: fc.string({ maxLength: 300, unit: 'binary' }),
-    headers: fc.dictionary(fc.constantFrom('content-type', 'x-astro-trust-signature', 'x-other'), headerValue),
+    headers: fc.dictionary(
+      fc.constantFrom(
+        'content-type',
+        'webhook-id',
+        'webhook-timestamp',
+        'webhook-signature',
+        'x-astro-trust-signature',
+        'x-other',
+      ),
+      headerValue,
+    ),
   }),
-  // a plausible event, no or a garbage signature
+  // a plausible event, no or a garbage signature (or only a release-1 header, no longer accepted)
   fc.record({
     body: fc.uuid().map(validBody),
-    headers: fc.record({
-      'content-type': fc.constant('application/json'),
-      'x-astro-trust-signature': fc.oneof(
-        headerValue,
-        fc.stringMatching(/^[0-9a-f]{64}$/).map((h) => `t=${t()},v1=${h}`),
-      ),
-    }),
+    headers: fc.oneof(
+      fc.record({
+        'content-type': fc.constant('application/json'),
+        'webhook-id': headerValue,
+        'webhook-timestamp': fc.oneof(headerValue, fc.constant(String(t()))),
+        'webhook-signature': fc.oneof(
+          headerValue,
+          fc.base64String({ minLength: 44, maxLength: 44 }).map((b) => `v1,${b}`),
+        ),
+      }),
+      fc.record({
+        'content-type': fc.constant('application/json'),
+        'x-astro-trust-signature': fc.oneof(
+          headerValue,
+          fc.stringMatching(/^[0-9a-f]{64}$/).map((h) => `t=${t()},v1=${h}`),
+        ),
+      }),
+    ),
   }),
   // signed with the wrong secret
-  fc.tuple(fc.uuid(), fc.string({ minLength: 1, maxLength: 20 })).map(([id, secret]) => ({
+  fc.tuple(fc.uuid(), fc.string({ minLength: 1, maxLength: 20 })).map(([id, label]) => ({
     body: validBody(id),
-    headers: {
-      'content-type': 'application/json',
-      'x-astro-trust-signature': signWebhook(`${secret}!`, validBody(id), t()),
-    },
+    headers: { 'content-type': 'application/json', ...signed(testSecret(`not-${label}`), validBody(id), t(), id) },
   })),
   // signed right, but stale or from the future
   fc.tuple(fc.uuid(), fc.integer({ min: 301, max: 10_000_000 }), fc.boolean()).map(([id, skew, past]) => ({
     body: validBody(id),
-    headers: {
-      'content-type': 'application/json',
-      'x-astro-trust-signature': signWebhook(SECRET, validBody(id), t() + (past ? -skew : skew)),
-    },
+    headers: { 'content-type': 'application/json', ...signed(SECRET, validBody(id), t() + (past ? -skew : skew), id) },
   })),
   // signed right over a body that is not a valid event: must be 400, never enqueued
   fc
@@ -105,32 +122,34 @@ const requestArb: fc.Arbitrary<Req> = fc.oneof(
         })
         .map((o) => JSON.stringify(o)),
     )
-    .map((body) => ({
-      body,
-      headers: { 'content-type': 'application/json', 'x-astro-trust-signature': signWebhook(SECRET, body, t()) },
-    })),
-  // signed right, wrong content type, or a signature for another body
+    .map((body) => ({ body, headers: { 'content-type': 'application/json', ...signed(SECRET, body, t()) } })),
+  // signed right, wrong content type
   fc.uuid().map((id) => ({
     body: validBody(id),
-    headers: { 'content-type': 'text/plain', 'x-astro-trust-signature': signWebhook(SECRET, validBody(id), t()) },
+    headers: { 'content-type': 'text/plain', ...signed(SECRET, validBody(id), t(), id) },
+  })),
+  // signed for another webhook-id than the one sent
+  fc.uuid().map((id) => ({
+    body: validBody(id),
+    headers: { 'content-type': 'application/json', ...signed(SECRET, validBody(id), t(), id), 'webhook-id': `x${id}` },
   })),
   // over 64 KiB, signed right or not
-  fc.tuple(fc.integer({ min: 64 * 1024 + 1, max: 200_000 }), fc.boolean()).map(([size, signed]) => {
+  fc.tuple(fc.integer({ min: 64 * 1024 + 1, max: 200_000 }), fc.boolean()).map(([size, ok]) => {
     const body = JSON.stringify({ pad: 'x'.repeat(size) });
     return {
       body,
       headers: {
         'content-type': 'application/json',
-        'x-astro-trust-signature': signed ? signWebhook(SECRET, body, t()) : 't=1,v1=00',
+        ...(ok
+          ? signed(SECRET, body, t())
+          : { 'webhook-id': 'm', 'webhook-timestamp': '1', 'webhook-signature': 'v1,AA' }),
       },
     };
   }),
+  // a signature for another body
   fc.uuid().map((id) => ({
     body: validBody(id).replace('created', 'deleted'),
-    headers: {
-      'content-type': 'application/json',
-      'x-astro-trust-signature': signWebhook(SECRET, validBody(id), t()),
-    },
+    headers: { 'content-type': 'application/json', ...signed(SECRET, validBody(id), t(), id) },
   })),
 );
 
@@ -158,7 +177,7 @@ describe('webhook fuzzing', () => {
 
   it('a valid request is accepted, and the same request replayed after 300 s is rejected', async () => {
     const body = validBody('evt_replay');
-    const headers = { 'content-type': 'application/json', 'x-astro-trust-signature': signWebhook(SECRET, body, t()) };
+    const headers = { 'content-type': 'application/json', ...signed(SECRET, body, t(), 'evt_replay') };
     expect((await fetch(`${server.url}/webhooks/astro`, { method: 'POST', headers, body })).status).toBe(202);
     await server.queue.drained();
     const processed = server.queue.processed;

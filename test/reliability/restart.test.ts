@@ -8,11 +8,14 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateRoleCommand, GetRoleCommand, type IAMClient } from '@aws-sdk/client-iam';
-import { signWebhook } from '../../src/app/webhook';
+import { signStandard } from '../../src/app/webhook';
 import { isOwned, parseTrustPolicy } from '../../src/domain/policy';
 import { faultProxy, type FaultProxy } from '../support/fault-proxy';
 import { apiDeployment } from '../support/fixtures';
 import { freePort, startMoto, TEST_CREDENTIALS, type Moto } from '../support/moto';
+import { testSecret } from '../support/world';
+
+const SECRET = testSecret('restart');
 
 const N = 50;
 const deployments = Array.from({ length: N }, (_, i) => apiDeployment(i));
@@ -73,7 +76,7 @@ async function serve(endpoint: string, port: number): Promise<ChildProcess> {
     {
       env: {
         ...process.env,
-        ASTRO_TRUST_WEBHOOK_SECRET: 'restart-secret',
+        ASTRO_TRUST_WEBHOOK_SECRET: SECRET,
         AWS_ENDPOINT_URL: endpoint,
         AWS_REGION: 'us-east-1',
         AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,
@@ -124,7 +127,7 @@ describe('serve killed with SIGKILL after accepting webhooks', () => {
           method: 'POST',
           headers: {
             'content-type': 'application/json',
-            'x-astro-trust-signature': signWebhook('restart-secret', body, now),
+            ...signStandard(SECRET, `evt_kill_${i}`, body, now),
           },
           body,
         }).then((r) => r.status);

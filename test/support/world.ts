@@ -59,5 +59,11 @@ export function fixture<T = Record<string, unknown>>(path: string): T {
   return JSON.parse(readFileSync(join('events', path), 'utf8'));
 }
 
-export const FIXTURE_SECRET = 'whsec-test-only-astro-trust';
+/** The webhook secret the fixtures in events/webhook/ are signed with (`whsec_` + base64 of 32 bytes). */
+export const FIXTURE_SECRET = 'whsec_YXN0cm8tdHJ1c3QtdGVzdC1maXh0dXJlLXNlY3JldCE=';
+
+/** A valid webhook secret (`whsec_` + base64 of 32 bytes) made from a label, one per test file. */
+export function testSecret(label: string): string {
+  return `whsec_${Buffer.from(label.padEnd(32, '!').slice(0, 32)).toString('base64')}`;
+}
 export const FIXTURE_NOW_MS = 1795633205 * 1000;

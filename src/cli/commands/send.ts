@@ -1,9 +1,9 @@
 /** `astro-trust send`: sign one Deployment event (Standard Webhooks) and deliver it, with retries. */
 import type { Command } from 'commander';
 import { sendEvent } from '../../app/send.js';
-import { WEBHOOK_TYPES, type WebhookEvent } from '../../app/webhook.js';
+import { MAKE_SECRET_COMMAND, parseWebhookSecrets, WEBHOOK_TYPES, type WebhookEvent } from '../../app/webhook.js';
 import { describeError, UsageError } from '../../errors.js';
-import { list, type Io, type SetCode } from '../io.js';
+import type { Io, SetCode } from '../io.js';
 
 interface SendOpts {
   url: string;
@@ -15,8 +15,13 @@ interface SendOpts {
 }
 
 async function runSend(opts: SendOpts, io: Io): Promise<number> {
-  const secret = list(io.env.ASTRO_TRUST_WEBHOOK_SECRET)[0];
-  if (!secret) throw new UsageError('ASTRO_TRUST_WEBHOOK_SECRET is not set: send signs the event with it');
+  if (!io.env.ASTRO_TRUST_WEBHOOK_SECRET?.trim())
+    throw new UsageError(
+      `ASTRO_TRUST_WEBHOOK_SECRET is not set: send signs the event with it; make one with: ${MAKE_SECRET_COMMAND}`,
+    );
+  const checked = parseWebhookSecrets(io.env.ASTRO_TRUST_WEBHOOK_SECRET);
+  if (!checked.ok) throw new UsageError(`ASTRO_TRUST_WEBHOOK_SECRET ${checked.problem}`);
+  const secret = checked.secrets[0]!;
   const organizationId = opts.organizationId ?? io.env.ASTRO_ORGANIZATION_ID;
   if (!organizationId)
     throw new UsageError(

@@ -6,6 +6,7 @@ import { LOG_FORMATS, lineLogger, type LogFormat } from '../../adapters/log.js';
 import { FileDeadLetters, LogNotifier, SlackNotifier } from '../../adapters/slack/notifier.js';
 import { FileSnapshotStore } from '../../adapters/local/snapshot-file.js';
 import { loadConfig } from '../../config/config.js';
+import { MAKE_SECRET_COMMAND, parseWebhookSecrets } from '../../app/webhook.js';
 import { HUB_SOURCE_IDENTITY } from '../../domain/self.js';
 import { describeError, UsageError } from '../../errors.js';
 import { callerAccount } from '../../wiring/accounts.js';
@@ -54,11 +55,14 @@ async function learnHomeAccount(io: Io): Promise<string> {
 async function runServe(opts: ServeOpts, io: Io): Promise<number> {
   const configFile = configFileFor(io, opts.config);
   const config = loadConfig(configFile);
-  const secrets = list(io.env.ASTRO_TRUST_WEBHOOK_SECRET);
-  if (secrets.length === 0)
+  const checked = parseWebhookSecrets(io.env.ASTRO_TRUST_WEBHOOK_SECRET);
+  if (!checked.ok)
     throw new UsageError(
-      'ASTRO_TRUST_WEBHOOK_SECRET is not set: serve verifies every webhook with it (comma-separate two while rotating)',
+      io.env.ASTRO_TRUST_WEBHOOK_SECRET?.trim()
+        ? `ASTRO_TRUST_WEBHOOK_SECRET ${checked.problem}`
+        : `ASTRO_TRUST_WEBHOOK_SECRET is not set: serve verifies every webhook with it; make one with: ${MAKE_SECRET_COMMAND}`,
     );
+  const secrets = checked.secrets;
   const port = Number(opts.port);
   const minutes = Number(opts.resyncInterval);
   if (!Number.isInteger(port) || port < 0 || port > 65535)
