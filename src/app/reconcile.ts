@@ -211,6 +211,11 @@ export interface ReconcileDeps extends PlanDeps {
   events: EventPublisher;
   /** The flap guard's memory; without it, reverts are not limited. */
   reverts?: RevertLog;
+  /**
+   * Called before IAM is written, with the events the writes will publish if they succeed (`serve` records
+   * them: killed after the write and before the alerts are recorded, its restart still delivers them).
+   */
+  beforeWrite?: (events: AstroTrustEvent[]) => Promise<void>;
 }
 
 const HOUR_MS = 60 * 60_000;
@@ -283,6 +288,11 @@ async function convergeAndReport(
   requestFor: (role: string) => ReconcileRequest,
   hold?: Map<string, string>,
 ): Promise<ReconcileResult[]> {
+  if (deps.beforeWrite) {
+    const writing = plan.roles.filter((r) => r.status === 'changes' && r.mode === 'enforce' && !hold?.has(r.role));
+    if (writing.length > 0)
+      await deps.beforeWrite(writing.flatMap((r) => eventsForReconcile(r, requestFor(r.role), { written: true })));
+  }
   const applied = await applyPlan(plan, deps.store, { progress: deps.progress, ...(hold ? { hold } : {}) });
   const results = plan.roles.map((rolePlan, i) => {
     const outcome = applied.outcomes[i]!;

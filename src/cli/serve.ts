@@ -1,25 +1,27 @@
 /**
  * `astro-trust serve`: the whole system in one process. Webhook endpoint, IAM-change intake, periodic
- * resync, Slack alerts, one writer per role; the same use cases the Lambda functions call.
+ * resync, Slack alerts, one writer per role; the same use cases the Lambda functions call. What it accepted
+ * and owes (reconciles, retries, alerts, webhook-ids seen, recent listing sizes) is in its journal, so a
+ * restart finishes it (DESIGN 7.2).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { SingleFlightInventory } from '../adapters/astro/single-flight.js';
 import { AlertOutbox } from '../adapters/local/outbox.js';
-import { MemoryDedup } from '../adapters/local/dedup.js';
+import { Journal, type AlertEntry } from '../adapters/local/journal.js';
+import { JournaledQueue, StateWriteError, type RetryPolicy } from '../adapters/local/journaled-queue.js';
 import { MemoryRevertLog } from '../adapters/local/revert-log.js';
-import type { InventorySnapshotStore, InventorySource, Logger, TrustStore } from '../app/ports.js';
+import type { EventPublisher, InventorySnapshotStore, InventorySource, Logger, TrustStore } from '../app/ports.js';
 import { silentLogger } from '../adapters/log.js';
 import { watchInventory } from '../app/watch.js';
-import { RoleQueue } from '../adapters/local/role-queue.js';
 import { lastResortLine, type Notifier } from '../adapters/slack/notifier.js';
 import { parseIamEvent } from '../app/cloudtrail.js';
 import { onDeploymentEvent, onIamChange } from '../app/intake.js';
 import { reconcileRole, type ReconcileResult } from '../app/reconcile.js';
 import { answerWebhook, MAX_BODY_BYTES, parseWebhookSecrets } from '../app/webhook.js';
 import type { Config } from '../config/config.js';
-import { subjectOf, type ReconcileRequest } from '../domain/events.js';
+import { subjectOf, type AstroTrustEvent, type ReconcileRequest } from '../domain/events.js';
 import { describeError, PayloadTooLargeError, UsageError } from '../errors.js';
 
 export interface ServeOptions {
@@ -56,13 +58,20 @@ export interface ServeOptions {
   alertDrainMs?: number;
   /** Queue a full resync at start, so work accepted before a crash is redone (default true; DESIGN 6.4). */
   resyncAtStart?: boolean;
+  /**
+   * What was accepted and is owed, kept across a restart (DESIGN 7.2): the CLI opens it in the state
+   * directory (Journal.open); default in memory.
+   */
+  journal?: Journal;
+  /** Retries of a failed reconcile (default: 5 attempts, 30 s doubling, as SQS redrives on Lambda). */
+  reconcileRetry?: RetryPolicy;
   now?: () => number;
   onReconciled?: (request: ReconcileRequest, result: ReconcileResult) => void;
 }
 
 export interface Server {
   url: string;
-  queue: RoleQueue;
+  queue: JournaledQueue;
   /** Resolves when no reconcile is queued or running and every alert they published is delivered. */
   settled(): Promise<void>;
   /** Runs the inventory watch now (tests, and the first run at start). */
@@ -103,6 +112,11 @@ function send(res: ServerResponse, status: number, body: unknown) {
   res.end(JSON.stringify(body));
 }
 
+/** The CloudTrail event id behind a drift alert: the same id in the log as in Slack. */
+function alertIds(event: AstroTrustEvent) {
+  return event.type === 'DriftDetected' && event.detail.actor?.eventId ? { eventId: event.detail.actor.eventId } : {};
+}
+
 /** The ids that tie a reconcile to what caused it: the webhook id, the CloudTrail event id, the resync. */
 function correlation(request: ReconcileRequest) {
   return {
@@ -118,15 +132,43 @@ export async function startServer(o: ServeOptions): Promise<Server> {
   const logger = o.logger ?? silentLogger;
   const now = o.now ?? (() => Date.now());
   const inventory = new SingleFlightInventory(o.inventory);
-  // Reconciles only queue their events; this worker delivers them, so a hanging Slack never delays IAM.
+  const journal = o.journal ?? Journal.memory({ now });
+  // Reconciles only queue their events; this worker delivers them, so a hanging Slack never delays IAM. Each
+  // alert is in the journal before it is delivered and until Slack (or the log, or the dead letters) took it.
   const lastResort = o.lastResort ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const events = new AlertOutbox(
-    async (e) => logger.info('alert', { event: e.type, role: subjectOf(e), delivery: await o.notifier.notify(e) }),
-    (e, error) => {
-      logger.error('alert not delivered; written to standard error', { event: e.type, role: subjectOf(e), error });
-      lastResort(lastResortLine(e, error));
+  const outbox = new AlertOutbox<AlertEntry>(
+    async ({ id, event }) => {
+      // Claims made while delivering are this alert's: delivered again after a restart, it is not a duplicate.
+      const delivery = await journal.deliveringAs(id, () => o.notifier.notify(event));
+      logger.info('alert', { event: event.type, role: subjectOf(event), delivery, ...alertIds(event) });
+      await journal.delivered(id);
+    },
+    ({ id, event }, error) => {
+      logger.error('alert not delivered; written to standard error', {
+        event: event.type,
+        role: subjectOf(event),
+        error,
+      });
+      lastResort(lastResortLine(event, error));
+      void journal.delivered(id);
+    },
+    // Still queued when stopping: written whole now, and left in the journal for the next start.
+    ({ event }, error) => {
+      logger.error('alert not delivered before stopping; written to standard error', {
+        event: event.type,
+        role: subjectOf(event),
+        error,
+      });
+      lastResort(lastResortLine(event, error));
     },
   );
+  /** Records alerts (clearing the intent of the work they stand for), then queues them for delivery. */
+  const publishAlerts = async (list: AstroTrustEvent[], clearingIntentOf: string[] = []) => {
+    const { entries, durable } = journal.addAlerts(list, clearingIntentOf);
+    await outbox.publish(entries);
+    await durable;
+  };
+  const events: EventPublisher = { publish: (list) => publishAlerts(list) };
   // The watch's snapshot is the last known listing: a reconcile refuses one that shrank past maxShrinkPercent.
   const deps = {
     config: o.config,
@@ -137,30 +179,68 @@ export async function startServer(o: ServeOptions): Promise<Server> {
     reverts: new MemoryRevertLog(),
     ...(o.now ? { now: o.now } : {}),
   };
-  const queue = new RoleQueue(
-    async (request) => {
-      const result = await reconcileRole(deps, request);
+  const queue = new JournaledQueue(
+    journal,
+    async (request, ctx) => {
+      const result = await reconcileRole(
+        {
+          ...deps,
+          events: { publish: (list) => publishAlerts(list, ctx.ids) },
+          beforeWrite: ctx.intend,
+        },
+        request,
+      );
+      // An earlier attempt wrote IAM and was stopped before its alerts were recorded: this one finds the role
+      // in sync and publishes nothing, so it delivers what that attempt owed (the drift alert, with its actor).
+      if (ctx.intended.length && result.outcome?.result !== 'written' && result.plan?.status === 'in-sync') {
+        const published = new Set(result.events.map((e) => e.type));
+        const owed = ctx.intended.filter((e) => !published.has(e.type));
+        if (owed.length) {
+          logger.info('alerts of an earlier attempt, stopped after its write, delivered', {
+            role: request.role,
+            ...correlation(request),
+            events: owed.map((e) => e.type),
+          });
+          await publishAlerts(owed, ctx.ids);
+        }
+      }
       logger.info('reconciled', {
         role: request.role,
         reason: request.reason,
         status: result.plan?.status ?? 'not declared',
         outcome: result.outcome?.result ?? 'ignored',
         ...correlation(request),
+        ...(ctx.attempt > 1 ? { attempt: ctx.attempt } : {}),
         events: result.events.map((e) => e.type),
       });
       o.onReconciled?.(request, result);
+      return result.outcome?.result === 'failed' && result.outcome.retryable ? 'retry' : 'done';
     },
-    o.concurrency ?? 4,
-    (request, err) =>
-      logger.error('reconcile failed', {
-        role: request.role,
-        reason: request.reason,
-        ...correlation(request),
-        error: describeError(err),
-      }),
+    {
+      concurrency: o.concurrency ?? 4,
+      ...(o.reconcileRetry ? { retry: o.reconcileRetry } : {}),
+      now,
+      onError: (request, err, attempt) =>
+        logger.error('reconcile failed', {
+          role: request.role,
+          reason: request.reason,
+          ...correlation(request),
+          attempt,
+          error: describeError(err),
+        }),
+      onRetry: (request, attempt, delayMs) =>
+        logger.warn('reconcile will be retried', {
+          role: request.role,
+          reason: request.reason,
+          ...correlation(request),
+          attempt,
+          inMs: delayMs,
+        }),
+    },
   );
 
-  const webhookIds = new MemoryDedup(now);
+  // Seen webhook-ids are claims in the journal: a replay after a restart does no work either.
+  const webhookIds = journal.claims;
   const routes: Record<string, (req: IncomingMessage, res: ServerResponse) => Promise<void>> = {
     'POST /webhooks/astro': async (req, res) => {
       const rawBody = await readBody(req, MAX_BODY_BYTES);
@@ -199,18 +279,29 @@ export async function startServer(o: ServeOptions): Promise<Server> {
         return send(res, 400, { error: 'expected one EventBridge event object' });
       const parsed = parseIamEvent(body);
       if (!parsed.ok) return send(res, 400, { error: parsed.error });
-      const verdict = await onIamChange(
-        {
-          config: o.config,
-          queue,
-          events,
-          selfArns: o.selfArns,
-          ownRoleArns: o.ownRoleArns ?? [],
-          homeAccount: o.homeAccount,
-        },
-        parsed.envelope,
-      );
       const eventId = parsed.envelope.detail?.eventID;
+      let verdict;
+      try {
+        verdict = await onIamChange(
+          {
+            config: o.config,
+            queue,
+            events,
+            selfArns: o.selfArns,
+            ownRoleArns: o.ownRoleArns ?? [],
+            homeAccount: o.homeAccount,
+          },
+          parsed.envelope,
+        );
+      } catch (err) {
+        if (!(err instanceof StateWriteError)) throw err;
+        // Being handled from memory (its alert still goes out), but not on disk: EventBridge is asked to resend.
+        logger.error('IAM event handled, but not recorded in the state directory; answered 503 to have it sent again', {
+          eventId,
+          error: describeError(err),
+        });
+        return send(res, 503, { error: 'accepted work could not be recorded; send again' });
+      }
       if ('ignored' in verdict) logger.info('IAM event ignored', { eventId, reason: verdict.ignored });
       else if ('selfTampering' in verdict)
         logger.warn("astro-trust's own role changed: SelfTampering alerted", {
@@ -221,7 +312,13 @@ export async function startServer(o: ServeOptions): Promise<Server> {
       send(res, 202, verdict);
     },
     'GET /healthz': async (_req, res) =>
-      send(res, 200, { status: 'ok', queued: queue.size(), processed: queue.processed, alertsQueued: events.size() }),
+      send(res, 200, {
+        status: 'ok',
+        queued: queue.size(),
+        retriesWaiting: queue.retriesWaiting(),
+        processed: queue.processed,
+        alertsQueued: outbox.size(),
+      }),
   };
 
   const sockets = new Set<Socket>();
@@ -246,9 +343,19 @@ export async function startServer(o: ServeOptions): Promise<Server> {
   const { address, port } = server.address() as AddressInfo;
   const url = `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
 
+  // What the journal owes from before a restart first: alerts not yet delivered, then reconciles (a drift
+  // check keeps its actor and event id; a resync queued behind it merges into it), then the resync.
+  const owedAlerts = journal.pendingAlerts();
+  if (owedAlerts.length) await outbox.publish(owedAlerts);
+  const owedWork = await queue.resume();
+  if (owedAlerts.length || owedWork)
+    logger.info('journal: resuming what was owed before the restart', {
+      alerts: owedAlerts.length,
+      reconciles: owedWork,
+    });
   // Work accepted before a crash (a 202 whose reconcile never ran) is redone: a full resync at start.
   const resyncAll = () => queue.enqueue(o.config.roles.map((r) => ({ role: r.name, reason: 'resync' as const })));
-  if (o.resyncAtStart ?? true) void resyncAll();
+  if (o.resyncAtStart ?? true) void resyncAll().catch(() => {});
 
   const resync = o.resyncIntervalMs
     ? setInterval(() => {
@@ -260,7 +367,13 @@ export async function startServer(o: ServeOptions): Promise<Server> {
   // One watch run at a time; a slow listing delays the next run instead of overlapping it.
   let watching: Promise<void> | undefined;
   const watchOnce = () => {
-    watching ??= watchInventory({ config: o.config, inventory, snapshots: o.snapshots!, queue, events })
+    watching ??= watchInventory({
+      config: o.config,
+      inventory,
+      snapshots: o.snapshots!,
+      queue,
+      events,
+    })
       .then((r) => {
         if (r.firstRun) logger.info('watch: first run, inventory snapshot taken');
         for (const c of r.changes)
@@ -287,7 +400,7 @@ export async function startServer(o: ServeOptions): Promise<Server> {
     watchOnce: () => (o.snapshots ? watchOnce() : Promise.resolve()),
     settled: async () => {
       await queue.drained();
-      await events.idle();
+      await outbox.idle();
     },
     close: async () => {
       if (resync) clearInterval(resync);
@@ -296,7 +409,7 @@ export async function startServer(o: ServeOptions): Promise<Server> {
       const closed = new Promise<void>((r) => server.close(() => r()));
       server.closeIdleConnections();
       await queue.close();
-      await events.close(o.alertDrainMs ?? 10_000);
+      await outbox.close(o.alertDrainMs ?? 10_000);
       for (const s of sockets) s.destroy();
       await closed;
     },

@@ -1,6 +1,7 @@
 /**
- * "Seen already?" claims kept on this machine (DESIGN 3.5): in memory (tests, webhook ids in `serve`) or in a
- * local JSON file (`serve`'s alerts). On Lambda the watch table keeps them (src/adapters/aws/watch-table.ts).
+ * "Seen already?" claims kept on this machine (DESIGN 3.5): in memory (the Slack notifier's default) or in a
+ * local JSON file. `serve` keeps its claims in its journal (journal.ts); on Lambda the watch table keeps them
+ * (src/adapters/aws/watch-table.ts).
  */
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';

@@ -15,8 +15,17 @@ export class QueueClosedError extends RetryableError {
 export type Worker = (request: ReconcileRequest) => Promise<void>;
 
 function merge(a: ReconcileRequest, b: ReconcileRequest): ReconcileRequest {
-  // A drift check wins: its actor must reach the alert. The later actor is the one to show.
-  return { ...a, ...b, ...((b.drift ?? a.drift) ? { drift: b.drift ?? a.drift } : {}) };
+  // A drift check wins: its actor must reach the alert, with its reason and CloudTrail event id (a resync
+  // queued behind it does not turn it into a resync). The later actor is the one to show.
+  const drifted = b.drift ? b : a.drift ? a : undefined;
+  if (!drifted) return { ...a, ...b };
+  return {
+    ...a,
+    ...b,
+    reason: drifted.reason,
+    drift: drifted.drift,
+    ...(drifted.sourceEventId ? { sourceEventId: drifted.sourceEventId } : {}),
+  };
 }
 
 export class RoleQueue implements ReconcileQueue {

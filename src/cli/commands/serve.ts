@@ -1,7 +1,7 @@
 /** `astro-trust serve`: the whole system in one process (src/cli/serve.ts), wired from the environment. */
 import type { Command } from 'commander';
-import { dirname, join } from 'node:path';
-import { FileDedup } from '../../adapters/local/dedup.js';
+import { dirname, join, resolve } from 'node:path';
+import { Journal } from '../../adapters/local/journal.js';
 import { LOG_FORMATS, lineLogger, type LogFormat } from '../../adapters/log.js';
 import { FileDeadLetters, LogNotifier, SlackNotifier } from '../../adapters/slack/notifier.js';
 import { FileSnapshotStore } from '../../adapters/local/snapshot-file.js';
@@ -19,8 +19,9 @@ interface ServeOpts {
   host: string;
   resyncInterval: string;
   watchInterval: string;
-  snapshot: string;
-  deadLetters: string;
+  stateDir?: string;
+  snapshot?: string;
+  deadLetters?: string;
   logFormat: string;
 }
 
@@ -81,18 +82,38 @@ async function runServe(opts: ServeOpts, io: Io): Promise<number> {
   });
   // Adapters report retries and summaries as lines; they become entries of the same log.
   const log = (line: string) => logger.info(line);
+  // The state directory (DESIGN 7.2): the journal, the watch snapshot and the dead letters, beside the config.
+  const stateDir = resolve(opts.stateDir ?? join(dirname(resolve(configFile)), '.astro-trust'));
+  let journal: Journal;
+  try {
+    journal = await Journal.open(stateDir, {
+      // A full disk never stops an alert: it is posted, and the failure logged.
+      onWriteError: (err, path) =>
+        logger.error('state write failed; carrying on from memory (alerts are still posted)', {
+          path,
+          error: describeError(err),
+        }),
+      onWarning: (message, fields) => logger.warn(message, fields),
+    });
+  } catch (err) {
+    throw new UsageError(
+      `--state-dir ${stateDir}: cannot open the journal there (${describeError(err)}); choose a directory serve may write`,
+      { cause: err },
+    );
+  }
   const slackUrl = io.env.SLACK_WEBHOOK_URL;
   const notifier = slackUrl
     ? new SlackNotifier({
         webhookUrl: slackUrl,
-        deadLetters: new FileDeadLetters(opts.deadLetters),
+        deadLetters: new FileDeadLetters(opts.deadLetters ?? join(stateDir, 'dead-letters.jsonl')),
         log,
         configPath: configFile,
-        dedup: new FileDedup(join(dirname(opts.snapshot), 'alerts-posted.json')),
+        dedup: journal.claims,
       })
-    : new LogNotifier(logger, { dedup: new FileDedup(join(dirname(opts.snapshot), 'alerts-posted.json')) });
+    : new LogNotifier(logger, { dedup: journal.claims });
   const homeAccount = await learnHomeAccount(io);
   const server = await startServer({
+    journal,
     config,
     // serve is the reconciler: it writes through the member role, in sessions marked as the hub's.
     store: storeFor(io, config, undefined, { access: 'write', sourceIdentity: HUB_SOURCE_IDENTITY, homeAccount }),
@@ -107,7 +128,7 @@ async function runServe(opts: ServeOpts, io: Io): Promise<number> {
     host: opts.host,
     resyncIntervalMs: minutes * 60_000,
     watchIntervalMs: watchSeconds * 1000,
-    snapshots: new FileSnapshotStore(opts.snapshot),
+    snapshots: new FileSnapshotStore(opts.snapshot ?? join(stateDir, 'inventory-snapshot.json')),
     logger,
   });
   logger.info(`astro-trust serve: listening on ${server.url}`, {
@@ -116,6 +137,7 @@ async function runServe(opts: ServeOpts, io: Io): Promise<number> {
     resyncMinutes: minutes,
     watchSeconds,
     alerts: slackUrl ? 'Slack' : 'log',
+    stateDir,
   });
   if (!io.env.ASTRO_TRUST_EVENTS_TOKEN)
     logger.warn(
@@ -125,6 +147,7 @@ async function runServe(opts: ServeOpts, io: Io): Promise<number> {
   await (io.untilStopped ?? (() => new Promise<void>(() => {})))();
   logger.info('stopping: draining the reconcile queue');
   await server.close();
+  await journal.close();
   logger.info('stopped');
   return 0;
 }
@@ -146,14 +169,16 @@ export function register(p: Command, io: Io, setCode: SetCode) {
       '60',
     )
     .option(
+      '--state-dir <dir>',
+      'where serve keeps what it accepted and owes (journal.jsonl), the snapshot and the dead letters (default: .astro-trust beside the config)',
+    )
+    .option(
       '--snapshot <file>',
-      'where the watch keeps the last inventory it saw',
-      '.astro-trust/inventory-snapshot.json',
+      'where the watch keeps the last inventory it saw (default: <state-dir>/inventory-snapshot.json)',
     )
     .option(
       '--dead-letters <file>',
-      'Slack alerts that could not be delivered, as JSON lines',
-      '.astro-trust/dead-letters.jsonl',
+      'Slack alerts that could not be delivered, as JSON lines (default: <state-dir>/dead-letters.jsonl)',
     )
     .option(
       '--log-format <format>',

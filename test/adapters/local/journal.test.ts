@@ -1,0 +1,161 @@
+/** serve's journal: what it records survives a reopen, a torn last line is skipped, it compacts, a full disk is survived. */
+import { appendFileSync, mkdtempSync, readFileSync, statSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Journal, JOURNAL_FILE } from '../../../src/adapters/local/journal';
+import { JournaledQueue } from '../../../src/adapters/local/journaled-queue';
+import type { AstroTrustEvent, ReconcileRequest } from '../../../src/domain/events';
+import { TerminalError } from '../../../src/errors';
+
+const drift = (eventId: string): ReconcileRequest => ({
+  role: 'r1',
+  reason: 'iam-change',
+  sourceEventId: eventId,
+  drift: {
+    arn: 'arn:aws:iam::123456789012:user/mallory',
+    eventName: 'UpdateAssumeRolePolicy',
+    eventTime: 't',
+    eventId,
+  },
+});
+const failed = (role: string): AstroTrustEvent => ({
+  type: 'ReconcileFailed',
+  detail: { role, mode: 'enforce', reason: 'resync', error: 'x', retryable: true },
+});
+const dir = () => mkdtempSync(join(tmpdir(), 'astro-trust-journal-'));
+
+describe('Journal', () => {
+  it('keeps work, alerts, claims across a reopen, and forgets what was finished', async () => {
+    const d = dir();
+    const j = await Journal.open(d);
+    const { ids, durable } = j.addWork([drift('evt-1'), { role: 'r2', reason: 'webhook', sourceEventId: 'evt-2' }]);
+    expect(await durable).toBe(true);
+    await j.finishWork([ids[1]!]);
+    const { entries } = j.addAlerts([failed('a'), failed('b')]);
+    await j.delivered(entries[0]!.id);
+    expect(await j.claims.claim('webhook|m1', 60_000)).toBe(true);
+    expect(await j.claims.claim('webhook|m1', 60_000)).toBe(false);
+    await j.close();
+
+    const again = await Journal.open(d);
+    expect(again.pendingWork()).toEqual([expect.objectContaining({ id: ids[0], request: drift('evt-1'), attempt: 1 })]);
+    expect(again.pendingAlerts()).toEqual([{ id: entries[1]!.id, event: failed('b') }]);
+    expect(await again.claims.claim('webhook|m1', 60_000)).toBe(false);
+    await again.close();
+  });
+
+  it('an alert delivered again after a restart holds its own claim; another alert with the same key does not', async () => {
+    const d = dir();
+    const j = await Journal.open(d);
+    const { entries } = j.addAlerts([failed('a')]);
+    // The first delivery claimed its key and was killed before Slack answered.
+    expect(await j.deliveringAs(entries[0]!.id, () => j.claims.claim('drift|evt-9', 60_000))).toBe(true);
+    await j.close();
+    const again = await Journal.open(d);
+    expect(await again.deliveringAs(entries[0]!.id, () => again.claims.claim('drift|evt-9', 60_000))).toBe(true);
+    expect(await again.deliveringAs('another-alert', () => again.claims.claim('drift|evt-9', 60_000))).toBe(false);
+    expect(await again.claims.claim('drift|evt-9', 60_000)).toBe(false);
+    await again.close();
+  });
+
+  it('skips a torn last line (a write cut short by a kill) and carries on after it', async () => {
+    const d = dir();
+    const j = await Journal.open(d);
+    const { ids } = j.addWork([drift('evt-1')]);
+    await j.close();
+    appendFileSync(join(d, JOURNAL_FILE), '{"op":"done","ids":["' + ids[0]!.slice(0, 10));
+    const warnings: string[] = [];
+    const again = await Journal.open(d, { onWarning: (m) => warnings.push(m) });
+    expect(again.pendingWork().map((e) => e.id)).toEqual(ids);
+    expect(warnings).toEqual([expect.stringMatching(/skipped lines that are not whole records/)]);
+    await again.finishWork(ids);
+    await again.close();
+    const third = await Journal.open(d);
+    expect(third.pendingWork()).toEqual([]);
+    await third.close();
+  });
+
+  it('compacts: the file holds only what is still owed', async () => {
+    const d = dir();
+    const j = await Journal.open(d, { compactAfterBytes: 4096 });
+    for (let i = 0; i < 200; i++) {
+      const { ids } = j.addWork([drift(`evt-${i}`)]);
+      await j.finishWork(ids);
+    }
+    j.addWork([drift('evt-last')]);
+    await j.close();
+    expect(statSync(join(d, JOURNAL_FILE)).size).toBeLessThan(4096 + 1024);
+    const lines = readFileSync(join(d, JOURNAL_FILE), 'utf8').trim().split('\n');
+    const again = await Journal.open(d);
+    expect(again.pendingWork().map((e) => e.request.sourceEventId)).toEqual(['evt-last']);
+    expect(lines.length).toBeLessThan(200);
+    await again.close();
+  });
+
+  it('on a full disk (the file is /dev/full): nothing hangs, every write reports its failure, the state is kept in memory', async () => {
+    const d = dir();
+    symlinkSync('/dev/full', join(d, JOURNAL_FILE));
+    const errors: string[] = [];
+    const j = await Journal.open(d, {
+      onWriteError: (e) => errors.push((e as NodeJS.ErrnoException).code ?? e.message),
+    });
+    const { durable } = j.addWork([drift('evt-1')]);
+    expect(await durable).toBe(false);
+    expect(await j.claims.claim('k', 60_000)).toBe(true);
+    expect(await j.claims.claim('k', 60_000)).toBe(false);
+    expect(j.pendingWork()).toHaveLength(1);
+    expect(errors).toEqual(['ENOSPC', 'ENOSPC']);
+    await j.close();
+  });
+});
+
+describe('JournaledQueue', () => {
+  it('a merged request stands for every entry it merged: all finished together', async () => {
+    const j = Journal.memory();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const seen: ReconcileRequest[] = [];
+    const q = new JournaledQueue(j, async (r) => {
+      seen.push(r);
+      await gate;
+      return 'done';
+    });
+    await q.enqueue([{ role: 'r1', reason: 'resync' }]);
+    await q.enqueue([drift('evt-1'), drift('evt-2'), { role: 'r1', reason: 'resync' }]);
+    expect(j.pendingWork()).toHaveLength(4);
+    release();
+    await q.drained();
+    // The first ran alone; the three waiting behind it ran as one, a drift check with the later event id.
+    expect(seen.map((r) => [r.reason, r.sourceEventId])).toEqual([
+      ['resync', undefined],
+      ['iam-change', 'evt-2'],
+    ]);
+    expect(j.pendingWork()).toEqual([]);
+  });
+
+  it('retries a retryable failure with backoff up to the attempts, then gives up; a terminal one is not retried', async () => {
+    const j = Journal.memory();
+    const attempts: number[] = [];
+    const q = new JournaledQueue(
+      j,
+      async (r, ctx) => {
+        attempts.push(ctx.attempt);
+        if (r.role === 'terminal') throw new TerminalError('no');
+        return 'retry';
+      },
+      { retry: { attempts: 3, baseDelayMs: 5, maxDelayMs: 20 } },
+    );
+    await q.enqueue([{ role: 'flaky', reason: 'resync' }]);
+    for (let i = 0; i < 100 && (attempts.length < 3 || q.retriesWaiting() > 0 || q.size() > 0); i++)
+      await new Promise((r) => setTimeout(r, 10));
+    expect(attempts).toEqual([1, 2, 3]);
+    expect(j.pendingWork()).toEqual([]);
+    attempts.length = 0;
+    await q.enqueue([{ role: 'terminal', reason: 'resync' }]);
+    await q.drained();
+    expect(attempts).toEqual([1]);
+    expect(q.retriesWaiting()).toBe(0);
+    expect(j.pendingWork()).toEqual([]);
+    await q.close();
+  });
+});
