@@ -3,11 +3,13 @@ import middy from '@middy/core';
 import sqsPartialBatchFailure from '@middy/sqs-partial-batch-failure';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { reconcileRole } from '../src/app/reconcile.js';
-import type { ReconcileRequest } from '../src/domain/events.js';
+import { withAttempt } from '../src/domain/attempts.js';
+import type { AstroTrustEvent, ReconcileRequest } from '../src/domain/events.js';
 import { describeError, isRetryable, RetryableError } from '../src/errors.js';
 import { lastListing, reverts, sharedInventory } from '../src/lambda/aws/dynamodb.js';
 import { eventPublisher } from '../src/lambda/aws/eventbridge.js';
 import { trustStore } from '../src/lambda/aws/iam.js';
+import { RECONCILE_MAX_RECEIVES } from '../src/lambda/redrive.js';
 import { logger, observed } from '../src/lambda/observability.js';
 import { runtime } from '../src/lambda/runtime.js';
 import { secrets, type WithSecrets } from '../src/lambda/secrets.js';
@@ -39,11 +41,15 @@ async function one(record: SQSRecord, context: ReconcileContext) {
     },
   });
   const rt = runtime();
+  // SQS redelivers a failed message up to maxReceiveCount times: a failure says which receive this was, and
+  // on the last one that no retry follows.
+  const attempt = Number(record.attributes?.ApproximateReceiveCount) || 1;
+  const bus = eventPublisher(rt);
   const deps = {
     config: rt.config,
     inventory: sharedInventory(rt, rt.inventory(context)),
     store: trustStore(rt, 'write'),
-    events: eventPublisher(rt),
+    events: { publish: (list: AstroTrustEvent[]) => bus.publish(withAttempt(list, attempt, RECONCILE_MAX_RECEIVES)) },
     snapshots: lastListing(rt),
     reverts: reverts(rt),
   };

@@ -21,6 +21,7 @@ import { onDeploymentEvent, onIamChange } from '../app/intake.js';
 import { reconcileRole, type ReconcileResult } from '../app/reconcile.js';
 import { answerWebhook, MAX_BODY_BYTES, parseWebhookSecrets } from '../app/webhook.js';
 import type { Config } from '../config/config.js';
+import { withAttempt } from '../domain/attempts.js';
 import { subjectOf, type AstroTrustEvent, type ReconcileRequest } from '../domain/events.js';
 import { describeError, PayloadTooLargeError, UsageError } from '../errors.js';
 
@@ -185,7 +186,7 @@ export async function startServer(o: ServeOptions): Promise<Server> {
       const result = await reconcileRole(
         {
           ...deps,
-          events: { publish: (list) => publishAlerts(list, ctx.ids) },
+          events: { publish: (list) => publishAlerts(withAttempt(list, ctx.attempt, ctx.attempts), ctx.ids) },
           beforeWrite: ctx.intend,
         },
         request,

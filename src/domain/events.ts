@@ -120,7 +120,13 @@ export interface DriftDetected extends RoleRef {
 
 export interface ReconcileFailed extends RoleRef {
   error: string;
+  /** The error is of a kind a later try may fix. Whether one will come is `willRetry`. */
   retryable: boolean;
+  /** Which attempt failed, of how many (`serve`'s retries, SQS receives on Lambda), when the runtime retries. */
+  attempt?: number;
+  attempts?: number;
+  /** True only when the runtime will try again; false after the last attempt; unset where nothing retries. */
+  willRetry?: boolean;
 }
 
 export interface GuardDetail extends RoleRef {

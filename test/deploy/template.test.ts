@@ -13,6 +13,7 @@ import { loadConfig } from '../../src/config/config';
 import { globRegExp } from '../../src/domain/glob';
 import { patternMatches } from '../support/event-pattern';
 import { fixture } from '../support/world';
+import { RECONCILE_MAX_RECEIVES } from '../../src/lambda/redrive';
 
 interface Statement {
   Sid?: string;
@@ -713,7 +714,11 @@ describe('packaged template', () => {
     const queue = template.Resources.ReconcileQueue!.Properties;
     expect(queue).toMatchObject({
       FifoQueue: true,
-      RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': ['ReconcileDeadLetterQueue', 'Arn'] } },
+      RedrivePolicy: {
+        deadLetterTargetArn: { 'Fn::GetAtt': ['ReconcileDeadLetterQueue', 'Arn'] },
+        // What the reconcile function tells the alert: the last receive is not "will be retried".
+        maxReceiveCount: RECONCILE_MAX_RECEIVES,
+      },
     });
     const mapping = Object.values(template.Resources).find(
       (r) => r.Type === 'AWS::Lambda::EventSourceMapping',

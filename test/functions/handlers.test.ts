@@ -28,6 +28,7 @@ import { resetRuntime } from '../../src/lambda/runtime';
 import { secrets, secretsCacheMs } from '../../src/lambda/secrets';
 import { loadConfig, parseConfig } from '../../src/config/config';
 import { packConfig } from '../../src/config/pack';
+import { renderSlack } from '../../src/adapters/slack/message';
 import { fakeService, type FakeService } from '../support/http';
 import { startMoto, TEST_CREDENTIALS, type Moto } from '../support/moto';
 import { exampleWorld, fixture, FIXTURE_NOW_MS, FIXTURE_SECRET, type World } from '../support/world';
@@ -510,6 +511,33 @@ describe('reconcile', () => {
       resetRuntime();
     }
   });
+
+  // DESIGN 7.2: the alert says "will be retried" only while SQS will hand the message out again
+  // (maxReceiveCount 5); the failure on the last receive says that no retry follows.
+  it.each([
+    ['1', { attempt: 1, attempts: 5, willRetry: true }, /\(attempt 1 of 5; will be retried\)/],
+    ['5', { attempt: 5, attempts: 5, willRetry: false }, /failed after the last of 5 attempts; not retried again/],
+  ])(
+    'a retryable failure on receive %s of 5 is published saying whether SQS will retry it',
+    async (receiveCount, detail, text) => {
+      const base = fixture<{ Records: { attributes: Record<string, string> }[] }>('reconcile/sqs-drift-check.json')
+        .Records[0]!;
+      const record = { ...base, attributes: { ...base.attributes, ApproximateReceiveCount: receiveCount } };
+      process.env.AWS_ENDPOINT_URL_IAM = 'http://127.0.0.1:9'; // IAM unreachable; the bus still answers
+      resetRuntime();
+      try {
+        await fns.reconcile!({ Records: [record] }, context);
+      } finally {
+        delete process.env.AWS_ENDPOINT_URL_IAM;
+        resetRuntime();
+      }
+      const failed = (await messages(busTapUrl))
+        .map((m) => JSON.parse(m.Body!))
+        .find((e) => e['detail-type'] === 'ReconcileFailed');
+      expect(failed.detail).toMatchObject({ retryable: true, ...detail });
+      expect(renderSlack({ type: 'ReconcileFailed', detail: failed.detail }).text).toMatch(text);
+    },
+  );
 });
 
 describe('secrets from SSM', () => {

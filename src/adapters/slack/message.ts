@@ -303,7 +303,17 @@ export function renderSlack(
       };
     }
     case 'ReconcileFailed': {
-      const text = `Reconcile of *${esc(event.detail.role)}* failed${event.detail.retryable ? ' (will be retried)' : ''}: ${esc(clip(event.detail.error, 1500))}`;
+      // "Will be retried" only when the runtime says it will (DESIGN 7.2); after the last attempt, say so.
+      const x = event.detail;
+      const retry =
+        x.willRetry === true
+          ? ` (attempt ${x.attempt} of ${x.attempts}; will be retried)`
+          : x.willRetry === false && x.retryable
+            ? ` after the last of ${x.attempts} attempts; not retried again`
+            : x.retryable
+              ? ''
+              : ' (not retried: it needs a fix first)';
+      const text = `Reconcile of *${esc(x.role)}* failed${retry}: ${esc(clip(x.error, 1500))}`;
       return { text, blocks: [section(text), fields(who), footer] };
     }
     case 'TrustPolicyTooLarge':

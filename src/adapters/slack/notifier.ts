@@ -86,7 +86,11 @@ export function alertKey(event: AstroTrustEvent, windowMs: number): { key: strin
       return { key: `findings|${driftFingerprint(event.detail)}`, windowMs: STANDING_WINDOW_MS };
     }
     case 'ReconcileFailed':
-      return { key: `failed|${event.detail.role}|${event.detail.error}`, windowMs };
+      // The last attempt's alert is its own: it says the retries are over, so a repeat must not hide it.
+      return {
+        key: `failed|${event.detail.role}|${event.detail.error}${event.detail.willRetry === false && event.detail.retryable ? '|last' : ''}`,
+        windowMs,
+      };
     case 'TrustPolicyTooLarge':
       // A standing condition like a finding: once a day while the same Deployments wait, at once when they change.
       return {

@@ -185,6 +185,62 @@ describe('SlackNotifier', () => {
     expect(await n.notify(updated('r'))).toBe('sent');
     expect(await n.notify(updated('r'))).toBe('sent');
   });
+
+  it('posts the last attempt of a failure even when the earlier attempts were posted: it says the retries are over', async () => {
+    svc = await okSlack();
+    const failed = (attempt: number): AstroTrustEvent => ({
+      type: 'ReconcileFailed',
+      detail: {
+        role: 'r',
+        mode: 'enforce',
+        reason: 'webhook',
+        error: 'IAM still failing',
+        retryable: true,
+        attempt,
+        attempts: 3,
+        willRetry: attempt < 3,
+      },
+    });
+    const n = new SlackNotifier({ webhookUrl: svc.url });
+    expect([await n.notify(failed(1)), await n.notify(failed(2)), await n.notify(failed(3))]).toEqual([
+      'sent',
+      'duplicate',
+      'sent',
+    ]);
+    expect(svc.requests.map((r) => JSON.parse(r.body).text)).toEqual([
+      'Reconcile of *r* failed (attempt 1 of 3; will be retried): IAM still failing',
+      'Reconcile of *r* failed after the last of 3 attempts; not retried again: IAM still failing',
+    ]);
+  });
+});
+
+describe('ReconcileFailed says "will be retried" only when a retry will come (DESIGN 7.2)', () => {
+  const failed = (detail: Partial<Extract<AstroTrustEvent, { type: 'ReconcileFailed' }>['detail']>) =>
+    renderSlack({
+      type: 'ReconcileFailed',
+      detail: { role: 'r', mode: 'enforce', reason: 'resync', error: 'boom', retryable: true, ...detail },
+    }).text;
+  it.each<[string, { retryable?: boolean; attempt?: number; attempts?: number; willRetry?: boolean }, string]>([
+    ['a retryable error where nothing retries (apply, the backfill)', {}, 'Reconcile of *r* failed: boom'],
+    [
+      'a retryable error the runtime will retry',
+      { attempt: 2, attempts: 5, willRetry: true },
+      'Reconcile of *r* failed (attempt 2 of 5; will be retried): boom',
+    ],
+    [
+      'the last attempt',
+      { attempt: 5, attempts: 5, willRetry: false },
+      'Reconcile of *r* failed after the last of 5 attempts; not retried again: boom',
+    ],
+    [
+      'a terminal error',
+      { retryable: false, attempt: 1, attempts: 5, willRetry: false },
+      'Reconcile of *r* failed (not retried: it needs a fix first): boom',
+    ],
+  ])('%s', (_l, detail, text) => {
+    expect(failed(detail)).toBe(text);
+    expect(failed(detail).includes('will be retried')).toBe(detail.willRetry === true);
+  });
 });
 
 describe('LogNotifier (no SLACK_WEBHOOK_URL): alerts to the log, deduplicated like Slack', () => {
