@@ -12,7 +12,7 @@ import { resolveRoleKeys } from '../src/app/roles.js';
 import { planJson } from '../src/cli/render.js';
 import type { ReconcileRequest } from '../src/domain/events.js';
 import { UsageError } from '../src/errors.js';
-import { lastListing } from '../src/lambda/aws/dynamodb.js';
+import { lastListing, listingHistory } from '../src/lambda/aws/dynamodb.js';
 import { eventPublisher } from '../src/lambda/aws/eventbridge.js';
 import { trustStore } from '../src/lambda/aws/iam.js';
 import { reconcileQueue } from '../src/lambda/aws/sqs.js';
@@ -56,6 +56,7 @@ export async function backfill(event: unknown, context: WithSecrets<'astroApiTok
     store: trustStore(rt, 'read'),
     events: eventPublisher(rt),
     snapshots: lastListing(rt),
+    history: listingHistory(rt, { readOnly: true }),
   };
   const { plan } = await reconcileAll(deps, { ...(keys ? { roles: keys } : {}), dryRun: true, reason });
   const dryRun = opts.dryRun ?? false;

@@ -6,7 +6,7 @@ import { reconcileRole } from '../src/app/reconcile.js';
 import { withAttempt } from '../src/domain/attempts.js';
 import type { AstroTrustEvent, ReconcileRequest } from '../src/domain/events.js';
 import { describeError, isRetryable, RetryableError } from '../src/errors.js';
-import { lastListing, reverts, sharedInventory } from '../src/lambda/aws/dynamodb.js';
+import { lastListing, listingHistory, reverts, sharedInventory } from '../src/lambda/aws/dynamodb.js';
 import { eventPublisher } from '../src/lambda/aws/eventbridge.js';
 import { trustStore } from '../src/lambda/aws/iam.js';
 import { RECONCILE_MAX_RECEIVES } from '../src/lambda/redrive.js';
@@ -51,6 +51,7 @@ async function one(record: SQSRecord, context: ReconcileContext) {
     store: trustStore(rt, 'write'),
     events: { publish: (list: AstroTrustEvent[]) => bus.publish(withAttempt(list, attempt, RECONCILE_MAX_RECEIVES)) },
     snapshots: lastListing(rt),
+    history: listingHistory(rt),
     reverts: reverts(rt),
   };
   let result;

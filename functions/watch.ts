@@ -4,7 +4,7 @@
  */
 import middy from '@middy/core';
 import { watchInventory, type WatchResult } from '../src/app/watch.js';
-import { snapshots } from '../src/lambda/aws/dynamodb.js';
+import { listingHistory, snapshots } from '../src/lambda/aws/dynamodb.js';
 import { eventPublisher } from '../src/lambda/aws/eventbridge.js';
 import { reconcileQueue } from '../src/lambda/aws/sqs.js';
 import { logger, observed } from '../src/lambda/observability.js';
@@ -22,6 +22,7 @@ export async function watch(_event: unknown, context: WithSecrets<'astroApiToken
     config: rt.config,
     inventory: rt.inventory(context),
     snapshots: snapshots(rt),
+    history: listingHistory(rt),
     queue: reconcileQueue(rt),
     events: eventPublisher(rt),
   });

@@ -30,11 +30,14 @@ export class InconsistentListingError extends RetryableError {
   }
 }
 
-/** A listing astro-trust refuses to act on: empty (unless allowed), or shrunk past `maxShrinkPercent` since the last one. */
+/**
+ * A listing astro-trust refuses to act on: empty (unless allowed), shrunk past `maxShrinkPercent` since the
+ * largest recent one, or `unreadable` (the snapshot to compare with has no `deployments` array).
+ */
 export class InventoryRefusedError extends TerminalError {
   override name = 'InventoryRefusedError';
   constructor(
-    readonly kind: 'empty' | 'shrunk',
+    readonly kind: 'empty' | 'shrunk' | 'unreadable',
     message: string,
   ) {
     super(message);

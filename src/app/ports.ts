@@ -1,6 +1,7 @@
 /** The small interfaces the use cases need from the outside world. */
 import type { Deployment, NormalizedInventory } from '../domain/deployment.js';
 import type { AstroTrustEvent, ReconcileRequest } from '../domain/events.js';
+import type { ListingSize } from '../domain/listing.js';
 import type { RoleRead, RoleState } from '../domain/plan.js';
 import type { PolicyDocument, Statement } from '../domain/policy.js';
 
@@ -70,6 +71,18 @@ export interface InventorySnapshotStore {
   /** Undefined before the first run. */
   load(): Promise<Deployment[] | undefined>;
   save(deployments: Deployment[]): Promise<void>;
+}
+
+/**
+ * The sizes of recent listings (DESIGN 7.2): the shrink guard compares a listing with the largest within
+ * `inventory.shrinkWindow`. Only times and counts are kept, never the listings (serve: the journal in its
+ * state directory; Lambda: one item of the watch table).
+ */
+export interface ListingHistory {
+  /** What is kept, oldest first. */
+  sizes(): Promise<ListingSize[]>;
+  /** Records a listing that was used (domain `recordListingSize`). */
+  record(atMs: number, count: number, windowMs: number): Promise<void>;
 }
 
 /** When astro-trust reverted each role (the flap guard's memory: in process in `serve`, DynamoDB on Lambda). */

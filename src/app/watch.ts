@@ -2,7 +2,13 @@
  * The inventory watch: list the Deployments, compare with the last listing, and reconcile only the roles
  * the differences affect. A failed listing emits nothing; the first run only takes the snapshot.
  */
-import type { EventPublisher, InventorySnapshotStore, InventorySource, ReconcileQueue } from './ports.js';
+import type {
+  EventPublisher,
+  InventorySnapshotStore,
+  InventorySource,
+  ListingHistory,
+  ReconcileQueue,
+} from './ports.js';
 import type { Config } from '../config/config.js';
 import type { ReconcileRequest } from '../domain/events.js';
 import { diffInventory, type InventoryChange } from '../domain/watch.js';
@@ -22,6 +28,8 @@ export interface WatchDeps {
   queue: ReconcileQueue;
   /** Where a refused listing is alerted. */
   events: EventPublisher;
+  /** The sizes of recent listings (the shrink guard over time). */
+  history?: ListingHistory;
 }
 
 export async function watchInventory(deps: WatchDeps): Promise<WatchResult> {

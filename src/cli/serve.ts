@@ -170,13 +170,15 @@ export async function startServer(o: ServeOptions): Promise<Server> {
     await durable;
   };
   const events: EventPublisher = { publish: (list) => publishAlerts(list) };
-  // The watch's snapshot is the last known listing: a reconcile refuses one that shrank past maxShrinkPercent.
+  // The watch's snapshot is the last known listing, the journal keeps the largest recent ones: a reconcile
+  // refuses a listing that shrank past maxShrinkPercent since either.
   const deps = {
     config: o.config,
     inventory,
     store: o.store,
     events,
     snapshots: o.snapshots,
+    history: journal.history,
     reverts: new MemoryRevertLog(),
     ...(o.now ? { now: o.now } : {}),
   };
@@ -372,6 +374,7 @@ export async function startServer(o: ServeOptions): Promise<Server> {
       config: o.config,
       inventory,
       snapshots: o.snapshots!,
+      history: journal.history,
       queue,
       events,
     })

@@ -193,6 +193,13 @@ const schema = z.strictObject({
         .max(100)
         .optional()
         .describe('A listing with this share fewer Deployments than the last one is refused (default 50).'),
+      shrinkWindow: z
+        .string()
+        .regex(/^\d{1,6}[smhd]$/, 'a duration such as 24h, 90m or 2d (0h: compare with the last listing only)')
+        .optional()
+        .describe(
+          'A listing is compared with the largest listing seen within this time (default 24h), so a collapse in small steps is refused like a sudden one.',
+        ),
     })
     .meta({
       description: 'Where the Deployments come from, and which identities and issuers may be trusted at all.',
@@ -317,7 +324,11 @@ const DATE_STRING = { type: 'string', format: 'date' };
 export interface Config {
   file: string;
   organizationId: string;
-  inventory: ({ source: 'api' } | { source: 'file'; path: string }) & { maxShrinkPercent: number };
+  inventory: ({ source: 'api' } | { source: 'file'; path: string }) & {
+    maxShrinkPercent: number;
+    /** `inventory.shrinkWindow`: a listing is compared with the largest seen this long back (DESIGN 7.2). */
+    shrinkWindowMs: number;
+  };
   /** Which Deployment identities and OIDC issuers may be trusted at all (DESIGN 6.2). */
   identityRules: IdentityRules;
   /** Accounts allowed in foreign statements, and findings a person has acknowledged (DESIGN 3.5). */
@@ -334,9 +345,16 @@ export const DEFAULTS = {
   maxPolicyChars: 2048,
   maxRemovals: 5,
   maxShrinkPercent: 50,
+  shrinkWindow: '24h',
   maxRevertsPerHour: 3,
   iamRequestsPerSecond: 10,
 } as const;
+
+/** `24h`, `90m`, `45s`, `2d` in milliseconds. */
+function durationMs(text: string): number {
+  const unit = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[text.slice(-1) as 's' | 'm' | 'h' | 'd'];
+  return Number(text.slice(0, -1)) * unit;
+}
 
 function pathText(path: PropertyKey[]): string {
   return (
@@ -439,13 +457,14 @@ export function parseConfig(text: string, file: string, options: { now?: number 
   if (tooLate.length > 0) throw new ConfigError(file, tooLate);
   const d = { ...DEFAULTS, ...raw.defaults };
   const maxShrinkPercent = raw.inventory.maxShrinkPercent ?? DEFAULTS.maxShrinkPercent;
+  const shrinkWindowMs = durationMs(raw.inventory.shrinkWindow ?? DEFAULTS.shrinkWindow);
   return {
     file,
     organizationId: raw.organizationId,
     inventory:
       raw.inventory.source === 'file'
-        ? { source: 'file', path: resolve(dirname(file), raw.inventory.path!), maxShrinkPercent }
-        : { source: 'api', maxShrinkPercent },
+        ? { source: 'file', path: resolve(dirname(file), raw.inventory.path!), maxShrinkPercent, shrinkWindowMs }
+        : { source: 'api', maxShrinkPercent, shrinkWindowMs },
     findings: {
       trustedAccounts: [...new Set(raw.findings?.trustedAccounts ?? [])],
       trustedOrganizations: [...new Set(raw.findings?.trustedOrganizations ?? [])],

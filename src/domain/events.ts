@@ -66,8 +66,11 @@ export interface SelfTampering {
 
 /** A Deployment listing astro-trust would not act on (DESIGN 6.1): nothing was changed. */
 export interface InventoryRefused {
-  /** empty; shrunk past maxShrinkPercent; inconsistent (pages that contradict each other, after retries). */
-  kind: 'empty' | 'shrunk' | 'inconsistent';
+  /**
+   * empty; shrunk past maxShrinkPercent (since the largest listing within inventory.shrinkWindow); inconsistent
+   * (pages that contradict each other, after retries); unreadable (a snapshot without a `deployments` array).
+   */
+  kind: 'empty' | 'shrunk' | 'inconsistent' | 'unreadable';
   message: string;
   /** What was being done when the listing was refused: a reconcile reason, or `watch`. */
   reason: ReconcileReason;

@@ -37,12 +37,17 @@ function problems(text: string): string {
 describe('config', () => {
   it('loads the DESIGN example with defaults applied and the inventory path resolved next to the file', () => {
     const c = parseConfig(valid, '/etc/astro-trust/astro-trust.yaml');
-    expect(c.inventory).toEqual({ source: 'file', path: '/etc/astro-trust/deployments.json', maxShrinkPercent: 50 });
+    expect(c.inventory).toEqual({
+      source: 'file',
+      path: '/etc/astro-trust/deployments.json',
+      maxShrinkPercent: 50,
+      shrinkWindowMs: 24 * 3_600_000,
+    });
     expect(c.identityRules).toEqual({ oidcIssuers: [] });
     const listed = parseConfig(
       valid.replace(
         '  path: ./deployments.json\n',
-        '  path: ./deployments.json\n  identityAccounts: ["111928029897"]\n  oidcIssuers: ["https://oidc.example.com/id/X/"]\n  maxShrinkPercent: 20\n',
+        '  path: ./deployments.json\n  identityAccounts: ["111928029897"]\n  oidcIssuers: ["https://oidc.example.com/id/X/"]\n  maxShrinkPercent: 20\n  shrinkWindow: 90m\n',
       ),
       '/etc/a.yaml',
     );
@@ -51,6 +56,7 @@ describe('config', () => {
       oidcIssuers: ['oidc.example.com/id/X'],
     });
     expect(listed.inventory.maxShrinkPercent).toBe(20);
+    expect(listed.inventory.shrinkWindowMs).toBe(90 * 60_000);
     expect(c.roles[0]).toMatchObject({
       name: 'data-lake-reader',
       mode: 'enforce',
@@ -216,6 +222,11 @@ describe('config', () => {
       'a shrink share over 100',
       (t) => t.replace('  path: ./deployments.json\n', '  path: ./deployments.json\n  maxShrinkPercent: 150\n'),
       [/inventory\.maxShrinkPercent/],
+    ],
+    [
+      'a shrink window that is not a duration',
+      (t) => t.replace('  path: ./deployments.json\n', '  path: ./deployments.json\n  shrinkWindow: 1 day\n'),
+      [/inventory\.shrinkWindow \(line \d+\): a duration such as 24h, 90m or 2d/],
     ],
   ])('rejects %s, naming the file, the key path and what was expected', (_l, mutate, expected) => {
     const message = problems(mutate(valid));

@@ -6,6 +6,7 @@
  * |-------------------------------|------------------------------------------------------------|--------------------|
  * | `inventory`                   | the watch's last listing (gzip): its index, or the listing | watch              |
  * | `inventory#page#<version>#<n>`| a page of a listing too large for its index                | watch              |
+ * | `inventory#sizes`             | recent listings' times and counts (the shrink guard)       | reconcile, watch   |
  * | `listing`                     | the listing shared by a burst of reconciles (gzip), same   | webhook, reconcile |
  * | `listing#page#<version>#<n>`  | a page of it                                               | webhook, reconcile |
  * | `alert#<key>`                 | an alert or webhook-id claim, until a time                 | notify, webhook    |
@@ -25,7 +26,8 @@ import {
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 import type { Deployment, NormalizedInventory } from '../../domain/deployment.js';
-import type { DedupStore, InventorySnapshotStore, RevertLog } from '../../app/ports.js';
+import type { DedupStore, InventorySnapshotStore, ListingHistory, RevertLog } from '../../app/ports.js';
+import { recordListingSize, type ListingSize } from '../../domain/listing.js';
 import { RetryableError, TerminalError } from '../../errors.js';
 import type { ListingStore } from '../astro/recent-listing.js';
 import { REVERT_MEMORY_MS } from '../local/revert-log.js';
@@ -161,6 +163,59 @@ export class DynamoDbSnapshotStore implements InventorySnapshotStore {
       savedAt: { S: new Date().toISOString() },
       count: { N: String(deployments.length) },
     });
+  }
+}
+
+/**
+ * The shrink guard's memory (DESIGN 7.2) in one small item (`pk` = `inventory#sizes`): the time and count of
+ * the listings that can still be the largest within the window, never the listings. Reconciles run in
+ * parallel, so each update is conditional on the version it read, and read again when another won (up to 10 tries).
+ */
+export class DynamoDbListingHistory implements ListingHistory {
+  constructor(
+    private readonly client: DynamoDBClient,
+    private readonly table: string,
+  ) {}
+
+  private async read(): Promise<{ version: number; points: ListingSize[] }> {
+    const out = await this.client.send(
+      new GetItemCommand({ TableName: this.table, Key: { pk: { S: 'inventory#sizes' } }, ConsistentRead: true }),
+    );
+    return {
+      version: Number(out.Item?.version?.N ?? 0),
+      points: (out.Item?.sizes?.L ?? []).map((p) => ({ at: Number(p.M!.at!.N), count: Number(p.M!.count!.N) })),
+    };
+  }
+
+  async sizes(): Promise<ListingSize[]> {
+    return (await this.read()).points;
+  }
+
+  async record(atMs: number, count: number, windowMs: number): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      const { version, points } = await this.read();
+      const next = recordListingSize(points, atMs, count, windowMs);
+      if (JSON.stringify(next) === JSON.stringify(points)) return;
+      try {
+        await this.client.send(
+          new PutItemCommand({
+            TableName: this.table,
+            Item: {
+              pk: { S: 'inventory#sizes' },
+              version: { N: String(version + 1) },
+              sizes: { L: next.map((p) => ({ M: { at: { N: String(p.at) }, count: { N: String(p.count) } } })) },
+            },
+            ConditionExpression: 'attribute_not_exists(pk) OR version = :v',
+            ExpressionAttributeValues: { ':v': { N: String(version) } },
+          }),
+        );
+        return;
+      } catch (err) {
+        if ((err as { name?: string }).name !== 'ConditionalCheckFailedException' || attempt >= 10) throw err;
+        // Another reconcile recorded first: read its version again after a short, jittered pause.
+        await new Promise((r) => setTimeout(r, 5 + Math.random() * 20 * attempt));
+      }
+    }
   }
 }
 

@@ -7,7 +7,8 @@
  * - what a write is about to publish (its "intent"), until the alerts it published are recorded: a kill
  *   between the IAM write and the alerts still delivers them;
  * - every alert, until Slack (or the log, or the dead letters) took it;
- * - "seen already" claims: webhook-ids and alerts posted, with who holds them.
+ * - "seen already" claims: webhook-ids and alerts posted, with who holds them;
+ * - the times and counts of recent listings (the shrink guard over time).
  *
  * A change is applied in memory at once, then appended; appends that arrive together are written and
  * fsync'd together (group commit), and each caller learns whether its records are on disk. A write that
@@ -20,8 +21,9 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import { mkdir, open, readFile, rename, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { DedupStore } from '../../app/ports.js';
+import type { DedupStore, ListingHistory } from '../../app/ports.js';
 import type { AstroTrustEvent, ReconcileRequest } from '../../domain/events.js';
+import { recordListingSize, type ListingSize } from '../../domain/listing.js';
 
 export const JOURNAL_FILE = 'journal.jsonl';
 
@@ -56,7 +58,8 @@ type JournalRecord =
   | { op: 'alert'; id: string; event: AstroTrustEvent }
   | { op: 'delivered'; id: string }
   | { op: 'claim'; key: string; until: number; owner?: string }
-  | { op: 'release'; key: string };
+  | { op: 'release'; key: string }
+  | { op: 'sizes'; sizes: ListingSize[] };
 
 export interface JournalOptions {
   now?: () => number;
@@ -72,6 +75,7 @@ export class Journal {
   private readonly work = new Map<string, WorkEntry>();
   private readonly alerts = new Map<string, AstroTrustEvent>();
   private readonly claimed = new Map<string, Claim>();
+  private sizes: ListingSize[] = [];
   private readonly owner = new AsyncLocalStorage<string>();
   private readonly now: () => number;
   private handle: FileHandle | undefined;
@@ -162,6 +166,9 @@ export class Journal {
       case 'release':
         this.claimed.delete(r.key);
         break;
+      case 'sizes':
+        this.sizes = r.sizes;
+        break;
     }
   }
 
@@ -208,6 +215,7 @@ export class Journal {
       ...[...this.work.values()].map((entry): JournalRecord => ({ op: 'work', entry })),
       ...[...this.alerts].map(([id, event]): JournalRecord => ({ op: 'alert', id, event })),
       ...[...this.claimed].map(([key, c]): JournalRecord => ({ op: 'claim', key, ...c })),
+      ...(this.sizes.length ? [{ op: 'sizes', sizes: this.sizes } as JournalRecord] : []),
     ];
     const data = records.map((r) => `${JSON.stringify(r)}\n`).join('');
     const tmp = `${this.path}.tmp`;
@@ -313,7 +321,7 @@ export class Journal {
     return this.owner.run(id, fn);
   }
 
-  // --- claims ----------------------------------------------------------------------------------------
+  // --- claims and listing sizes ---------------------------------------------------------------------
 
   /**
    * "Seen already?" claims (webhook-ids, alerts posted). A claim held by the alert being delivered (after
@@ -336,6 +344,16 @@ export class Journal {
     release: async (key) => {
       if (!this.claimed.has(key)) return;
       await this.record([{ op: 'release', key }]);
+    },
+  };
+
+  /** The shrink guard's memory: times and counts only, never the listings. */
+  readonly history: ListingHistory = {
+    sizes: async () => [...this.sizes],
+    record: async (atMs, count, windowMs) => {
+      const next = recordListingSize(this.sizes, atMs, count, windowMs);
+      if (JSON.stringify(next) === JSON.stringify(this.sizes)) return;
+      await this.record([{ op: 'sizes', sizes: next }]);
     },
   };
 }

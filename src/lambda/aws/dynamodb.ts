@@ -5,12 +5,13 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   DynamoDbDedup,
+  DynamoDbListingHistory,
   DynamoDbListingStore,
   DynamoDbRevertLog,
   DynamoDbSnapshotStore,
 } from '../../adapters/aws/watch-table.js';
 import { RecentListingInventory } from '../../adapters/astro/recent-listing.js';
-import type { InventorySource } from '../../app/ports.js';
+import type { InventorySource, ListingHistory } from '../../app/ports.js';
 import { required, type Runtime } from '../runtime.js';
 
 // One client per container's runtime (tests build a new runtime to read a new environment).
@@ -28,6 +29,16 @@ export function snapshots(rt: Runtime): DynamoDbSnapshotStore {
 /** The watch's last listing, when the stack has the watch table: reconciles refuse a listing that shrank past it. */
 export function lastListing(rt: Runtime): DynamoDbSnapshotStore | undefined {
   return rt.env.watchTable ? snapshots(rt) : undefined;
+}
+
+/**
+ * The shrink guard's memory (`inventory#sizes`), when the stack has the watch table. `readOnly` for a function
+ * that may only read the table (the backfill): it compares with what the watch and the reconciles recorded.
+ */
+export function listingHistory(rt: Runtime, opts: { readOnly?: boolean } = {}): ListingHistory | undefined {
+  if (!rt.env.watchTable) return undefined;
+  const history = new DynamoDbListingHistory(dynamodb(rt), rt.env.watchTable);
+  return opts.readOnly ? { sizes: () => history.sizes(), record: async () => {} } : history;
 }
 
 /** The flap guard's memory, shared by every reconcile container. */

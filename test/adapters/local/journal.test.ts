@@ -25,7 +25,7 @@ const failed = (role: string): AstroTrustEvent => ({
 const dir = () => mkdtempSync(join(tmpdir(), 'astro-trust-journal-'));
 
 describe('Journal', () => {
-  it('keeps work, alerts, claims across a reopen, and forgets what was finished', async () => {
+  it('keeps work, alerts, claims and listing sizes across a reopen, and forgets what was finished', async () => {
     const d = dir();
     const j = await Journal.open(d);
     const { ids, durable } = j.addWork([drift('evt-1'), { role: 'r2', reason: 'webhook', sourceEventId: 'evt-2' }]);
@@ -35,12 +35,14 @@ describe('Journal', () => {
     await j.delivered(entries[0]!.id);
     expect(await j.claims.claim('webhook|m1', 60_000)).toBe(true);
     expect(await j.claims.claim('webhook|m1', 60_000)).toBe(false);
+    await j.history.record(Date.now(), 20, 86_400_000);
     await j.close();
 
     const again = await Journal.open(d);
     expect(again.pendingWork()).toEqual([expect.objectContaining({ id: ids[0], request: drift('evt-1'), attempt: 1 })]);
     expect(again.pendingAlerts()).toEqual([{ id: entries[1]!.id, event: failed('b') }]);
     expect(await again.claims.claim('webhook|m1', 60_000)).toBe(false);
+    expect((await again.history.sizes()).map((s) => s.count)).toEqual([20]);
     await again.close();
   });
 
