@@ -183,7 +183,10 @@ var schema = import_zod.z.strictObject({
       "AWS accounts whose roles may be Deployment identities; unset: Astro-managed identities (role/astro-<namespace>) in any account and roles in the managed role's own account."
     ),
     oidcIssuers: import_zod.z.array(issuer).optional().describe("OIDC issuers (host/path) trusted besides EKS cluster issuers: ones you run yourself."),
-    maxShrinkPercent: import_zod.z.number().min(0).max(100).optional().describe("A listing with this share fewer Deployments than the last one is refused (default 50).")
+    maxShrinkPercent: import_zod.z.number().min(0).max(100).optional().describe("A listing with this share fewer Deployments than the last one is refused (default 50)."),
+    shrinkWindow: import_zod.z.string().regex(/^\d{1,6}[smhd]$/, "a duration such as 24h, 90m or 2d (0h: compare with the last listing only)").optional().describe(
+      "A listing is compared with the largest listing seen within this time (default 24h), so a collapse in small steps is refused like a sudden one."
+    )
   }).meta({
     description: "Where the Deployments come from, and which identities and issuers may be trusted at all.",
     if: { properties: { source: { const: "file" } } },
@@ -259,9 +262,14 @@ var DEFAULTS = {
   maxPolicyChars: 2048,
   maxRemovals: 5,
   maxShrinkPercent: 50,
+  shrinkWindow: "24h",
   maxRevertsPerHour: 3,
   iamRequestsPerSecond: 10
 };
+function durationMs(text) {
+  const unit = { s: 1e3, m: 6e4, h: 36e5, d: 864e5 }[text.slice(-1)];
+  return Number(text.slice(0, -1)) * unit;
+}
 function pathText(path) {
   return path.reduce(
     (acc, p) => typeof p === "number" ? `${acc}[${p}]` : acc ? `${acc}.${String(p)}` : String(p),
@@ -330,10 +338,11 @@ function parseConfig(text, file, options = {}) {
   if (tooLate.length > 0) throw new ConfigError(file, tooLate);
   const d = { ...DEFAULTS, ...raw.defaults };
   const maxShrinkPercent = raw.inventory.maxShrinkPercent ?? DEFAULTS.maxShrinkPercent;
+  const shrinkWindowMs = durationMs(raw.inventory.shrinkWindow ?? DEFAULTS.shrinkWindow);
   return {
     file,
     organizationId: raw.organizationId,
-    inventory: raw.inventory.source === "file" ? { source: "file", path: (0, import_node_path.resolve)((0, import_node_path.dirname)(file), raw.inventory.path), maxShrinkPercent } : { source: "api", maxShrinkPercent },
+    inventory: raw.inventory.source === "file" ? { source: "file", path: (0, import_node_path.resolve)((0, import_node_path.dirname)(file), raw.inventory.path), maxShrinkPercent, shrinkWindowMs } : { source: "api", maxShrinkPercent, shrinkWindowMs },
     findings: {
       trustedAccounts: [...new Set(raw.findings?.trustedAccounts ?? [])],
       trustedOrganizations: [...new Set(raw.findings?.trustedOrganizations ?? [])],

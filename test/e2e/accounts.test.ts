@@ -504,7 +504,7 @@ describe('one astro-trust, several accounts', () => {
     expect(r.code).toBe(0);
     expect(r.stsIdentityCalls).toBe(0);
     const bad = await cli(['serve', '--config', configFile, '--port', '0'], {
-      env: { ...process.env, ASTRO_TRUST_WEBHOOK_SECRET: 'x', ASTRO_TRUST_HOME_ACCOUNT: 'prod' },
+      env: { ...process.env, ASTRO_TRUST_WEBHOOK_SECRET: testSecret('accounts'), ASTRO_TRUST_HOME_ACCOUNT: 'prod' },
     });
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/ASTRO_TRUST_HOME_ACCOUNT=prod: expected the 12-digit AWS account serve runs in/);

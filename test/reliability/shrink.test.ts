@@ -64,6 +64,7 @@ async function world(role: string, extra = '') {
     inventory: new FileInventory(join(dir, 'deployments.json')),
     notifier: new LogNotifier((l) => alerts.push(l)),
     secrets: [testSecret('shrink')],
+    homeAccount: '123456789012',
     selfArns: [],
     port: 0,
     resyncIntervalMs: 0,
