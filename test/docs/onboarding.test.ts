@@ -1,4 +1,5 @@
 /** docs/onboarding.md's commands, run as a reader runs them: in their own project, against their AWS (moto). */
+import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Webhook } from 'standardwebhooks';
@@ -62,3 +63,30 @@ it('explain: why a Deployment is trusted by each role, and what a role trusts', 
   expect(run.stdout).toContain('Deployment prod-billing (clmh5h2rb001208lb4q0e6x8z)');
   expect(run.stdout).toMatch(/archive-writer/);
 });
+
+it("deploy.md's serve: starts from a new secret, listens on 8787 and stops on SIGTERM", async () => {
+  const child = spawn('bash', ['-euo', 'pipefail', '-c', docBlock('docs/deploy.md', 'serve')], {
+    cwd: pg.dir,
+    env: pg.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  let stderr = '';
+  child.stderr.on('data', (c: Buffer) => (stderr += c));
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  try {
+    let health: { status?: string } = {};
+    for (let i = 0; i < 200 && health.status !== 'ok'; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      health = await fetch('http://127.0.0.1:8787/healthz')
+        .then((res) => res.json() as Promise<{ status?: string }>)
+        .catch(() => ({}));
+    }
+    expect(health.status).toBe('ok');
+    expect(stderr).toMatch(/listening on http:\/\/127\.0\.0\.1:8787/);
+    expect(stderr).not.toMatch(/IAM-change intake is off/);
+  } finally {
+    process.kill(-child.pid!, 'SIGTERM');
+    await exited;
+  }
+}, 60_000);
