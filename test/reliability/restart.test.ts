@@ -77,6 +77,8 @@ async function serve(endpoint: string, port: number): Promise<ChildProcess> {
       env: {
         ...process.env,
         ASTRO_TRUST_WEBHOOK_SECRET: SECRET,
+        // moto's account: serve would otherwise ask STS at start, through the proxy that plays a slow IAM.
+        ASTRO_TRUST_HOME_ACCOUNT: '123456789012',
         AWS_ENDPOINT_URL: endpoint,
         AWS_REGION: 'us-east-1',
         AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,
