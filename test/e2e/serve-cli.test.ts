@@ -108,9 +108,9 @@ describe('astro-trust serve', () => {
         '0',
         '--log-format',
         'json',
-        // State of its own: the alerts the first run logged are remembered beside its snapshot, as Slack's are.
-        '--snapshot',
-        `${mkdtempSync(join(world.dir, 'json-run-'))}/snapshot.json`,
+        // State of its own: the alerts the first run logged are remembered in its state directory, as Slack's are.
+        '--state-dir',
+        mkdtempSync(join(world.dir, 'json-run-')),
       ],
       {
         env: { ASTRO_TRUST_WEBHOOK_SECRET: FIXTURE_SECRET, ASTRO_TRUST_HOME_ACCOUNT: '123456789012' },
