@@ -108,51 +108,85 @@ export interface ApplyResult {
   converged: boolean;
 }
 
-/** Applies a plan as planned: writes each `enforce` role with changes, one write per role, guards honoured. */
-export async function applyPlan(
-  plan: Plan,
+/** What both apply paths know of a role: a plan as made now (`applyPlan`) or as saved (`applySavedPlan`). */
+export interface ApplyRole {
+  role: string;
+  status: RolePlan['status'];
+  mode: RolePlan['mode'];
+  arn?: string | null;
+  notFitting: unknown[];
+  guard?: { message: string } | null;
+  error?: { message: string; retryable?: boolean } | null;
+}
+
+export interface ApplySteps<R extends ApplyRole> {
+  /** Why a role that does not exist is not written (astro-trust never creates roles). */
+  missing: string;
+  /** Flap guard: roles whose revert is held, with why. */
+  hold?: Map<string, string>;
+  /** OIDC issuers whose IAM provider must exist (created first, per account) before the role is written. */
+  issuers: (r: R) => string[];
+  /** Writes one role; what it throws becomes the role's outcome through `failure`. */
+  write: (r: R) => Promise<'written' | 'unchanged'>;
+  failure?: (r: R, err: unknown) => RoleOutcome;
+  progress?: Progress;
+  concurrency?: number;
+}
+
+const failed = (role: string, err: unknown): RoleOutcome => ({
+  role,
+  result: 'failed',
+  message: describeError(err),
+  retryable: isRetryable(err),
+});
+
+/**
+ * The one apply loop: roles that need no write get their outcome; the OIDC providers the others need are
+ * created first, once per account (a failure there fails only that account's roles); then each role is
+ * written once, up to `concurrency` at a time, guards and observe mode honoured.
+ */
+export async function applyRoles<R extends ApplyRole>(
+  roles: R[],
   store: TrustStore,
-  opts: { progress?: Progress; concurrency?: number; hold?: Map<string, string> } = {},
+  o: ApplySteps<R>,
 ): Promise<ApplyResult> {
   const outcomes = new Map<string, RoleOutcome>();
-  const toWrite: RolePlan[] = [];
-  for (const r of plan.roles) {
-    const held = opts.hold?.get(r.role);
+  const toWrite: R[] = [];
+  for (const r of roles) {
+    const held = o.hold?.get(r.role);
     // `denied`: nothing astro-trust owns differs; the statement keeping a declared identity out is a person's to fix.
     if (r.status === 'in-sync' || r.status === 'denied') outcomes.set(r.role, { role: r.role, result: 'unchanged' });
     else if (held && r.status === 'changes' && r.mode === 'enforce')
       outcomes.set(r.role, { role: r.role, result: 'held', message: held });
-    else if (r.status === 'missing')
-      outcomes.set(r.role, {
-        role: r.role,
-        result: 'failed',
-        message: 'the role does not exist in IAM; astro-trust never creates roles',
-      });
+    else if (r.status === 'missing') outcomes.set(r.role, { role: r.role, result: 'failed', message: o.missing });
     else if (r.status === 'unreachable')
       outcomes.set(r.role, {
         role: r.role,
         result: 'failed',
-        message: r.error!.message,
-        retryable: r.error!.retryable,
+        message: r.error?.message ?? 'its account could not be read',
+        retryable: r.error?.retryable ?? false,
       });
     else if (r.status === 'blocked')
-      outcomes.set(r.role, { role: r.role, result: 'blocked', message: r.guard!.message });
+      outcomes.set(r.role, { role: r.role, result: 'blocked', message: r.guard?.message ?? 'a guard stopped it' });
     else if (r.mode === 'observe') outcomes.set(r.role, { role: r.role, result: 'observed' });
     else toWrite.push(r);
   }
 
   // OIDC statements need the account's identity provider for the issuer; create missing ones first.
   const created: string[] = [];
-  const byAccount = new Map<
-    string,
-    { partition: string; accountId: string; issuers: Set<string>; roles: RolePlan[] }
-  >();
+  const byAccount = new Map<string, { partition: string; accountId: string; issuers: Set<string>; roles: R[] }>();
   for (const r of toWrite) {
-    if (r.oidcIssuers.length === 0) continue;
-    const { partition, accountId } = parseRoleArn(r.arn!)!;
-    const key = `${partition}:${accountId}`;
-    const entry = byAccount.get(key) ?? { partition, accountId, issuers: new Set<string>(), roles: [] };
-    r.oidcIssuers.forEach((i) => entry.issuers.add(i));
+    const issuers = o.issuers(r);
+    const arn = r.arn ? parseRoleArn(r.arn) : undefined;
+    if (issuers.length === 0 || !arn) continue;
+    const key = `${arn.partition}:${arn.accountId}`;
+    const entry = byAccount.get(key) ?? {
+      partition: arn.partition,
+      accountId: arn.accountId,
+      issuers: new Set(),
+      roles: [],
+    };
+    issuers.forEach((i) => entry.issuers.add(i));
     entry.roles.push(r);
     byAccount.set(key, entry);
   }
@@ -163,48 +197,50 @@ export async function applyPlan(
     } catch (err) {
       for (const r of a.roles) {
         failedRoles.add(r.role);
-        outcomes.set(r.role, {
-          role: r.role,
-          result: 'failed',
-          message: describeError(err),
-          retryable: isRetryable(err),
-        });
+        outcomes.set(r.role, failed(r.role, err));
       }
     }
   }
 
   let done = 0;
   const writes = toWrite.filter((r) => !failedRoles.has(r.role));
-  await pool(writes, opts.concurrency ?? 4, async (r) => {
+  await pool(writes, o.concurrency ?? 4, async (r) => {
     try {
-      // A role whose only change was a missing OIDC provider keeps its policy: no write. Otherwise only the
-      // owned statements are written, merged into the role as read at write time (a plan is never written blindly).
-      if (!samePolicy(r.current!, r.proposed!))
-        await store.writeTrust(r.role, { statements: ownedOf(r.proposed!), maxPolicyChars: r.policy.limit });
-      outcomes.set(r.role, { role: r.role, result: 'written' });
+      outcomes.set(r.role, { role: r.role, result: await o.write(r) });
     } catch (err) {
-      outcomes.set(r.role, {
-        role: r.role,
-        result: 'failed',
-        message: describeError(err),
-        retryable: isRetryable(err),
-      });
+      outcomes.set(r.role, o.failure?.(r, err) ?? failed(r.role, err));
     }
-    opts.progress?.('write', ++done, writes.length);
+    o.progress?.('write', ++done, writes.length);
   });
 
-  const ordered = plan.roles.map((r) => outcomes.get(r.role)!);
-  const notFitting = plan.roles.reduce(
-    (n, r, i) => n + (ordered[i]!.result === 'written' ? r.notFitting.length : 0),
-    0,
-  );
+  const ordered = roles.map((r) => outcomes.get(r.role)!);
+  const notFitting = roles.reduce((n, r, i) => n + (ordered[i]!.result === 'written' ? r.notFitting.length : 0), 0);
   return {
     outcomes: ordered,
     createdOidcProviders: created,
     notFitting,
-    converged:
-      notFitting === 0 && ordered.every((o) => o.result !== 'blocked' && o.result !== 'failed' && o.result !== 'held'),
+    converged: notFitting === 0 && ordered.every((x) => !['blocked', 'failed', 'held', 'refused'].includes(x.result)),
   };
+}
+
+/** Applies a plan as planned: writes each `enforce` role with changes, one write per role, guards honoured. */
+export async function applyPlan(
+  plan: Plan,
+  store: TrustStore,
+  opts: { progress?: Progress; concurrency?: number; hold?: Map<string, string> } = {},
+): Promise<ApplyResult> {
+  return applyRoles(plan.roles, store, {
+    ...opts,
+    missing: 'the role does not exist in IAM; astro-trust never creates roles',
+    issuers: (r) => r.oidcIssuers,
+    // A role whose only change was a missing OIDC provider keeps its policy: no write. Otherwise only the
+    // owned statements are written, merged into the role as read at write time (a plan is never written blindly).
+    write: async (r) => {
+      if (!samePolicy(r.current!, r.proposed!))
+        await store.writeTrust(r.role, { statements: ownedOf(r.proposed!), maxPolicyChars: r.policy.limit });
+      return 'written';
+    },
+  });
 }
 
 export interface ReconcileDeps extends PlanDeps {

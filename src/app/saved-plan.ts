@@ -6,13 +6,11 @@
  * older than `--max-age`, and each role whose live policy changed since the plan.
  */
 import { z } from 'zod';
-import { parseRoleArn } from '../domain/deployment.js';
 import type { Finding, RolePlan } from '../domain/plan.js';
 import { parseTrustPolicy, type PolicyDocument } from '../domain/policy.js';
 import { describeError, isRetryable, StalePlanError, UsageError } from '../errors.js';
-import { pool } from '../pool.js';
 import type { TrustStore } from './ports.js';
-import type { ApplyResult, Plan, Progress, RoleOutcome } from './reconcile.js';
+import { applyRoles, type ApplyResult, type Plan, type Progress } from './reconcile.js';
 
 /** Bumped only when a field changes meaning or goes away; new fields keep it. */
 export const PLAN_FORMAT_VERSION = 1;
@@ -338,96 +336,23 @@ export async function applySavedPlan(
   store: TrustStore,
   opts: { progress?: Progress; concurrency?: number } = {},
 ): Promise<ApplyResult> {
-  const outcomes = new Map<string, RoleOutcome>();
-  const toWrite: SavedRole[] = [];
-  for (const r of plan.roles) {
-    // A denied role has nothing to write: what locks a declared identity out is a statement astro-trust does not own.
-    if (r.status === 'in-sync' || r.status === 'denied') outcomes.set(r.role, { role: r.role, result: 'unchanged' });
-    else if (r.status === 'missing')
-      outcomes.set(r.role, { role: r.role, result: 'failed', message: 'the role did not exist in IAM when planned' });
-    else if (r.status === 'unreachable')
-      outcomes.set(r.role, {
-        role: r.role,
-        result: 'failed',
-        message: r.error?.message ?? 'its account could not be read',
-      });
-    else if (r.status === 'blocked')
-      outcomes.set(r.role, { role: r.role, result: 'blocked', message: r.guard?.message ?? 'a guard stopped it' });
-    else if (r.mode === 'observe') outcomes.set(r.role, { role: r.role, result: 'observed' });
-    else toWrite.push(r);
-  }
-
-  const created: string[] = [];
-  const failedRoles = new Set<string>();
-  const byAccount = new Map<
-    string,
-    { partition: string; accountId: string; issuers: Set<string>; roles: SavedRole[] }
-  >();
-  for (const r of toWrite) {
-    if (r.missingOidcProviders.length === 0 || !r.arn) continue;
-    const arn = parseRoleArn(r.arn);
-    if (!arn) continue;
-    const key = `${arn.partition}:${arn.accountId}`;
-    const entry = byAccount.get(key) ?? {
-      partition: arn.partition,
-      accountId: arn.accountId,
-      issuers: new Set(),
-      roles: [],
-    };
-    r.missingOidcProviders.forEach((i) => entry.issuers.add(i));
-    entry.roles.push(r);
-    byAccount.set(key, entry);
-  }
-  for (const a of byAccount.values()) {
-    try {
-      created.push(...(await store.ensureOidcProviders(a.partition, a.accountId, [...a.issuers].sort())).created);
-    } catch (err) {
-      for (const r of a.roles) {
-        failedRoles.add(r.role);
-        outcomes.set(r.role, {
-          role: r.role,
-          result: 'failed',
-          message: describeError(err),
-          retryable: isRetryable(err),
-        });
-      }
-    }
-  }
-
-  let done = 0;
-  const writes = toWrite.filter((r) => !failedRoles.has(r.role));
-  await pool(writes, opts.concurrency ?? 4, async (r) => {
-    try {
-      const result = r.write
-        ? await store.writeSavedTrust(r.role, {
+  return applyRoles(plan.roles, store, {
+    ...opts,
+    missing: 'the role did not exist in IAM when planned',
+    issuers: (r) => r.missingOidcProviders,
+    write: (r) =>
+      r.write
+        ? store.writeSavedTrust(r.role, {
             document: r.after as PolicyDocument,
             planned: r.before as PolicyDocument,
             liveDigest: r.liveDigest!,
           })
-        : 'written';
-      outcomes.set(r.role, { role: r.role, result });
-    } catch (err) {
-      outcomes.set(
-        r.role,
-        err instanceof StalePlanError
-          ? { role: r.role, result: 'refused', message: err.message }
-          : { role: r.role, result: 'failed', message: describeError(err), retryable: isRetryable(err) },
-      );
-    }
-    opts.progress?.('write', ++done, writes.length);
+        : Promise.resolve('written'),
+    failure: (r, err) =>
+      err instanceof StalePlanError
+        ? { role: r.role, result: 'refused', message: err.message }
+        : { role: r.role, result: 'failed', message: describeError(err), retryable: isRetryable(err) },
   });
-
-  const ordered = plan.roles.map((r) => outcomes.get(r.role)!);
-  const notFitting = plan.roles.reduce(
-    (n, r, i) => n + (ordered[i]!.result === 'written' ? r.notFitting.length : 0),
-    0,
-  );
-  return {
-    outcomes: ordered,
-    createdOidcProviders: created,
-    notFitting,
-    converged: notFitting === 0 && ordered.every((o) => !['blocked', 'failed', 'held', 'refused'].includes(o.result)),
-  };
 }
 
 /** A saved plan as the domain's plan, for rendering it as `plan` would (`show FILE`). */
