@@ -15,13 +15,14 @@ import {
   type Component,
   type IdentityRules,
   type RoleSpec,
-  type TrustEntry,
   type TrustKind,
 } from './desired.js';
 import { ASTRO_IDENTITY, isWildcardSubject, namespaceOf } from './findings.js';
 import type { RoleState } from './plan.js';
 import { asList, type Statement } from './policy.js';
-import { issuerOfProviderArn, subjectsOf } from './statements.js';
+import { entriesTrusted, issuerOfProviderArn, subjectsOf } from './statements.js';
+
+export { entriesTrusted };
 
 export interface AdoptedRole {
   name: string;
@@ -55,28 +56,6 @@ const identityKey = (arn: string) => {
   const r = parseRoleArn(arn);
   return r ? `${r.partition}:${r.accountId}:${r.name}` : arn;
 };
-
-/** Every principal the Allow statements of a policy trust, as trust entries (owned or not). */
-export function entriesTrusted(statements: Statement[]): TrustEntry[] {
-  const out = new Map<string, TrustEntry>();
-  for (const s of statements) {
-    if (s.Effect !== 'Allow' || s.Principal === undefined || s.NotPrincipal !== undefined) continue;
-    const principal = s.Principal === '*' ? { AWS: '*' } : s.Principal;
-    for (const arn of asList(principal.AWS)) {
-      const e: TrustEntry = { kind: 'aws', arn, deploymentIds: [] };
-      out.set(entryKey(e), e);
-    }
-    for (const fed of asList(principal.Federated)) {
-      const issuer = issuerOfProviderArn(fed);
-      if (!issuer) continue;
-      for (const sub of subjectsOf(s, issuer)) {
-        const e: TrustEntry = { kind: 'oidc', issuer, sub, deploymentIds: [] };
-        out.set(entryKey(e), e);
-      }
-    }
-  }
-  return [...out.values()];
-}
 
 /** The config component a service account name stands for in a namespace, `all` for `*`, or undefined. */
 function componentOf(ns: string, account: string): Component | 'all' | undefined {

@@ -77,11 +77,11 @@ export function ownedStatements(partition: string, accountId: string, entries: T
   return out;
 }
 
-/** Trust entries found in owned statements (Allow only): what astro-trust granted, or what a hand edit put there. */
-export function entriesInOwned(statements: Statement[]): TrustEntry[] {
+/** Every principal the Allow statements of a policy trust (without NotPrincipal), as trust entries, owned or not. */
+export function entriesTrusted(statements: Statement[]): TrustEntry[] {
   const out = new Map<string, TrustEntry>();
   for (const s of statements) {
-    if (!isOwned(s) || s.Effect !== 'Allow' || s.Principal === undefined) continue;
+    if (s.Effect !== 'Allow' || s.Principal === undefined || s.NotPrincipal !== undefined) continue;
     const principal = s.Principal === '*' ? { AWS: '*' } : s.Principal;
     for (const arn of asList(principal.AWS)) {
       const e: TrustEntry = { kind: 'aws', arn, deploymentIds: [] };
@@ -97,6 +97,11 @@ export function entriesInOwned(statements: Statement[]): TrustEntry[] {
     }
   }
   return [...out.values()];
+}
+
+/** Trust entries found in owned statements: what astro-trust granted, or what a hand edit put there. */
+export function entriesInOwned(statements: Statement[]): TrustEntry[] {
+  return entriesTrusted(statements.filter(isOwned));
 }
 
 /**
