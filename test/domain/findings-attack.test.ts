@@ -1,0 +1,100 @@
+/**
+ * Release-3 review: hostile or unusual trust policies that made astro-trust say less than the truth (DESIGN 7.1).
+ * Each of these failed on the release-3 integration commit a6d6cd5: a grant that raised no finding, an
+ * acknowledgement that silenced more than the grant it was made for, a declared Deployment locked out while the role
+ * read `in-sync`, or a plan that never finished.
+ */
+import { runInNewContext } from 'node:vm';
+import fc from 'fast-check';
+import type { FindingRules } from '../../src/domain/findings';
+import { globMatch } from '../../src/domain/grant';
+import { knownIssuersOf, planRole, type RolePlan } from '../../src/domain/plan';
+import type { Statement } from '../../src/domain/policy';
+import type { Deployment } from '../../src/domain/deployment';
+import type { RoleSpec } from '../../src/domain/desired';
+import { apiDeployment, deployments, roleState, spec } from '../support/fixtures';
+
+const NOW = Date.parse('2026-11-26T00:00:00Z');
+const inv = deployments(apiDeployment(1));
+const NS = inv[0]!.namespace;
+
+/** The role as astro-trust writes it for `s`, plus the foreign statements given. */
+function plan(
+  foreign: Statement[],
+  rules?: Partial<FindingRules>,
+  s: RoleSpec = spec(),
+  d: Deployment[] = inv,
+): RolePlan {
+  const owned = planRole({
+    spec: s,
+    deployments: d,
+    state: roleState('data-reader', []),
+    knownIssuers: knownIssuersOf(d),
+  }).proposed!.Statement;
+  return planRole({
+    spec: s,
+    deployments: d,
+    state: roleState('data-reader', [...foreign, ...owned]),
+    knownIssuers: knownIssuersOf(d),
+    findingRules: { trustedAccounts: [], trustedOrganizations: [], acknowledge: [], ...rules },
+    nowMs: NOW,
+  });
+}
+
+/**
+ * Runs `fn` under a watchdog that interrupts it: a matcher that backtracks exponentially never returns, and a test that
+ * waited for it would hang the suite. 20 s is a guard against a hang, not a speed figure (the fixed code answers in
+ * microseconds; the code before the fix ran for hours).
+ */
+function finishes<T>(fn: () => T): T {
+  return runInNewContext('fn()', { fn }, { timeout: 20_000 }) as T;
+}
+
+describe('a wildcard pattern cannot stall the evaluator (catastrophic backtracking)', () => {
+  // `*?*?...` became `.*..*.` in a regular expression: exponential backtracking when it does not match.
+  const pathological = `${'*?'.repeat(24)}*Z`;
+
+  it('globMatch answers a pathological pattern', () => {
+    expect(finishes(() => globMatch(pathological, `arn:aws:iam::111928029897:role/astro-${NS}`))).toBe(false);
+    expect(finishes(() => globMatch('*?'.repeat(24), 'x'.repeat(60)))).toBe(true);
+    expect(finishes(() => globMatch(`${'**?'.repeat(30)}`, 'x'.repeat(29)))).toBe(false);
+  });
+
+  it('a foreign Deny whose condition is such a pattern does not stop the plan of the role', () => {
+    const p = finishes(() =>
+      plan([
+        {
+          Sid: 'Stall',
+          Effect: 'Deny',
+          Principal: { AWS: '*' },
+          Action: 'sts:AssumeRole',
+          Condition: { StringLike: { 'aws:PrincipalArn': pathological } },
+        },
+      ]),
+    );
+    expect(p.status).toBe('in-sync');
+    expect(p.findings).toEqual([]);
+  });
+
+  it("keeps IAM's semantics: * any run, ? one character, case-insensitive only when asked", () => {
+    // A reference matcher by dynamic programming over (pattern, value) prefixes.
+    const reference = (p: string, v: string, ci: boolean) => {
+      const [a, b] = ci ? [p.toLowerCase(), v.toLowerCase()] : [p, v];
+      let row = Array.from({ length: b.length + 1 }, (_, j) => j === 0);
+      for (const c of a) {
+        const next = Array.from({ length: b.length + 1 }, () => false);
+        next[0] = c === '*' && row[0]!;
+        for (let j = 1; j <= b.length; j++)
+          next[j] = c === '*' ? row[j]! || next[j - 1]! : row[j - 1]! && (c === '?' || c === b[j - 1]);
+        row = next;
+      }
+      return row[b.length]!;
+    };
+    const text = fc.string({ unit: fc.constantFrom('a', 'A', 'b', ':', '/', '.', '\n'), maxLength: 8 });
+    const pattern = fc.string({ unit: fc.constantFrom('a', 'A', 'b', ':', '*', '?', '.', '\n'), maxLength: 8 });
+    fc.assert(
+      fc.property(pattern, text, fc.boolean(), (p, v, ci) => globMatch(p, v, ci) === reference(p, v, ci)),
+      { numRuns: 2000 },
+    );
+  });
+});
