@@ -242,6 +242,29 @@ export function statementApplies(g: Grant, req: AssumeRequest, unknowns: Set<str
   return result;
 }
 
+/** A statement that blocks a call, or may: a Deny that applies (`true`) or may apply (`unknown`, with the keys it depends on). */
+export interface Denial {
+  grant: Grant;
+  applies: true | 'unknown';
+  unknowns: string[];
+}
+
+/**
+ * Every statement that denies the call or may deny it (a Deny, or a statement whose effect cannot be read), in policy
+ * order. `evaluate` stops at the first; a person acknowledging one must still be told of the others.
+ */
+export function denials(grants: readonly Grant[], req: AssumeRequest): Denial[] {
+  const out: Denial[] = [];
+  for (const g of grants) {
+    if (g.effect === 'Allow') continue;
+    const unknowns = new Set<string>();
+    const applies = statementApplies(g, req, unknowns);
+    if (applies === true && g.effect === 'Deny') out.push({ grant: g, applies, unknowns: [] });
+    else if (applies !== false) out.push({ grant: g, applies: 'unknown', unknowns: [...unknowns].sort() });
+  }
+  return out;
+}
+
 /**
  * IAM's decision for one call on a role's trust policy: an explicit deny wins; otherwise a statement must allow
  * it. The caller's own identity policy is assumed to allow the call (the trust policy is what astro-trust owns).

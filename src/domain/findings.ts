@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { parseRoleArn, type Deployment } from './deployment.js';
 import type { IdentityRules, TrustEntry } from './desired.js';
-import { evaluate, type Caller, type RequestContext } from './evaluate.js';
+import { denials, evaluate, type Caller, type RequestContext } from './evaluate.js';
 import {
   coversAssume,
   grantKey,
@@ -493,7 +493,9 @@ export function findDenied(
 ): Finding[] {
   // Only a Deny (or a statement whose effect cannot be read) can take away what the owned statements allow.
   if (!grants.some((g) => g.effect !== 'Allow')) return [];
-  const out: Finding[] = [];
+  // By id: the same statement blocking several service accounts of a namespace is one finding, named by the probe it
+  // blocks for certain where there is one.
+  const out = new Map<string, { finding: Finding; certain: boolean }>();
   for (const e of kept) {
     const probes: { caller: Caller; action: string; context: RequestContext; who: string }[] =
       e.kind === 'aws'
@@ -520,32 +522,43 @@ export function findDenied(
             context: webIdentityCallContext(e.issuer, sub, ctx.roleAccount, nowMs),
             who: sub,
           }));
-    for (const probe of probes) {
-      const d = evaluate(grants, probe);
-      if (d.allowed === true) continue;
-      const principal = e.kind === 'aws' ? e.arn : `${e.issuer}:sub=${e.sub}`;
-      const g = d.deniedBy;
-      const as = e.kind === 'oidc' ? ` (as ${probe.who})` : '';
-      const detail =
-        d.reason === 'explicit-deny'
-          ? `${where(g!)} denies this declared identity${as}: explicit deny wins, so the Deployment cannot assume the role`
-          : d.reason === 'maybe-denied'
-            ? `${where(g!)} may deny this declared identity${as}: it depends on ${d.unknowns.join(', ')}, which astro-trust cannot know (docs/findings.md); check that the Deployment can assume the role`
-            : `no statement lets this declared identity${as} assume the role`;
-      out.push({
-        id: findingId(ctx.role, 'declared-trust-denied', principal, g ? grantKey(g) : 'no-allow'),
+    const principal = e.kind === 'aws' ? e.arn : `${e.issuer}:sub=${e.sub}`;
+    const deployments = e.deploymentIds.map((id) => ({ id, name: names.get(id) ?? id }));
+    const push = (g: Grant | undefined, certain: boolean, detail: string) => {
+      const id = findingId(ctx.role, 'declared-trust-denied', principal, g ? grantKey(g) : 'no-allow');
+      if (out.has(id) && (out.get(id)!.certain || !certain)) return;
+      const finding: Finding = {
+        id,
         kind: 'declared-trust-denied',
         principal,
         ...(g?.sid !== undefined ? { sid: g.sid } : {}),
         ...(g && !g.owned ? { statement: g.index } : {}),
         condition: g?.condition ?? null,
         detail,
-        deployments: e.deploymentIds.map((id) => ({ id, name: names.get(id) ?? id })),
-      });
-      break;
+        deployments,
+      };
+      out.set(id, { finding, certain });
+    };
+    // Every probe (each service account of a namespace-wide subject), and every statement that blocks it: a person
+    // who acknowledges one blocking statement is still told of another (the same statement is one id, deduped).
+    for (const probe of probes) {
+      const d = evaluate(grants, probe);
+      if (d.allowed === true) continue;
+      const as = e.kind === 'oidc' ? ` (as ${probe.who})` : '';
+      const blocking = d.reason === 'explicit-deny' || d.reason === 'maybe-denied' ? denials(grants, probe) : [];
+      if (blocking.length === 0)
+        push(undefined, d.allowed === false, `no statement lets this declared identity${as} assume the role`);
+      for (const b of blocking)
+        push(
+          b.grant,
+          b.applies === true,
+          b.applies === true
+            ? `${where(b.grant)} denies this declared identity${as}: explicit deny wins, so the Deployment cannot assume the role`
+            : `${where(b.grant)} may deny this declared identity${as}: it depends on ${b.unknowns.join(', ')}, which astro-trust cannot know (docs/findings.md); check that the Deployment can assume the role`,
+        );
     }
   }
-  return out;
+  return [...out.values()].map((v) => v.finding);
 }
 
 /** Findings with one id once (two identical statements are one grant). */

@@ -6,17 +6,19 @@
  */
 import { runInNewContext } from 'node:vm';
 import fc from 'fast-check';
+import { detailedExitCode } from '../../src/cli/render';
 import type { FindingRules } from '../../src/domain/findings';
 import { globMatch } from '../../src/domain/grant';
 import { knownIssuersOf, planRole, type RolePlan } from '../../src/domain/plan';
 import type { Statement } from '../../src/domain/policy';
 import type { Deployment } from '../../src/domain/deployment';
 import type { RoleSpec } from '../../src/domain/desired';
-import { apiDeployment, deployments, roleState, spec } from '../support/fixtures';
+import { ACCOUNT, ISSUER, apiDeployment, deployments, roleState, spec } from '../support/fixtures';
 
 const NOW = Date.parse('2026-11-26T00:00:00Z');
 const inv = deployments(apiDeployment(1));
 const NS = inv[0]!.namespace;
+const PROVIDER = `arn:aws:iam::${ACCOUNT}:oidc-provider/${ISSUER}`;
 
 /** The role as astro-trust writes it for `s`, plus the foreign statements given. */
 function plan(
@@ -40,6 +42,13 @@ function plan(
     nowMs: NOW,
   });
 }
+
+const ack = (...ids: string[]): Partial<FindingRules> => ({
+  acknowledge: ids.map((finding) => ({ finding, reason: 'known, OPS-1', expires: '2027-01-01' })),
+});
+const exit = (p: RolePlan) =>
+  detailedExitCode({ organizationId: 'o', inventory: { source: 't', deployments: 1, warnings: [] }, roles: [p] });
+const open = (p: RolePlan) => p.findings.filter((f) => !f.acknowledgement);
 
 /**
  * Runs `fn` under a watchdog that interrupts it: a matcher that backtracks exponentially never returns, and a test that
@@ -96,5 +105,71 @@ describe('a wildcard pattern cannot stall the evaluator (catastrophic backtracki
       fc.property(pattern, text, fc.boolean(), (p, v, ci) => globMatch(p, v, ci) === reference(p, v, ci)),
       { numRuns: 2000 },
     );
+  });
+});
+
+describe('declared-trust-denied names every statement that blocks a declared identity', () => {
+  // "Deny unless the caller is in our organization": astro-trust cannot know Astro's organization, so it may deny.
+  const orgDeny: Statement = {
+    Sid: 'OnlyOurOrg',
+    Effect: 'Deny',
+    Principal: { AWS: '*' },
+    Action: 'sts:AssumeRole',
+    Condition: { StringNotEquals: { 'aws:PrincipalOrgID': 'o-a1b2c3d4e5' } },
+  };
+  // "Deny from outside our network": a second statement that may lock the Deployment out.
+  const ipDeny: Statement = {
+    Sid: 'OnlyOurNetwork',
+    Effect: 'Deny',
+    Principal: { AWS: '*' },
+    Action: 'sts:AssumeRole',
+    Condition: { NotIpAddress: { 'aws:SourceIp': '10.0.0.0/8' } },
+  };
+
+  it('an acknowledged "may deny" does not silence a second deny added later', () => {
+    const first = plan([orgDeny]);
+    expect(first.status).toBe('denied');
+    const acked = plan([orgDeny], ack(first.findings[0]!.id));
+    expect(acked.status).toBe('in-sync');
+
+    const later = plan([orgDeny, ipDeny], ack(first.findings[0]!.id));
+    expect(open(later).map((f) => [f.kind, f.sid])).toEqual([['declared-trust-denied', 'OnlyOurNetwork']]);
+    expect(open(later)[0]!.detail).toMatch(/may deny .* aws:sourceip/);
+    expect(later.status).toBe('denied');
+    expect(exit(later)).toBe(3);
+  });
+
+  it('an explicit deny and a deny that may apply are both named', () => {
+    const explicit: Statement = { Sid: 'NoAstro', Effect: 'Deny', Principal: { AWS: '*' }, Action: 'sts:AssumeRole' };
+    const p = plan([orgDeny, explicit]);
+    expect(p.findings.map((f) => f.sid).sort()).toEqual(['NoAstro', 'OnlyOurOrg']);
+  });
+
+  it("a namespace's later service accounts are judged too, not only the first one a deny may block", () => {
+    const oidc = spec({ trust: 'oidc' });
+    // May block every service account (the source IP of a pod is not known).
+    const mayDeny: Statement = {
+      Sid: 'OnlyOurNetwork',
+      Effect: 'Deny',
+      Principal: { Federated: PROVIDER },
+      Action: 'sts:AssumeRoleWithWebIdentity',
+      Condition: { NotIpAddress: { 'aws:SourceIp': '10.0.0.0/8' } },
+    };
+    // Blocks the workers for certain: the scheduler, probed first, is not concerned.
+    const noWorkers: Statement = {
+      Sid: 'NoWorkers',
+      Effect: 'Deny',
+      Principal: { Federated: PROVIDER },
+      Action: 'sts:AssumeRoleWithWebIdentity',
+      Condition: { StringLike: { [`${ISSUER}:sub`]: 'system:serviceaccount:*:*-worker-serviceaccount' } },
+    };
+    const first = plan([mayDeny], {}, oidc);
+    expect(first.status).toBe('denied');
+    const p = plan([mayDeny, noWorkers], ack(first.findings[0]!.id), oidc);
+    expect(open(p).map((f) => f.sid)).toEqual(['NoWorkers']);
+    expect(open(p)[0]!.detail).toMatch(
+      /denies this declared identity \(as system:serviceaccount:.*-worker-serviceaccount\)/,
+    );
+    expect(p.status).toBe('denied');
   });
 });
