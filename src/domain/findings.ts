@@ -399,13 +399,14 @@ export function findForeign(grants: readonly Grant[], ctx: FindingContext): Find
 
 // Keys of a web identity token (`<issuer>:<claim>`): their prefix is a host name, never a service prefix.
 const claimKey = (key: string) => /^[^:]*\.[^:]*:/.test(key);
+// Not aws:FederatedProvider: a role session opened through an OIDC provider (IRSA on Astro's clusters) carries it into
+// its sts:AssumeRole calls, and how Astro opens a Deployment identity's session is not astro-trust's to know.
 const ABSENT_FOR_ROLES = new Set([
   'aws:sourcearn',
   'aws:sourceaccount',
   'aws:sourceorgid',
   'aws:sourceorgpaths',
   'aws:username',
-  'aws:federatedprovider',
   'aws:calledvia',
   'aws:calledviafirst',
   'aws:calledvialast',
@@ -429,8 +430,8 @@ const timeKeys = (nowMs: number): [string, string][] => [
 /**
  * What astro-trust knows of a declared Astro identity's `sts:AssumeRole` call (docs/findings.md): the caller's ARN,
  * account and type, that it is no AWS service and calls STS itself, over TLS, now. Absent: the keys of web identity
- * and SAML tokens, and those only services or federation set. Everything else (aws:PrincipalOrgID, aws:SourceIp,
- * session tags, MFA, sts:ExternalId, the region...) is unknown.
+ * and SAML tokens, and those only services set. Everything else (aws:PrincipalOrgID, aws:FederatedProvider,
+ * aws:SourceIp, session tags, MFA, sts:ExternalId, the region...) is unknown.
  */
 export function roleCallContext(arn: string, account: string, roleAccount: string, nowMs: number): RequestContext {
   return context(

@@ -173,3 +173,22 @@ describe('declared-trust-denied names every statement that blocks a declared ide
     expect(p.status).toBe('denied');
   });
 });
+
+describe('what a Deployment identity session carries: aws:FederatedProvider is not known absent', () => {
+  // A Deployment identity whose session came from the cluster's OIDC provider (IRSA) carries aws:FederatedProvider
+  // into its sts:AssumeRole calls; astro-trust cannot tell how Astro opened the session.
+  it.each<[string, Statement['Condition']]>([
+    ['deny every session that came through web identity federation', { Null: { 'aws:FederatedProvider': 'false' } }],
+    [
+      'deny sessions of any OIDC provider',
+      { StringLike: { 'aws:FederatedProvider': 'arn:aws:iam::*:oidc-provider/*' } },
+    ],
+  ])('%s: a deny that may apply', (_label, Condition) => {
+    const p = plan([
+      { Sid: 'NoFederated', Effect: 'Deny', Principal: { AWS: '*' }, Action: 'sts:AssumeRole', Condition },
+    ]);
+    expect(p.findings.map((f) => [f.kind, f.sid])).toEqual([['declared-trust-denied', 'NoFederated']]);
+    expect(p.findings[0]!.detail).toMatch(/may deny .*aws:federatedprovider/);
+    expect(p.status).toBe('denied');
+  });
+});
