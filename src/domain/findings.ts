@@ -208,8 +208,11 @@ const AUDIENCE_KEY: Record<string, string> = {
   'www.amazon.com': 'www.amazon.com:app_id',
 };
 
+// A wildcard pins nothing: "?*" or "**" is any audience, "us-east-1:*" every Cognito identity pool of the region.
+const wildcard = (v: string) => /[*?]/.test(v);
+
 function pinned(values: string[] | undefined): boolean {
-  return values !== undefined && values.length > 0 && values.every((v) => v !== '*' && v !== '');
+  return values !== undefined && values.length > 0 && values.every((v) => v !== '' && !wildcard(v));
 }
 
 /** Why a grant to a non-Astro federated principal trusts more than one audience or repository owner, or undefined. */
@@ -217,7 +220,16 @@ function unrestricted(g: Grant, p: Principal & { type: 'oidc' | 'cognito' | 'web
   const issuer = p.type === 'oidc' ? p.issuer : p.text;
   const audKey = p.type === 'oidc' ? `${issuer}:aud` : AUDIENCE_KEY[issuer]!;
   const reasons: string[] = [];
-  if (!pinned(pinnedValues(g, audKey)))
+  const auds = pinnedValues(g, audKey);
+  const wild = (auds ?? []).filter(wildcard);
+  if (wild.length > 0)
+    reasons.push(
+      `${audKey} ${wild.map((a) => JSON.stringify(a)).join(', ')} is a wildcard: ` +
+        (p.type === 'cognito'
+          ? 'users of other Cognito identity pools (of any account) match'
+          : 'tokens of this issuer issued for other audiences match'),
+    );
+  else if (!pinned(auds))
     reasons.push(
       p.type === 'cognito'
         ? `no ${audKey} condition: a user of any Cognito identity pool can assume the role`

@@ -192,3 +192,41 @@ describe('what a Deployment identity session carries: aws:FederatedProvider is n
     expect(p.status).toBe('denied');
   });
 });
+
+describe('an audience condition that is a wildcard does not pin the audience', () => {
+  const github = `arn:aws:iam::${ACCOUNT}:oidc-provider/token.actions.githubusercontent.com`;
+  const gh = (aud: string): Statement => ({
+    Effect: 'Allow',
+    Principal: { Federated: github },
+    Action: 'sts:AssumeRoleWithWebIdentity',
+    Condition: {
+      StringLike: {
+        'token.actions.githubusercontent.com:aud': aud,
+        'token.actions.githubusercontent.com:sub': 'repo:my-org/my-repo:*',
+      },
+    },
+  });
+  const cognito = (aud: string): Statement => ({
+    Effect: 'Allow',
+    Principal: { Federated: 'cognito-identity.amazonaws.com' },
+    Action: 'sts:AssumeRoleWithWebIdentity',
+    Condition: { StringLike: { 'cognito-identity.amazonaws.com:aud': aud } },
+  });
+
+  it.each<[string, Statement]>([
+    ['GitHub, aud "?*" (any non-empty audience)', gh('?*')],
+    ['GitHub, aud "**"', gh('**')],
+    ['Cognito, aud "us-east-1:*" (every identity pool of the region, any account)', cognito('us-east-1:*')],
+    ['Cognito, aud "*:*"', cognito('*:*')],
+  ])('%s is unrestricted-federation', (_label, statement) => {
+    const p = plan([statement]);
+    expect(p.findings.map((f) => f.kind)).toEqual(['unrestricted-federation']);
+    expect(p.findings[0]!.detail).toMatch(/wildcard/);
+    expect(exit(p)).toBe(3);
+  });
+
+  it('a pinned audience is still no finding', () => {
+    expect(plan([gh('sts.amazonaws.com')]).findings).toEqual([]);
+    expect(plan([cognito('us-east-1:11111111-2222-3333-4444-555555555555')]).findings).toEqual([]);
+  });
+});
