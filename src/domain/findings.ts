@@ -267,9 +267,10 @@ export function findForeign(grants: readonly Grant[], ctx: FindingContext): Find
   for (const g of grants) {
     if (g.owned) continue;
     const key = grantKey(g);
-    const add = (kind: FindingKind, principal: string, detail: string) =>
+    // `idOf`: what the id fingerprints when the principal as shown is not the whole of it, or not stable.
+    const add = (kind: FindingKind, principal: string, detail: string, idOf = principal) =>
       out.push({
-        id: findingId(ctx.role, kind, principal, key),
+        id: findingId(ctx.role, kind, idOf, key),
         kind,
         principal,
         ...(g.sid !== undefined ? { sid: g.sid } : {}),
@@ -278,19 +279,25 @@ export function findForeign(grants: readonly Grant[], ctx: FindingContext): Find
         detail,
       });
     if (g.problems.length > 0) {
+      // Shown by its Sid or position; fingerprinted by its content alone (the key holds the whole statement but its Sid).
       add(
         'unevaluable-statement',
         g.sid ?? `Statement[${g.index}]`,
         `astro-trust cannot apply IAM's rules to this statement (${g.problems.join('; ')}): check what it grants by hand`,
+        'statement',
       );
       continue;
     }
     if (g.effect !== 'Allow' || !coversAssume(g)) continue;
     if (g.notPrincipals) {
+      // The id takes every exception, as a set: one fewer is a wider grant, whatever its place in the list.
+      const except = [...new Set(g.notPrincipals.map((p) => p.text))].sort();
+      const all = `NotPrincipal ${except.join(', ')}`;
       add(
         'not-principal',
-        `NotPrincipal ${g.notPrincipals.map((p) => p.text).join(', ')}`.slice(0, 300),
+        all.length > 300 ? `${all.slice(0, 300)}... (${except.length} principals)` : all,
         'Allow with NotPrincipal trusts every principal except the ones listed',
+        all,
       );
       continue;
     }

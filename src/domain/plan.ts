@@ -179,7 +179,8 @@ const OWNED_GRANT = JSON.stringify({ Effect: 'Allow', Action: ['sts:assumerole']
 
 function sharedFindings(role: string, shared: ReturnType<typeof desiredTrust>['shared']): Finding[] {
   return shared.map((s) => ({
-    id: findingId(role, 'shared-identity', s.arn, OWNED_GRANT),
+    // Who else the identity lets in is part of what is acknowledged: one more Deployment sharing it is a new id.
+    id: findingId(role, 'shared-identity', s.arn, `${OWNED_GRANT} ${JSON.stringify(s.others.map((o) => o.id).sort())}`),
     kind: 'shared-identity',
     principal: s.arn,
     condition: null,

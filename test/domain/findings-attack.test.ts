@@ -48,6 +48,7 @@ const ack = (...ids: string[]): Partial<FindingRules> => ({
 });
 const exit = (p: RolePlan) =>
   detailedExitCode({ organizationId: 'o', inventory: { source: 't', deployments: 1, warnings: [] }, roles: [p] });
+const ids = (p: RolePlan) => p.findings.map((f) => f.id);
 const open = (p: RolePlan) => p.findings.filter((f) => !f.acknowledgement);
 
 /**
@@ -228,5 +229,67 @@ describe('an audience condition that is a wildcard does not pin the audience', (
   it('a pinned audience is still no finding', () => {
     expect(plan([gh('sts.amazonaws.com')]).findings).toEqual([]);
     expect(plan([cognito('us-east-1:11111111-2222-3333-4444-555555555555')]).findings).toEqual([]);
+  });
+});
+
+describe('finding ids: a changed grant is a new id; order and Sid are not', () => {
+  const roots = Array.from({ length: 30 }, (_, i) => `arn:aws:iam::${String(200000000000 + i)}:root`);
+  const notPrincipal = (except: string[]): Statement => ({
+    Sid: 'AllButThese',
+    Effect: 'Allow',
+    NotPrincipal: { AWS: except },
+    Action: 'sts:AssumeRole',
+  });
+
+  it('NotPrincipal: fewer exceptions (a wider grant) is a new id, also past the first 300 characters', () => {
+    const wide = plan([notPrincipal(roots.slice(0, 25))]);
+    const narrow = plan([notPrincipal(roots)]);
+    expect(narrow.findings.map((f) => f.kind)).toEqual(['not-principal']);
+    expect(ids(wide)).not.toEqual(ids(narrow));
+    // Acknowledging the narrow grant does not silence the wide one.
+    expect(open(plan([notPrincipal(roots.slice(0, 25))], ack(narrow.findings[0]!.id)))).toHaveLength(1);
+  });
+
+  it('NotPrincipal: the order of the exceptions is not part of the id', () => {
+    expect(ids(plan([notPrincipal([...roots].reverse())]))).toEqual(ids(plan([notPrincipal(roots)])));
+  });
+
+  it('an unevaluable statement: its Sid and its position are not part of the id, its content is', () => {
+    // An account id written as a number: astro-trust cannot place the principal.
+    const odd = (Sid?: string, account = 999988887777): Statement =>
+      ({
+        ...(Sid ? { Sid } : {}),
+        Effect: 'Allow',
+        Principal: { AWS: account },
+        Action: 'sts:AssumeRole',
+      }) as unknown as Statement;
+    const service: Statement = {
+      Effect: 'Allow',
+      Principal: { Service: 'ec2.amazonaws.com' },
+      Action: 'sts:AssumeRole',
+    };
+    const base = plan([odd('Legacy')]);
+    expect(base.findings.map((f) => f.kind)).toEqual(['unevaluable-statement']);
+    expect(ids(plan([odd('Renamed')]))).toEqual(ids(base));
+    expect(ids(plan([odd()]))).toEqual(ids(base));
+    expect(ids(plan([service, odd()]))).toEqual(ids(base));
+    expect(ids(plan([odd('Legacy', 111122223333)]))).not.toEqual(ids(base));
+  });
+
+  it('shared-identity: another Deployment starting to use the shared identity is a new id', () => {
+    const shared = `arn:aws:iam::${ACCOUNT}:role/AirflowS3Logs-clcl0000000001`;
+    const hybrid = (n: number, workspaceId: string) =>
+      apiDeployment(n, { type: 'HYBRID', workspaceId, effectiveWorkloadIdentity: shared });
+    const before = deployments(hybrid(1, 'clws0000000001'), hybrid(2, 'clwsother'));
+    const after = deployments(hybrid(1, 'clws0000000001'), hybrid(2, 'clwsother'), hybrid(3, 'clwsother'));
+    const known = plan([], {}, spec(), before);
+    expect(known.findings.map((f) => f.kind)).toEqual(['shared-identity']);
+    const p = plan([], ack(known.findings[0]!.id), spec(), after);
+    expect(open(p).map((f) => [f.kind, f.deployments?.map((d) => d.name)])).toEqual([
+      ['shared-identity', ['deployment-2', 'deployment-3']],
+    ]);
+    // The same Deployments in another order: the same id.
+    const reordered = deployments(hybrid(3, 'clwsother'), hybrid(1, 'clws0000000001'), hybrid(2, 'clwsother'));
+    expect(ids(plan([], {}, spec(), reordered))).toEqual(ids(plan([], {}, spec(), after)));
   });
 });
