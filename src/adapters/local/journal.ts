@@ -24,6 +24,7 @@ import { dirname, join } from 'node:path';
 import type { DedupStore, ListingHistory } from '../../app/ports.js';
 import type { AstroTrustEvent, ReconcileRequest } from '../../domain/events.js';
 import { recordListingSize, type ListingSize } from '../../domain/listing.js';
+import { lockStateDir } from './state-lock.js';
 
 export const JOURNAL_FILE = 'journal.jsonl';
 
@@ -85,6 +86,8 @@ export class Journal {
   private torn = false;
   private appended = 0;
   private claimsSincePrune = 0;
+  /** Releases the state directory (serve.lock) on close. */
+  private unlock: (() => Promise<void>) | undefined;
 
   private constructor(
     /** Undefined: in memory only (tests, `startServer` without a state directory). */
@@ -99,22 +102,32 @@ export class Journal {
     return new Journal(undefined, o);
   }
 
-  /** Opens (creating) `<dir>/journal.jsonl`, reads what it owes and compacts it. */
+  /**
+   * Opens (creating) `<dir>/journal.jsonl`, reads what it owes and compacts it. The directory is locked first
+   * (serve.lock): a second process on it is refused (StateDirBusyError) before it reads or rewrites anything.
+   */
   static async open(dir: string, o: JournalOptions = {}): Promise<Journal> {
     const j = new Journal(join(dir, JOURNAL_FILE), o);
     await mkdir(dir, { recursive: true });
-    const info = await stat(j.path!).catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT') return undefined;
+    j.unlock = await lockStateDir(dir);
+    try {
+      const info = await stat(j.path!).catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT') return undefined;
+        throw err;
+      });
+      if (info && !info.isFile()) {
+        // Read by its size, never to its end: a device (/dev/full in the tests) would never end.
+        o.onWarning?.('journal: not a regular file; starting from an empty journal', { path: j.path });
+      } else if (info && info.size > 0) {
+        j.load(await readFile(j.path!, 'utf8'));
+        await j.compact();
+      }
+      j.handle ??= await open(j.path!, 'a');
+    } catch (err) {
+      await j.handle?.close().catch(() => {});
+      await j.unlock();
       throw err;
-    });
-    if (info && !info.isFile()) {
-      // Read by its size, never to its end: a device (/dev/full in the tests) would never end.
-      o.onWarning?.('journal: not a regular file; starting from an empty journal', { path: j.path });
-    } else if (info && info.size > 0) {
-      j.load(await readFile(j.path!, 'utf8'));
-      await j.compact();
     }
-    j.handle ??= await open(j.path!, 'a');
     return j;
   }
 
@@ -241,6 +254,8 @@ export class Journal {
     await this.flushing;
     await this.handle?.close();
     this.handle = undefined;
+    await this.unlock?.();
+    this.unlock = undefined;
   }
 
   // --- reconcile work -------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { dirname, join, resolve } from 'node:path';
 import { Journal } from '../../adapters/local/journal.js';
+import { StateDirBusyError } from '../../adapters/local/state-lock.js';
 import { LOG_FORMATS, lineLogger, type LogFormat } from '../../adapters/log.js';
 import { FileDeadLetters, LogNotifier, SlackNotifier } from '../../adapters/slack/notifier.js';
 import { FileSnapshotStore } from '../../adapters/local/snapshot-file.js';
@@ -96,6 +97,8 @@ async function runServe(opts: ServeOpts, io: Io): Promise<number> {
       onWarning: (message, fields) => logger.warn(message, fields),
     });
   } catch (err) {
+    // Another serve holds the directory: its own message (stop it, or choose another directory).
+    if (err instanceof StateDirBusyError) throw new UsageError(`--state-dir ${err.message}`, { cause: err });
     throw new UsageError(
       `--state-dir ${stateDir}: cannot open the journal there (${describeError(err)}); choose a directory serve may write`,
       { cause: err },
@@ -111,26 +114,33 @@ async function runServe(opts: ServeOpts, io: Io): Promise<number> {
         dedup: journal.claims,
       })
     : new LogNotifier(logger, { dedup: journal.claims });
-  const homeAccount = await learnHomeAccount(io);
-  const server = await startServer({
-    journal,
-    config,
-    // serve is the reconciler: it writes through the member role, in sessions marked as the hub's.
-    store: storeFor(io, config, undefined, { access: 'write', sourceIdentity: HUB_SOURCE_IDENTITY, homeAccount }),
-    inventory: inventoryFor(config, io),
-    notifier,
-    secrets,
-    selfArns: list(io.env.ASTRO_TRUST_SELF_ARNS),
-    ownRoleArns: list(io.env.ASTRO_TRUST_OWN_ROLE_ARNS),
-    homeAccount,
-    eventsToken: io.env.ASTRO_TRUST_EVENTS_TOKEN || undefined,
-    port,
-    host: opts.host,
-    resyncIntervalMs: minutes * 60_000,
-    watchIntervalMs: watchSeconds * 1000,
-    snapshots: new FileSnapshotStore(opts.snapshot ?? join(stateDir, 'inventory-snapshot.json')),
-    logger,
-  });
+  let server: Awaited<ReturnType<typeof startServer>>;
+  try {
+    const homeAccount = await learnHomeAccount(io);
+    server = await startServer({
+      journal,
+      config,
+      // serve is the reconciler: it writes through the member role, in sessions marked as the hub's.
+      store: storeFor(io, config, undefined, { access: 'write', sourceIdentity: HUB_SOURCE_IDENTITY, homeAccount }),
+      inventory: inventoryFor(config, io),
+      notifier,
+      secrets,
+      selfArns: list(io.env.ASTRO_TRUST_SELF_ARNS),
+      ownRoleArns: list(io.env.ASTRO_TRUST_OWN_ROLE_ARNS),
+      homeAccount,
+      eventsToken: io.env.ASTRO_TRUST_EVENTS_TOKEN || undefined,
+      port,
+      host: opts.host,
+      resyncIntervalMs: minutes * 60_000,
+      watchIntervalMs: watchSeconds * 1000,
+      snapshots: new FileSnapshotStore(opts.snapshot ?? join(stateDir, 'inventory-snapshot.json')),
+      logger,
+    });
+  } catch (err) {
+    // Not started (no account, the port taken): the state directory is released for the next start.
+    await journal.close().catch(() => {});
+    throw err;
+  }
   logger.info(`astro-trust serve: listening on ${server.url}`, {
     endpoints: ['POST /webhooks/astro', 'POST /events/eventbridge', 'GET /healthz'],
     roles: config.roles.length,

@@ -1,0 +1,229 @@
+/**
+ * serve's state directory under attack (DESIGN 7.2): a second serve started on it, a disk that is full when
+ * serve starts, a journal with lines of the wrong shape. `astro-trust serve` runs as a real process, killed
+ * with SIGKILL, then started again on the same state directory (the default, `.astro-trust` beside the config).
+ */
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CreateRoleCommand, GetRoleCommand, UpdateAssumeRolePolicyCommand, type IAMClient } from '@aws-sdk/client-iam';
+import { IamTrustStore } from '../../src/adapters/aws/iam';
+import { isOwned, parseTrustPolicy, type PolicyDocument } from '../../src/domain/policy';
+import { cli } from '../support/cli';
+import { apiDeployment, astroRole } from '../support/fixtures';
+import { fakeService, type FakeService } from '../support/http';
+import { freePort, startMoto, type Moto } from '../support/moto';
+import { killAllServe, startServe, waitFor, type ServeProcess } from '../support/serve-process';
+import { testSecret } from '../support/world';
+
+const SECRET = testSecret('state-dir');
+const TOKEN = 'state-dir-events-token';
+const ACTOR = 'arn:aws:sts::123456789012:assumed-role/Admin/mallory';
+const INTRUDER = astroRole('intruder-0666');
+const deployments = [1, 2, 3].map((i) => apiDeployment(i));
+
+let moto: Moto;
+let iam: IAMClient;
+let slack: FakeService;
+let slackHangs = false;
+
+beforeAll(async () => {
+  moto = await startMoto();
+  iam = moto.iam();
+  // Plays Slack's incoming webhook: answers ok, or (slackHangs) reads the post and never answers.
+  slack = await fakeService((_req, res) => {
+    if (slackHangs) return;
+    res.writeHead(200);
+    res.end('ok');
+  });
+});
+afterEach(() => {
+  slackHangs = false;
+});
+afterAll(async () => {
+  killAllServe();
+  await slack?.close();
+  await moto?.stop();
+});
+
+interface Setup {
+  dir: string;
+  state: string;
+  role: string;
+  args: string[];
+}
+
+/** A config with one role, its Deployments, the role in IAM already converged (`apply`). */
+async function setup(role: string): Promise<Setup> {
+  const dir = mkdtempSync(join(tmpdir(), `astro-trust-${role}-`));
+  writeFileSync(join(dir, 'deployments.json'), JSON.stringify({ deployments, totalCount: deployments.length }));
+  writeFileSync(
+    join(dir, 'astro-trust.yaml'),
+    `version: 1\norganizationId: org\ninventory: { source: file, path: ./deployments.json }\nroles:\n  - { name: ${role}, trust: workload-identity, deployments: [{ workspaceId: clws0000000001 }] }\n`,
+  );
+  await iam.send(
+    new CreateRoleCommand({
+      RoleName: role,
+      AssumeRolePolicyDocument: JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [
+          { Sid: 'AllowGlue', Effect: 'Allow', Principal: { Service: 'glue.amazonaws.com' }, Action: 'sts:AssumeRole' },
+        ],
+      }),
+    }),
+  );
+  const applied = await cli(['apply', '--config', join(dir, 'astro-trust.yaml'), '--yes'], {
+    adapters: { store: new IamTrustStore(iam, { verifyDelayMs: 1 }) },
+  });
+  expect(applied.code).toBe(0);
+  const state = join(dir, '.astro-trust');
+  return {
+    dir,
+    state,
+    role,
+    args: [
+      '--config',
+      join(dir, 'astro-trust.yaml'),
+      '--resync-interval',
+      '0',
+      '--watch-interval',
+      '0',
+      '--snapshot',
+      join(state, 'inventory-snapshot.json'),
+      '--dead-letters',
+      join(state, 'dead-letters.jsonl'),
+    ],
+  };
+}
+
+const env = () => ({
+  ASTRO_TRUST_WEBHOOK_SECRET: SECRET,
+  ASTRO_TRUST_EVENTS_TOKEN: TOKEN,
+  SLACK_WEBHOOK_URL: slack.url,
+});
+
+const trust = async (role: string) =>
+  parseTrustPolicy((await iam.send(new GetRoleCommand({ RoleName: role }))).Role!.AssumeRolePolicyDocument);
+const owned = (doc: PolicyDocument) =>
+  ([] as string[]).concat((doc.Statement.find(isOwned)?.Principal as { AWS?: string | string[] })?.AWS ?? []);
+
+async function handEdit(role: string) {
+  const doc = await trust(role);
+  (doc.Statement.find(isOwned)!.Principal as { AWS: string[] }).AWS = [...owned(doc), INTRUDER];
+  await iam.send(new UpdateAssumeRolePolicyCommand({ RoleName: role, PolicyDocument: JSON.stringify(doc) }));
+}
+
+async function cloudTrail(server: ServeProcess, role: string, eventId: string): Promise<number> {
+  const res = await fetch(`${server.url}/events/eventbridge`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
+    body: JSON.stringify({
+      source: 'aws.iam',
+      'detail-type': 'AWS API Call via CloudTrail',
+      detail: {
+        eventName: 'UpdateAssumeRolePolicy',
+        eventID: eventId,
+        eventTime: new Date().toISOString(),
+        sourceIPAddress: '203.0.113.24',
+        requestParameters: { roleName: role },
+        userIdentity: { type: 'AssumedRole', arn: ACTOR },
+      },
+    }),
+  });
+  await res.arrayBuffer();
+  return res.status;
+}
+
+const driftPosts = (eventId: string, from = 0) =>
+  slack.requests
+    .slice(from)
+    .map((r) => r.body)
+    .filter((b) => b.includes('Trust drift') && b.includes(`CloudTrail ${eventId}`));
+
+const health = async (server: ServeProcess) =>
+  (await (await fetch(`${server.url}/healthz`)).json()) as { queued: number; processed: number; alertsQueued: number };
+
+async function quiet(server: ServeProcess) {
+  await waitFor(async () => {
+    const h = await health(server);
+    return h.queued === 0 && h.alertsQueued === 0;
+  }, 20_000);
+}
+
+async function resynced(server: ServeProcess) {
+  expect(
+    await waitFor(async () => {
+      const h = await health(server);
+      return h.queued === 0 && h.processed >= 1;
+    }, 20_000),
+  ).toBe(true);
+}
+
+/** Starts serve expecting it to refuse; resolves to what it wrote (a serve that does start is killed). */
+async function refusedStart(args: string[], port: number): Promise<string> {
+  try {
+    const started = await startServe(args, env(), moto.endpoint, port);
+    await started.kill();
+    throw new Error(`serve started on ${started.url} although it should have refused`);
+  } catch (err) {
+    const message = (err as Error).message;
+    if (message.includes('although it should have refused')) throw err;
+    return message;
+  }
+}
+
+/**
+ * serve accepts a CloudTrail event for a hand edit while Slack never answers, and is killed with the drift
+ * alert on its way: the alert is owed in the journal.
+ */
+async function killedOwingAlert(s: Setup, eventId: string, before?: (first: ServeProcess) => Promise<void>) {
+  slackHangs = true;
+  const first = await startServe(s.args, env(), moto.endpoint, await freePort());
+  await resynced(first);
+  await before?.(first);
+  await handEdit(s.role);
+  expect(await cloudTrail(first, s.role, eventId)).toBe(202);
+  expect(await waitFor(() => driftPosts(eventId).length > 0, 20_000)).toBe(true);
+  await first.kill();
+  slackHangs = false;
+  expect(owned(await trust(s.role))).not.toContain(INTRUDER);
+}
+
+describe('a second serve on the same state directory', () => {
+  it('started by mistake while the first runs (its port taken) leaves the first one journal whole: an alert accepted afterwards survives a kill', async () => {
+    const s = await setup('second-same-port');
+    const from = slack.requests.length;
+    await killedOwingAlert(s, 'evt-second-same-port', async (first) => {
+      // The same command again: it cannot listen (the port is the first one's), but it must not touch the journal.
+      const port = Number(new URL(first.url).port);
+      await refusedStart(s.args, port);
+    });
+    const restarted = await startServe(s.args, env(), moto.endpoint, await freePort());
+    expect(await waitFor(() => driftPosts('evt-second-same-port', from + 1).length > 0, 20_000)).toBe(true);
+    await quiet(restarted);
+    await restarted.stop();
+    const posts = driftPosts('evt-second-same-port', from + 1);
+    expect(posts).toHaveLength(1);
+    expect(posts[0]).toContain(ACTOR);
+  }, 90_000);
+
+  it('on another port refuses to start, naming the state directory and the process that holds it; once that one is gone, serve starts', async () => {
+    const s = await setup('second-other-port');
+    const first = await startServe(s.args, env(), moto.endpoint, await freePort());
+    await resynced(first);
+    const journal = readFileSync(join(s.state, 'journal.jsonl'), 'utf8');
+    const refused = await refusedStart(s.args, await freePort());
+    expect(refused).toContain(s.state);
+    expect(refused).toContain(`pid ${first.child.pid}`);
+    // The refused start read and rewrote nothing.
+    expect(readFileSync(join(s.state, 'journal.jsonl'), 'utf8')).toBe(journal);
+    await first.kill();
+    // Killed, the first one leaves its lock behind: the next start sees that its holder is gone.
+    expect(existsSync(join(s.state, 'serve.lock'))).toBe(true);
+    const next = await startServe(s.args, env(), moto.endpoint, await freePort());
+    await resynced(next);
+    await next.stop();
+    // Stopped, serve removes its lock.
+    expect(existsSync(join(s.state, 'serve.lock'))).toBe(false);
+  }, 90_000);
+});
