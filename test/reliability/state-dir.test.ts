@@ -227,3 +227,16 @@ describe('a second serve on the same state directory', () => {
     expect(existsSync(join(s.state, 'serve.lock'))).toBe(false);
   }, 90_000);
 });
+
+describe('serve stopped the moment it says it listens', () => {
+  it('drains and exits 0 (SIGTERM is handled from before the line that says so), releasing its state directory', async () => {
+    const s = await setup('term-at-start');
+    for (let i = 0; i < 10; i++) {
+      const server = await startServe(s.args, env(), moto.endpoint, await freePort());
+      await server.stop();
+      expect([server.child.exitCode, server.child.signalCode]).toEqual([0, null]);
+      expect(server.stderr()).toContain('INFO  stopped');
+      expect(existsSync(join(s.state, 'serve.lock'))).toBe(false);
+    }
+  }, 90_000);
+});

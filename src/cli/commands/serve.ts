@@ -141,6 +141,8 @@ async function runServe(opts: ServeOpts, io: Io): Promise<number> {
     await journal.close().catch(() => {});
     throw err;
   }
+  // Armed before the line that says serve listens: a SIGTERM sent on seeing it must drain, not kill.
+  const stopped = (io.untilStopped ?? (() => new Promise<void>(() => {})))();
   logger.info(`astro-trust serve: listening on ${server.url}`, {
     endpoints: ['POST /webhooks/astro', 'POST /events/eventbridge', 'GET /healthz'],
     roles: config.roles.length,
@@ -154,7 +156,7 @@ async function runServe(opts: ServeOpts, io: Io): Promise<number> {
       'IAM-change intake is off: POST /events/eventbridge answers 401 until ASTRO_TRUST_EVENTS_TOKEN is set (the bearer token an EventBridge API destination sends)',
     );
   io.onListening?.(server.url);
-  await (io.untilStopped ?? (() => new Promise<void>(() => {})))();
+  await stopped;
   logger.info('stopping: draining the reconcile queue');
   await server.close();
   await journal.close();
