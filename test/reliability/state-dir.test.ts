@@ -228,6 +228,43 @@ describe('a second serve on the same state directory', () => {
   }, 90_000);
 });
 
+describe('serve started on a journal with lines of the wrong shape (a hand edit, a bad copy)', () => {
+  it('starts, says how many lines it skipped, delivers the alert it owed, and still reconciles and alerts', async () => {
+    const s = await setup('wrong-shape');
+    const from = slack.requests.length;
+    await killedOwingAlert(s, 'evt-wrong-shape-1');
+    const file = join(s.state, 'journal.jsonl');
+    const bad = [
+      'null',
+      '[]',
+      '{"op":"work"}',
+      '{"op":"work","entry":{"id":"no-request"}}',
+      '{"op":"done","ids":null}',
+      '{"op":"intent"}',
+      '{"op":"alert","id":"no-event","event":null}',
+      '{"op":"alert","id":"no-detail","event":{"type":"SelfTampering","detail":null}}',
+      '{"op":"sizes","sizes":{}}',
+    ];
+    // In the middle of the file, not only at its end.
+    const lines = readFileSync(file, 'utf8').trim().split('\n');
+    writeFileSync(file, [lines[0], ...bad, ...lines.slice(1)].join('\n') + '\n');
+    const second = await startServe(s.args, env(), moto.endpoint, await freePort());
+    expect(await waitFor(() => driftPosts('evt-wrong-shape-1', from + 1).length > 0, 20_000)).toBe(true);
+    await quiet(second);
+    // Alerts still flow and reconciles still run after it.
+    await handEdit(s.role);
+    expect(await cloudTrail(second, s.role, 'evt-wrong-shape-2')).toBe(202);
+    expect(await waitFor(() => driftPosts('evt-wrong-shape-2').length > 0, 20_000)).toBe(true);
+    await quiet(second);
+    await second.stop();
+    expect(driftPosts('evt-wrong-shape-1', from + 1)).toHaveLength(1);
+    expect(owned(await trust(s.role))).not.toContain(INTRUDER);
+    expect(second.stderr()).toMatch(
+      new RegExp(`WARN  journal: skipped records of the wrong shape .*skipped=${bad.length}`),
+    );
+  }, 90_000);
+});
+
 describe('serve stopped the moment it says it listens', () => {
   it('drains and exits 0 (SIGTERM is handled from before the line that says so), releasing its state directory', async () => {
     const s = await setup('term-at-start');

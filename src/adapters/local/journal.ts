@@ -21,6 +21,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import { mkdir, open, readFile, rename, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import * as z from 'zod/mini';
 import type { DedupStore, ListingHistory } from '../../app/ports.js';
 import type { AstroTrustEvent, ReconcileRequest } from '../../domain/events.js';
 import { recordListingSize, type ListingSize } from '../../domain/listing.js';
@@ -61,6 +62,35 @@ type JournalRecord =
   | { op: 'claim'; key: string; until: number; owner?: string }
   | { op: 'release'; key: string }
   | { op: 'sizes'; sizes: ListingSize[] };
+
+/**
+ * A record as read back (the journal is an edge: a hand edit, a bad copy or another version may have written
+ * it). Only the fields this process acts on are checked; a record without them is skipped like a torn line,
+ * never applied half (a work entry without a role, an alert without a detail, sizes that are not a list would
+ * stop serve at start, or every reconcile or alert after it).
+ */
+const eventShape = z.looseObject({ type: z.string(), detail: z.looseObject({}) });
+const idsShape = z.array(z.string());
+const recordShape = z.discriminatedUnion('op', [
+  z.looseObject({ op: z.literal('journal'), version: z.number() }),
+  z.looseObject({
+    op: z.literal('work'),
+    entry: z.looseObject({
+      id: z.string(),
+      request: z.looseObject({ role: z.string(), reason: z.string() }),
+      attempt: z.number(),
+      notBefore: z.number(),
+      intent: z.optional(z.array(eventShape)),
+    }),
+  }),
+  z.looseObject({ op: z.literal('intent'), ids: idsShape, events: z.array(eventShape) }),
+  z.looseObject({ op: z.literal('done'), ids: idsShape }),
+  z.looseObject({ op: z.literal('alert'), id: z.string(), event: eventShape }),
+  z.looseObject({ op: z.literal('delivered'), id: z.string() }),
+  z.looseObject({ op: z.literal('claim'), key: z.string(), until: z.number(), owner: z.optional(z.string()) }),
+  z.looseObject({ op: z.literal('release'), key: z.string() }),
+  z.looseObject({ op: z.literal('sizes'), sizes: z.array(z.looseObject({ at: z.number(), count: z.number() })) }),
+]);
 
 export interface JournalOptions {
   now?: () => number;
@@ -133,21 +163,29 @@ export class Journal {
 
   private load(text: string) {
     let skipped = 0;
+    let wrongShape = 0;
     for (const line of text.split('\n')) {
       if (!line.trim()) continue;
-      let record: JournalRecord;
+      let raw: unknown;
       try {
-        record = JSON.parse(line) as JournalRecord;
+        raw = JSON.parse(line);
       } catch {
         skipped++;
         continue;
       }
-      this.apply(record);
+      const record = recordShape.safeParse(raw);
+      if (record.success) this.apply(record.data as JournalRecord);
+      else wrongShape++;
     }
     if (skipped > 0)
       this.o.onWarning?.('journal: skipped lines that are not whole records (a write cut short by a crash)', {
         path: this.path,
         skipped,
+      });
+    if (wrongShape > 0)
+      this.o.onWarning?.('journal: skipped records of the wrong shape (a hand edit, or another version wrote them)', {
+        path: this.path,
+        skipped: wrongShape,
       });
   }
 

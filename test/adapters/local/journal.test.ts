@@ -1,5 +1,5 @@
 /** serve's journal: what it records survives a reopen, a torn last line is skipped, it compacts, a full disk is survived. */
-import { appendFileSync, mkdtempSync, readFileSync, statSync, symlinkSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Journal, JOURNAL_FILE } from '../../../src/adapters/local/journal';
@@ -75,6 +75,39 @@ describe('Journal', () => {
     const third = await Journal.open(d);
     expect(third.pendingWork()).toEqual([]);
     await third.close();
+  });
+
+  it('skips records of the wrong shape (valid JSON: a hand edit, another version), anywhere in the file, and keeps the rest', async () => {
+    const d = dir();
+    const j = await Journal.open(d);
+    const { ids } = j.addWork([drift('evt-1')]);
+    const { entries } = j.addAlerts([failed('a')]);
+    await j.history.record(Date.now(), 20, 86_400_000);
+    await j.close();
+    const bad = [
+      'null',
+      '7',
+      '{"op":"work","entry":{"id":"w","attempt":1,"notBefore":0}}',
+      '{"op":"work","entry":{"id":"w2","request":{"role":5,"reason":"resync"},"attempt":1,"notBefore":0}}',
+      '{"op":"done","ids":"abc"}',
+      '{"op":"intent","ids":["x"]}',
+      '{"op":"alert","id":"a2","event":{"type":"ReconcileFailed","detail":null}}',
+      '{"op":"alert","id":"a3","event":{"type":"ReconcileFailed","detail":[]}}',
+      '{"op":"sizes","sizes":{"at":1,"count":2}}',
+      '{"op":"claim","key":"k"}',
+    ];
+    const lines = readFileSync(join(d, JOURNAL_FILE), 'utf8').trim().split('\n');
+    writeFileSync(join(d, JOURNAL_FILE), [lines[0], ...bad, ...lines.slice(1)].join('\n') + '\n');
+    const warnings: [string, Record<string, unknown>][] = [];
+    const again = await Journal.open(d, { onWarning: (m, f) => warnings.push([m, f]) });
+    expect(again.pendingWork().map((e) => e.id)).toEqual(ids);
+    expect(again.pendingAlerts()).toEqual([{ id: entries[0]!.id, event: failed('a') }]);
+    expect((await again.history.sizes()).map((s) => s.count)).toEqual([20]);
+    expect(await again.claims.claim('k', 60_000)).toBe(true);
+    expect(warnings).toEqual([
+      [expect.stringMatching(/skipped records of the wrong shape/), expect.objectContaining({ skipped: bad.length })],
+    ]);
+    await again.close();
   });
 
   it('compacts: the file holds only what is still owed', async () => {
