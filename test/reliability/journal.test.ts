@@ -328,7 +328,13 @@ describe('serve with its state directory on a full disk', () => {
     // Every file serve (release 2 or 3) writes there is /dev/full: each write fails with ENOSPC.
     const state = join(s.dir, '.astro-trust');
     mkdirSync(state);
-    for (const f of ['journal.jsonl', 'alerts-posted.json.tmp', 'dead-letters.jsonl', 'inventory-snapshot.json.tmp'])
+    for (const f of [
+      'journal.jsonl',
+      'journal.jsonl.tmp',
+      'alerts-posted.json.tmp',
+      'dead-letters.jsonl',
+      'inventory-snapshot.json.tmp',
+    ])
       symlinkSync('/dev/full', join(state, f));
     const server = await startServe(s.args, env(), moto.endpoint, await freePort());
     await resynced(server);

@@ -3,7 +3,7 @@
  * serve starts, a journal with lines of the wrong shape. `astro-trust serve` runs as a real process, killed
  * with SIGKILL, then started again on the same state directory (the default, `.astro-trust` beside the config).
  */
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateRoleCommand, GetRoleCommand, UpdateAssumeRolePolicyCommand, type IAMClient } from '@aws-sdk/client-iam';
@@ -225,6 +225,24 @@ describe('a second serve on the same state directory', () => {
     await next.stop();
     // Stopped, serve removes its lock.
     expect(existsSync(join(s.state, 'serve.lock'))).toBe(false);
+  }, 90_000);
+});
+
+describe('serve started on a full disk', () => {
+  it('still starts and delivers the alert it owed, once, with its actor; the failed rewrite of the journal is logged', async () => {
+    const s = await setup('full-at-start');
+    const from = slack.requests.length;
+    await killedOwingAlert(s, 'evt-full-at-start');
+    // The disk filled up while serve was down: the rewrite of the journal at start fails with ENOSPC.
+    symlinkSync('/dev/full', join(s.state, 'journal.jsonl.tmp'));
+    const second = await startServe(s.args, env(), moto.endpoint, await freePort());
+    expect(await waitFor(() => driftPosts('evt-full-at-start', from + 1).length > 0, 20_000)).toBe(true);
+    await quiet(second);
+    await second.stop();
+    const posts = driftPosts('evt-full-at-start', from + 1);
+    expect(posts).toHaveLength(1);
+    expect(posts[0]).toContain(ACTOR);
+    expect(second.stderr()).toMatch(/state write failed.*ENOSPC/);
   }, 90_000);
 });
 

@@ -13,9 +13,11 @@
  * A change is applied in memory at once, then appended; appends that arrive together are written and
  * fsync'd together (group commit), and each caller learns whether its records are on disk. A write that
  * fails (a full disk) is logged and the process carries on from memory: nothing waits on the disk to post
- * an alert. At start the file is read (a torn last line is skipped) and rewritten with only what is still
- * owed (compaction: a temporary file, fsync, rename, fsync of the directory); again whenever 1 MiB was
- * appended since. Why a file and not a database: docs/reliability.md.
+ * an alert; the next write then rewrites the file whole, so once the disk has room again the file holds
+ * everything memory does (not only what came after). At start the file is read (a torn last line is
+ * skipped) and rewritten with only what is still owed (compaction: a temporary file, fsync, rename, fsync of
+ * the directory); again whenever 1 MiB was appended since. A disk that is full at start is carried on from
+ * memory like one that fills later. Why a file and not a database: docs/reliability.md.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
@@ -112,8 +114,11 @@ export class Journal {
   private handle: FileHandle | undefined;
   private pending: { line: string; done: (ok: boolean) => void }[] = [];
   private flushing: Promise<void> | undefined;
-  /** The last write failed, maybe half-way: the next one starts on a new line. */
-  private torn = false;
+  /**
+   * The file lacks something memory holds (a write failed, maybe half-way, or a rewrite did): the next write
+   * rewrites it whole instead of appending.
+   */
+  private behind = false;
   private appended = 0;
   private claimsSincePrune = 0;
   /** Releases the state directory (serve.lock) on close. */
@@ -150,15 +155,24 @@ export class Journal {
         o.onWarning?.('journal: not a regular file; starting from an empty journal', { path: j.path });
       } else if (info && info.size > 0) {
         j.load(await readFile(j.path!, 'utf8'));
-        await j.compact();
+        // A disk that is full now must not keep what is owed from being delivered: carried on from memory.
+        await j.compact().catch((err: NodeJS.ErrnoException) => j.carryOnIfFull(err));
       }
-      j.handle ??= await open(j.path!, 'a');
+      if (!j.handle) j.handle = await open(j.path!, 'a').catch((err: NodeJS.ErrnoException) => j.carryOnIfFull(err));
     } catch (err) {
       await j.handle?.close().catch(() => {});
       await j.unlock();
       throw err;
     }
     return j;
+  }
+
+  /** At start: a full disk is logged and carried on from memory (DESIGN 7.2); any other failure refuses. */
+  private carryOnIfFull(err: NodeJS.ErrnoException): undefined {
+    if (err.code !== 'ENOSPC' && err.code !== 'EDQUOT') throw err;
+    this.behind = true;
+    this.o.onWriteError?.(err, this.path!);
+    return undefined;
   }
 
   private load(text: string) {
@@ -237,21 +251,27 @@ export class Journal {
   private async flush(): Promise<void> {
     while (this.pending.length > 0) {
       const batch = this.pending.splice(0);
-      const data = `${this.torn ? '\n' : ''}${batch.map((b) => b.line).join('')}`;
       let ok = true;
       try {
-        await this.handle!.appendFile(data);
-        await this.handle!.datasync();
-        this.torn = false;
-        this.appended += Buffer.byteLength(data);
+        // Behind: the whole state (this batch included, it is applied in memory) in one rewrite.
+        if (this.behind || !this.handle) await this.compact();
+        else {
+          const data = batch.map((b) => b.line).join('');
+          await this.handle.appendFile(data);
+          await this.handle.datasync();
+          this.appended += Buffer.byteLength(data);
+        }
       } catch (err) {
         ok = false;
-        this.torn = true;
+        this.behind = true;
         this.o.onWriteError?.(err as Error, this.path!);
       }
       for (const b of batch) b.done(ok);
       if (ok && this.appended >= (this.o.compactAfterBytes ?? 1024 * 1024)) {
-        await this.compact().catch((err: Error) => this.o.onWriteError?.(err, this.path!));
+        await this.compact().catch((err: Error) => {
+          this.behind = true;
+          this.o.onWriteError?.(err, this.path!);
+        });
       }
     }
     this.flushing = undefined;
@@ -278,18 +298,24 @@ export class Journal {
       await out.close();
     }
     await rename(tmp, this.path!);
+    // From here the file open for appends is the one just replaced: the new one is opened before anything
+    // else can fail, or later appends would go to a file nobody reads.
+    const replaced = this.handle;
+    this.handle = undefined;
+    await replaced?.close().catch(() => {});
+    this.handle = await open(this.path!, 'a');
+    this.appended = 0;
     // The rename itself is durable only once the directory is.
     const dir = await open(dirname(this.path!), 'r');
     await dir.sync().finally(() => dir.close());
-    await this.handle?.close();
-    this.handle = await open(this.path!, 'a');
-    this.appended = 0;
-    this.torn = false;
+    this.behind = false;
   }
 
   /** Waits for what is being written, then closes the file. */
   async close(): Promise<void> {
     await this.flushing;
+    // Behind (a write failed earlier): one last try to leave the file whole for the next start.
+    if (this.behind && this.path) await this.compact().catch((err: Error) => this.o.onWriteError?.(err, this.path!));
     await this.handle?.close();
     this.handle = undefined;
     await this.unlock?.();

@@ -1,5 +1,6 @@
 /** serve's journal: what it records survives a reopen, a torn last line is skipped, it compacts, a full disk is survived. */
-import { appendFileSync, mkdtempSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, mkdtempSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Journal, JOURNAL_FILE } from '../../../src/adapters/local/journal';
@@ -130,6 +131,8 @@ describe('Journal', () => {
   it('on a full disk (the file is /dev/full): nothing hangs, every write reports its failure, the state is kept in memory', async () => {
     const d = dir();
     symlinkSync('/dev/full', join(d, JOURNAL_FILE));
+    // The rewrite that follows a failed write, too: a full disk fails every file.
+    symlinkSync('/dev/full', join(d, `${JOURNAL_FILE}.tmp`));
     const errors: string[] = [];
     const j = await Journal.open(d, {
       onWriteError: (e) => errors.push((e as NodeJS.ErrnoException).code ?? e.message),
@@ -140,6 +143,67 @@ describe('Journal', () => {
     expect(await j.claims.claim('k', 60_000)).toBe(false);
     expect(j.pendingWork()).toHaveLength(1);
     expect(errors).toEqual(['ENOSPC', 'ENOSPC']);
+    await j.close();
+  });
+});
+
+describe('Journal after a failed state write', () => {
+  /** What a restart would read now (a copy of the directory, as a kill would leave it). */
+  const restartFrom = async (d: string) => {
+    const copy = mkdtempSync(join(tmpdir(), 'astro-trust-journal-copy-'));
+    cpSync(d, copy, { recursive: true });
+    return Journal.open(copy);
+  };
+  const fileHandle = async () => {
+    const h = await open(join(dir(), 'probe'), 'w');
+    await h.close();
+    return Object.getPrototypeOf(h) as FileHandle;
+  };
+  const fault = (code: string) => Object.assign(new Error(`${code}: injected`), { code });
+  afterEach(() => jest.restoreAllMocks());
+
+  it('a record whose write failed (the disk was full) is on disk once a later write succeeds: a kill then keeps it', async () => {
+    const d = dir();
+    const j = await Journal.open(d, { onWriteError: () => {} });
+    jest.spyOn(await fileHandle(), 'appendFile').mockRejectedValueOnce(fault('ENOSPC'));
+    const { entries, durable } = j.addAlerts([failed('while-full')]);
+    expect(await durable).toBe(false);
+    // The disk has room again: the next record reaches it, and so must the alert.
+    const { durable: next } = j.addWork([drift('evt-after')]);
+    expect(await next).toBe(true);
+    const restarted = await restartFrom(d);
+    expect(restarted.pendingAlerts()).toEqual([{ id: entries[0]!.id, event: failed('while-full') }]);
+    expect(restarted.pendingWork().map((e) => e.request.sourceEventId)).toEqual(['evt-after']);
+    await restarted.close();
+    await j.close();
+  });
+
+  it('a rewrite (compaction) whose directory fsync fails: a record accepted right after it reaches the file a restart reads', async () => {
+    const d = dir();
+    const errors: string[] = [];
+    const j = await Journal.open(d, { compactAfterBytes: 2048, onWriteError: (e) => errors.push(e.message) });
+    const proto = await fileHandle();
+    const writeFile = proto.writeFile;
+    jest.spyOn(proto, 'sync').mockImplementationOnce(async () => {
+      // From now on rewrites take their time (a slow disk): a kill may come before one ends.
+      jest.spyOn(proto, 'writeFile').mockImplementation(async function (this: FileHandle, ...args) {
+        await new Promise((r) => setTimeout(r, 200));
+        return writeFile.apply(this, args);
+      });
+      throw fault('EIO');
+    });
+    // Work is accepted until a rewrite runs and fails at its directory fsync (after its rename).
+    for (let i = 0; errors.length === 0 && i < 100; i++) {
+      expect(await j.addWork([drift(`evt-${i}`)]).durable).toBe(true);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    expect(errors).toEqual(['EIO: injected']);
+    // Accepted (on disk, says the journal) right after the failed rewrite; a kill now.
+    const { durable } = j.addWork([drift('evt-after-rewrite')]);
+    expect(await durable).toBe(true);
+    const restarted = await restartFrom(d);
+    expect(restarted.pendingWork().map((e) => e.request.sourceEventId)).toContain('evt-after-rewrite');
+    await restarted.close();
     await j.close();
   });
 });
