@@ -139,6 +139,15 @@ export function recordListingSize(points: ListingSize[], atMs: number, count: nu
   return [...points.filter((p) => p.at > atMs - windowMs && p.count > count), { at, count }];
 }
 
+/**
+ * The sizes with any stamped later than `nowMs` (rounded up to the minute, as recorded) stamped now instead:
+ * they were taken while the clock was ahead. The same array when none is.
+ */
+export function clampListingSizes(points: ListingSize[], nowMs: number): ListingSize[] {
+  const at = Math.ceil(nowMs / 60_000) * 60_000;
+  return points.some((p) => p.at > at) ? points.map((p) => (p.at > at ? { ...p, at } : p)) : points;
+}
+
 /** The largest count of a listing taken at or after `sinceMs`; undefined when none was. */
 export function largestListingSince(points: ListingSize[], sinceMs: number): number | undefined {
   const counts = points.filter((p) => p.at >= sinceMs).map((p) => p.count);

@@ -26,7 +26,7 @@ import { dirname, join } from 'node:path';
 import * as z from 'zod/mini';
 import type { DedupStore, ListingHistory } from '../../app/ports.js';
 import type { AstroTrustEvent, ReconcileRequest } from '../../domain/events.js';
-import { recordListingSize, type ListingSize } from '../../domain/listing.js';
+import { clampListingSizes, recordListingSize, type ListingSize } from '../../domain/listing.js';
 import { lockStateDir } from './state-lock.js';
 
 export const JOURNAL_FILE = 'journal.jsonl';
@@ -416,7 +416,10 @@ export class Journal {
       }
       const owner = this.owner.getStore();
       const held = this.claimed.get(key);
-      if (held && held.until > now) return held.owner !== undefined && held.owner === owner;
+      // A claim ending later than its window from now was made while the clock was ahead (it was set back
+      // since): it holds no longer than the window, or one made a year ahead would hide its alert for a year.
+      if (held && held.until > now && held.until - now <= windowMs)
+        return held.owner !== undefined && held.owner === owner;
       await this.record([{ op: 'claim', key, until: now + windowMs, ...(owner ? { owner } : {}) }]);
       return true;
     },
@@ -428,7 +431,13 @@ export class Journal {
 
   /** The shrink guard's memory: times and counts only, never the listings. */
   readonly history: ListingHistory = {
-    sizes: async () => [...this.sizes],
+    sizes: async () => {
+      // A size stamped later than now was taken while the clock was ahead: it counts from now, so it leaves
+      // the window one window after the clock was set back, not one window after that future time.
+      const sizes = clampListingSizes(this.sizes, this.now());
+      if (sizes !== this.sizes) await this.record([{ op: 'sizes', sizes }]);
+      return [...this.sizes];
+    },
     record: async (atMs, count, windowMs) => {
       const next = recordListingSize(this.sizes, atMs, count, windowMs);
       if (JSON.stringify(next) === JSON.stringify(this.sizes)) return;

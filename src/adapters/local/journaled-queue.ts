@@ -92,7 +92,9 @@ export class JournaledQueue implements ReconcileQueue {
     const now = (this.o.now ?? Date.now)();
     const owed = this.journal.pendingWork();
     const due = owed.filter((e) => e.notBefore <= now);
-    for (const e of owed.filter((x) => x.notBefore > now)) this.later(e.id, e.request, e.notBefore - now);
+    // Never later than the longest backoff: a retry due further ahead was scheduled while the clock was ahead.
+    for (const e of owed.filter((x) => x.notBefore > now))
+      this.later(e.id, e.request, Math.min(e.notBefore - now, this.retry.maxDelayMs));
     due.forEach((e) => this.track(e.request.role, e.id));
     await this.roles.enqueue(due.map((e) => e.request));
     return owed.length;
