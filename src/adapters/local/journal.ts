@@ -121,6 +121,7 @@ export class Journal {
   private behind = false;
   private appended = 0;
   private claimsSincePrune = 0;
+  private closed = false;
   /** Releases the state directory (serve.lock) on close. */
   private unlock: (() => Promise<void>) | undefined;
 
@@ -241,6 +242,8 @@ export class Journal {
   private record(records: JournalRecord[]): Promise<boolean> {
     for (const r of records) this.apply(r);
     if (!this.path) return Promise.resolve(true);
+    // Closed (an alert delivered after serve stopped waiting for it): the directory may be the next serve's.
+    if (this.closed) return Promise.resolve(false);
     const line = records.map((r) => `${JSON.stringify(r)}\n`).join('');
     return new Promise((done) => {
       this.pending.push({ line, done });
@@ -314,6 +317,7 @@ export class Journal {
   /** Waits for what is being written, then closes the file. */
   async close(): Promise<void> {
     await this.flushing;
+    this.closed = true;
     // Behind (a write failed earlier): one last try to leave the file whole for the next start.
     if (this.behind && this.path) await this.compact().catch((err: Error) => this.o.onWriteError?.(err, this.path!));
     await this.handle?.close();

@@ -1,5 +1,14 @@
 /** serve's journal: what it records survives a reopen, a torn last line is skipped, it compacts, a full disk is survived. */
-import { appendFileSync, cpSync, mkdtempSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  cpSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -109,6 +118,20 @@ describe('Journal', () => {
       [expect.stringMatching(/skipped records of the wrong shape/), expect.objectContaining({ skipped: bad.length })],
     ]);
     await again.close();
+  });
+
+  it('writes nothing once closed (an alert delivered after serve stopped waiting): the directory may be the next serve one', async () => {
+    const d = dir();
+    const j = await Journal.open(d);
+    const { entries } = j.addAlerts([failed('late')]);
+    j.addWork([drift('evt-1')]);
+    await j.close();
+    const file = readFileSync(join(d, JOURNAL_FILE), 'utf8');
+    expect(await j.delivered(entries[0]!.id)).toBe(false);
+    expect(await j.claims.claim('k', 60_000)).toBe(true);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(readFileSync(join(d, JOURNAL_FILE), 'utf8')).toBe(file);
+    expect(existsSync(join(d, 'serve.lock'))).toBe(false);
   });
 
   it('compacts: the file holds only what is still owed', async () => {
