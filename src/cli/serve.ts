@@ -19,7 +19,7 @@ import { lastResortLine, type Notifier } from '../adapters/slack/notifier.js';
 import { parseIamEvent } from '../app/cloudtrail.js';
 import { onDeploymentEvent, onIamChange } from '../app/intake.js';
 import { reconcileRole, type ReconcileResult } from '../app/reconcile.js';
-import { answerWebhook, MAX_BODY_BYTES, parseWebhookSecrets } from '../app/webhook.js';
+import { answerWebhook, checkWebhook, MAX_BODY_BYTES, parseWebhookSecrets } from '../app/webhook.js';
 import type { Config } from '../config/config.js';
 import { withAttempt } from '../domain/attempts.js';
 import { subjectOf, type AstroTrustEvent, type ReconcileRequest } from '../domain/events.js';
@@ -244,12 +244,21 @@ export async function startServer(o: ServeOptions): Promise<Server> {
 
   // Seen webhook-ids are claims in the journal: a replay after a restart does no work either.
   const webhookIds = journal.claims;
+  // A resend that arrives while the first delivery of its webhook-id is still at work (its sender timed out:
+  // an Astro API listing may take a minute) waits for that one's outcome. Answered "duplicate" at once, it
+  // would end its sender's retries while the first may still fail, with a 503 nobody is listening for.
+  const webhooksAtWork = new Map<string, Promise<unknown>>();
   const routes: Record<string, (req: IncomingMessage, res: ServerResponse) => Promise<void>> = {
     'POST /webhooks/astro': async (req, res) => {
       const rawBody = await readBody(req, MAX_BODY_BYTES);
-      const answer = await answerWebhook(
-        { headers: req.headers as Record<string, string>, rawBody, nowSeconds: Math.floor(now() / 1000) },
-        {
+      const request = { headers: req.headers as Record<string, string>, rawBody, nowSeconds: Math.floor(now() / 1000) };
+      // Only a signed request waits: a forged one with the same webhook-id is answered at once.
+      const checked = checkWebhook(request, secrets.secrets, o.config.organizationId);
+      const id = checked.status === 202 ? checked.webhookId : undefined;
+      const before = id === undefined ? undefined : webhooksAtWork.get(id);
+      const answering = (async () => {
+        await before;
+        return answerWebhook(request, {
           secrets: secrets.secrets,
           organizationId: o.config.organizationId,
           seen: webhookIds,
@@ -258,8 +267,19 @@ export async function startServer(o: ServeOptions): Promise<Server> {
               { config: o.config, inventory, queue, ...(o.snapshots ? { snapshots: o.snapshots } : {}) },
               event,
             ),
-        },
-      );
+        });
+      })();
+      if (id !== undefined) {
+        const settled = answering.then(
+          () => {},
+          () => {},
+        );
+        webhooksAtWork.set(id, settled);
+        void settled.then(() => {
+          if (webhooksAtWork.get(id) === settled) webhooksAtWork.delete(id);
+        });
+      }
+      const answer = await answering;
       const { msg, ...fields } = answer.log;
       (answer.status >= 500 ? logger.error : answer.status >= 400 ? logger.warn : logger.info)(String(msg), fields);
       send(res, answer.status, answer.body);

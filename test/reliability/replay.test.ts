@@ -11,6 +11,7 @@ import { LogNotifier } from '../../src/adapters/slack/notifier';
 import { signStandard } from '../../src/app/webhook';
 import { startServer, type Server } from '../../src/cli/serve';
 import { loadConfig } from '../../src/config/config';
+import { RetryableError } from '../../src/errors';
 import { startMoto, type Moto } from '../support/moto';
 import { exampleWorld, testSecret, type World } from '../support/world';
 
@@ -106,5 +107,61 @@ describe('webhook-id claims', () => {
       status: 202,
       body: { accepted: 'evt_retry_after_503', roles: ['data-lake-reader'] },
     });
+  });
+});
+
+describe('a resend while the first delivery of its webhook-id is still at work', () => {
+  it('waits for that outcome: when the first fails (503, to a sender that stopped listening), the resend does the work', async () => {
+    // The Astro API does not answer the first listing for a while, then fails (15 s x 4 attempts in real life):
+    // the sender times out meanwhile and sends the same webhook again.
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let listings = 0;
+    const file = new FileInventory(world.inventoryFile);
+    const inventory = {
+      description: 'the Astro API, slow then failing once',
+      list: async () => {
+        if (++listings === 1) {
+          await gate;
+          throw new RetryableError('Astro API: no answer within 15000 ms; gave up after 4 attempts');
+        }
+        return file.list();
+      },
+    };
+    const reconciled: string[] = [];
+    const own = await startServer({
+      config: loadConfig(world.configFile),
+      store: new IamTrustStore(moto.iam(), { verifyDelayMs: 1 }),
+      inventory,
+      notifier: new LogNotifier(() => {}),
+      secrets: [SECRET],
+      selfArns: [],
+      homeAccount: '123456789012',
+      port: 0,
+      resyncIntervalMs: 0,
+      resyncAtStart: false,
+      onReconciled: (request) => reconciled.push(`${request.reason}:${request.sourceEventId}`),
+    });
+    try {
+      const b = body('evt_resent');
+      const headers = signStandard(SECRET, 'msg_resent', b, Math.floor(Date.now() / 1000));
+      const send = () =>
+        fetch(`${own.url}/webhooks/astro`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...headers },
+          body: b,
+        }).then(async (res) => ({ status: res.status, body: (await res.json()) as Record<string, unknown> }));
+      const first = send();
+      while (listings === 0) await new Promise((r) => setTimeout(r, 10));
+      const resend = send();
+      await new Promise((r) => setTimeout(r, 200));
+      release();
+      expect((await first).status).toBe(503);
+      expect(await resend).toEqual({ status: 202, body: { accepted: 'evt_resent', roles: ['data-lake-reader'] } });
+      await own.settled();
+      expect(reconciled).toEqual(['webhook:evt_resent']);
+    } finally {
+      await own.close();
+    }
   });
 });
