@@ -34,7 +34,7 @@ export class StateDirBusyError extends AstroTrustError {
     readonly holder: Holder,
   ) {
     super(
-      `${dir} is in use by another astro-trust serve${holder.pid > 0 ? ` (pid ${holder.pid}${holder.host ? ` on ${holder.host}` : ''})` : ''}: stop it first, or give this one its own --state-dir`,
+      `${dir} is in use by another astro-trust serve${holder.pid > 0 ? ` (pid ${holder.pid}${holder.host ? ` on ${holder.host}` : ''})` : ''}: stop it first, or give this one its own --state-dir (if no serve runs there, delete ${join(dir, LOCK_FILE)})`,
     );
   }
 }

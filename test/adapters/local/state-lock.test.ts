@@ -22,7 +22,7 @@ describe('lockStateDir', () => {
       const err = await Journal.open(d).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(StateDirBusyError);
       expect((err as Error).message).toBe(
-        `${d} is in use by another astro-trust serve (pid ${holder.pid} on h1): stop it first, or give this one its own --state-dir`,
+        `${d} is in use by another astro-trust serve (pid ${holder.pid} on h1): stop it first, or give this one its own --state-dir (if no serve runs there, delete ${join(d, LOCK_FILE)})`,
       );
       expect(readFileSync(join(d, 'journal.jsonl'), 'utf8')).toBe('not read\n');
     } finally {
