@@ -164,12 +164,16 @@ export async function startServer(o: ServeOptions): Promise<Server> {
     },
   );
   /** Records alerts (clearing the intent of the work they stand for), then queues them for delivery. */
-  const publishAlerts = async (list: AstroTrustEvent[], clearingIntentOf: string[] = []) => {
+  const publishAlerts = async (list: AstroTrustEvent[], clearingIntentOf: string[] = []): Promise<boolean> => {
     const { entries, durable } = journal.addAlerts(list, clearingIntentOf);
     await outbox.publish(entries);
-    await durable;
+    return durable;
   };
-  const events: EventPublisher = { publish: (list) => publishAlerts(list) };
+  const events: EventPublisher = {
+    publish: async (list) => {
+      await publishAlerts(list);
+    },
+  };
   // The watch's snapshot is the last known listing, the journal keeps the largest recent ones: a reconcile
   // refuses a listing that shrank past maxShrinkPercent since either.
   const deps = {
@@ -188,7 +192,11 @@ export async function startServer(o: ServeOptions): Promise<Server> {
       const result = await reconcileRole(
         {
           ...deps,
-          events: { publish: (list) => publishAlerts(withAttempt(list, ctx.attempt, ctx.attempts), ctx.ids) },
+          events: {
+            publish: async (list) => {
+              await publishAlerts(withAttempt(list, ctx.attempt, ctx.attempts), ctx.ids);
+            },
+          },
           beforeWrite: ctx.intend,
         },
         request,
@@ -309,7 +317,16 @@ export async function startServer(o: ServeOptions): Promise<Server> {
           {
             config: o.config,
             queue,
-            events,
+            // An alert the intake raises (SelfTampering) is accepted work like a drift check: posted from
+            // memory if the disk is full, but answered 503, so that EventBridge sends the event again.
+            events: {
+              publish: async (list) => {
+                if (!(await publishAlerts(list)))
+                  throw new StateWriteError(
+                    'the alert could not be written to the state directory (it is being delivered from memory); send again',
+                  );
+              },
+            },
             selfArns: o.selfArns,
             ownRoleArns: o.ownRoleArns ?? [],
             homeAccount: o.homeAccount,

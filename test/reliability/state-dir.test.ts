@@ -3,7 +3,7 @@
  * serve starts, a journal with lines of the wrong shape. `astro-trust serve` runs as a real process, killed
  * with SIGKILL, then started again on the same state directory (the default, `.astro-trust` beside the config).
  */
-import { existsSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateRoleCommand, GetRoleCommand, UpdateAssumeRolePolicyCommand, type IAMClient } from '@aws-sdk/client-iam';
@@ -244,6 +244,45 @@ describe('serve started on a full disk', () => {
     expect(posts[0]).toContain(ACTOR);
     expect(second.stderr()).toMatch(/state write failed.*ENOSPC/);
   }, 90_000);
+});
+
+describe('serve on a full disk, told of a change to its own role', () => {
+  it('posts the SelfTampering alert and answers 503, so that EventBridge sends the event again (the alert is not on disk)', async () => {
+    const s = await setup('self-full');
+    mkdirSync(s.state);
+    for (const f of ['journal.jsonl', 'journal.jsonl.tmp', 'dead-letters.jsonl', 'inventory-snapshot.json.tmp'])
+      symlinkSync('/dev/full', join(s.state, f));
+    const own = 'astro-trust-hub-reconcile';
+    const server = await startServe(
+      s.args,
+      { ...env(), ASTRO_TRUST_OWN_ROLE_ARNS: `arn:aws:iam::123456789012:role/${own}` },
+      moto.endpoint,
+      await freePort(),
+    );
+    await resynced(server);
+    const res = await fetch(`${server.url}/events/eventbridge`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
+      body: JSON.stringify({
+        source: 'aws.iam',
+        'detail-type': 'AWS API Call via CloudTrail',
+        detail: {
+          eventName: 'PutRolePolicy',
+          eventID: 'evt-self-full',
+          eventTime: new Date().toISOString(),
+          requestParameters: { roleName: own, policyName: 'widen' },
+          userIdentity: { type: 'AssumedRole', arn: ACTOR },
+        },
+      }),
+    });
+    await res.arrayBuffer();
+    expect(await waitFor(() => slack.requests.some((r) => r.body.includes(own)), 20_000)).toBe(true);
+    await quiet(server);
+    await server.stop();
+    // Posted from memory, but not recorded: a kill before the post would lose it, so EventBridge must resend.
+    expect(res.status).toBe(503);
+    expect(slack.requests.filter((r) => r.body.includes(own))).toHaveLength(1);
+  }, 60_000);
 });
 
 describe('serve started on a journal with lines of the wrong shape (a hand edit, a bad copy)', () => {
