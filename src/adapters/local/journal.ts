@@ -145,7 +145,13 @@ export class Journal {
   static async open(dir: string, o: JournalOptions = {}): Promise<Journal> {
     const j = new Journal(join(dir, JOURNAL_FILE), o);
     await mkdir(dir, { recursive: true });
-    j.unlock = await lockStateDir(dir);
+    j.unlock = await lockStateDir(dir, {
+      onUnlocked: (err, path) =>
+        o.onWarning?.(
+          'serve.lock could not be written (the disk is full): carrying on; a second serve on this directory would not be refused',
+          { path, error: err.code },
+        ),
+    });
     try {
       const info = await stat(j.path!).catch((err: NodeJS.ErrnoException) => {
         if (err.code === 'ENOENT') return undefined;

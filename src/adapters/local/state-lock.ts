@@ -12,7 +12,7 @@
  * different hosts cannot see each other; give each serve its own state directory there.
  */
 import { readFileSync } from 'node:fs';
-import { readFile, unlink, writeFile } from 'node:fs/promises';
+import { open, unlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { AstroTrustError } from '../../errors.js';
@@ -72,8 +72,29 @@ function parseHolder(text: string): Holder | undefined {
   }
 }
 
-/** Takes `<dir>/serve.lock` (the directory exists); resolves to its release. Throws StateDirBusyError. */
-export async function lockStateDir(dir: string): Promise<() => Promise<void>> {
+/** A lock file's first bytes: never read to its end (a lock that is a device, /dev/zero, has none). */
+async function readLock(path: string): Promise<string> {
+  let handle;
+  try {
+    handle = await open(path, 'r');
+    const { buffer, bytesRead } = await handle.read(Buffer.alloc(4096), 0, 4096, 0);
+    return buffer.subarray(0, bytesRead).toString('utf8');
+  } catch {
+    return '';
+  } finally {
+    await handle?.close().catch(() => {});
+  }
+}
+
+/**
+ * Takes `<dir>/serve.lock` (the directory exists); resolves to its release. Throws StateDirBusyError. On a
+ * full disk (the lock cannot be written) serve still starts, so that what is owed is delivered (DESIGN 7.2):
+ * `onUnlocked` is told, and nothing is locked.
+ */
+export async function lockStateDir(
+  dir: string,
+  o: { onUnlocked?: (err: NodeJS.ErrnoException, path: string) => void } = {},
+): Promise<() => Promise<void>> {
   const path = join(dir, LOCK_FILE);
   const start = procStat(process.pid)?.start;
   const mine = `${JSON.stringify({ pid: process.pid, ...(start ? { start } : {}), host: hostname() })}\n`;
@@ -82,9 +103,16 @@ export async function lockStateDir(dir: string): Promise<() => Promise<void>> {
       await writeFile(path, mine, { flag: 'wx' });
       break;
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOSPC' || code === 'EDQUOT') {
+        // Created but not written: an empty lock nobody could name; removed (removing takes no space).
+        await unlink(path).catch(() => {});
+        o.onUnlocked?.(err as NodeJS.ErrnoException, path);
+        return async () => {};
+      }
+      if (code !== 'EEXIST') throw err;
     }
-    const holder = parseHolder(await readFile(path, 'utf8').catch(() => ''));
+    const holder = parseHolder(await readLock(path));
     // An unreadable lock is one whose holder was killed while writing it (or a hand edit): nobody holds it.
     if (holder && alive(holder)) throw new StateDirBusyError(dir, holder);
     if (attempt >= 2) throw new StateDirBusyError(dir, holder ?? { pid: 0 });
@@ -94,6 +122,6 @@ export async function lockStateDir(dir: string): Promise<() => Promise<void>> {
   }
   return async () => {
     // Only our own: never a lock another process took over.
-    if ((await readFile(path, 'utf8').catch(() => '')) === mine) await unlink(path).catch(() => {});
+    if ((await readLock(path)) === mine) await unlink(path).catch(() => {});
   };
 }

@@ -1,10 +1,17 @@
 /** One serve per state directory: serve.lock names a live holder, or is taken over. */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Journal } from '../../../src/adapters/local/journal';
 import { LOCK_FILE, lockStateDir, StateDirBusyError } from '../../../src/adapters/local/state-lock';
+
+// writeFile through a mock that calls the real one, so that one test can make the lock's write fail.
+jest.mock('node:fs/promises', () => {
+  const actual = jest.requireActual('node:fs/promises');
+  return { ...actual, writeFile: jest.fn(actual.writeFile) };
+});
 
 const dir = () => mkdtempSync(join(tmpdir(), 'astro-trust-lock-'));
 const startOf = (pid: number) => {
@@ -48,6 +55,38 @@ describe('lockStateDir', () => {
     writeFileSync(join(d, LOCK_FILE), JSON.stringify({ pid: process.ppid }));
     await again();
     expect(existsSync(join(d, LOCK_FILE))).toBe(true);
+  });
+
+  it('a lock that is a device (/dev/zero) is read by its first bytes, never to its end: taken over', async () => {
+    const d = dir();
+    symlinkSync('/dev/zero', join(d, LOCK_FILE));
+    const release = await lockStateDir(d);
+    expect(JSON.parse(readFileSync(join(d, LOCK_FILE), 'utf8'))).toMatchObject({ pid: process.pid });
+    await release();
+  }, 10_000);
+
+  it('on a full disk (the lock cannot be written) the journal still opens with what it owes, says so, and leaves no empty lock', async () => {
+    const d = dir();
+    const j = await Journal.open(d);
+    j.addAlerts([
+      {
+        type: 'ReconcileFailed',
+        detail: { role: 'r1', mode: 'enforce', reason: 'resync', error: 'x', retryable: true },
+      },
+    ]);
+    await j.close();
+    const real = jest.requireActual<typeof import('node:fs/promises')>('node:fs/promises').writeFile;
+    jest.mocked(writeFile).mockImplementationOnce(async (path, _data, options) => {
+      // Created, then no block for its content.
+      await real(path, '', options);
+      throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    });
+    const warnings: string[] = [];
+    const again = await Journal.open(d, { onWarning: (m) => warnings.push(m) });
+    expect(again.pendingAlerts()).toHaveLength(1);
+    expect(warnings).toEqual([expect.stringMatching(/serve.lock could not be written \(the disk is full\)/)]);
+    expect(existsSync(join(d, LOCK_FILE))).toBe(false);
+    await again.close();
   });
 
   it('a journal closed releases the directory; a journal that fails to open does too', async () => {
