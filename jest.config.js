@@ -8,5 +8,7 @@ module.exports = {
   transformIgnorePatterns: ['/node_modules/(?!@middy/)'],
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   testTimeout: 60000,
+  // Every core (jest's default leaves one idle): most suites wait on moto, osls or a child process, not the CPU.
+  maxWorkers: '100%',
   setupFiles: ['<rootDir>/test/support/env.ts'],
 };
