@@ -101,7 +101,7 @@ describe('errors a person can act on', () => {
     const lines = r.stderr.trim().split('\n');
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(
-      /IAM still failing after 6 attempts \(ECONNREFUSED\); nothing answers at the IAM endpoint: check AWS_ENDPOINT_URL/,
+      /IAM still failing after 2 attempts \(ECONNREFUSED\); nothing answers at the IAM endpoint: check AWS_ENDPOINT_URL/,
     );
   });
 });

@@ -49,6 +49,8 @@ export interface IamTimings {
    * a call keeps trying longer. Sized for 30% random throttling: 0.3^12 = 5e-7 a call (DESIGN 7.4).
    */
   throttleAttempts: number;
+  /** Attempts when nothing answers at the endpoint (refused, or a name that does not resolve): waiting rarely helps. */
+  unreachableAttempts: number;
   baseDelayMs: number;
   maxDelayMs: number;
   /** Attempts for `Invalid principal` (a new Astro role propagating). */
@@ -70,6 +72,7 @@ export interface IamTimings {
 export const DEFAULT_IAM_TIMINGS: IamTimings = {
   attempts: 6,
   throttleAttempts: 12,
+  unreachableAttempts: 2,
   baseDelayMs: 200,
   maxDelayMs: 5_000,
   principalAttempts: 5,
@@ -106,6 +109,11 @@ function isTransient(err: unknown): boolean {
   return /ECONNRESET|ECONNREFUSED|EPIPE|socket hang up|timeout|TimeoutError|other side closed/i.test(
     `${e.name} ${e.message}`,
   );
+}
+
+/** Nothing answers at the endpoint: the connection was refused, or its name does not resolve. */
+function isUnreachable(err: unknown): boolean {
+  return /ECONNREFUSED|ENOTFOUND|EAI_AGAIN/.test(reasonOf(err));
 }
 
 /** A short name for a failure: the AWS error code, or the network error's code. */
@@ -182,7 +190,14 @@ export class IamTrustStore implements TrustStore, RoleLister {
         baseDelayMs: this.t.baseDelayMs,
         maxDelayMs: this.t.maxDelayMs,
         classify: (err) => ({
-          retry: isTransient(err) && tries < (isThrottling(err) ? this.t.throttleAttempts : this.t.attempts),
+          retry:
+            isTransient(err) &&
+            tries <
+              (isThrottling(err)
+                ? this.t.throttleAttempts
+                : isUnreachable(err)
+                  ? this.t.unreachableAttempts
+                  : this.t.attempts),
         }),
         onRetry: (err, attempt, delay) => {
           seen.push(reasonOf(err));
@@ -202,11 +217,9 @@ export class IamTrustStore implements TrustStore, RoleLister {
         );
       }
       if (!isTransient(err)) throw err;
-      const reason = reasonOf(err);
-      const unreachable = /ECONNREFUSED|ENOTFOUND|EAI_AGAIN/.test(reason);
       throw new IamUnavailableError(
-        `${what}: IAM still failing after ${tries} attempts (${reason})` +
-          (unreachable
+        `${what}: IAM still failing after ${tries} attempts (${reasonOf(err)})` +
+          (isUnreachable(err)
             ? '; nothing answers at the IAM endpoint: check AWS_ENDPOINT_URL (for moto: is moto_server running?) and the network, or plan offline with --iam-snapshot'
             : ''),
         { cause: err },
