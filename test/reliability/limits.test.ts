@@ -92,7 +92,7 @@ async function applyOnce(f: Awaited<ReturnType<typeof fleet>>, store: IamTrustSt
 
 describe('an IAM that throttles above N requests a second', () => {
   it('a paced from-scratch apply of hundreds of roles fails none, and IAM never sees more than N a second beyond a small burst', async () => {
-    const N = 80;
+    const N = 120;
     const BURST = 5;
     const f = await fleet(200, 'paced');
     proxy.rateLimit = { perSecond: N, burst: BURST };
@@ -112,7 +112,7 @@ describe('an IAM that throttles above N requests a second', () => {
   }, 120_000);
 
   it('throttles slow it down: a limiter set above what IAM allows settles near what IAM allows', async () => {
-    const f = await fleet(20, 'slowed');
+    const f = await fleet(12, 'slowed');
     // Configured for 60 a second; this account's IAM allows 12 (other tools share it).
     proxy.rateLimit = { perSecond: 12, burst: 3 };
     const store = new IamTrustStore(client(60), { listRolesFrom: Number.POSITIVE_INFINITY });
