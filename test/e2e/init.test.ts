@@ -265,7 +265,11 @@ describe('astro-trust init on an estate of 50 roles', () => {
 
   it('switched to enforce and applied, every adopted role trusts exactly what it trusted by hand (IAM policy evaluator)', async () => {
     const file = join(dir, 'astro-trust.yaml');
-    writeFileSync(file, readFileSync(file, 'utf8').replace('  mode: observe', '  mode: enforce'));
+    // Enforced; and paced for moto rather than for a real account's IAM (the default is 10 requests a second).
+    writeFileSync(
+      file,
+      readFileSync(file, 'utf8').replace('  mode: observe', '  mode: enforce\n  iamRequestsPerSecond: 500'),
+    );
     const r = await cli(['apply', '--yes'], { cwd: dir });
     expect(r.stdout).toMatch(/Apply: 33 written, 2 unchanged, 0 observe-only, 0 blocked, 0 failed\./);
     const identities = [
