@@ -113,20 +113,20 @@ describe('an IAM that throttles above N requests a second', () => {
 
   it('throttles slow it down: a limiter set above what IAM allows settles near what IAM allows', async () => {
     const f = await fleet(12, 'slowed');
-    // Configured for 60 a second; this account's IAM allows 12 (other tools share it).
-    proxy.rateLimit = { perSecond: 12, burst: 3 };
-    const store = new IamTrustStore(client(60), { listRolesFrom: Number.POSITIVE_INFINITY });
+    // Configured for 200 a second; this account's IAM allows 40 (other tools share it).
+    proxy.rateLimit = { perSecond: 40, burst: 3 };
+    const store = new IamTrustStore(client(200), { listRolesFrom: Number.POSITIVE_INFINITY });
     const run = await applyOnce(f, store);
     const calls = proxy.arrivals.length;
-    const after = proxy.arrivals.filter((t) => t > proxy.arrivals[0]! + 2_000);
+    const after = proxy.arrivals.filter((t) => t > proxy.arrivals[0]! + 500);
     if (process.env.ASTRO_TRUST_REPORT)
       console.log(JSON.stringify({ calls, throttled: proxy.rateThrottled, busiestLater: maxInWindow(after), ...run }));
     expect(run.failed).toEqual([]);
     expect(run.converged).toBe(true);
-    // Unpaced, over 4 in 5 calls would be throttled at 60 against 12; adaptive, far fewer are.
+    // Unpaced, over 4 in 5 calls would be throttled at 200 against 40; adaptive, far fewer are.
     expect(proxy.rateThrottled).toBeLessThan(calls * 0.35);
-    // After the first throttles it sends well below the 60 it was configured for.
-    expect(maxInWindow(after)).toBeLessThan(30);
+    // After the first throttles it sends well below the 200 it was configured for.
+    expect(maxInWindow(after)).toBeLessThan(100);
   }, 120_000);
 });
 
