@@ -11,4 +11,6 @@ module.exports = {
   // Every core (jest's default leaves one idle): most suites wait on moto, osls or a child process, not the CPU.
   maxWorkers: '100%',
   setupFiles: ['<rootDir>/test/support/env.ts'],
+  globalSetup: '<rootDir>/test/support/global-setup.ts',
+  globalTeardown: '<rootDir>/test/support/global-teardown.ts',
 };

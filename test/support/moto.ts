@@ -1,13 +1,14 @@
 /**
- * Starts `moto_server` (a real AWS API emulator) on a free loopback port for one test file or benchmark.
- * Where moto is missing it is installed with `pip install 'moto[server]'`; where that fails, the error
- * says how to install it by hand.
+ * `moto_server` (a real AWS API emulator) for tests: one per jest worker, shared by the test files it runs one
+ * after the other and reset before each (test/support/global-setup.ts), or one of its own for the bench and
+ * scripts (test/support/moto-process.ts starts the process).
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { IAMClient } from '@aws-sdk/client-iam';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { createIamClient } from '../../src/adapters/aws/iam';
+import { ensureMotoInstalled, freePort, spawnMotoProcess, TEST_CREDENTIALS } from './moto-process';
+
+export { ensureMotoInstalled, freePort, TEST_CREDENTIALS };
 
 export interface Moto {
   endpoint: string;
@@ -19,66 +20,21 @@ export interface Moto {
   iamIn(account: string): Promise<IAMClient>;
   reset(): Promise<void>;
   stop(): Promise<void>;
+  /** The moto_server process, when this handle started it. */
+  pid?: number;
 }
 
-export const TEST_CREDENTIALS = { accessKeyId: 'testing', secretAccessKey: 'testing' };
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
+/** Starts a moto_server process of its own (the bench, or a run without jest's global setup). */
+export async function spawnMoto(): Promise<Moto> {
+  const p = await spawnMotoProcess();
+  return motoAt(p.endpoint, p.stop, p.pid);
 }
 
-function hasMoto(): boolean {
-  return spawnSync('moto_server', ['--help'], { stdio: 'ignore' }).status === 0;
-}
-
-export function ensureMotoInstalled(): void {
-  if (hasMoto()) return;
-  const pip = spawnSync('python3', ['-m', 'pip', 'install', '--quiet', 'moto[server]'], { stdio: 'inherit' });
-  if (pip.status !== 0 || !hasMoto()) {
-    throw new Error(
-      "moto_server is not installed and `python3 -m pip install 'moto[server]'` failed. " +
-        "Install it by hand (pip install 'moto[server]', Python 3.9+) and make sure moto_server is on PATH.",
-    );
-  }
-}
-
-async function waitUntilUp(endpoint: string, child: ChildProcess, output: () => string): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`moto_server exited with ${child.exitCode}: ${output()}`);
-    try {
-      const res = await fetch(`${endpoint}/moto-api/`, { signal: AbortSignal.timeout(1000) });
-      if (res.ok) return;
-    } catch {
-      // not up yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`moto_server did not answer within 30 s: ${output()}`);
-}
-
-export async function startMoto(): Promise<Moto> {
-  ensureMotoInstalled();
-  const port = await freePort();
-  const child = spawn('moto_server', ['-H', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let log = '';
-  const keep = (b: Buffer) => {
-    log = (log + b.toString()).slice(-4000);
-  };
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
-  const endpoint = `http://127.0.0.1:${port}`;
-  await waitUntilUp(endpoint, child, () => log);
+/** A handle on the moto_server at `endpoint`; `stop` is what ending it means for whoever holds it. */
+function motoAt(endpoint: string, stop: () => Promise<void>, pid?: number): Moto {
   return {
     endpoint,
+    ...(pid ? { pid } : {}),
     iam: () => createIamClient({ region: 'us-east-1', endpoint, credentials: TEST_CREDENTIALS }),
     iamIn: async (account) => {
       const sts = new STSClient({ region: 'us-east-1', endpoint, credentials: TEST_CREDENTIALS });
@@ -98,13 +54,28 @@ export async function startMoto(): Promise<Moto> {
       });
     },
     reset: async () => {
-      await fetch(`${endpoint}/moto-api/reset`, { method: 'POST' });
+      const res = await fetch(`${endpoint}/moto-api/reset`, { method: 'POST' });
+      if (!res.ok) throw new Error(`moto reset at ${endpoint} answered ${res.status}`);
     },
-    stop: () =>
-      new Promise((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
+    stop,
   };
+}
+
+/** The moto_server this jest worker shares across its test files (test/support/global-setup.ts starts one per worker). */
+function workerEndpoint(): string | undefined {
+  const worker = process.env.JEST_WORKER_ID;
+  return worker ? process.env[`ASTRO_TRUST_TEST_MOTO_${worker}`] : undefined;
+}
+
+/**
+ * moto for one test file: the worker's shared moto_server, reset to empty (test files of one worker run one
+ * after the other), or a process of its own where there is none (the bench, a script, a single jest run
+ * without the global setup). `stop()` leaves a shared server running for the next file.
+ */
+export async function startMoto(): Promise<Moto> {
+  const endpoint = workerEndpoint();
+  if (!endpoint) return spawnMoto();
+  const moto = motoAt(endpoint, async () => {});
+  await moto.reset();
+  return moto;
 }
