@@ -43,3 +43,18 @@ it('saved plan against IAM: plan -out, show, then apply FILE writes the reviewed
   const roles = JSON.parse(again.stdout).roles as { role: string; status: string; mode: string }[];
   expect(roles.find((r) => r.role === 'data-lake-reader')).toMatchObject({ status: 'in-sync' });
 });
+
+it("deploy.md's plan, then apply, from a laptop: the plan is printed; apply, not at a terminal, refuses without --yes", async () => {
+  // A reader's estate as the example has it (the other tests here apply to theirs).
+  const fresh = await playground({ ownMoto: true });
+  try {
+    const run = await fresh.run(docBlock('docs/deploy.md', 'plan-apply-laptop'));
+    expect(run.stdout).toMatch(/^Plan: 5 to change/m);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(
+      /5 roles would be written; refusing without --yes when standard input is not a terminal/,
+    );
+  } finally {
+    await fresh.close();
+  }
+});

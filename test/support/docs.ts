@@ -50,19 +50,19 @@ export function shellBlocks(file: string, root = '.'): DocBlock[] {
   const lines = readFileSync(join(root, file), 'utf8').split('\n');
   const out: DocBlock[] = [];
   for (let i = 0; i < lines.length; i++) {
-    const open = /^```(\w*)\s*$/.exec(lines[i]!);
+    // A fence may be indented (a block inside a list item): its code is taken with that indentation removed.
+    const open = /^(\s*)```(\w*)\s*$/.exec(lines[i]!);
     if (!open) continue;
-    const end = lines.findIndex((l, j) => j > i && /^```\s*$/.test(l));
+    const indent = open[1]!;
+    const end = lines.findIndex((l, j) => j > i && /^\s*```\s*$/.test(l));
     if (end < 0) break;
-    if (SHELL_LANGS.includes(open[1]!)) {
+    if (SHELL_LANGS.includes(open[2]!)) {
       const directive = directiveOf(lines[i - 1]);
-      out.push({
-        file,
-        line: i + 1,
-        lang: open[1]!,
-        code: lines.slice(i + 1, end).join('\n') + '\n',
-        ...(directive ? { directive } : {}),
-      });
+      const code = lines
+        .slice(i + 1, end)
+        .map((l) => (l.startsWith(indent) ? l.slice(indent.length) : l))
+        .join('\n');
+      out.push({ file, line: i + 1, lang: open[2]!, code: `${code}\n`, ...(directive ? { directive } : {}) });
     }
     i = end;
   }

@@ -18,7 +18,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { localUp } from '../../scripts/local-up';
-import { startMoto, TEST_CREDENTIALS, type Moto } from './moto';
+import { spawnMoto, startMoto, TEST_CREDENTIALS, type Moto } from './moto';
 
 export const REPO = resolve(__dirname, '../..');
 
@@ -76,7 +76,11 @@ export function runScript(
   });
 }
 
-export async function playground(): Promise<Playground> {
+/**
+ * A reader's machine. `ownMoto`: a moto_server of its own, for a second playground in a file (the worker's
+ * shared moto is reset when a file takes it, and the first playground is on it).
+ */
+export async function playground(opts: { ownMoto?: boolean } = {}): Promise<Playground> {
   const dir = mkdtempSync(join(tmpdir(), 'astro-trust-reader-'));
   writeFileSync(
     join(dir, 'package.json'),
@@ -94,7 +98,7 @@ export async function playground(): Promise<Playground> {
     `#!/bin/sh\nexec "${REPO}/node_modules/.bin/tsx" "${REPO}/src/cli/bin.ts" "$@"\n`,
   );
   chmodSync(join(dir, '.bin/astro-trust'), 0o755);
-  const moto = await startMoto();
+  const moto = opts.ownMoto ? await spawnMoto() : await startMoto();
   const env = { ...readerEnv(moto), PATH: `${join(dir, '.bin')}:${readerEnv(moto).PATH}` };
   // The example's roles, in its home account and its second account, as a reader's AWS would have them.
   const saved = { ...process.env };
