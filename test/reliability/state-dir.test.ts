@@ -3,166 +3,24 @@
  * serve starts, a journal with lines of the wrong shape. `astro-trust serve` runs as a real process, killed
  * with SIGKILL, then started again on the same state directory (the default, `.astro-trust` beside the config).
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CreateRoleCommand, GetRoleCommand, UpdateAssumeRolePolicyCommand, type IAMClient } from '@aws-sdk/client-iam';
-import { IamTrustStore } from '../../src/adapters/aws/iam';
-import { isOwned, parseTrustPolicy, type PolicyDocument } from '../../src/domain/policy';
-import { cli } from '../support/cli';
-import { apiDeployment, astroRole } from '../support/fixtures';
-import { fakeService, type FakeService } from '../support/http';
-import { freePort, startMoto, type Moto } from '../support/moto';
-import { killAllServe, startServe, waitFor, type ServeProcess } from '../support/serve-process';
-import { testSecret } from '../support/world';
+import { freePort } from '../support/moto';
+import { startServe, waitFor, type ServeProcess } from '../support/serve-process';
+import { ACTOR, INTRUDER, serveWorld, type ServeWorld, type Setup } from '../support/serve-world';
 
-const SECRET = testSecret('state-dir');
-const TOKEN = 'state-dir-events-token';
-const ACTOR = 'arn:aws:sts::123456789012:assumed-role/Admin/mallory';
-const INTRUDER = astroRole('intruder-0666');
-const deployments = [1, 2, 3].map((i) => apiDeployment(i));
-
-let moto: Moto;
-let iam: IAMClient;
-let slack: FakeService;
-let slackHangs = false;
-
+let w: ServeWorld;
 beforeAll(async () => {
-  moto = await startMoto();
-  iam = moto.iam();
-  // Plays Slack's incoming webhook: answers ok, or (slackHangs) reads the post and never answers.
-  slack = await fakeService((_req, res) => {
-    if (slackHangs) return;
-    res.writeHead(200);
-    res.end('ok');
-  });
+  w = await serveWorld('state-dir');
 });
-afterEach(() => {
-  slackHangs = false;
-});
-afterAll(async () => {
-  killAllServe();
-  await slack?.close();
-  await moto?.stop();
-});
-
-interface Setup {
-  dir: string;
-  state: string;
-  role: string;
-  args: string[];
-}
-
-/** A config with one role, its Deployments, the role in IAM already converged (`apply`). */
-async function setup(role: string): Promise<Setup> {
-  const dir = mkdtempSync(join(tmpdir(), `astro-trust-${role}-`));
-  writeFileSync(join(dir, 'deployments.json'), JSON.stringify({ deployments, totalCount: deployments.length }));
-  writeFileSync(
-    join(dir, 'astro-trust.yaml'),
-    `version: 1\norganizationId: org\ninventory: { source: file, path: ./deployments.json }\nroles:\n  - { name: ${role}, trust: workload-identity, deployments: [{ workspaceId: clws0000000001 }] }\n`,
-  );
-  await iam.send(
-    new CreateRoleCommand({
-      RoleName: role,
-      AssumeRolePolicyDocument: JSON.stringify({
-        Version: '2012-10-17',
-        Statement: [
-          { Sid: 'AllowGlue', Effect: 'Allow', Principal: { Service: 'glue.amazonaws.com' }, Action: 'sts:AssumeRole' },
-        ],
-      }),
-    }),
-  );
-  const applied = await cli(['apply', '--config', join(dir, 'astro-trust.yaml'), '--yes'], {
-    adapters: { store: new IamTrustStore(iam, { verifyDelayMs: 1 }) },
-  });
-  expect(applied.code).toBe(0);
-  const state = join(dir, '.astro-trust');
-  return {
-    dir,
-    state,
-    role,
-    args: [
-      '--config',
-      join(dir, 'astro-trust.yaml'),
-      '--resync-interval',
-      '0',
-      '--watch-interval',
-      '0',
-      '--snapshot',
-      join(state, 'inventory-snapshot.json'),
-      '--dead-letters',
-      join(state, 'dead-letters.jsonl'),
-    ],
-  };
-}
-
-const env = () => ({
-  ASTRO_TRUST_WEBHOOK_SECRET: SECRET,
-  ASTRO_TRUST_EVENTS_TOKEN: TOKEN,
-  SLACK_WEBHOOK_URL: slack.url,
-});
-
-const trust = async (role: string) =>
-  parseTrustPolicy((await iam.send(new GetRoleCommand({ RoleName: role }))).Role!.AssumeRolePolicyDocument);
-const owned = (doc: PolicyDocument) =>
-  ([] as string[]).concat((doc.Statement.find(isOwned)?.Principal as { AWS?: string | string[] })?.AWS ?? []);
-
-async function handEdit(role: string) {
-  const doc = await trust(role);
-  (doc.Statement.find(isOwned)!.Principal as { AWS: string[] }).AWS = [...owned(doc), INTRUDER];
-  await iam.send(new UpdateAssumeRolePolicyCommand({ RoleName: role, PolicyDocument: JSON.stringify(doc) }));
-}
-
-async function cloudTrail(server: ServeProcess, role: string, eventId: string): Promise<number> {
-  const res = await fetch(`${server.url}/events/eventbridge`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
-    body: JSON.stringify({
-      source: 'aws.iam',
-      'detail-type': 'AWS API Call via CloudTrail',
-      detail: {
-        eventName: 'UpdateAssumeRolePolicy',
-        eventID: eventId,
-        eventTime: new Date().toISOString(),
-        sourceIPAddress: '203.0.113.24',
-        requestParameters: { roleName: role },
-        userIdentity: { type: 'AssumedRole', arn: ACTOR },
-      },
-    }),
-  });
-  await res.arrayBuffer();
-  return res.status;
-}
-
-const driftPosts = (eventId: string, from = 0) =>
-  slack.requests
-    .slice(from)
-    .map((r) => r.body)
-    .filter((b) => b.includes('Trust drift') && b.includes(`CloudTrail ${eventId}`));
-
-const health = async (server: ServeProcess) =>
-  (await (await fetch(`${server.url}/healthz`)).json()) as { queued: number; processed: number; alertsQueued: number };
-
-async function quiet(server: ServeProcess) {
-  await waitFor(async () => {
-    const h = await health(server);
-    return h.queued === 0 && h.alertsQueued === 0;
-  }, 20_000);
-}
-
-async function resynced(server: ServeProcess) {
-  expect(
-    await waitFor(async () => {
-      const h = await health(server);
-      return h.queued === 0 && h.processed >= 1;
-    }, 20_000),
-  ).toBe(true);
-}
+afterEach(() => w.hang(false));
+afterAll(async () => w?.close());
 
 /** Starts serve expecting it to refuse; resolves to what it wrote (a serve that does start is killed). */
 async function refusedStart(args: string[], port: number): Promise<string> {
   try {
-    const started = await startServe(args, env(), moto.endpoint, port);
+    const started = await startServe(args, w.env(), w.moto.endpoint, port);
     await started.kill();
     throw new Error(`serve started on ${started.url} although it should have refused`);
   } catch (err) {
@@ -177,40 +35,40 @@ async function refusedStart(args: string[], port: number): Promise<string> {
  * alert on its way: the alert is owed in the journal.
  */
 async function killedOwingAlert(s: Setup, eventId: string, before?: (first: ServeProcess) => Promise<void>) {
-  slackHangs = true;
-  const first = await startServe(s.args, env(), moto.endpoint, await freePort());
-  await resynced(first);
+  w.hang(true);
+  const first = await startServe(s.args, w.env(), w.moto.endpoint, await freePort());
+  await w.resynced(first);
   await before?.(first);
-  await handEdit(s.role);
-  expect(await cloudTrail(first, s.role, eventId)).toBe(202);
-  expect(await waitFor(() => driftPosts(eventId).length > 0, 20_000)).toBe(true);
+  await w.handEdit(s.role);
+  expect(await w.cloudTrail(first, s.role, eventId)).toBe(202);
+  expect(await waitFor(() => w.driftPosts(eventId).length > 0, 20_000)).toBe(true);
   await first.kill();
-  slackHangs = false;
-  expect(owned(await trust(s.role))).not.toContain(INTRUDER);
+  w.hang(false);
+  expect(w.owned(await w.trust(s.role))).not.toContain(INTRUDER);
 }
 
 describe('a second serve on the same state directory', () => {
   it('started by mistake while the first runs (its port taken) leaves the first one journal whole: an alert accepted afterwards survives a kill', async () => {
-    const s = await setup('second-same-port');
-    const from = slack.requests.length;
+    const s = await w.setup('second-same-port');
+    const from = w.slack.requests.length;
     await killedOwingAlert(s, 'evt-second-same-port', async (first) => {
       // The same command again: it cannot listen (the port is the first one's), but it must not touch the journal.
       const port = Number(new URL(first.url).port);
       await refusedStart(s.args, port);
     });
-    const restarted = await startServe(s.args, env(), moto.endpoint, await freePort());
-    expect(await waitFor(() => driftPosts('evt-second-same-port', from + 1).length > 0, 20_000)).toBe(true);
-    await quiet(restarted);
+    const restarted = await startServe(s.args, w.env(), w.moto.endpoint, await freePort());
+    expect(await waitFor(() => w.driftPosts('evt-second-same-port', from + 1).length > 0, 20_000)).toBe(true);
+    await w.quiet(restarted);
     await restarted.stop();
-    const posts = driftPosts('evt-second-same-port', from + 1);
+    const posts = w.driftPosts('evt-second-same-port', from + 1);
     expect(posts).toHaveLength(1);
     expect(posts[0]).toContain(ACTOR);
   }, 90_000);
 
   it('on another port refuses to start, naming the state directory and the process that holds it; once that one is gone, serve starts', async () => {
-    const s = await setup('second-other-port');
-    const first = await startServe(s.args, env(), moto.endpoint, await freePort());
-    await resynced(first);
+    const s = await w.setup('second-other-port');
+    const first = await startServe(s.args, w.env(), w.moto.endpoint, await freePort());
+    await w.resynced(first);
     const journal = readFileSync(join(s.state, 'journal.jsonl'), 'utf8');
     const refused = await refusedStart(s.args, await freePort());
     expect(refused).toContain(s.state);
@@ -220,8 +78,8 @@ describe('a second serve on the same state directory', () => {
     await first.kill();
     // Killed, the first one leaves its lock behind: the next start sees that its holder is gone.
     expect(existsSync(join(s.state, 'serve.lock'))).toBe(true);
-    const next = await startServe(s.args, env(), moto.endpoint, await freePort());
-    await resynced(next);
+    const next = await startServe(s.args, w.env(), w.moto.endpoint, await freePort());
+    await w.resynced(next);
     await next.stop();
     // Stopped, serve removes its lock.
     expect(existsSync(join(s.state, 'serve.lock'))).toBe(false);
@@ -230,16 +88,16 @@ describe('a second serve on the same state directory', () => {
 
 describe('serve started on a full disk', () => {
   it('still starts and delivers the alert it owed, once, with its actor; the failed rewrite of the journal is logged', async () => {
-    const s = await setup('full-at-start');
-    const from = slack.requests.length;
+    const s = await w.setup('full-at-start');
+    const from = w.slack.requests.length;
     await killedOwingAlert(s, 'evt-full-at-start');
     // The disk filled up while serve was down: the rewrite of the journal at start fails with ENOSPC.
     symlinkSync('/dev/full', join(s.state, 'journal.jsonl.tmp'));
-    const second = await startServe(s.args, env(), moto.endpoint, await freePort());
-    expect(await waitFor(() => driftPosts('evt-full-at-start', from + 1).length > 0, 20_000)).toBe(true);
-    await quiet(second);
+    const second = await startServe(s.args, w.env(), w.moto.endpoint, await freePort());
+    expect(await waitFor(() => w.driftPosts('evt-full-at-start', from + 1).length > 0, 20_000)).toBe(true);
+    await w.quiet(second);
     await second.stop();
-    const posts = driftPosts('evt-full-at-start', from + 1);
+    const posts = w.driftPosts('evt-full-at-start', from + 1);
     expect(posts).toHaveLength(1);
     expect(posts[0]).toContain(ACTOR);
     expect(second.stderr()).toMatch(/state write failed.*ENOSPC/);
@@ -248,21 +106,21 @@ describe('serve started on a full disk', () => {
 
 describe('serve on a full disk, told of a change to its own role', () => {
   it('posts the SelfTampering alert and answers 503, so that EventBridge sends the event again (the alert is not on disk)', async () => {
-    const s = await setup('self-full');
+    const s = await w.setup('self-full');
     mkdirSync(s.state);
     for (const f of ['journal.jsonl', 'journal.jsonl.tmp', 'dead-letters.jsonl', 'inventory-snapshot.json.tmp'])
       symlinkSync('/dev/full', join(s.state, f));
     const own = 'astro-trust-hub-reconcile';
     const server = await startServe(
       s.args,
-      { ...env(), ASTRO_TRUST_OWN_ROLE_ARNS: `arn:aws:iam::123456789012:role/${own}` },
-      moto.endpoint,
+      { ...w.env(), ASTRO_TRUST_OWN_ROLE_ARNS: `arn:aws:iam::123456789012:role/${own}` },
+      w.moto.endpoint,
       await freePort(),
     );
-    await resynced(server);
+    await w.resynced(server);
     const res = await fetch(`${server.url}/events/eventbridge`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${w.env().ASTRO_TRUST_EVENTS_TOKEN}` },
       body: JSON.stringify({
         source: 'aws.iam',
         'detail-type': 'AWS API Call via CloudTrail',
@@ -276,19 +134,19 @@ describe('serve on a full disk, told of a change to its own role', () => {
       }),
     });
     await res.arrayBuffer();
-    expect(await waitFor(() => slack.requests.some((r) => r.body.includes(own)), 20_000)).toBe(true);
-    await quiet(server);
+    expect(await waitFor(() => w.slack.requests.some((r) => r.body.includes(own)), 20_000)).toBe(true);
+    await w.quiet(server);
     await server.stop();
     // Posted from memory, but not recorded: a kill before the post would lose it, so EventBridge must resend.
     expect(res.status).toBe(503);
-    expect(slack.requests.filter((r) => r.body.includes(own))).toHaveLength(1);
+    expect(w.slack.requests.filter((r) => r.body.includes(own))).toHaveLength(1);
   }, 60_000);
 });
 
 describe('serve started on a journal with lines of the wrong shape (a hand edit, a bad copy)', () => {
   it('starts, says how many lines it skipped, delivers the alert it owed, and still reconciles and alerts', async () => {
-    const s = await setup('wrong-shape');
-    const from = slack.requests.length;
+    const s = await w.setup('wrong-shape');
+    const from = w.slack.requests.length;
     await killedOwingAlert(s, 'evt-wrong-shape-1');
     const file = join(s.state, 'journal.jsonl');
     const bad = [
@@ -305,17 +163,17 @@ describe('serve started on a journal with lines of the wrong shape (a hand edit,
     // In the middle of the file, not only at its end.
     const lines = readFileSync(file, 'utf8').trim().split('\n');
     writeFileSync(file, [lines[0], ...bad, ...lines.slice(1)].join('\n') + '\n');
-    const second = await startServe(s.args, env(), moto.endpoint, await freePort());
-    expect(await waitFor(() => driftPosts('evt-wrong-shape-1', from + 1).length > 0, 20_000)).toBe(true);
-    await quiet(second);
+    const second = await startServe(s.args, w.env(), w.moto.endpoint, await freePort());
+    expect(await waitFor(() => w.driftPosts('evt-wrong-shape-1', from + 1).length > 0, 20_000)).toBe(true);
+    await w.quiet(second);
     // Alerts still flow and reconciles still run after it.
-    await handEdit(s.role);
-    expect(await cloudTrail(second, s.role, 'evt-wrong-shape-2')).toBe(202);
-    expect(await waitFor(() => driftPosts('evt-wrong-shape-2').length > 0, 20_000)).toBe(true);
-    await quiet(second);
+    await w.handEdit(s.role);
+    expect(await w.cloudTrail(second, s.role, 'evt-wrong-shape-2')).toBe(202);
+    expect(await waitFor(() => w.driftPosts('evt-wrong-shape-2').length > 0, 20_000)).toBe(true);
+    await w.quiet(second);
     await second.stop();
-    expect(driftPosts('evt-wrong-shape-1', from + 1)).toHaveLength(1);
-    expect(owned(await trust(s.role))).not.toContain(INTRUDER);
+    expect(w.driftPosts('evt-wrong-shape-1', from + 1)).toHaveLength(1);
+    expect(w.owned(await w.trust(s.role))).not.toContain(INTRUDER);
     expect(second.stderr()).toMatch(
       new RegExp(`WARN  journal: skipped records of the wrong shape .*skipped=${bad.length}`),
     );
@@ -324,9 +182,9 @@ describe('serve started on a journal with lines of the wrong shape (a hand edit,
 
 describe('serve stopped the moment it says it listens', () => {
   it('drains and exits 0 (SIGTERM is handled from before the line that says so), releasing its state directory', async () => {
-    const s = await setup('term-at-start');
+    const s = await w.setup('term-at-start');
     for (let i = 0; i < 10; i++) {
-      const server = await startServe(s.args, env(), moto.endpoint, await freePort());
+      const server = await startServe(s.args, w.env(), w.moto.endpoint, await freePort());
       await server.stop();
       expect([server.child.exitCode, server.child.signalCode]).toEqual([0, null]);
       expect(server.stderr()).toContain('INFO  stopped');
