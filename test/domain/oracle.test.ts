@@ -6,7 +6,8 @@
  * The generator labels each Deployment with the kind of identity and issuer it drew, so what should be
  * trusted follows from the labels, not from astro-trust's own rules.
  */
-import { runSimulation, runUnsafeSimulation } from '@cloud-copilot/iam-simulate';
+import { canAssumeRole } from '../support/oracle';
+import { runUnsafeSimulation } from '@cloud-copilot/iam-simulate';
 import fc from 'fast-check';
 import { parseRoleArn, type Deployment } from '../../src/domain/deployment';
 import type { Component, RoleSpec } from '../../src/domain/desired';
@@ -112,33 +113,8 @@ const caseArb = fc
     return { ...c, labelled };
   });
 
-const allow = (r: { resultType: string; overallResult?: string }) =>
-  r.resultType !== 'error' && r.overallResult === 'Allowed';
-
-async function assumeRole(policy: PolicyDocument, principal: string): Promise<boolean> {
-  const r = await runSimulation(
-    {
-      identityPolicies: [
-        {
-          name: 'caller',
-          policy: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'sts:AssumeRole', Resource: '*' }] },
-        },
-      ],
-      serviceControlPolicies: [],
-      resourceControlPolicies: [],
-      resourcePolicy: policy,
-      request: {
-        action: 'sts:AssumeRole',
-        principal,
-        resource: { accountId: ACCOUNT, resource: ROLE.arn },
-        contextVariables: {},
-      },
-    },
-    {},
-  );
-  if (r.resultType === 'error') throw new Error(`iam-simulate refused the request: ${JSON.stringify(r.errors)}`);
-  return allow(r);
-}
+const assumeRole = (policy: PolicyDocument, principal: string) =>
+  canAssumeRole(policy, ROLE.arn, principal, { strict: true });
 
 /** STS sets `<issuer>:aud` and `<issuer>:sub` from the token; iam-data knows no issuer-specific keys, hence the unvalidated run. */
 function assumeWithWebIdentity(

@@ -11,7 +11,7 @@ import {
 } from '@aws-sdk/client-iam';
 import { countCommands, IamTrustStore } from '../../src/adapters/aws/iam';
 import { isOwned, policyChars, parseTrustPolicy, type PolicyDocument, type Statement } from '../../src/domain/policy';
-import { runSimulation } from '@cloud-copilot/iam-simulate';
+import { canAssumeRole } from '../support/oracle';
 import { cli } from '../support/cli';
 import { ACCOUNT, apiDeployment, astroRole, ISSUER } from '../support/fixtures';
 import { startMoto, TEST_CREDENTIALS, type Moto } from '../support/moto';
@@ -155,32 +155,7 @@ describe('astro-trust against moto', () => {
     const wi = await trust('wi-reader');
     expect(wi.Statement.filter((s) => !isOwned(s))).toEqual([glue]);
     // What moto holds after the write, judged by an IAM policy evaluator: declared in, offboarded out.
-    const canAssume = async (principal: string) => {
-      const r = await runSimulation(
-        {
-          identityPolicies: [
-            {
-              name: 'caller',
-              policy: {
-                Version: '2012-10-17',
-                Statement: [{ Effect: 'Allow', Action: 'sts:AssumeRole', Resource: '*' }],
-              },
-            },
-          ],
-          serviceControlPolicies: [],
-          resourceControlPolicies: [],
-          resourcePolicy: wi,
-          request: {
-            action: 'sts:AssumeRole',
-            principal,
-            resource: { accountId: ACCOUNT, resource: `arn:aws:iam::${ACCOUNT}:role/wi-reader` },
-            contextVariables: {},
-          },
-        },
-        {},
-      );
-      return r.resultType !== 'error' && r.overallResult === 'Allowed';
-    };
+    const canAssume = (principal: string) => canAssumeRole(wi, `arn:aws:iam::${ACCOUNT}:role/wi-reader`, principal);
     expect(await canAssume(astroRole('stellar-orbit-1001'))).toBe(true);
     expect(await canAssume(astroRole('stellar-orbit-1002'))).toBe(true);
     expect(await canAssume(astroRole('deleted-9'))).toBe(false);

@@ -15,7 +15,6 @@ import {
   GetRoleCommand,
   type IAMClient,
 } from '@aws-sdk/client-iam';
-import { runSimulation } from '@cloud-copilot/iam-simulate';
 import { loadConfig } from '../../src/config/config';
 import { entriesTrusted } from '../../src/domain/adopt';
 import { entryKey } from '../../src/domain/desired';
@@ -26,6 +25,7 @@ import { clustersPage, isClustersRequest } from '../support/astro-api';
 import { fakeService, json } from '../support/http';
 import { faultProxy, type FaultProxy } from '../support/fault-proxy';
 import { startMoto, TEST_CREDENTIALS, type Moto } from '../support/moto';
+import { canAssumeRole } from '../support/oracle';
 
 const ORG = 'clorg0000000000000000000001';
 const ns = (n: number) => `stellar-orbit-${1000 + n}`;
@@ -130,29 +130,8 @@ async function trust(role: string): Promise<PolicyDocument> {
   return parseTrustPolicy((await iam.send(new GetRoleCommand({ RoleName: role }))).Role!.AssumeRolePolicyDocument);
 }
 
-async function canAssume(policy: PolicyDocument, role: string, principal: string): Promise<boolean> {
-  const r = await runSimulation(
-    {
-      identityPolicies: [
-        {
-          name: 'caller',
-          policy: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'sts:AssumeRole', Resource: '*' }] },
-        },
-      ],
-      serviceControlPolicies: [],
-      resourceControlPolicies: [],
-      resourcePolicy: policy,
-      request: {
-        action: 'sts:AssumeRole',
-        principal,
-        resource: { accountId: ACCOUNT, resource: `arn:aws:iam::${ACCOUNT}:role/${role}` },
-        contextVariables: {},
-      },
-    },
-    {},
-  );
-  return r.resultType !== 'error' && r.overallResult === 'Allowed';
-}
+const canAssume = (policy: PolicyDocument, role: string, principal: string) =>
+  canAssumeRole(policy, `arn:aws:iam::${ACCOUNT}:role/${role}`, principal);
 
 beforeAll(async () => {
   moto = await startMoto();
