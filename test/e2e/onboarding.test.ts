@@ -1,13 +1,10 @@
 /** `send` against `serve` onboards a Deployment; `connections` and `explain` for both trust kinds. */
 import { IamTrustStore } from '../../src/adapters/aws/iam';
-import { FileInventory } from '../../src/adapters/astro/inventory-file';
-import { LogNotifier } from '../../src/adapters/slack/notifier';
 import { startServer, type Server } from '../../src/cli/serve';
-import { loadConfig } from '../../src/config/config';
 import { cli } from '../support/cli';
 import { fakeService, json } from '../support/http';
 import { startMoto, type Moto } from '../support/moto';
-import { exampleWorld, testSecret, type World } from '../support/world';
+import { exampleWorld, serveOnWorld, testSecret, type World } from '../support/world';
 
 const BILLING = 'clmh5h2rb001208lb4q0e6x8z'; // prod-billing: new, matches data-lake-reader's "prod-*"
 const REPORTS = 'clmh5f1pd001008lb2n8c4v6x'; // prod-reports: workload-identity roles
@@ -25,17 +22,11 @@ beforeAll(async () => {
   moto = await startMoto();
   world = await exampleWorld(moto.iam());
   store = new IamTrustStore(moto.iam(), { verifyDelayMs: 1 });
-  server = await startServer({
-    config: loadConfig(world.configFile),
-    store,
-    inventory: new FileInventory(world.inventoryFile),
-    notifier: new LogNotifier(() => {}),
-    secrets: [SECRET],
-    selfArns: [],
-    homeAccount: '123456789012', // moto's account
-    port: 0,
-    resyncIntervalMs: 0,
-  });
+  server = await startServer(
+    serveOnWorld(world, store, {
+      secrets: [SECRET],
+    }),
+  );
 });
 afterAll(async () => {
   await server?.close();

@@ -2,15 +2,21 @@
 import { readFileSync, renameSync } from 'node:fs';
 import type { IAMClient } from '@aws-sdk/client-iam';
 import { countCommands, IamTrustStore } from '../../src/adapters/aws/iam';
-import { FileInventory } from '../../src/adapters/astro/inventory-file';
 import { SlackNotifier } from '../../src/adapters/slack/notifier';
 import { signStandard } from '../../src/app/webhook';
 import { startServer, type Server } from '../../src/cli/serve';
-import { loadConfig } from '../../src/config/config';
 import { isOwned, type PolicyDocument, type Statement } from '../../src/domain/policy';
 import { fakeService, type FakeService } from '../support/http';
 import { startMoto, type Moto } from '../support/moto';
-import { exampleWorld, fixture, FIXTURE_NOW_MS, FIXTURE_SECRET, testSecret, type World } from '../support/world';
+import {
+  exampleWorld,
+  serveOnWorld,
+  fixture,
+  FIXTURE_NOW_MS,
+  FIXTURE_SECRET,
+  testSecret,
+  type World,
+} from '../support/world';
 
 const SELF = 'arn:aws:iam::123456789012:role/astro-trust-prod-reconcile';
 let moto: Moto;
@@ -42,21 +48,17 @@ beforeAll(async () => {
     res.writeHead(200, { 'content-type': 'text/plain' });
     res.end('ok');
   });
-  server = await startServer({
-    eventsToken: 'test-events-token',
-    config: loadConfig(world.configFile),
-    store: new IamTrustStore(iam, { baseDelayMs: 1, verifyDelayMs: 1 }),
-    inventory: new FileInventory(world.inventoryFile),
-    notifier: new SlackNotifier({ webhookUrl: slack.url, baseDelayMs: 1 }),
-    secrets: [FIXTURE_SECRET],
-    selfArns: [SELF],
-    homeAccount: '123456789012', // moto's account
-    port: 0,
-    resyncIntervalMs: 0,
-    // These tests drive each path by its own event; the resync at start has tests of its own.
-    resyncAtStart: false,
-    now: () => now,
-  });
+  server = await startServer(
+    serveOnWorld(world, new IamTrustStore(iam, { baseDelayMs: 1, verifyDelayMs: 1 }), {
+      eventsToken: 'test-events-token',
+      notifier: new SlackNotifier({ webhookUrl: slack.url, baseDelayMs: 1 }),
+      secrets: [FIXTURE_SECRET],
+      selfArns: [SELF],
+      // These tests drive each path by its own event; the resync at start has tests of its own.
+      resyncAtStart: false,
+      now: () => now,
+    }),
+  );
 });
 afterAll(async () => {
   await server?.close();

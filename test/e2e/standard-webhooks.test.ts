@@ -8,14 +8,11 @@ import { promisify } from 'node:util';
 import { docBlock } from '../support/docs';
 import { Webhook } from 'standardwebhooks';
 import { IamTrustStore } from '../../src/adapters/aws/iam';
-import { FileInventory } from '../../src/adapters/astro/inventory-file';
-import { LogNotifier } from '../../src/adapters/slack/notifier';
 import { createHmac } from 'node:crypto';
 import { signStandard, verifyStandard } from '../../src/app/webhook';
 import { startServer, type Server } from '../../src/cli/serve';
-import { loadConfig } from '../../src/config/config';
 import { startMoto, type Moto } from '../support/moto';
-import { exampleWorld, type World } from '../support/world';
+import { exampleWorld, serveOnWorld, type World } from '../support/world';
 
 const SECRET = `whsec_${Buffer.from('a-32-byte-secret-for-the-tests!!').toString('base64')}`;
 const ORG = 'clmh59gt0000308lbgswe5fvh';
@@ -82,18 +79,12 @@ describe('serve with Standard Webhooks', () => {
   beforeAll(async () => {
     moto = await startMoto();
     world = await exampleWorld(moto.iam());
-    server = await startServer({
-      config: loadConfig(world.configFile),
-      store: new IamTrustStore(moto.iam(), { verifyDelayMs: 1 }),
-      inventory: new FileInventory(world.inventoryFile),
-      notifier: new LogNotifier(() => {}),
-      secrets: [SECRET],
-      selfArns: [],
-      homeAccount: '123456789012', // moto's account
-      port: 0,
-      resyncIntervalMs: 0,
-      resyncAtStart: false,
-    });
+    server = await startServer(
+      serveOnWorld(world, new IamTrustStore(moto.iam(), { verifyDelayMs: 1 }), {
+        secrets: [SECRET],
+        resyncAtStart: false,
+      }),
+    );
   });
   afterAll(async () => {
     await server?.close();

@@ -2,14 +2,12 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { IamTrustStore } from '../../src/adapters/aws/iam';
-import { FileInventory } from '../../src/adapters/astro/inventory-file';
 import { LogNotifier } from '../../src/adapters/slack/notifier';
 import { FileSnapshotStore } from '../../src/adapters/local/snapshot-file';
 import { startServer, type Server } from '../../src/cli/serve';
-import { loadConfig } from '../../src/config/config';
 import { isOwned } from '../../src/domain/policy';
 import { startMoto, type Moto } from '../support/moto';
-import { exampleWorld, testSecret, type World } from '../support/world';
+import { exampleWorld, serveOnWorld, testSecret, type World } from '../support/world';
 
 const BILLING = 'clmh5h2rb001208lb4q0e6x8z';
 const INGEST = 'clmh57jtm000008lb58fe2wmv';
@@ -32,19 +30,14 @@ async function within(ms: number, check: () => Promise<boolean>) {
 beforeAll(async () => {
   moto = await startMoto();
   world = await exampleWorld(moto.iam(), { withoutDeployments: [BILLING] });
-  server = await startServer({
-    config: loadConfig(world.configFile),
-    store: new IamTrustStore(moto.iam(), { verifyDelayMs: 1 }),
-    inventory: new FileInventory(world.inventoryFile),
-    notifier: new LogNotifier((l) => alerts.push(l)),
-    secrets: [testSecret('watch')],
-    selfArns: [],
-    homeAccount: '123456789012', // moto's account
-    port: 0,
-    resyncIntervalMs: 0,
-    watchIntervalMs: INTERVAL,
-    snapshots: new FileSnapshotStore(join(world.dir, 'snapshot.json')),
-  });
+  server = await startServer(
+    serveOnWorld(world, new IamTrustStore(moto.iam(), { verifyDelayMs: 1 }), {
+      notifier: new LogNotifier((l) => alerts.push(l)),
+      secrets: [testSecret('watch')],
+      watchIntervalMs: INTERVAL,
+      snapshots: new FileSnapshotStore(join(world.dir, 'snapshot.json')),
+    }),
+  );
   await server.watchOnce();
 });
 afterAll(async () => {

@@ -5,13 +5,10 @@
  */
 import fc from 'fast-check';
 import { IamTrustStore, countCommands } from '../../src/adapters/aws/iam';
-import { FileInventory } from '../../src/adapters/astro/inventory-file';
-import { LogNotifier } from '../../src/adapters/slack/notifier';
 import { signStandard } from '../../src/app/webhook';
 import { startServer, type Server } from '../../src/cli/serve';
-import { loadConfig } from '../../src/config/config';
 import { startMoto, type Moto } from '../support/moto';
-import { exampleWorld, testSecret } from '../support/world';
+import { exampleWorld, serveOnWorld, testSecret } from '../support/world';
 
 const SECRET = testSecret('fuzz');
 // 3,000 in every test run; ASTRO_TRUST_FUZZ_REQUESTS=10000 reproduces docs/reliability.md's table (same seed).
@@ -26,19 +23,13 @@ beforeAll(async () => {
   const iam = moto.iam();
   const world = await exampleWorld(iam);
   counts = countCommands(iam);
-  server = await startServer({
-    config: loadConfig(world.configFile),
-    store: new IamTrustStore(iam),
-    inventory: new FileInventory(world.inventoryFile),
-    notifier: new LogNotifier(() => {}),
-    secrets: [SECRET],
-    selfArns: [],
-    homeAccount: '123456789012', // moto's account
-    port: 0,
-    resyncIntervalMs: 0,
-    resyncAtStart: false,
-    now: () => nowMs,
-  });
+  server = await startServer(
+    serveOnWorld(world, new IamTrustStore(iam), {
+      secrets: [SECRET],
+      resyncAtStart: false,
+      now: () => nowMs,
+    }),
+  );
 });
 afterAll(async () => {
   await server?.close();

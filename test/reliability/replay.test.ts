@@ -7,13 +7,11 @@
 import { renameSync } from 'node:fs';
 import { IamTrustStore } from '../../src/adapters/aws/iam';
 import { FileInventory } from '../../src/adapters/astro/inventory-file';
-import { LogNotifier } from '../../src/adapters/slack/notifier';
 import { signStandard } from '../../src/app/webhook';
 import { startServer, type Server } from '../../src/cli/serve';
-import { loadConfig } from '../../src/config/config';
 import { RetryableError } from '../../src/errors';
 import { startMoto, type Moto } from '../support/moto';
-import { exampleWorld, testSecret, type World } from '../support/world';
+import { exampleWorld, serveOnWorld, testSecret, type World } from '../support/world';
 
 const SECRET = testSecret('replay');
 const ORG = 'clmh59gt0000308lbgswe5fvh';
@@ -26,19 +24,13 @@ let nowMs = Math.floor(Date.now() / 1000) * 1000;
 beforeAll(async () => {
   moto = await startMoto();
   world = await exampleWorld(moto.iam());
-  server = await startServer({
-    config: loadConfig(world.configFile),
-    store: new IamTrustStore(moto.iam(), { verifyDelayMs: 1 }),
-    inventory: new FileInventory(world.inventoryFile),
-    notifier: new LogNotifier(() => {}),
-    secrets: [SECRET],
-    selfArns: [],
-    homeAccount: '123456789012',
-    port: 0,
-    resyncIntervalMs: 0,
-    resyncAtStart: false,
-    now: () => nowMs,
-  });
+  server = await startServer(
+    serveOnWorld(world, new IamTrustStore(moto.iam(), { verifyDelayMs: 1 }), {
+      secrets: [SECRET],
+      resyncAtStart: false,
+      now: () => nowMs,
+    }),
+  );
 });
 afterAll(async () => {
   await server?.close();
@@ -129,19 +121,14 @@ describe('a resend while the first delivery of its webhook-id is still at work',
       },
     };
     const reconciled: string[] = [];
-    const own = await startServer({
-      config: loadConfig(world.configFile),
-      store: new IamTrustStore(moto.iam(), { verifyDelayMs: 1 }),
-      inventory,
-      notifier: new LogNotifier(() => {}),
-      secrets: [SECRET],
-      selfArns: [],
-      homeAccount: '123456789012',
-      port: 0,
-      resyncIntervalMs: 0,
-      resyncAtStart: false,
-      onReconciled: (request) => reconciled.push(`${request.reason}:${request.sourceEventId}`),
-    });
+    const own = await startServer(
+      serveOnWorld(world, new IamTrustStore(moto.iam(), { verifyDelayMs: 1 }), {
+        inventory,
+        secrets: [SECRET],
+        resyncAtStart: false,
+        onReconciled: (request) => reconciled.push(`${request.reason}:${request.sourceEventId}`),
+      }),
+    );
     try {
       const b = body('evt_resent');
       const headers = signStandard(SECRET, 'msg_resent', b, Math.floor(Date.now() / 1000));

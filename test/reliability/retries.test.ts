@@ -8,17 +8,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { IAMClient } from '@aws-sdk/client-iam';
 import { IamTrustStore } from '../../src/adapters/aws/iam';
-import { FileInventory } from '../../src/adapters/astro/inventory-file';
 import type { Journal } from '../../src/adapters/local/journal';
 import { SlackNotifier } from '../../src/adapters/slack/notifier';
 import { startServer, type Server } from '../../src/cli/serve';
-import { loadConfig } from '../../src/config/config';
 import { isOwned } from '../../src/domain/policy';
 import { faultProxy, type FaultProxy } from '../support/fault-proxy';
 import { fakeService, type FakeService } from '../support/http';
 import { startMoto, TEST_CREDENTIALS, type Moto } from '../support/moto';
 import { waitFor } from '../support/serve-process';
-import { exampleWorld, testSecret, type World } from '../support/world';
+import { exampleWorld, serveOnWorld, testSecret, type World } from '../support/world';
 
 let moto: Moto;
 let proxy: FaultProxy;
@@ -73,19 +71,14 @@ describe('failed reconciles in serve', () => {
   it('are retried with backoff; the first alert says it will be retried, the last that it will not', async () => {
     iamDown('archive-writer');
     const getRoles = () => proxy.actions.filter((a) => a === 'GetRole').length;
-    server = await startServer({
-      config: loadConfig(world.configFile),
-      store: iamThroughProxy(),
-      inventory: new FileInventory(world.inventoryFile),
-      notifier: new SlackNotifier({ webhookUrl: slack.url, baseDelayMs: 1 }),
-      secrets: [testSecret('retries')],
-      selfArns: [],
-      homeAccount: '123456789012',
-      port: 0,
-      resyncIntervalMs: 0,
-      resyncAtStart: false,
-      reconcileRetry: { attempts: 3, baseDelayMs: 100, maxDelayMs: 1000 },
-    });
+    server = await startServer(
+      serveOnWorld(world, iamThroughProxy(), {
+        notifier: new SlackNotifier({ webhookUrl: slack.url, baseDelayMs: 1 }),
+        secrets: [testSecret('retries')],
+        resyncAtStart: false,
+        reconcileRetry: { attempts: 3, baseDelayMs: 100, maxDelayMs: 1000 },
+      }),
+    );
     const from = slack.requests.length;
     const before = getRoles();
     await server.queue.enqueue([{ role: 'archive-writer', reason: 'resync' }]);
@@ -112,21 +105,16 @@ describe('failed reconciles in serve', () => {
     iamDown('archive-writer');
     let now = Date.now();
     const start = async (journal: Journal) =>
-      startServer({
-        config: loadConfig(world.configFile),
-        store: iamThroughProxy(),
-        inventory: new FileInventory(world.inventoryFile),
-        notifier: new SlackNotifier({ webhookUrl: slack.url, baseDelayMs: 1 }),
-        secrets: [testSecret('retries')],
-        selfArns: [],
-        homeAccount: '123456789012',
-        port: 0,
-        resyncIntervalMs: 0,
-        resyncAtStart: false,
-        journal,
-        now: () => now,
-        reconcileRetry: { attempts: 5, baseDelayMs: 60_000, maxDelayMs: 60_000 },
-      });
+      startServer(
+        serveOnWorld(world, iamThroughProxy(), {
+          notifier: new SlackNotifier({ webhookUrl: slack.url, baseDelayMs: 1 }),
+          secrets: [testSecret('retries')],
+          resyncAtStart: false,
+          journal,
+          now: () => now,
+          reconcileRetry: { attempts: 5, baseDelayMs: 60_000, maxDelayMs: 60_000 },
+        }),
+      );
     let journal = await Journal.open(dir);
     server = await start(journal);
     await server.queue.enqueue([{ role: 'archive-writer', reason: 'webhook', sourceEventId: 'evt_retry_me' }]);

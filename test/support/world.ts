@@ -5,6 +5,11 @@ import { join } from 'node:path';
 import { GetRoleCommand, UpdateAssumeRolePolicyCommand, type IAMClient } from '@aws-sdk/client-iam';
 import { parseTrustPolicy, type PolicyDocument } from '../../src/domain/policy';
 import { parseDocument, type YAMLMap, type YAMLSeq } from 'yaml';
+import { FileInventory } from '../../src/adapters/astro/inventory-file';
+import { LogNotifier } from '../../src/adapters/slack/notifier';
+import type { TrustStore } from '../../src/app/ports';
+import type { ServeOptions } from '../../src/cli/serve';
+import { loadConfig } from '../../src/config/config';
 import { createRolesFromSnapshot } from './moto-roles';
 
 export interface World {
@@ -67,3 +72,25 @@ export function testSecret(label: string): string {
   return `whsec_${Buffer.from(label.padEnd(32, '!').slice(0, 32)).toString('base64')}`;
 }
 export const FIXTURE_NOW_MS = 1795633205 * 1000;
+
+/**
+ * `serve`'s options on the example world: its config and inventory, alerts to a silent log, no periodic resync,
+ * moto's account, any free port; `over` sets the rest (secrets, the notifier, the clock, resyncAtStart...).
+ */
+export function serveOnWorld(
+  world: World,
+  store: TrustStore,
+  over: Partial<ServeOptions> & Pick<ServeOptions, 'secrets'>,
+): ServeOptions {
+  return {
+    config: loadConfig(world.configFile),
+    store,
+    inventory: new FileInventory(world.inventoryFile),
+    notifier: new LogNotifier(() => {}),
+    selfArns: [],
+    homeAccount: '123456789012', // moto's account
+    port: 0,
+    resyncIntervalMs: 0,
+    ...over,
+  };
+}
